@@ -1,0 +1,69 @@
+/**
+ * Failpoints for process-level tests: `KANADE_FAILPOINTS=heartbeat.tick=throw,outbox.publish=hang`
+ * makes the named point throw or hang. Unset, `hit()` is one Map lookup on an empty map.
+ *
+ * Actions: `throw` (every time), `throw-once` (first hit only), `hang` (a promise that never settles),
+ * `exit` (process.exit(1) at once, a crash without cleanup).
+ */
+
+export type FailpointAction = 'throw' | 'throw-once' | 'hang' | 'exit';
+const ACTIONS: readonly FailpointAction[] = ['throw', 'throw-once', 'hang', 'exit'];
+
+export class FailpointError extends Error {
+  constructor(readonly point: string) {
+    super(`failpoint ${point} triggered`);
+    this.name = 'FailpointError';
+  }
+}
+
+export interface Failpoints {
+  /** Throws, hangs or exits if `point` is armed; returns at once otherwise. Await it at async points. */
+  hit(point: string): Promise<void>;
+  /** Synchronous variant for points that cannot await: `hang` is treated as `throw`. */
+  hitSync(point: string): void;
+  readonly armed: ReadonlyMap<string, FailpointAction>;
+}
+
+const NEVER = new Promise<void>(() => {});
+
+/** Parses `KANADE_FAILPOINTS`; unknown actions are reported in `errors` and ignored. */
+export function parseFailpoints(spec: string | undefined): { armed: Map<string, FailpointAction>; errors: string[] } {
+  const armed = new Map<string, FailpointAction>();
+  const errors: string[] = [];
+  for (const part of (spec ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [point, action] = part.split('=', 2).map((s) => s.trim());
+    if (!point || !action || !ACTIONS.includes(action as FailpointAction)) {
+      errors.push(`ignoring failpoint ${JSON.stringify(part)}: expected <point>=${ACTIONS.join('|')}`);
+      continue;
+    }
+    armed.set(point, action as FailpointAction);
+  }
+  return { armed, errors };
+}
+
+/** Builds the failpoint registry from a spec string (usually `process.env.KANADE_FAILPOINTS`). */
+export function createFailpoints(spec: string | undefined): Failpoints & { errors: string[] } {
+  const { armed, errors } = parseFailpoints(spec);
+  const trigger = (point: string, canHang: boolean): Promise<void> | undefined => {
+    const action = armed.get(point);
+    if (action === undefined) return undefined;
+    if (action === 'throw-once') armed.delete(point);
+    if (action === 'exit') process.exit(1);
+    if (action === 'hang' && canHang) return NEVER;
+    throw new FailpointError(point);
+  };
+  return {
+    armed,
+    errors,
+    hit: async (point) => {
+      if (armed.size === 0) return;
+      await trigger(point, true);
+    },
+    hitSync: (point) => {
+      if (armed.size !== 0) trigger(point, false);
+    },
+  };
+}
+
+/** Failpoints that never fire. */
+export const NO_FAILPOINTS: Failpoints = createFailpoints(undefined);

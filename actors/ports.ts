@@ -1,0 +1,72 @@
+/**
+ * The narrow interfaces through which children reach shared resources. Implementations live in
+ * actors/; machines receive them through `input` and tests pass twenty-line fakes.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { EffectiveConfig, EventStarted, ExecResult, ObsEvent } from '../contract/index.js';
+import type { AgentConfig } from './config/load-config.js';
+import type { Failpoints } from './failpoints.js';
+
+/** The broker as siblings see it: connected (with the live connection) or not. */
+export type BrokerState =
+  | { readonly connected: true; readonly nc: NatsConnection; readonly server: string; readonly since: number }
+  | { readonly connected: false; readonly since: number; readonly everConnected: boolean };
+
+/** Connection state, owned by the `connection` child and read by every other child. */
+export interface BrokerPort {
+  /** The current state. */
+  state(): BrokerState;
+  /** Calls `listener` now and on every change; returns the unsubscribe function. */
+  watch(listener: (state: BrokerState) => void): () => void;
+}
+
+/** A durable outbox: `enqueue` resolves only once the message is on disk (fsynced); it rejects on disk errors. */
+export interface OutboxPort<T> {
+  enqueue(message: T): Promise<void>;
+}
+
+/** The three outboxes of §9. */
+export interface Outboxes {
+  readonly results: OutboxPort<ExecResult>;
+  readonly events: OutboxPort<EventStarted>;
+  readonly obs: OutboxPort<ObsEvent>;
+}
+
+/** A live value with change notification (effective config, group membership). */
+export interface LivePort<T> {
+  current(): T;
+  watch(listener: (value: T) => void): () => void;
+}
+
+/** Everything a child of the supervisor may use; passed as the child's `input`. */
+export interface AgentServices {
+  readonly config: AgentConfig;
+  readonly log: Logger;
+  readonly agentVersion: string;
+  readonly broker: BrokerPort;
+  readonly outboxes: Outboxes;
+  /** Resolved `agent_config` layers (§5.6); defaults until the KV is read. */
+  readonly effectiveConfig: LivePort<EffectiveConfig>;
+  /** Current groups: union of `agent_groups` and `agent_groups_derived` at `<pc_id>`, sorted. */
+  readonly groups: LivePort<readonly string[]>;
+  readonly failpoints: Failpoints;
+}
+
+/** A minimal in-memory LivePort, used for defaults and in tests. */
+export function createLiveValue<T>(initial: T): LivePort<T> & { set(value: T): void } {
+  let value = initial;
+  const listeners = new Set<(value: T) => void>();
+  return {
+    current: () => value,
+    watch(listener) {
+      listeners.add(listener);
+      listener(value);
+      return () => listeners.delete(listener);
+    },
+    set(next) {
+      value = next;
+      for (const listener of [...listeners]) listener(next);
+    },
+  };
+}
