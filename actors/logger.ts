@@ -11,6 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { DailyLogFile } from './daily-log-file.js';
 
 /** Standard output's file descriptor, the destination when no log path is configured. */
 const STDOUT_FD = 1;
@@ -39,18 +40,23 @@ export interface CreateLoggerOptions {
   level: string;
   destination?: string | number;
   name?: string;
+  /** With a path destination: write daily files `<stem>.<date>.<ext>` and keep this many days (§12). */
+  keepDays?: number;
 }
 
 /** Creates a synchronous, secret-redacting pino logger writing to a file (parent created) or stdout. */
 export function createLogger(opts: CreateLoggerOptions): Logger {
   const dest = opts.destination ?? STDOUT_FD;
   if (typeof dest === 'string') mkdirSync(path.dirname(dest), { recursive: true });
+  const stream = typeof dest === 'string' && opts.keepDays !== undefined && opts.keepDays > 0
+    ? new DailyLogFile(dest, opts.keepDays)
+    : pino.destination({ dest, sync: true });
   return pino(
     {
       level: opts.level,
       ...(opts.name === undefined ? {} : { name: opts.name }),
       redact: { paths: [...REDACT_PATHS], censor: REDACT_CENSOR },
     },
-    pino.destination({ dest, sync: true }),
+    stream,
   );
 }

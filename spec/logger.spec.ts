@@ -48,3 +48,23 @@ describe('createLogger', () => {
     expect(REDACT_PATHS).toEqual(expect.arrayContaining(['credentials', '*.password', 'headers["Kanade-Sig"]']));
   });
 });
+
+describe('daily log files (§12)', () => {
+  it('writes <stem>.<date>.<ext>, rolls at the UTC day and keeps keep_days files', async () => {
+    const { DailyLogFile, dailyLogPath } = await import('../actors/daily-log-file.js');
+    const { readdir, writeFile } = await import('node:fs/promises');
+    const base = path.join(dir, 'logs', 'agent.log');
+    let now = Date.UTC(2026, 10, 27, 23, 59, 0);
+    const file = new DailyLogFile(base, 2, () => now);
+    await writeFile(path.join(dir, 'other.txt'), 'x'); // not ours, never pruned
+    file.write('first\n');
+    now += 2 * 60_000; // past midnight UTC
+    file.write('second\n');
+    now += 86_400_000; // a day later: the 27th is older than keep_days = 2
+    file.write('third\n');
+    file.end();
+    expect(dailyLogPath(base, Date.UTC(2026, 10, 27))).toBe(path.join(dir, 'logs', 'agent.2026-11-27.log'));
+    expect((await readdir(path.join(dir, 'logs'))).sort()).toEqual(['agent.2026-11-28.log', 'agent.2026-11-29.log']);
+    expect(await readFile(path.join(dir, 'logs', 'agent.2026-11-28.log'), 'utf8')).toBe('second\n');
+  });
+});
