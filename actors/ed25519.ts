@@ -18,9 +18,10 @@ export function privateKeyFromSeed(seed: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
 }
 
-/** The raw 32 bytes of a public key. */
+/** The raw 32 bytes of a public key (or of the public half of a private key). */
 export function rawPublicKey(key: KeyObject): Buffer {
-  const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  const publicKey = key.type === 'public' ? key : createPublicKey(key);
+  const der = publicKey.export({ format: 'der', type: 'spki' });
   return der.subarray(der.length - RAW_KEY_BYTES);
 }
 
