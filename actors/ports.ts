@@ -39,6 +39,9 @@ export interface LivePort<T> {
   watch(listener: (value: T) => void): () => void;
 }
 
+/** A LivePort its single writer can set (the hubs of {@link AgentServices}; `createLiveValue` returns one). */
+export type WritableLivePort<T> = LivePort<T> & { set(value: T): void };
+
 /** Everything a child of the supervisor may use; passed as the child's `input`. */
 export interface AgentServices {
   readonly config: AgentConfig;
@@ -46,15 +49,15 @@ export interface AgentServices {
   readonly agentVersion: string;
   readonly broker: BrokerPort;
   readonly outboxes: Outboxes;
-  /** Resolved `agent_config` layers (§5.6); defaults until the KV is read. */
-  readonly effectiveConfig: LivePort<EffectiveConfig>;
-  /** Current groups: union of `agent_groups` and `agent_groups_derived` at `<pc_id>`, sorted. */
-  readonly groups: LivePort<readonly string[]>;
+  /** Resolved `agent_config` layers (§5.6); defaults until the KV is read. Only the `config` child calls `set`. */
+  readonly effectiveConfig: WritableLivePort<EffectiveConfig>;
+  /** Current groups: union of `agent_groups` and `agent_groups_derived` at `<pc_id>`, sorted. Only the `config` child calls `set`. */
+  readonly groups: WritableLivePort<readonly string[]>;
   readonly failpoints: Failpoints;
 }
 
 /** A minimal in-memory LivePort, used for defaults and in tests. */
-export function createLiveValue<T>(initial: T): LivePort<T> & { set(value: T): void } {
+export function createLiveValue<T>(initial: T): WritableLivePort<T> {
   let value = initial;
   const listeners = new Set<(value: T) => void>();
   return {
