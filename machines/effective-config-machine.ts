@@ -1,0 +1,183 @@
+/**
+ * The `config` child (contract §5.6): keeps the layers of KV `agent_config` and this PC's group
+ * membership, resolves them to the effective config, and is the only writer of the
+ * `effectiveConfig` and `groups` hubs. While the buckets cannot be read it waits and retries
+ * (contract §4: 1 s doubling to 300 s, ±25 % jitter, woken on reconnect); the hubs keep their
+ * last values (defaults at first), so siblings always have something to run with.
+ *
+ * @example
+ * const actor = createActor(effectiveConfigMachine, { input: services }).start();
+ * services.effectiveConfig.watch((config) => console.log(config.heartbeat_interval_ms));
+ */
+import { assign, setup, type ActorRefFrom } from 'xstate';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { EffectiveConfig } from '../contract/index.js';
+import type { AgentServices } from '../actors/ports.js';
+import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
+import { watchKvConfig, type KvConfigEvent } from '../actors/kv-config/watch-kv-config.js';
+import { applyKvEntry, emptyLayerState, resolveLayers, type LayerState } from '../actors/kv-config/layers.js';
+import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
+import { logicalCpuCount } from '../actors/kv-config/host-cpu.js';
+
+/** How long the supervisor waits for this child to stop. */
+export const CONFIG_SHUTDOWN_MS = 1_000;
+
+/** The `status` summary of the `config` child. */
+export interface EffectiveConfigStatus {
+  /** True once the KV walk finished at least once since start. */
+  readonly synced: boolean;
+  readonly groups: readonly string[];
+  readonly effective: EffectiveConfig | null;
+  readonly lastChangeAt: string | null;
+  readonly lastError: string | null;
+  /** Retry attempts since the last successful walk. */
+  readonly attempt: number;
+}
+
+interface Context {
+  readonly services: AgentServices;
+  readonly nc: NatsConnection | null;
+  readonly layers: LayerState;
+  readonly attempt: number;
+  /** Conflict warnings already logged, so a recompute does not repeat them. */
+  readonly loggedConflicts: readonly string[];
+  readonly status: EffectiveConfigStatus;
+}
+
+type Event = BrokerEvent | KvConfigEvent | { readonly type: 'shutdown' };
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The `config` child's statechart. */
+export const effectiveConfigMachine = setup({
+  types: {
+    context: {} as Context,
+    events: {} as Event,
+    input: {} as AgentServices,
+  },
+  actors: { watchBroker, watchKvConfig },
+  actions: {
+    rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
+    forgetConnection: assign({ nc: null }),
+    applyEntry: assign(({ context, event }) => {
+      if (event.type !== 'kv.entry') return {};
+      const { services } = context;
+      const applied = applyKvEntry(context.layers, event.entry, services.config.pcId);
+      for (const warning of applied.warnings) services.log.warn({ child: 'config' }, warning);
+      return { layers: applied.state };
+    }),
+    publishHubs: assign(({ context }) => {
+      const { services } = context;
+      const resolved = resolveLayers(context.layers, services.config.pcId, logicalCpuCount());
+      // Conflicts are logged once each, when they first appear, not on every recompute.
+      for (const warning of resolved.warnings) {
+        if (!context.loggedConflicts.includes(warning)) services.log.warn({ child: 'config' }, warning);
+      }
+      let changed = false;
+      if (!sameJson(services.effectiveConfig.current(), resolved.config)) {
+        services.effectiveConfig.set(resolved.config);
+        services.log.info({ child: 'config', effective: resolved.config }, 'effective config changed');
+        changed = true;
+      }
+      if (!sameJson(services.groups.current(), resolved.groups)) {
+        services.groups.set(resolved.groups);
+        services.log.info({ child: 'config', groups: resolved.groups }, 'group membership changed');
+        changed = true;
+      }
+      return {
+        loggedConflicts: resolved.warnings,
+        status: {
+          ...context.status,
+          groups: resolved.groups,
+          effective: resolved.config,
+          ...(changed && { lastChangeAt: new Date().toISOString() }),
+        },
+      };
+    }),
+    markSynced: assign(({ context }) => ({ attempt: 0, status: { ...context.status, synced: true, attempt: 0, lastError: null } })),
+    recordFailure: assign(({ context, event }) => {
+      if (event.type !== 'kv.failed') return {};
+      const what = event.missing ? 'KV buckets not there yet (the kanade backend creates them); waiting' : 'KV read failed; retrying';
+      context.services.log.warn({ child: 'config', attempt: context.attempt + 1, reason: event.reason }, what);
+      return { attempt: context.attempt + 1, status: { ...context.status, lastError: event.reason, attempt: context.attempt + 1 } };
+    }),
+  },
+  guards: {
+    isConnected: ({ context }) => context.nc !== null,
+  },
+  delays: {
+    retryDelay: ({ context }) => resourceRetryDelayMs(context.attempt - 1),
+  },
+}).createMachine({
+  id: 'config',
+  context: ({ input }) => ({
+    services: input,
+    nc: null,
+    layers: emptyLayerState(),
+    attempt: 0,
+    loggedConflicts: [],
+    status: { synced: false, groups: input.groups.current(), effective: input.effectiveConfig.current(), lastChangeAt: null, lastError: null, attempt: 0 },
+  }),
+  invoke: { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
+  initial: 'running',
+  on: {
+    shutdown: { target: '.stopped' },
+  },
+  states: {
+    running: {
+      initial: 'waitingForBroker',
+      on: {
+        'broker.connected': { target: '.syncing', actions: 'rememberConnection' },
+        'broker.disconnected': { target: '.waitingForBroker', actions: 'forgetConnection' },
+      },
+      states: {
+        waitingForBroker: {
+          description: 'No broker connection: the hubs keep their last values until KV can be read again.',
+          tags: ['degraded'],
+        },
+        syncing: {
+          description: 'Walks agent_config and the group buckets, then watches them; each entry is folded in by revision.',
+          invoke: {
+            id: 'watchKvConfig',
+            src: 'watchKvConfig',
+            input: ({ context }) => ({ nc: context.nc as NatsConnection, pcId: context.services.config.pcId }),
+          },
+          on: {
+            'kv.entry': { actions: ['applyEntry', 'publishHubs'] },
+            'kv.failed': { target: 'backoff', actions: 'recordFailure' },
+          },
+          initial: 'walking',
+          states: {
+            walking: {
+              tags: ['busy'],
+              on: { 'kv.synced': { target: 'live', actions: ['markSynced', 'publishHubs'] } },
+            },
+            live: {
+              description: 'Watching: KV changes apply as they arrive.',
+              tags: ['healthy'],
+            },
+          },
+        },
+        backoff: {
+          description: 'A bucket is missing or a read failed: wait (1 s doubling to 300 s, ±25 %) and try again; a reconnect retries at once.',
+          tags: ['degraded'],
+          after: { retryDelay: { target: 'syncing', guard: 'isConnected' } },
+        },
+      },
+    },
+    stopped: { type: 'final' },
+  },
+});
+
+/** A running `config` child. */
+export type EffectiveConfigActor = ActorRefFrom<typeof effectiveConfigMachine>;
+
+/** Child spec for the supervisor's list (supervisor/children.ts). */
+export const configChildSpec = {
+  id: 'config',
+  logic: effectiveConfigMachine,
+  restart: 'permanent',
+  shutdownMs: CONFIG_SHUTDOWN_MS,
+} as const;

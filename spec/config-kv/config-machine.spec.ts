@@ -1,0 +1,132 @@
+/**
+ * The `config` machine with fake actors and a SimulatedClock, and the pure layer fold: the §4
+ * retry schedule, the reconnect wake-up, replays skipped by revision, deletes and bad entries.
+ */
+import { describe, expect, it } from 'vitest';
+import { createActor, fromCallback, SimulatedClock } from 'xstate';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { effectiveConfigMachine } from '../../machines/effective-config-machine.js';
+import { applyKvEntry, emptyLayerState, resolveLayers, type KvEntryEvent, type LayerState } from '../../actors/kv-config/layers.js';
+import type { WatchKvConfigInput } from '../../actors/kv-config/watch-kv-config.js';
+import { resourceRetryDelayMs } from '../../actors/kv-config/resource-backoff.js';
+import { createTestServices } from './test-services.js';
+
+const PC = 'PC-unit';
+
+function fold(entries: KvEntryEvent[], state: LayerState = emptyLayerState()): { state: LayerState; warnings: string[] } {
+  const warnings: string[] = [];
+  for (const entry of entries) {
+    const applied = applyKvEntry(state, entry, PC);
+    state = applied.state;
+    warnings.push(...applied.warnings);
+  }
+  return { state, warnings };
+}
+
+const put = (bucket: KvEntryEvent['bucket'], key: string, revision: number, value: unknown): KvEntryEvent => ({
+  bucket, key, revision, operation: 'PUT', value: typeof value === 'string' ? value : JSON.stringify(value),
+});
+
+describe('layer fold', () => {
+  it('skips entries at or below the key high-water mark (walk/watch overlap, replays)', () => {
+    const { state } = fold([
+      put('config', 'global', 5, { heartbeat_interval: '5s' }),
+      put('config', 'global', 5, { heartbeat_interval: '9s' }), // replay of the same revision
+      put('config', 'global', 4, { heartbeat_interval: '7s' }), // older
+    ]);
+    expect(resolveLayers(state, PC, 4).config.heartbeat_interval_ms).toBe(5_000);
+  });
+
+  it('a delete drops the layer; a later put brings it back; other PCs keys are ignored', () => {
+    const { state } = fold([
+      put('config', `pcs.${PC}`, 1, { target_version: '1.2.3' }),
+      put('config', 'pcs.OTHER', 2, { target_version: '9.9.9' }),
+      { bucket: 'config', key: `pcs.${PC}`, revision: 3, operation: 'DEL', value: '' },
+    ]);
+    expect(resolveLayers(state, PC, 4).config.target_version).toBeNull();
+    expect(Object.keys(state.scopes)).toEqual([]);
+    const again = fold([put('config', `pcs.${PC}`, 4, { target_version: '2.0.0' })], state);
+    expect(resolveLayers(again.state, PC, 4).config.target_version).toBe('2.0.0');
+  });
+
+  it('membership is the union of both buckets; unparseable values are skipped with a warning', () => {
+    const { state, warnings } = fold([
+      put('groups', PC, 1, { groups: ['b', 'a'] }),
+      put('groups_derived', PC, 1, { groups: ['c', 'a'] }),
+      put('groups_derived', 'OTHER', 2, { groups: ['z'] }),
+      put('groups', PC, 2, '{"groups": "oops"'),
+    ]);
+    expect(resolveLayers(state, PC, 4).groups).toEqual(['a', 'b', 'c']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('agent_groups/PC-unit (revision 2): unparseable group membership skipped');
+  });
+
+  it('defaults: logical CPU count, 30 s heartbeat, no target version, 10 m jitter', () => {
+    expect(resolveLayers(emptyLayerState(), PC, 6).config).toEqual({
+      max_local_concurrent: 6, heartbeat_interval_ms: 30_000, target_version: null, target_version_jitter_ms: 600_000,
+    });
+  });
+});
+
+describe('resource retry schedule (§4)', () => {
+  it('1 s doubling to 300 s with ±25 % jitter', () => {
+    expect(resourceRetryDelayMs(0, () => 0.5)).toBe(1_000);
+    expect(resourceRetryDelayMs(3, () => 0.5)).toBe(8_000);
+    expect(resourceRetryDelayMs(12, () => 0.5)).toBe(300_000);
+    expect(resourceRetryDelayMs(0, () => 0)).toBe(750);
+    expect(resourceRetryDelayMs(0, () => 1)).toBe(1_250);
+  });
+});
+
+describe('config machine (simulated clock)', () => {
+  it('backs off after a failed read, retries after the delay, and retries at once on reconnect', () => {
+    const clock = new SimulatedClock();
+    let attempts = 0;
+    const failing = fromCallback<{ type: string }, WatchKvConfigInput>(({ sendBack }) => {
+      attempts += 1;
+      sendBack({ type: 'kv.failed', reason: 'stream not found', missing: true });
+    });
+    const t = createTestServices(PC);
+    const machine = effectiveConfigMachine.provide({ actors: { watchKvConfig: failing }, delays: { retryDelay: ({ context }) => 1_000 * 2 ** (context.attempt - 1) } });
+    const actor = createActor(machine, { input: t.services, clock }).start();
+    expect(actor.getSnapshot().matches({ running: 'waitingForBroker' })).toBe(true);
+
+    t.broker.connected({} as NatsConnection);
+    expect(attempts).toBe(1);
+    expect(actor.getSnapshot().matches({ running: 'backoff' })).toBe(true);
+    clock.increment(999);
+    expect(attempts).toBe(1);
+    clock.increment(1);
+    expect(attempts).toBe(2); // after 1 s
+    clock.increment(1_999);
+    expect(attempts).toBe(2);
+    clock.increment(1);
+    expect(attempts).toBe(3); // after 2 s more
+
+    // A reconnect does not wait for the 4 s timer.
+    t.broker.disconnected();
+    expect(actor.getSnapshot().matches({ running: 'waitingForBroker' })).toBe(true);
+    t.broker.connected({} as NatsConnection);
+    expect(attempts).toBe(4);
+    expect(actor.getSnapshot().context.status.lastError).toBe('stream not found');
+
+    actor.send({ type: 'shutdown' });
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('publishes the hubs once synced and stays healthy', () => {
+    const clock = new SimulatedClock();
+    const fake = fromCallback<{ type: string }, WatchKvConfigInput>(({ sendBack }) => {
+      sendBack({ type: 'kv.entry', entry: put('config', 'global', 1, { heartbeat_interval: '1s' }) });
+      sendBack({ type: 'kv.entry', entry: put('groups', PC, 1, { groups: ['x'] }) });
+      sendBack({ type: 'kv.synced' });
+    });
+    const t = createTestServices(PC);
+    const actor = createActor(effectiveConfigMachine.provide({ actors: { watchKvConfig: fake } }), { input: t.services, clock }).start();
+    t.broker.connected({} as NatsConnection);
+    expect(actor.getSnapshot().hasTag('healthy')).toBe(true);
+    expect(t.services.effectiveConfig.current().heartbeat_interval_ms).toBe(1_000);
+    expect(t.services.groups.current()).toEqual(['x']);
+    actor.send({ type: 'shutdown' });
+  });
+});
