@@ -1,0 +1,15 @@
+/**
+ * The supervision tree in one list: children start in this order and stop in reverse.
+ * Start order per docs/architecture.md: connection, config, outbox-results, outbox-events,
+ * outbox-obs, heartbeat, inventory, executor. Each engineer adds ONE line for their child.
+ */
+import { connectionMachine } from '../machines/connection-machine.js';
+import type { ChildSpec } from './child-spec.js';
+
+/** Shutdown grace of `connection`: drain plus a margin (the machine itself gives up after 2 s). */
+const CONNECTION_SHUTDOWN_MS = 3_000;
+
+/** Every child of the root supervisor, in start order. */
+export const CHILDREN: readonly ChildSpec[] = [
+  { id: 'connection', logic: connectionMachine, restart: 'permanent', shutdownMs: CONNECTION_SHUTDOWN_MS },
+];

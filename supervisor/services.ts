@@ -1,0 +1,51 @@
+/**
+ * Builds the {@link AgentServices} every child receives as `input`: the broker hub, the live
+ * effective config and groups (defaults until the `config` child reads the KV), failpoints from
+ * the environment and the outboxes.
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { resolveEffectiveConfig, type EffectiveConfig } from '../contract/index.js';
+import { createBrokerHub } from '../actors/broker-hub.js';
+import type { AgentConfig } from '../actors/config/load-config.js';
+import { createFailpoints } from '../actors/failpoints.js';
+import { createLiveValue, type AgentServices, type OutboxPort, type Outboxes } from '../actors/ports.js';
+
+/** Options of {@link createAgentServices}; the environment is injectable for tests. */
+export interface CreateAgentServicesOptions {
+  readonly config: AgentConfig;
+  readonly log: Logger;
+  readonly agentVersion: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * PLACEHOLDER until the outbox store (issue 3, actors/outbox/) lands: writes nothing and rejects,
+ * so a caller that needs durability fails loudly instead of losing a result silently.
+ */
+function unavailableOutbox<T>(): OutboxPort<T> {
+  return { enqueue: async () => Promise.reject(new Error('outbox not available')) };
+}
+
+function createOutboxes(_config: AgentConfig, _log: Logger): Outboxes {
+  return { results: unavailableOutbox(), events: unavailableOutbox(), obs: unavailableOutbox() };
+}
+
+/** Builds the services of one agent process. Failpoint parse errors are logged at warn. */
+export function createAgentServices(opts: CreateAgentServicesOptions): AgentServices {
+  const env = opts.env ?? process.env;
+  const failpoints = createFailpoints(env['KANADE_FAILPOINTS']);
+  for (const error of failpoints.errors) opts.log.warn(error);
+  if (failpoints.armed.size > 0) opts.log.warn({ failpoints: Object.fromEntries(failpoints.armed) }, 'failpoints armed (tests only)');
+  const defaults: EffectiveConfig = resolveEffectiveConfig({ groups: new Map() }, os.availableParallelism()).config;
+  return {
+    config: opts.config,
+    log: opts.log,
+    agentVersion: opts.agentVersion,
+    broker: createBrokerHub(),
+    outboxes: createOutboxes(opts.config, opts.log),
+    effectiveConfig: createLiveValue(defaults),
+    groups: createLiveValue<readonly string[]>([]),
+    failpoints,
+  };
+}
