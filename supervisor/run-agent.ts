@@ -9,8 +9,6 @@
  * @example
  * process.exit(await runAgent({ configPath: '/etc/kanade/agent.toml' }));
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import { PROCESS_EXIT_CONFIG, PROCESS_EXIT_FAILURE } from '../contract/index.js';
@@ -20,6 +18,7 @@ import { createLogger } from '../actors/logger.js';
 import type { AgentServices } from '../actors/ports.js';
 import { AGENT_VERSION } from '../actors/version.js';
 import type { ChildSpec } from './child-spec.js';
+import { LAST_EXIT_FILE, writeLastExit, type LastExit } from './last-exit.js';
 import { CHILDREN } from './children.js';
 import { rootMachine, type RootMachine, type StopCause } from './root-machine.js';
 import type { SupervisorFlags } from './rules.js';
@@ -28,19 +27,8 @@ import { childSnapshots, projectStatus, type StatusReport } from './status-proje
 
 /** Hard ceiling on a graceful stop: the tree has a 9 s budget, this catches anything beyond it. */
 export const HARD_SHUTDOWN_DEADLINE_MS = 10_000;
-/** File under the data dir recording why the last run ended; `status` reads it when the socket is gone. */
-export const LAST_EXIT_FILE = 'last-exit.json';
 /** Exit code of a second signal, 128 + signal number (shell convention). */
 export const SIGNAL_EXIT_CODES: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
-
-/** What `<data_dir>/last-exit.json` holds. */
-export interface LastExit {
-  readonly reason: 'shutdown' | 'gave_up' | 'crashed' | 'signal';
-  readonly detail: string | null;
-  readonly at: string;
-  readonly pid: number;
-  readonly exit_code: number;
-}
 
 /** Options of {@link startAgent} and {@link runAgent}. */
 export interface RunAgentOptions {
@@ -137,12 +125,6 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
       );
     },
   };
-}
-
-/** Writes `<data_dir>/last-exit.json`. */
-export async function writeLastExit(dataDir: string, lastExit: LastExit): Promise<void> {
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(path.join(dataDir, LAST_EXIT_FILE), `${JSON.stringify(lastExit)}\n`);
 }
 
 /**
