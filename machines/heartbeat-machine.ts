@@ -1,0 +1,197 @@
+/**
+ * The `heartbeat` child (contract §5.4, §5.8): announces `agent_online` through the obs outbox once
+ * per agent start, publishes a Heartbeat on `heartbeat.<pc_id>` on every connect and then every
+ * effective `heartbeat_interval`, and answers `agents.<pc_id>.ping`. While the broker is away it
+ * does nothing: no heartbeat is queued (a stale heartbeat is worse than none).
+ *
+ * An interval change applies from the next tick; a shorter interval restarts the pending wait so
+ * that "the next tick" is not the old, longer one.
+ *
+ * @example
+ * const actor = createActor(heartbeatMachine, { input: services }).start();
+ * actor.send({ type: 'shutdown' });
+ */
+import { assign, setup, type ActorRefFrom } from 'xstate';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS } from '../contract/index.js';
+import type { AgentServices } from '../actors/ports.js';
+import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
+import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
+import { announceOnline } from '../actors/heartbeat/announce-online.js';
+import { publishHeartbeat, type PublishHeartbeatOutput } from '../actors/heartbeat/publish-heartbeat.js';
+import { servePing } from '../actors/heartbeat/serve-ping.js';
+import { watchHeartbeatInterval } from '../actors/heartbeat/watch-heartbeat-interval.js';
+import type { PerfCounters } from '../actors/heartbeat/perf-sample.js';
+
+/** How long the supervisor waits for this child to stop. */
+export const HEARTBEAT_SHUTDOWN_MS = 1_000;
+
+/** The `status` summary of the `heartbeat` child. */
+export interface HeartbeatStatus {
+  readonly beats: number;
+  readonly lastBeatAt: string | null;
+  readonly lastError: string | null;
+  readonly intervalMs: number;
+  readonly pingsAnswered: number;
+  readonly online: 'pending' | 'enqueued' | 'retrying';
+}
+
+interface Context {
+  readonly services: AgentServices;
+  readonly nc: NatsConnection | null;
+  readonly intervalMs: number;
+  readonly previous: PerfCounters | null;
+  readonly announceAttempts: number;
+  readonly status: HeartbeatStatus;
+}
+
+type Event =
+  | BrokerEvent
+  | { readonly type: 'config.interval'; readonly intervalMs: number }
+  | { readonly type: 'ping.answered' }
+  | { readonly type: 'shutdown' };
+
+/** The `heartbeat` child's statechart. */
+export const heartbeatMachine = setup({
+  types: {
+    context: {} as Context,
+    events: {} as Event,
+    input: {} as AgentServices,
+  },
+  actors: { watchBroker, watchHeartbeatInterval, announceOnline, publishHeartbeat, servePing },
+  actions: {
+    rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
+    forgetConnection: assign({ nc: null }),
+    setInterval: assign(({ context, event }) => (event.type === 'config.interval'
+      ? { intervalMs: event.intervalMs, status: { ...context.status, intervalMs: event.intervalMs } }
+      : {})),
+    countPing: assign(({ context }) => ({ status: { ...context.status, pingsAnswered: context.status.pingsAnswered + 1 } })),
+    recordTick: assign(({ context }, output: PublishHeartbeatOutput) => {
+      if (!output.ok) {
+        context.services.log.warn({ child: 'heartbeat', err: output.error }, 'heartbeat publish failed; the next tick tries again');
+        return { previous: output.sample, status: { ...context.status, lastError: output.error } };
+      }
+      return { previous: output.sample, status: { ...context.status, beats: context.status.beats + 1, lastBeatAt: output.at, lastError: null } };
+    }),
+    markOnline: assign(({ context }) => ({ status: { ...context.status, online: 'enqueued' as const } })),
+    recordAnnounceFailure: assign(({ context }, error: unknown) => {
+      context.services.log.error({ child: 'heartbeat', err: String(error) }, 'cannot enqueue agent_online; retrying');
+      return { announceAttempts: context.announceAttempts + 1, status: { ...context.status, online: 'retrying' as const } };
+    }),
+  },
+  guards: {
+    isShorterInterval: ({ context, event }) => event.type === 'config.interval' && event.intervalMs < context.intervalMs,
+  },
+  delays: {
+    heartbeatInterval: ({ context }) => context.intervalMs,
+    announceRetry: ({ context }) => resourceRetryDelayMs(context.announceAttempts - 1),
+  },
+}).createMachine({
+  id: 'heartbeat',
+  context: ({ input }) => ({
+    services: input,
+    nc: null,
+    intervalMs: input.effectiveConfig.current().heartbeat_interval_ms ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    previous: null,
+    announceAttempts: 0,
+    status: { beats: 0, lastBeatAt: null, lastError: null, intervalMs: input.effectiveConfig.current().heartbeat_interval_ms, pingsAnswered: 0, online: 'pending' },
+  }),
+  initial: 'running',
+  on: { shutdown: { target: '.stopped' } },
+  states: {
+    running: {
+      type: 'parallel',
+      invoke: [
+        { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
+        { id: 'watchHeartbeatInterval', src: 'watchHeartbeatInterval', input: ({ context }) => context.services },
+      ],
+      states: {
+        announce: {
+          initial: 'enqueuing',
+          states: {
+            enqueuing: {
+              description: 'Writing agent_online to the obs outbox (once per agent start).',
+              invoke: {
+                id: 'announceOnline',
+                src: 'announceOnline',
+                input: ({ context }) => context.services,
+                onDone: { target: 'done', actions: 'markOnline' },
+                onError: { target: 'retrying', actions: { type: 'recordAnnounceFailure', params: ({ event }: { event: { error: unknown } }) => event.error } },
+              },
+            },
+            retrying: {
+              description: 'The outbox refused the write (disk error): try again with the §4 backoff.',
+              after: { announceRetry: 'enqueuing' },
+            },
+            done: { type: 'final' },
+          },
+        },
+        beat: {
+          initial: 'offline',
+          on: {
+            // Handled in the child states: a re-entering transition declared on a region of a parallel
+            // state would exit the whole parallel state (SCXML transition domain) and re-announce.
+            'broker.disconnected': { target: '.offline', actions: 'forgetConnection' },
+            'ping.answered': { actions: 'countPing' },
+          },
+          states: {
+            offline: {
+              description: 'No broker: nothing is published or queued until the next connect.',
+              tags: ['degraded'],
+              on: {
+                'config.interval': { actions: 'setInterval' },
+                'broker.connected': { target: 'online', actions: 'rememberConnection' },
+              },
+            },
+            online: {
+              description: 'Connected: beat now, then every heartbeat_interval; answer pings. A new connection starts over with a beat.',
+              on: { 'broker.connected': { target: 'online', reenter: true, actions: 'rememberConnection' } },
+              invoke: {
+                id: 'servePing',
+                src: 'servePing',
+                input: ({ context }) => ({ services: context.services, nc: context.nc as NatsConnection }),
+              },
+              initial: 'publishing',
+              states: {
+                publishing: {
+                  description: 'One tick: keyring re-read, perf sample, core publish on heartbeat.<pc_id>.',
+                  tags: ['busy'],
+                  on: { 'config.interval': { actions: 'setInterval' } },
+                  invoke: {
+                    id: 'publishHeartbeat',
+                    src: 'publishHeartbeat',
+                    input: ({ context }) => ({ services: context.services, nc: context.nc as NatsConnection, previous: context.previous }),
+                    // No onError: only the `heartbeat.tick` failpoint rejects, and that is meant to crash the child.
+                    onDone: { target: 'waiting', actions: { type: 'recordTick', params: ({ event }) => event.output } },
+                  },
+                },
+                waiting: {
+                  tags: ['healthy'],
+                  after: { heartbeatInterval: 'publishing' },
+                  on: {
+                    'config.interval': [
+                      { guard: 'isShorterInterval', target: 'waiting', reenter: true, actions: 'setInterval' },
+                      { actions: 'setInterval' },
+                    ],
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    stopped: { type: 'final' },
+  },
+});
+
+/** A running `heartbeat` child. */
+export type HeartbeatActor = ActorRefFrom<typeof heartbeatMachine>;
+
+/** Child spec for the supervisor's list (supervisor/children.ts). */
+export const heartbeatChildSpec = {
+  id: 'heartbeat',
+  logic: heartbeatMachine,
+  restart: 'permanent',
+  shutdownMs: HEARTBEAT_SHUTDOWN_MS,
+} as const;
