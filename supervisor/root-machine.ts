@@ -257,6 +257,13 @@ export const rootMachine = setup({
           continue;
         }
         const grace = Math.max(0, Math.min(spec.shutdownMs, (context.stopDeadline ?? now) - now));
+        if (grace === 0) {
+          // The budget is spent: no time to ask, stop it by force now.
+          enqueue.stopChild(id);
+          context.services.log.warn({ child: id }, `shutdown budget spent; stopping ${id} by force`);
+          records = { ...records, [id]: { ...records[id]!, phase: 'stopped', startedAt: null, lastExit: { reason: 'killed', at: now, error: 'shutdown budget spent' } } };
+          continue;
+        }
         records = { ...records, [id]: { ...records[id]!, phase: 'stopping' } };
         enqueue.sendTo(ref, { type: 'shutdown' });
         enqueue.raise({ type: 'child.graceExpired', id }, { delay: grace, id: `grace:${id}` });
