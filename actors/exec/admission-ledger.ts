@@ -1,0 +1,238 @@
+/**
+ * The admission ledger (§7): one durable JSON record per request_id under `<data_dir>/admission/`,
+ * written tmp → fsync → rename, so a command is admitted exactly once across live delivery, replay,
+ * re-publish and restarts. An in-memory index (built by one scan at open) keeps lookups and the
+ * retention caps cheap; the files stay the truth.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ADMISSION_MAX_BYTES, ADMISSION_MAX_RECORDS, ADMISSION_TOMBSTONE_MS, decodeExecResult, type ExecResult,
+} from '../../contract/index.js';
+import type { HeaderMap } from './verify-signature.js';
+
+/** Records deleted per pruning pass at most, so a pass never stalls intake. */
+export const PRUNE_BATCH_RECORDS = 500;
+/** Ledger record format version, written into every record. */
+const RECORD_FORMAT = 1;
+
+/** Life cycle of an admitted command. */
+export type AdmissionState = 'pending' | 'launching' | 'finished';
+
+/** One ledger record as stored on disk (format our choice, §7). */
+export interface AdmissionRecord {
+  readonly format: number;
+  readonly request_id: string;
+  readonly body_sha256: string;
+  readonly body_base64: string;
+  readonly headers: HeaderMap;
+  readonly subject: string;
+  /** When the agent received the command (echoed in deadline skips). */
+  readonly received_at: string;
+  /** Fixed at admission; every result and EventStarted of this command carries it. */
+  readonly result_id: string;
+  readonly state: AdmissionState;
+  /** The result reached the results outbox. */
+  readonly queued: boolean;
+  readonly result?: ExecResult;
+  readonly admitted_at_ms: number;
+  readonly updated_at_ms: number;
+}
+
+/** What `admit` decided. */
+export type Admission =
+  | { readonly kind: 'admitted'; readonly record: AdmissionRecord }
+  | { readonly kind: 'duplicate'; readonly record: AdmissionRecord }
+  | { readonly kind: 'conflict'; readonly record: AdmissionRecord; readonly bodySha256: string };
+
+interface IndexEntry {
+  state: AdmissionState;
+  queued: boolean;
+  bytes: number;
+  updatedAtMs: number;
+  bodySha256: string;
+}
+
+/** The ledger of one agent. */
+export interface AdmissionLedger {
+  readonly dir: string;
+  /** Admits `body` under `requestId`, or reports a duplicate/conflict. Rejects when the write fails. */
+  admit(input: { requestId: string; body: Uint8Array; headers: HeaderMap; subject: string; receivedAt: string; resultId: string; nowMs: number }): Promise<Admission>;
+  /** Rewrites a record with `patch` (state changes, the stored result). Rejects when the write fails. */
+  update(record: AdmissionRecord, patch: Partial<Pick<AdmissionRecord, 'state' | 'queued' | 'result'>>, nowMs?: number): Promise<AdmissionRecord>;
+  /** Deletes a record (a pending command refused on re-verification does not consume its id). */
+  remove(requestId: string): Promise<void>;
+  /** Every record not yet finished-and-queued, for startup recovery (§7). */
+  unfinished(): Promise<AdmissionRecord[]>;
+  /** Deletes expired tombstones and the oldest finished records over the caps, at most {@link PRUNE_BATCH_RECORDS}. */
+  prune(nowMs: number): Promise<number>;
+  /** Record count and bytes, for status. */
+  stats(): { records: number; bytes: number };
+}
+
+/** Sanitized file stem of a request_id: chars outside `[A-Za-z0-9_-]` become `_`. */
+export function ledgerFileStem(requestId: string): string {
+  return requestId.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+/** SHA-256 of a body, lowercase hex. */
+export function bodySha256(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+/** Writes `data` to `file` durably: `<file>.tmp`, fsync, rename. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+}
+
+/** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */
+export async function openAdmissionLedger(
+  dataDir: string,
+  opts: { onBadRecord?: (file: string, reason: string) => void; beforeWrite?: () => Promise<void> } = {},
+): Promise<AdmissionLedger> {
+  const dir = path.join(dataDir, 'admission');
+  await mkdir(dir, { recursive: true });
+  const index = new Map<string, IndexEntry>();
+  let totalBytes = 0;
+
+  const fileOf = (requestId: string) => path.join(dir, `${ledgerFileStem(requestId)}.json`);
+  const readRecord = async (requestId: string): Promise<AdmissionRecord | undefined> => {
+    try {
+      return parseRecord(await readFile(fileOf(requestId), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+  const remember = (record: AdmissionRecord, bytes: number) => {
+    const old = index.get(record.request_id);
+    totalBytes += bytes - (old?.bytes ?? 0);
+    index.set(record.request_id, {
+      state: record.state, queued: record.queued, bytes, updatedAtMs: record.updated_at_ms, bodySha256: record.body_sha256,
+    });
+  };
+  const write = async (record: AdmissionRecord) => {
+    await opts.beforeWrite?.();
+    const text = JSON.stringify(record);
+    await writeFileAtomic(fileOf(record.request_id), text);
+    remember(record, Buffer.byteLength(text));
+  };
+  const drop = async (requestId: string) => {
+    await unlink(fileOf(requestId)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    totalBytes -= index.get(requestId)?.bytes ?? 0;
+    index.delete(requestId);
+  };
+
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.tmp')) {
+      // A torn write from a crash: the rename never happened, so the record never existed.
+      await unlink(path.join(dir, name)).catch(() => undefined);
+      continue;
+    }
+    if (!name.endsWith('.json')) continue;
+    let text: string;
+    try {
+      text = await readFile(path.join(dir, name), 'utf8');
+    } catch (err) {
+      opts.onBadRecord?.(name, (err as Error).message);
+      continue;
+    }
+    const record = parseRecord(text);
+    if (record === undefined) {
+      opts.onBadRecord?.(name, 'not a ledger record');
+      continue;
+    }
+    remember(record, Buffer.byteLength(text));
+  }
+
+  return {
+    dir,
+    async admit({ requestId, body, headers, subject, receivedAt, resultId, nowMs }) {
+      const sha = bodySha256(body);
+      const known = index.get(requestId);
+      if (known !== undefined) {
+        const record = await readRecord(requestId);
+        if (record !== undefined) {
+          return record.body_sha256 === sha ? { kind: 'duplicate', record } : { kind: 'conflict', record, bodySha256: sha };
+        }
+      }
+      const record: AdmissionRecord = {
+        format: RECORD_FORMAT,
+        request_id: requestId,
+        body_sha256: sha,
+        body_base64: Buffer.from(body).toString('base64'),
+        headers,
+        subject,
+        received_at: receivedAt,
+        result_id: resultId,
+        state: 'pending',
+        queued: false,
+        admitted_at_ms: nowMs,
+        updated_at_ms: nowMs,
+      };
+      await write(record);
+      return { kind: 'admitted', record };
+    },
+    async update(record, patch, nowMs = Date.now()) {
+      const next: AdmissionRecord = { ...record, ...patch, updated_at_ms: nowMs };
+      await write(next);
+      return next;
+    },
+    remove: drop,
+    async unfinished() {
+      const out: AdmissionRecord[] = [];
+      for (const [requestId, entry] of index) {
+        if (entry.state === 'finished' && entry.queued) continue;
+        const record = await readRecord(requestId);
+        if (record !== undefined) out.push(record);
+      }
+      return out.sort((a, b) => a.admitted_at_ms - b.admitted_at_ms);
+    },
+    async prune(nowMs) {
+      let removed = 0;
+      const finished = [...index.entries()]
+        .filter(([, e]) => e.state === 'finished' && e.queued)
+        .sort((a, b) => a[1].updatedAtMs - b[1].updatedAtMs);
+      for (const [requestId, entry] of finished) {
+        if (removed >= PRUNE_BATCH_RECORDS) break;
+        const expired = nowMs - entry.updatedAtMs > ADMISSION_TOMBSTONE_MS;
+        const overCap = index.size > ADMISSION_MAX_RECORDS || totalBytes > ADMISSION_MAX_BYTES;
+        if (!expired && !overCap) break;
+        await drop(requestId);
+        removed += 1;
+      }
+      return removed;
+    },
+    stats: () => ({ records: index.size, bytes: totalBytes }),
+  };
+}
+
+function parseRecord(text: string): AdmissionRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  const states: readonly unknown[] = ['pending', 'launching', 'finished'];
+  if (typeof r['request_id'] !== 'string' || typeof r['body_sha256'] !== 'string' || typeof r['body_base64'] !== 'string'
+    || typeof r['result_id'] !== 'string' || !states.includes(r['state']) || typeof r['queued'] !== 'boolean'
+    || typeof r['updated_at_ms'] !== 'number') return undefined;
+  if (r['result'] !== undefined) {
+    const decoded = decodeExecResult(JSON.stringify(r['result']));
+    if (!decoded.ok) return undefined;
+  }
+  return value as AdmissionRecord;
+}

@@ -1,0 +1,200 @@
+/**
+ * What happens to one message from `commands.*` (§7): addressing → verification (§6) → ledger
+ * admission → ack. Returns whether to ack and, when admitted, the command to run. Never throws:
+ * every bad input ends in one log line (and an obs event where the contract asks for one).
+ */
+import type { Logger } from 'pino';
+import {
+  commandEnvelope, decode, decodeCommandBody, describeDecodeError, EXIT_REJECTED_UNSIGNED, formatRfc3339,
+  FUTURE_SKEW_ALLOWANCE_MS, isAddressedTo, MAX_ENVELOPE_VALIDITY_MS, OBS_SOURCE_ADMISSION, OBS_SOURCE_SIGNATURE,
+  parseRfc3339, SIGNATURE_OUTCOME_KIND, signatureRefusedStderr, type Command, type ExecResult,
+} from '../../contract/index.js';
+import { signatureRefusedResultId, uuidV4 } from '../ids.js';
+import type { AdmissionLedger, AdmissionRecord } from './admission-ledger.js';
+import type { Keyring } from './keyring.js';
+import { notRunResult } from './results.js';
+import { verifySignature, type HeaderMap, type SignatureCheck } from './verify-signature.js';
+
+/** Bodies larger than this are refused unread (NATS' default max_payload; our choice). */
+export const MAX_COMMAND_BODY_BYTES = 1024 * 1024;
+
+/** One message as intake sees it, from a core subscription or the replay consumer. */
+export interface IntakeMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: HeaderMap;
+  readonly source: 'live' | 'replay' | 'recovery';
+  readonly receivedAtMs: number;
+}
+
+/** A command admitted to run (or recovered as pending at startup). */
+export interface AdmittedCommand {
+  readonly command: Command;
+  readonly record: AdmissionRecord;
+}
+
+/** The decision: ack or not, and maybe a command to run. */
+export interface IntakeDecision {
+  readonly ack: boolean;
+  readonly admitted?: AdmittedCommand;
+  /** The decoded command (set for `recovery` messages that passed verification). */
+  readonly command?: Command;
+  /** A short label for logs and tests: admitted, duplicate, conflict, refused, undecodable, not_for_me, … */
+  readonly outcome: string;
+}
+
+/** What the pipeline needs from the rest of the executor. */
+export interface IntakeContext {
+  readonly pcId: string;
+  readonly log: Logger;
+  readonly keyring: Keyring;
+  readonly ledger: AdmissionLedger;
+  groups(): ReadonlySet<string>;
+  now(): number;
+  /** Queues an obs event; never rejects. */
+  obs(kind: string, source: string, payload: Record<string, unknown>): Promise<void>;
+  /** Queues a result durably (rejects on disk errors). */
+  enqueueResult(result: ExecResult): Promise<void>;
+}
+
+/** v2 envelope refusal kinds of §6.3. */
+const ENVELOPE_REJECTED = 'command_signature_envelope_rejected';
+
+/** The envelope checks of §6.3 after the signature verified; returns the command or the refusal. */
+export function checkEnvelope(
+  parsed: unknown, sig: SignatureCheck, pcId: string, nowMs: number,
+): { ok: true; command: Command } | { ok: false; kind: string; reason: string } {
+  const decoded = decode(commandEnvelope, parsed);
+  if (!decoded.ok) return { ok: false, kind: ENVELOPE_REJECTED, reason: describeDecodeError(decoded.error) };
+  const envelope = decoded.value;
+  if (envelope.target_pc_id !== pcId) {
+    return { ok: false, kind: 'command_signature_misaddressed', reason: `target_pc_id ${JSON.stringify(envelope.target_pc_id)} is not this PC` };
+  }
+  const expires = parseRfc3339(envelope.expires_at) as number;
+  const at = sig.atMs as number;
+  if (at > nowMs + FUTURE_SKEW_ALLOWANCE_MS) return { ok: false, kind: 'command_signature_clock_ahead', reason: 'Kanade-Sig-At is more than 1 h in the future' };
+  if (expires < at) return { ok: false, kind: ENVELOPE_REJECTED, reason: 'expires_at is before Kanade-Sig-At' };
+  if (expires - at > MAX_ENVELOPE_VALIDITY_MS) return { ok: false, kind: ENVELOPE_REJECTED, reason: 'expires_at is more than 7 d after Kanade-Sig-At' };
+  const deadline = envelope.command.deadline_at !== undefined ? parseRfc3339(envelope.command.deadline_at) : undefined;
+  const end = deadline !== undefined ? Math.min(expires, deadline) : expires;
+  if (nowMs > end) return { ok: false, kind: 'command_signature_expired', reason: 'the envelope expired' };
+  const maxAge = sig.key?.maxAgeSecs;
+  if (maxAge !== undefined && Math.abs(nowMs - at) > maxAge * 1000) {
+    return { ok: false, kind: SIGNATURE_OUTCOME_KIND.stale, reason: `break-glass key ${sig.kid ?? ''} signature is older than max_age_secs=${maxAge}` };
+  }
+  return { ok: true, command: envelope.command };
+}
+
+/** Creates the per-executor pipeline; it remembers the last signature outcome for the "on change" obs rule. */
+export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage) => Promise<IntakeDecision> {
+  let lastOutcome: string | undefined;
+
+  return async (msg) => {
+    const log = ctx.log.child({ subject: msg.subject, source: msg.source });
+    if (msg.source !== 'recovery' && !isAddressedTo(msg.subject, ctx.pcId, ctx.groups())) {
+      log.debug('command not addressed to this PC; acked');
+      return { ack: true, outcome: 'not_for_me' };
+    }
+    if (msg.data.length > MAX_COMMAND_BODY_BYTES) {
+      log.warn({ bytes: msg.data.length }, `command body over ${MAX_COMMAND_BODY_BYTES} bytes; dropped`);
+      return { ack: true, outcome: 'undecodable' };
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(msg.data));
+    } catch (err) {
+      log.warn({ reason: (err as Error).message }, 'undecodable command (not UTF-8 JSON); dropped');
+      return { ack: true, outcome: 'undecodable' };
+    }
+    const isEnvelope = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && 'kind' in parsed;
+    const now = ctx.now();
+    const sig = await verifySignature(msg.headers, msg.data, ctx.keyring, now, !isEnvelope);
+    const requestIdHint = typeof parsed === 'object' && parsed !== null
+      ? String((parsed as Record<string, unknown>)['request_id'] ?? ((parsed as Record<string, Record<string, unknown>>)['command']?.['request_id'] ?? ''))
+      : '';
+    const obsPayload = (reason: string) => ({
+      request_id: requestIdHint, subject: msg.subject, ...(sig.kid !== undefined && { kid: sig.kid }), reason,
+    });
+
+    let command: Command;
+    if (isEnvelope) {
+      if (sig.outcome !== 'verified') {
+        log.warn({ outcome: sig.outcome, reason: sig.reason }, 'v2 envelope refused: signature not verified');
+        await ctx.obs(SIGNATURE_OUTCOME_KIND[sig.outcome], OBS_SOURCE_SIGNATURE, obsPayload(sig.reason));
+        return { ack: true, outcome: 'refused' };
+      }
+      const checked = checkEnvelope(parsed, sig, ctx.pcId, now);
+      if (!checked.ok) {
+        log.warn({ kind: checked.kind, reason: checked.reason }, 'v2 envelope refused');
+        await ctx.obs(checked.kind, OBS_SOURCE_SIGNATURE, obsPayload(checked.reason));
+        return { ack: true, outcome: 'refused' };
+      }
+      command = checked.command;
+    } else {
+      const decoded = decodeCommandBody(msg.data);
+      if (!decoded.ok) {
+        log.warn({ reason: describeDecodeError(decoded.error) }, 'undecodable command; dropped');
+        return { ack: true, outcome: 'undecodable' };
+      }
+      command = decoded.value.command;
+    }
+    const requestLog = log.child({ request_id: command.request_id });
+
+    if (ctx.keyring.enforcing() && sig.outcome !== 'verified') {
+      const result = notRunResult(
+        { resultId: signatureRefusedResultId(command.request_id, ctx.pcId), pcId: ctx.pcId, command },
+        signatureRefusedStderr(sig.outcome), now, EXIT_REJECTED_UNSIGNED,
+      );
+      requestLog.warn({ outcome: sig.outcome, reason: sig.reason }, 'command refused: signed commands are required on this host');
+      await ctx.obs(SIGNATURE_OUTCOME_KIND[sig.outcome], OBS_SOURCE_SIGNATURE, obsPayload(sig.reason));
+      try {
+        await ctx.enqueueResult(result);
+      } catch (err) {
+        requestLog.error({ err: (err as Error).message }, 'cannot queue the refusal result; not acking so it is redelivered');
+        return { ack: false, outcome: 'refused' };
+      }
+      return { ack: true, outcome: 'refused' };
+    }
+    if (sig.outcome !== lastOutcome || sig.key?.auditEveryUse === true) {
+      lastOutcome = sig.outcome;
+      requestLog.info({ outcome: sig.outcome, enforcing: false }, `command signature ${sig.outcome.replace('_', ' ')}; running (not enforcing)`);
+      await ctx.obs(SIGNATURE_OUTCOME_KIND[sig.outcome], OBS_SOURCE_SIGNATURE, obsPayload(sig.reason));
+    }
+    if (msg.source === 'recovery') return { ack: true, outcome: 'verified', command };
+
+    let admission;
+    try {
+      admission = await ctx.ledger.admit({
+        requestId: command.request_id, body: msg.data, headers: msg.headers, subject: msg.subject,
+        receivedAt: formatRfc3339(msg.receivedAtMs), resultId: uuidV4(), nowMs: now,
+      });
+    } catch (err) {
+      requestLog.error({ err: (err as Error).message }, 'admission ledger write failed; not acking so the command is redelivered');
+      await ctx.obs('command_admission_unavailable', OBS_SOURCE_ADMISSION, obsPayload((err as Error).message));
+      return { ack: false, outcome: 'unavailable' };
+    }
+    switch (admission.kind) {
+      case 'admitted':
+        requestLog.info({ result_id: admission.record.result_id }, 'command admitted');
+        return { ack: true, admitted: { command, record: admission.record }, outcome: 'admitted' };
+      case 'duplicate': {
+        const record = admission.record;
+        requestLog.info({ state: record.state }, 'duplicate command (same request_id, same bytes); not run again');
+        if (record.state === 'finished' && !record.queued && record.result !== undefined) {
+          try {
+            await ctx.enqueueResult(record.result);
+            await ctx.ledger.update(record, { queued: true });
+          } catch (err) {
+            requestLog.error({ err: (err as Error).message }, 'cannot re-queue the stored result; not acking');
+            return { ack: false, outcome: 'duplicate' };
+          }
+        }
+        return { ack: true, outcome: 'duplicate' };
+      }
+      case 'conflict':
+        requestLog.warn({ stored_sha256: admission.record.body_sha256, received_sha256: admission.bodySha256 }, 'admission conflict: same request_id, different bytes; not run');
+        await ctx.obs('command_admission_conflict', OBS_SOURCE_ADMISSION, obsPayload('same request_id with a different body'));
+        return { ack: true, outcome: 'conflict' };
+    }
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Intake (§3, §7): core subscriptions `commands.all`, `commands.pc.<pc_id>` and one
+ * `commands.group.<g>` per current group (subscribe, then flush), plus the durable replay consumer
+ * `agent_replay_<pc_id>` on `EXEC`, started after the first group read. Every message goes through
+ * one serial pipeline (so live and replay copies of a request_id are admitted once) and a JetStream
+ * message is acked only after its terminal decision.
+ */
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { fromCallback } from 'xstate';
+import {
+  decodeGroupsValue, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED, replayDurableName, STREAM_EXEC, subjects, unionGroups,
+  type GroupsValue,
+} from '../../contract/index.js';
+import { resourceRetryDelayMs } from '../kv-config/resource-backoff.js';
+import type { ExecRuntime } from './exec-runtime.js';
+import type { AdmittedCommand, IntakeMessage } from './intake-pipeline.js';
+import { signatureHeaders } from './verify-signature.js';
+
+/** Messages the replay consumer buffers at once. */
+export const REPLAY_MAX_MESSAGES = 16;
+
+/** Input of the intake actor. */
+export interface IntakeInput {
+  readonly runtime: ExecRuntime;
+  readonly nc: NatsConnection;
+}
+
+/** Events the intake sends to its parent. */
+export type IntakeEvent =
+  | { type: 'command.admitted'; admitted: AdmittedCommand }
+  | { type: 'intake.replay_started' };
+
+/** Reads this PC's groups once from both KV buckets (§4); a missing key is no groups. */
+export async function readGroupsOnce(nc: NatsConnection, pcId: string): Promise<string[]> {
+  const kvm = new Kvm(nc);
+  const values: Array<GroupsValue | undefined> = [];
+  for (const bucket of [KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED]) {
+    const kv = await kvm.open(bucket, { bindOnly: true });
+    const entry = await kv.get(pcId);
+    if (entry === null || entry.operation !== 'PUT') {
+      values.push(undefined);
+      continue;
+    }
+    const decoded = decodeGroupsValue(entry.value);
+    values.push(decoded.ok ? decoded.value : undefined);
+  }
+  return unionGroups(...values);
+}
+
+/** The intake actor: live while invoked, everything unsubscribed when stopped. */
+export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, sendBack }) => {
+  const { runtime, nc } = input;
+  const { services, pcId } = runtime;
+  const log = runtime.log.child({ part: 'intake' });
+  let stopped = false;
+  let chain: Promise<void> = Promise.resolve();
+
+  const submit = (msg: IntakeMessage, ack?: () => void) => {
+    chain = chain.then(async () => {
+      if (stopped) return;
+      const decision = await runtime.pipeline(msg);
+      if (decision.ack) ack?.();
+      if (decision.admitted !== undefined && !stopped) sendBack({ type: 'command.admitted', admitted: decision.admitted });
+    }).catch((err: Error) => log.error({ err: err.message, subject: msg.subject }, 'intake pipeline failed on a message'));
+  };
+  const onCore = (subscriptionSubject: string) => (err: Error | null, msg: { subject: string; data: Uint8Array; headers?: import('@nats-io/transport-node').MsgHdrs }) => {
+    if (err !== null) {
+      log.warn({ subject: subscriptionSubject, err: err.message }, 'command subscription error');
+      return;
+    }
+    submit({ subject: msg.subject, data: msg.data, headers: signatureHeaders(msg.headers), source: 'live', receivedAtMs: runtime.now() });
+  };
+
+  const coreSubs: Subscription[] = [];
+  for (const subject of [subjects.commandsAll, subjects.commandsPc(pcId)]) {
+    coreSubs.push(nc.subscribe(subject, { callback: onCore(subject) }));
+  }
+
+  // Group subscriptions follow the groups hub; until the hub changes, our own first read also counts.
+  const groupSubs = new Map<string, Subscription>();
+  let initialRead: readonly string[] = [];
+  let hubMoved = false;
+  const hubFirst = JSON.stringify(services.groups.current());
+  const reconcile = () => {
+    const hub = services.groups.current();
+    const wanted = new Set<string>(hubMoved ? hub : [...hub, ...initialRead]);
+    runtime.groups.current = wanted;
+    if (stopped) return;
+    for (const [group, sub] of groupSubs) {
+      if (!wanted.has(group)) {
+        sub.unsubscribe();
+        groupSubs.delete(group);
+        log.info({ group }, 'left group: unsubscribed');
+      }
+    }
+    let added = false;
+    for (const group of wanted) {
+      if (groupSubs.has(group)) continue;
+      const subject = subjects.commandsGroup(group);
+      groupSubs.set(group, nc.subscribe(subject, { callback: onCore(subject) }));
+      added = true;
+      log.info({ group }, 'joined group: subscribed');
+    }
+    if (added) nc.flush().catch((err: Error) => log.warn({ err: err.message }, 'flush after group subscribe failed'));
+  };
+  const unwatchGroups = services.groups.watch((value) => {
+    if (JSON.stringify(value) !== hubFirst) hubMoved = true;
+    reconcile();
+  });
+  nc.flush().catch((err: Error) => log.warn({ err: err.message }, 'flush after subscribing commands failed'));
+  log.info({ subjects: [subjects.commandsAll, subjects.commandsPc(pcId)] }, 'intake on');
+
+  let consumerMessages: ConsumerMessages | undefined;
+  const startReplay = async () => {
+    for (let attempt = 0; !stopped; attempt += 1) {
+      try {
+        initialRead = await readGroupsOnce(nc, pcId);
+        reconcile();
+        const durable = replayDurableName(pcId);
+        const jsm = await jetstreamManager(nc);
+        const config = {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.LastPerSubject,
+          filter_subject: subjects.commandsWildcard,
+        };
+        try {
+          await jsm.consumers.add(STREAM_EXEC, config);
+        } catch (err) {
+          // An existing durable with other settings: bring it to ours (create-or-update, §7).
+          log.info({ err: (err as Error).message }, 'replay consumer exists with other settings; updating');
+          await jsm.consumers.update(STREAM_EXEC, durable, { filter_subject: subjects.commandsWildcard });
+        }
+        const consumer = await jetstream(nc).consumers.get(STREAM_EXEC, durable);
+        if (stopped) return;
+        consumerMessages = await consumer.consume({ max_messages: REPLAY_MAX_MESSAGES });
+        log.info({ durable }, 'replay consumer started');
+        sendBack({ type: 'intake.replay_started' });
+        for await (const m of consumerMessages) {
+          submit(
+            { subject: m.subject, data: m.data, headers: signatureHeaders(m.headers), source: 'replay', receivedAtMs: runtime.now() },
+            () => m.ack(),
+          );
+        }
+        return;
+      } catch (err) {
+        if (stopped) return;
+        const wait = resourceRetryDelayMs(attempt);
+        log.warn({ err: (err as Error).message, retry_in_ms: wait }, 'replay consumer not available yet (the backend creates EXEC); retrying');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  };
+  void startReplay();
+
+  return () => {
+    stopped = true;
+    unwatchGroups();
+    for (const sub of [...coreSubs, ...groupSubs.values()]) {
+      try {
+        sub.unsubscribe();
+      } catch {
+        // Connection already closed.
+      }
+    }
+    consumerMessages?.stop();
+    log.info('intake off');
+  };
+});

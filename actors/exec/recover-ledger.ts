@@ -1,0 +1,55 @@
+/**
+ * Startup recovery of the admission ledger, before intake (§7): `pending` is re-verified and run
+ * (or refused with 123), `launching` is reported once as exit 121 with its stored result_id, and a
+ * `finished` result that never reached the outbox is re-queued.
+ */
+import {
+  decodeCommandBody, EXIT_RESTARTED_OUTCOME_UNKNOWN, RESTARTED_OUTCOME_UNKNOWN_MESSAGE,
+} from '../../contract/index.js';
+import type { ExecRuntime } from './exec-runtime.js';
+import type { AdmittedCommand } from './intake-pipeline.js';
+import { buildResult } from './results.js';
+
+/** Recovers every unfinished record; returns the pending commands to run now. Deliveries continue in the background. */
+export async function recoverLedger(runtime: ExecRuntime): Promise<AdmittedCommand[]> {
+  const { ledger, log } = runtime;
+  const toRun: AdmittedCommand[] = [];
+  for (const record of await ledger.unfinished()) {
+    const rlog = log.child({ request_id: record.request_id, result_id: record.result_id });
+    if (record.state === 'finished') {
+      if (record.result === undefined) continue;
+      rlog.info('re-queuing a finished result that never reached the outbox');
+      void runtime.deliverResult(record, record.result);
+      continue;
+    }
+    const body = Buffer.from(record.body_base64, 'base64');
+    if (record.state === 'launching') {
+      const decoded = decodeCommandBody(body);
+      if (!decoded.ok) {
+        rlog.error('launching record with an undecodable body; dropped');
+        await ledger.remove(record.request_id).catch(() => undefined);
+        continue;
+      }
+      const now = runtime.now();
+      const result = buildResult(
+        { resultId: record.result_id, pcId: runtime.pcId, command: decoded.value.command },
+        EXIT_RESTARTED_OUTCOME_UNKNOWN, '', RESTARTED_OUTCOME_UNKNOWN_MESSAGE, Math.min(record.updated_at_ms, now), now,
+      );
+      rlog.warn('command was running when the agent stopped; reporting exit 121 (outcome unknown)');
+      void runtime.deliverResult(record, result);
+      continue;
+    }
+    const decision = await runtime.pipeline({
+      subject: record.subject, data: body, headers: record.headers, source: 'recovery', receivedAtMs: Date.parse(record.received_at),
+    });
+    if (decision.command !== undefined) {
+      rlog.info('re-verified a pending command from before the restart; running it');
+      toRun.push({ command: decision.command, record });
+    } else {
+      // Refused (123 already queued) or no longer decodable: the request_id is not consumed.
+      rlog.warn({ outcome: decision.outcome }, 'pending command not run after re-verification');
+      await ledger.remove(record.request_id).catch(() => undefined);
+    }
+  }
+  return toRun;
+}

@@ -1,0 +1,93 @@
+/**
+ * The effects of one `commandRun` (machines/command-run-machine.ts), as xstate actor logic: gates,
+ * script fetch, the kill switch, the slot, the launch record, the process and result delivery.
+ */
+import { fromCallback, fromPromise } from 'xstate';
+import { formatRfc3339, type Command, type ExecResult } from '../../contract/index.js';
+import type { AdmissionRecord } from './admission-ledger.js';
+import type { ExecRuntime } from './exec-runtime.js';
+import { fetchScriptObject, type ScriptFetch } from './fetch-script.js';
+import { checkGates, type GateSkip } from './gates.js';
+import { armKillSwitch } from './kill-switch.js';
+import { startProcess, type ProcessOutcome } from './run-process.js';
+
+/** Input shared by the run's effects. */
+export interface RunEffectInput {
+  readonly runtime: ExecRuntime;
+  readonly command: Command;
+  readonly record: AdmissionRecord;
+}
+
+/** The gates of §8.1; resolves with the skip, or undefined to go on. */
+export const checkRunGates = fromPromise<GateSkip | undefined, RunEffectInput>(({ input }) =>
+  checkGates(input.command, input.record.received_at, input.runtime.services.broker, input.runtime.policy, input.runtime.now()));
+
+/** The `script_object` fetch (§8.3). */
+export const fetchScript = fromPromise<ScriptFetch, RunEffectInput>(({ input }) =>
+  fetchScriptObject(
+    input.command.script_object as string, input.command.script_object_sha256 as string,
+    input.runtime.services.config.dataDir, input.runtime.services.broker,
+  ));
+
+/** `kill.<exec_id>` while the run lives; sends `{type:'kill', reason:'remote'}` once. Nothing without exec_id. */
+export const watchKill = fromCallback<{ type: string }, RunEffectInput>(({ input, sendBack }) => {
+  const execId = input.command.exec_id;
+  if (execId === undefined) return undefined;
+  return armKillSwitch(input.runtime.services.broker, execId, () => sendBack({ type: 'kill', reason: 'remote' }), input.runtime.log);
+});
+
+/** A slot of the budget; the abort signal (leaving the state) takes the waiter out of the queue. */
+export const acquireSlot = fromPromise<() => void, RunEffectInput>(({ input, signal }) => input.runtime.budget.acquire(signal));
+
+/** Records `launching` in the ledger, then queues EventStarted when exec_id is set (§5.7). */
+export const markLaunching = fromPromise<AdmissionRecord, RunEffectInput & { startedAtMs: number }>(async ({ input }) => {
+  const { runtime, command, record } = input;
+  const next = await runtime.ledger.update(record, { state: 'launching' });
+  await runtime.services.failpoints.hit('executor.launching');
+  if (command.exec_id !== undefined) {
+    await runtime.started({
+      result_id: record.result_id,
+      request_id: command.request_id,
+      exec_id: command.exec_id,
+      pc_id: runtime.pcId,
+      started_at: formatRfc3339(input.startedAtMs),
+      manifest_id: command.id,
+      version: command.version,
+    });
+  }
+  return next;
+});
+
+/** Runs the process; sends `process.exited`; `{type:'kill'}` kills the tree; stopping the actor kills too. */
+export const runProcess = fromCallback<{ type: string }, RunEffectInput & { script: string }>(({ input, sendBack, receive }) => {
+  let kill: (() => void) | undefined;
+  let killRequested = false;
+  let exited = false;
+  receive((event) => {
+    if (event.type !== 'kill') return;
+    killRequested = true;
+    kill?.();
+  });
+  void startProcess({
+    shell: input.command.shell,
+    script: input.script,
+    ...(input.command.cwd !== undefined && { cwd: input.command.cwd }),
+  }).then(async (proc) => {
+    kill = () => proc.kill();
+    if (killRequested) proc.kill();
+    const outcome: ProcessOutcome = await proc.done;
+    exited = true;
+    sendBack({ type: 'process.exited', outcome, finishedAtMs: input.runtime.now() });
+  });
+  return () => {
+    // Leaving the run without an exit (agent stop) must not leave the tree behind.
+    if (!exited) {
+      killRequested = true;
+      kill?.();
+    }
+  };
+});
+
+/** Queues the result durably and marks the ledger record finished. */
+export const deliverRunResult = fromPromise<void, { runtime: ExecRuntime; record: AdmissionRecord; result: ExecResult }>(({ input, signal }) =>
+  input.runtime.deliverResult(input.record, input.result, signal));

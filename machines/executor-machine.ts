@@ -1,0 +1,179 @@
+/**
+ * The `executor` child (§3, §5–§8): recovers the admission ledger, then keeps intake on while the
+ * broker is connected and spawns one `commandRun` actor per admitted command. On `shutdown` it
+ * stops intake, tells every run to stop (each queues `killed: agent shutting down`) and finishes
+ * once all runs have queued their results.
+ *
+ * @example
+ * const executor = createActor(executorMachine, { input: services }).start();
+ * executor.send({ type: 'shutdown' });
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { assign, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import type { AgentServices } from '../actors/ports.js';
+import { createExecRuntime, type ExecRuntime } from '../actors/exec/exec-runtime.js';
+import type { AdmittedCommand } from '../actors/exec/intake-pipeline.js';
+import { runIntake } from '../actors/exec/intake.js';
+import { recoverLedger } from '../actors/exec/recover-ledger.js';
+import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
+import { commandRunMachine } from './command-run-machine.js';
+
+/** Grace the supervisor gives the executor to queue shutdown results (§8.4: the agent exits within 10 s). */
+export const EXECUTOR_SHUTDOWN_MS = 7_000;
+
+/** The `status` summary of the executor. */
+export interface ExecutorStatus {
+  readonly intake: 'on' | 'off';
+  readonly replay: boolean;
+  /** request_ids of the runs alive now. */
+  readonly running: readonly string[];
+  readonly admitted: number;
+  readonly finished: number;
+}
+
+interface Context {
+  readonly services: AgentServices;
+  readonly runtime: ExecRuntime | undefined;
+  readonly nc: NatsConnection | undefined;
+  readonly runs: Readonly<Record<string, ActorRefFrom<typeof commandRunMachine>>>;
+  readonly pending: readonly AdmittedCommand[];
+  readonly status: ExecutorStatus;
+}
+
+type Event =
+  | BrokerEvent
+  | { type: 'command.admitted'; admitted: AdmittedCommand }
+  | { type: 'intake.replay_started' }
+  | { type: 'shutdown' }
+  | { type: `xstate.done.actor.${string}` }
+  | { type: `xstate.error.actor.${string}`; error: unknown };
+
+const runId = (admitted: AdmittedCommand) => `run-${admitted.record.result_id}`;
+
+/** Builds the runtime (keyring, ledger, budget). */
+const createRuntime = fromPromise<ExecRuntime, AgentServices>(({ input }) => createExecRuntime(input));
+/** Startup recovery of the ledger (§7). */
+const recoverAdmissions = fromPromise<AdmittedCommand[], ExecRuntime>(({ input }) => recoverLedger(input));
+
+/** The `executor` child's statechart. */
+export const executorMachine = setup({
+  types: {
+    context: {} as Context,
+    events: {} as Event,
+    input: {} as AgentServices,
+  },
+  actors: { createRuntime, recoverAdmissions, watchBroker, runIntake, commandRun: commandRunMachine },
+  guards: {
+    noRunsLeft: ({ context }) => Object.keys(context.runs).length === 0,
+  },
+  actions: {
+    keepRuntime: assign({ runtime: ({ event }) => (event as unknown as { output: ExecRuntime }).output }),
+    spawnRecovered: assign(({ context, event, spawn }) => {
+      const recovered = (event as unknown as { output: AdmittedCommand[] }).output;
+      const runs = { ...context.runs };
+      for (const admitted of recovered) {
+        runs[runId(admitted)] = spawn('commandRun', { id: runId(admitted), input: { runtime: context.runtime as ExecRuntime, admitted } });
+      }
+      return { runs, status: { ...context.status, admitted: context.status.admitted + recovered.length, running: Object.values(runs).map((r) => r.getSnapshot().context.command.request_id) } };
+    }),
+    spawnRun: assign(({ context, event, spawn }) => {
+      if (event.type !== 'command.admitted') return {};
+      const id = runId(event.admitted);
+      if (context.runs[id] !== undefined) return {};
+      const runs = { ...context.runs, [id]: spawn('commandRun', { id, input: { runtime: context.runtime as ExecRuntime, admitted: event.admitted } }) };
+      return { runs, status: { ...context.status, admitted: context.status.admitted + 1, running: [...context.status.running, event.admitted.command.request_id] } };
+    }),
+    forgetRun: assign(({ context, event }) => {
+      const id = event.type.replace(/^xstate\.(done|error)\.actor\./, '');
+      const run = context.runs[id];
+      if (run === undefined) return {};
+      if ((event as { type: string }).type.startsWith('xstate.error')) {
+        context.services.log.error({ run: id, err: String((event as unknown as { error: unknown }).error) }, 'a command run crashed; its ledger record is recovered at the next start');
+      }
+      const requestId = run.getSnapshot().context.command.request_id;
+      const { [id]: _gone, ...runs } = context.runs;
+      return { runs, status: { ...context.status, finished: context.status.finished + 1, running: context.status.running.filter((r) => r !== requestId) } };
+    }),
+    rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : undefined) }),
+    intakeOn: assign({ status: ({ context }) => ({ ...context.status, intake: 'on' as const }) }),
+    intakeOff: assign({ status: ({ context }) => ({ ...context.status, intake: 'off' as const, replay: false }) }),
+    replayOn: assign({ status: ({ context }) => ({ ...context.status, replay: true }) }),
+    stopRuns: ({ context }) => {
+      for (const run of Object.values(context.runs)) run.send({ type: 'shutdown' });
+    },
+    closeRuntime: ({ context }) => context.runtime?.close(),
+    // A failure to open the ledger or recover it is a crash: the supervisor restarts the child.
+    crash: ({ event }) => {
+      throw (event as unknown as { error: unknown }).error;
+    },
+  },
+}).createMachine({
+  id: 'executor',
+  context: ({ input }) => ({
+    services: input,
+    runtime: undefined,
+    nc: undefined,
+    runs: {},
+    pending: [],
+    status: { intake: 'off', replay: false, running: [], admitted: 0, finished: 0 },
+  }),
+  initial: 'starting',
+  on: {
+    'xstate.done.actor.*': { actions: 'forgetRun' },
+    'xstate.error.actor.*': { actions: 'forgetRun' },
+  },
+  states: {
+    starting: {
+      description: 'Loads the keyring and opens the admission ledger; a failure here is a crash the supervisor restarts.',
+      invoke: { id: 'createRuntime', src: 'createRuntime', input: ({ context }) => context.services, onDone: { target: 'recovering', actions: 'keepRuntime' }, onError: { actions: 'crash' } },
+      on: { shutdown: 'stopped' },
+    },
+    recovering: {
+      description: 'Before NATS: pending → re-verify and run, launching → exit 121 once, finished-unqueued → re-queue (§7).',
+      invoke: {
+        id: 'recoverAdmissions',
+        src: 'recoverAdmissions',
+        input: ({ context }) => context.runtime as ExecRuntime,
+        onDone: { target: 'active', actions: 'spawnRecovered' },
+        onError: { actions: 'crash' },
+      },
+      on: { shutdown: 'draining' },
+    },
+    active: {
+      invoke: { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
+      on: {
+        'command.admitted': { actions: 'spawnRun' },
+        shutdown: 'draining',
+      },
+      initial: 'offline',
+      states: {
+        offline: {
+          description: 'Broker away: intake is off; admitted runs go on and their results wait in the outbox.',
+          tags: ['degraded'],
+          on: { 'broker.connected': { target: 'online', actions: 'rememberConnection' } },
+        },
+        online: {
+          description: 'Core subscriptions and the replay consumer feed the admission pipeline.',
+          tags: ['healthy'],
+          entry: 'intakeOn',
+          exit: 'intakeOff',
+          invoke: { id: 'runIntake', src: 'runIntake', input: ({ context }) => ({ runtime: context.runtime as ExecRuntime, nc: context.nc as NatsConnection }) },
+          on: {
+            'broker.disconnected': 'offline',
+            'broker.connected': { target: 'online', reenter: true, actions: 'rememberConnection' },
+            'intake.replay_started': { actions: 'replayOn' },
+          },
+        },
+      },
+    },
+    draining: {
+      description: 'Intake is off; every run is told to stop and queue its result; final once none is left.',
+      entry: 'stopRuns',
+      always: { guard: 'noRunsLeft', target: 'stopped' },
+    },
+    stopped: { type: 'final', entry: 'closeRuntime' },
+  },
+});
+
+/** The supervisor's child spec for the executor (started last, stopped first). */
+export const executorChild = { id: 'executor', logic: executorMachine, restart: 'permanent' as const, shutdownMs: EXECUTOR_SHUTDOWN_MS };

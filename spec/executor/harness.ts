@@ -1,0 +1,177 @@
+/**
+ * Executor test harness: a real agent-side NATS connection behind a BrokerHub, a results/events/obs
+ * outbox that publishes straight to JetStream (spec-only stand-in until the outbox store is wired by
+ * the supervisor), the `executor` machine started on it, and helpers to publish and collect.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { pino } from 'pino';
+import { createActor, type Actor } from 'xstate';
+import {
+  decodeExecResult, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_TARGET_VERSION_JITTER_MS, encodeEventStarted, encodeExecResult,
+  encodeObsEvent, subjects, type EventStarted, type ExecResult, type ObsEvent,
+} from '../../contract/index.js';
+import type { AgentConfig } from '../../actors/config/load-config.js';
+import { createBrokerHub, type BrokerHub } from '../../actors/broker-hub.js';
+import { createFailpoints } from '../../actors/failpoints.js';
+import { createLiveValue, type AgentServices, type OutboxPort } from '../../actors/ports.js';
+import { executorMachine } from '../../machines/executor-machine.js';
+import type { Broker } from '../harness/broker.js';
+
+/** Options of {@link startExecutor}. */
+export interface ExecutorOptions {
+  pcId?: string;
+  dataDir?: string;
+  keysFile?: string;
+  requireSigned?: boolean;
+  maxConcurrent?: number;
+  groups?: string[];
+  failpoints?: string;
+}
+
+/** A running executor and its handles. */
+export interface TestExecutor {
+  actor: Actor<typeof executorMachine>;
+  services: AgentServices;
+  hub: BrokerHub;
+  nc: NatsConnection;
+  pcId: string;
+  dataDir: string;
+  logs: Array<Record<string, unknown> & { msg: string; level: number }>;
+  obs: ObsEvent[];
+  events: EventStarted[];
+  setGroups(groups: string[]): void;
+  /** Sends shutdown and waits for the final state. */
+  stop(): Promise<void>;
+}
+
+/** An outbox that publishes each message with JetStream (PubAck) — the test stand-in for §9. */
+function jsOutbox<T>(hub: BrokerHub, subject: (m: T) => string, encode: (m: T) => string, seen?: T[]): OutboxPort<T> {
+  return {
+    async enqueue(message) {
+      const state = hub.state();
+      if (!state.connected) throw new Error('test outbox: broker not connected');
+      await jetstream(state.nc).publish(subject(message), encode(message));
+      seen?.push(message);
+    },
+  };
+}
+
+let counter = 0;
+
+/** Starts the executor child for `broker` with a fresh data dir (unless given). */
+export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}): Promise<TestExecutor> {
+  counter += 1;
+  const pcId = opts.pcId ?? `PC-${process.pid}-${counter}`;
+  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kanade-exec-')));
+  const logs: TestExecutor['logs'] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const nc = await connect({ servers: broker.url, name: pcId, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const hub = createBrokerHub();
+  hub.connected(nc, broker.url, Date.now());
+  const config: AgentConfig = {
+    configPath: '/dev/null',
+    pcId,
+    natsUrls: [broker.url],
+    dataDir,
+    log: { level: 'debug', keepDays: 0 },
+    security: { commandKeysFile: opts.keysFile ?? path.join(dataDir, 'no-keys.json'), requireSignedCommands: opts.requireSigned ?? false },
+    control: { socket: path.join(dataDir, 'agent.sock') },
+    inventory: { enabled: false, intervalMs: 86_400_000, jitterMs: 0 },
+    credentials: {},
+    deprecatedGroups: false,
+    warnings: [],
+  };
+  const groups = createLiveValue<readonly string[]>(opts.groups ?? []);
+  const obs: ObsEvent[] = [];
+  const events: EventStarted[] = [];
+  const services: AgentServices = {
+    config,
+    log: pino({ level: 'debug' }, sink),
+    agentVersion: '0.1.0-test',
+    broker: hub,
+    outboxes: {
+      results: jsOutbox<ExecResult>(hub, (r) => subjects.results(r.request_id), encodeExecResult),
+      events: jsOutbox<EventStarted>(hub, (e) => subjects.eventsStarted(e.exec_id, e.pc_id), encodeEventStarted, events),
+      obs: jsOutbox<ObsEvent>(hub, (e) => subjects.obs(e.pc_id), encodeObsEvent, obs),
+    },
+    effectiveConfig: createLiveValue({
+      max_local_concurrent: opts.maxConcurrent ?? 4,
+      heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+      target_version: null,
+      target_version_jitter_ms: DEFAULT_TARGET_VERSION_JITTER_MS,
+    }),
+    groups,
+    failpoints: createFailpoints(opts.failpoints),
+  };
+  const actor = createActor(executorMachine, { input: services });
+  actor.subscribe({ error: (err) => logs.push({ level: 60, msg: `executor crashed: ${String(err)}` }) });
+  actor.start();
+  await pollUntil('intake on', 10_000, () => actor.getSnapshot().context.status.replay);
+  return {
+    actor, services, hub, nc, pcId, dataDir, logs, obs, events,
+    setGroups: (g) => groups.set(g),
+    async stop() {
+      actor.send({ type: 'shutdown' });
+      await pollUntil('executor stopped', 20_000, () => actor.getSnapshot().status === 'done');
+      await nc.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Polls `probe` every 25 ms until truthy; throws after `timeoutMs`. */
+export async function pollUntil<T>(what: string, timeoutMs: number, probe: () => T | undefined | false | null | Promise<T | undefined | false | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false && value !== null) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Every ExecResult stored in RESULTS for `requestId`, oldest first. */
+export async function resultsFor(broker: Broker, requestId: string): Promise<ExecResult[]> {
+  const out: ExecResult[] = [];
+  const info = await broker.jsm.streams.info('RESULTS', { subjects_filter: subjects.results(requestId) });
+  const count = info.state.subjects?.[subjects.results(requestId)] ?? 0;
+  if (count === 0) return out;
+  let seq = 1;
+  for (let i = 0; i < count; i += 1) {
+    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) });
+    if (m === null) break;
+    const decoded = decodeExecResult(m.data);
+    if (decoded.ok) out.push(decoded.value);
+    seq = m.seq + 1;
+  }
+  return out;
+}
+
+/** Waits for at least `n` results for `requestId`, then returns them all. */
+export async function waitForResults(broker: Broker, requestId: string, n = 1, timeoutMs = 20_000): Promise<ExecResult[]> {
+  return pollUntil(`${n} result(s) for ${requestId}`, timeoutMs, async () => {
+    const info = await broker.jsm.streams.info('RESULTS', { subjects_filter: subjects.results(requestId) });
+    const count = info.state.subjects?.[subjects.results(requestId)] ?? 0;
+    return count >= n ? resultsFor(broker, requestId) : undefined;
+  });
+}
+
+/** A fresh temp dir removed by the returned cleanup. */
+export async function tempDir(prefix = 'kanade-exec-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Writes a keyring file. */
+export async function writeKeyring(file: string, keys: Array<Record<string, unknown>>): Promise<void> {
+  await writeFile(file, JSON.stringify(keys), { mode: 0o600 });
+}
