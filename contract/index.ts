@@ -14,3 +14,4 @@ export * from './config-scope.js';
 export * from './groups.js';
 export * from './command-keys.js';
 export * from './signature.js';
+export * from './run-messages.js';
