@@ -2,6 +2,7 @@
 /** The `kanade-agent` command line: one sub-command per file in bin/commands/. */
 import { Command } from 'commander';
 import { AGENT_VERSION } from '../actors/version.js';
+import { registerCharts } from './commands/charts.js';
 import { registerDev } from './commands/dev.js';
 import { registerExec } from './commands/exec.js';
 import { registerRun } from './commands/run.js';
@@ -17,5 +18,6 @@ registerRun(program);
 registerDev(program);
 registerExec(program);
 registerStatus(program);
+registerCharts(program);
 
 await program.parseAsync(process.argv);

@@ -27,7 +27,8 @@ export function registerDev(program: Command): void {
     .description('start a private nats-server and run the agent against it (development)')
     .option('--port <port>', `broker port (default ${DEFAULT_DEV_PORT} when free, else any free port)`)
     .option('--id <pc_id>', 'the agent id', hostname())
-    .option('--inspect [port]', 'serve the state-chart inspector on 127.0.0.1')
+    .option('--inspect [port]', 'serve the state-chart inspector on 127.0.0.1 (on by default in dev)', true)
+    .option('--no-inspect', 'do not serve the inspector')
     .action(async (opts: DevOptions) => {
       process.exitCode = await runDev(opts);
     });

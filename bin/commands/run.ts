@@ -7,10 +7,14 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run the agent in the foreground (as the service manager does)')
     .option('-c, --config <file>', 'agent.toml (default: $KANADE_AGENT_CONFIG, then the OS default path)')
-    .action(async (opts: { config?: string }) => {
+    .option('--inspect [port]', 'serve the state-chart inspector on 127.0.0.1 ([host:]port, default 4280; loopback only)')
+    .action(async (opts: { config?: string; inspect?: string | true }) => {
       // Loaded lazily so other sub-commands (status, exec) do not load the whole tree.
       const { runAgent } = await import('../../supervisor/run-agent.js');
-      const code = await runAgent(opts.config === undefined ? {} : { configPath: opts.config });
+      // No inspection hook at all unless --inspect is given (docs/inspector.md).
+      const inspector = opts.inspect === undefined ? undefined : await (await import('./inspect-option.js')).startInspectOption(opts.inspect);
+      if (typeof inspector === 'number') process.exit(inspector);
+      const code = await runAgent({ ...(opts.config === undefined ? {} : { configPath: opts.config }), ...(inspector && { inspect: inspector.inspect }) });
       // Exit explicitly: nats.js dial loops or timers of a stopped child must not keep the process up.
       process.exit(code);
     });

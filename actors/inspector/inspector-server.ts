@@ -1,0 +1,193 @@
+/**
+ * The inspector's HTTP server: one page, one SVG per machine, a JSON state dump and a
+ * Server-Sent-Events stream. It binds to loopback only and never lets a browser slow the agent:
+ * updates are batched, and a client whose socket is backed up simply misses updates (counted).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { layoutMachineGraph } from './chart-layout.js';
+import { renderChartSvg } from './chart-svg.js';
+import type { InspectionHub, LogEntry } from './inspection-hub.js';
+import { INSPECTOR_CSP, inspectorPageHtml } from './inspector-page.js';
+import { isLoopbackHostHeader, loopbackBindAddress } from './loopback.js';
+import { extractMachineGraph } from './machine-graph.js';
+
+/** Browsers connected at once; more get 503 (each one costs a socket and a JSON copy per update). */
+export const MAX_SSE_CLIENTS = 8;
+/** Updates are batched: at most one per client per this interval. */
+export const SSE_FLUSH_INTERVAL_MS = 100;
+/** A client with more than this many bytes unsent misses updates until it catches up. */
+export const SSE_MAX_BACKLOG_BYTES = 256 * 1024;
+/** Keep-alive comment interval (proxies and browsers drop silent streams). */
+const SSE_KEEPALIVE_MS = 15_000;
+
+/** Options of {@link startInspectorServer}. */
+export interface InspectorServerOptions {
+  readonly hub: InspectionHub;
+  /** Must be loopback; anything else throws `InspectorBindError` before a socket is opened. */
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Shown in the page title. */
+  readonly title?: string;
+}
+
+/** A running inspector server. */
+export interface InspectorServer {
+  readonly url: string;
+  readonly port: number;
+  /** Updates not sent because a client was backed up. */
+  drops(): number;
+  clients(): number;
+  close(): Promise<void>;
+}
+
+interface Client {
+  readonly res: ServerResponse;
+  lastSeq: number;
+  drops: number;
+}
+
+/**
+ * Starts the server; resolves once it listens.
+ *
+ * @example
+ * const server = await startInspectorServer({ hub, host: '127.0.0.1', port: 4280 });
+ * log.info({ url: server.url }, 'inspector listening');
+ */
+export async function startInspectorServer(options: InspectorServerOptions): Promise<InspectorServer> {
+  const host = loopbackBindAddress(options.host);
+  const { hub } = options;
+  const clients = new Set<Client>();
+  const svgCache = new Map<string, Promise<string>>();
+  let totalDrops = 0;
+  let flushTimer: NodeJS.Timeout | undefined;
+
+  const chartSvg = (key: string): Promise<string> | undefined => {
+    const cached = svgCache.get(key);
+    if (cached) return cached;
+    const machine = hub.machine(key);
+    if (!machine) return undefined;
+    const svg = layoutMachineGraph(extractMachineGraph(machine)).then((layout) => renderChartSvg(layout));
+    svgCache.set(key, svg);
+    return svg;
+  };
+
+  const stateBody = (afterSeq: number): Record<string, unknown> => ({
+    title: hub.title() ?? options.title ?? 'kanade-agent',
+    actors: hub.actors(),
+    ended: hub.ended(),
+    events: hub.events(afterSeq),
+    stats: { ...hub.stats(), drops: totalDrops, clients: clients.size },
+  });
+
+  const flush = (): void => {
+    flushTimer = undefined;
+    if (clients.size === 0) return;
+    const base = { type: 'update', title: hub.title() ?? options.title ?? 'kanade-agent', actors: hub.actors(), ended: hub.ended() };
+    const all = hub.events();
+    const lastSeq = all.length > 0 ? (all[all.length - 1] as LogEntry).seq : hub.stats().lastSeq;
+    const bySeq = new Map<number, string>();
+    for (const client of clients) {
+      if (client.res.writableLength > SSE_MAX_BACKLOG_BYTES) {
+        // Drop, never buffer more: the client gets the missed log entries later if they are still held.
+        client.drops += 1;
+        totalDrops += 1;
+        continue;
+      }
+      let frame = bySeq.get(client.lastSeq);
+      if (frame === undefined) {
+        const events = all.filter((e) => e.seq > client.lastSeq);
+        frame = `data: ${JSON.stringify({ ...base, events, stats: { ...hub.stats(), drops: totalDrops, clients: clients.size } })}\n\n`;
+        bySeq.set(client.lastSeq, frame);
+      }
+      client.lastSeq = lastSeq;
+      client.res.write(frame);
+    }
+  };
+
+  const scheduleFlush = (): void => {
+    if (flushTimer !== undefined || clients.size === 0) return;
+    flushTimer = setTimeout(flush, SSE_FLUSH_INTERVAL_MS);
+    flushTimer.unref();
+  };
+  const unsubscribe = hub.onChange(scheduleFlush);
+  const keepalive = setInterval(() => {
+    for (const client of clients) if (client.res.writableLength <= SSE_MAX_BACKLOG_BYTES) client.res.write(': keepalive\n\n');
+  }, SSE_KEEPALIVE_MS);
+  keepalive.unref();
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // A page on another origin could reach loopback through DNS rebinding; it would not send a loopback Host.
+    if (!isLoopbackHostHeader(req.headers.host)) return send(res, 403, 'text/plain', 'forbidden: the inspector answers loopback hosts only\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    if (path === '/') {
+      res.setHeader('content-security-policy', INSPECTOR_CSP);
+      return send(res, 200, 'text/html; charset=utf-8', inspectorPageHtml(hub.title() ?? options.title ?? 'kanade-agent'));
+    }
+    if (path === '/favicon.ico') return send(res, 204, 'text/plain', '');
+    if (path === '/api/state') return send(res, 200, 'application/json', JSON.stringify(stateBody(0)));
+    if (path === '/events') return openStream(req, res);
+    const chart = /^\/chart\/([A-Za-z0-9._-]+)\.svg$/.exec(path);
+    if (chart) {
+      const svg = chartSvg(chart[1] as string);
+      if (!svg) return send(res, 404, 'text/plain', 'no such chart\n');
+      svg.then(
+        (text) => send(res, 200, 'image/svg+xml', text),
+        (err: unknown) => send(res, 500, 'text/plain', `chart layout failed: ${(err as Error).message}\n`),
+      );
+      return;
+    }
+    send(res, 404, 'text/plain', 'not found\n');
+  };
+
+  const openStream = (req: IncomingMessage, res: ServerResponse): void => {
+    if (clients.size >= MAX_SSE_CLIENTS) return send(res, 503, 'text/plain', `too many inspector clients (max ${MAX_SSE_CLIENTS})\n`);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    const client: Client = { res, lastSeq: 0, drops: 0 };
+    clients.add(client);
+    req.socket.setNoDelay(true);
+    const drop = (): void => {
+      clients.delete(client);
+    };
+    req.on('close', drop);
+    res.on('error', drop);
+    res.write('retry: 1000\n\n');
+    scheduleFlush();
+  };
+
+  const server: Server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', () => undefined);
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}/`,
+    port,
+    drops: () => totalDrops,
+    clients: () => clients.size,
+    async close() {
+      unsubscribe();
+      clearInterval(keepalive);
+      if (flushTimer) clearTimeout(flushTimer);
+      for (const client of clients) client.res.end();
+      clients.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(body);
+}

@@ -1,0 +1,43 @@
+/**
+ * `--inspect [[host:]port]` of `kanade-agent run`: starts the loopback inspector before the tree so
+ * its `inspect` observer sees every actor from the first. Loaded only when the option is given.
+ */
+import { InspectorBindError, parseInspectAddress } from '../../actors/inspector/loopback.js';
+import { startInspector, type Inspector } from '../../actors/inspector/start-inspector.js';
+import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
+
+/** EX_USAGE: a refused `--inspect` address. */
+const EXIT_USAGE = 64;
+
+/**
+ * Starts the inspector for the `--inspect` value, or returns the exit code after one clear line on
+ * stderr. Without an explicit port, a busy default port falls back to any free one.
+ *
+ * @example
+ * const inspector = await startInspectOption(opts.inspect);
+ */
+export async function startInspectOption(value: string | true): Promise<Inspector | number> {
+  let address;
+  try {
+    address = parseInspectAddress(value);
+  } catch (error) {
+    process.stderr.write(`kanade-agent: ${(error as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const explicitPort = value !== true && /\d$/.test(value);
+  const machines = Object.values(MACHINE_CATALOG);
+  let inspector: Inspector;
+  try {
+    inspector = await startInspector({ address, machines });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' && !explicitPort) {
+      inspector = await startInspector({ address: { ...address, port: 0 }, machines });
+    } else {
+      process.stderr.write(`kanade-agent: cannot serve the inspector on ${address.host}:${address.port}: ${(error as Error).message}\n`);
+      return error instanceof InspectorBindError ? EXIT_USAGE : 1;
+    }
+  }
+  process.stderr.write(`kanade-agent: inspector on ${inspector.url} (loopback only)\n`);
+  return inspector;
+}
