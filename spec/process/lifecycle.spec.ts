@@ -1,0 +1,92 @@
+/**
+ * The agent process's life cycle, end to end: `kanade-agent run` against a real broker, driven by
+ * failpoints and signals, observed through `kanade-agent status`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readLastExit } from '../../supervisor/last-exit.js';
+import { runCli } from '../cli/run-cli.js';
+import { startBroker, type Broker } from '../harness/broker.js';
+import { agentDir, connectionRow, spawnAgent, waitForStatus, type AgentDir } from './agent-process.js';
+
+const HEALTH_EXIT: Record<string, number> = { healthy: 0, degraded: 1, gave_up: 3 };
+
+let broker: Broker;
+const dirs: AgentDir[] = [];
+const newDir = async (): Promise<AgentDir> => {
+  const dir = await agentDir([broker.url]);
+  dirs.push(dir);
+  return dir;
+};
+
+beforeAll(async () => {
+  broker = await startBroker();
+});
+afterAll(async () => {
+  await broker?.stop();
+  await Promise.all(dirs.map((d) => d.remove()));
+});
+
+describe('kanade-agent status without an agent', () => {
+  it('exits 2 with a clear message when nothing answers on the socket', async () => {
+    const dir = await newDir();
+    const run = await runCli(['status', '--config', dir.configPath]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('agent not running or unreachable');
+    expect(run.stderr).toContain(dir.socket);
+  });
+});
+
+describe('kanade-agent run', () => {
+  it('exits 78 with the config error on stderr when agent.toml is broken', async () => {
+    const dir = await newDir();
+    const run = await runCli(['run', '--config', `${dir.dir}/missing.toml`]);
+    expect(run.code).toBe(78);
+    expect(run.stderr).toContain('missing.toml');
+  });
+
+  it('restarts a child whose start fails once (failpoint), shows it in status, and exits 0 on SIGTERM', async () => {
+    const dir = await newDir();
+    const agent = spawnAgent(dir, { KANADE_FAILPOINTS: 'connection.start=throw-once' });
+    try {
+      const report = await waitForStatus(dir.socket, 'connection restarted and connected', (r) => {
+        const row = connectionRow(r);
+        return row.restarts >= 1 && row.phase === 'running' && r.connection.connected;
+      });
+      expect(connectionRow(report).last_exit).toMatchObject({ reason: 'error', error: 'FailpointError: failpoint connection.start triggered' });
+
+      const status = await runCli(['status', '--json', '--config', dir.configPath]);
+      const fromCli = JSON.parse(status.stdout) as typeof report;
+      expect(connectionRow(fromCli)).toMatchObject({ phase: 'running', state: { live: 'connected' } });
+      expect(connectionRow(fromCli).restarts).toBeGreaterThanOrEqual(1);
+      expect(fromCli.supervisor).toMatchObject({ strategy: 'one_for_one', intensity: 5, period_ms: 30_000 });
+      expect(status.code).toBe(HEALTH_EXIT[fromCli.health]);
+
+      const human = await runCli(['status', '--config', dir.configPath]);
+      expect(human.stdout).toMatch(/connection\s+running\s+live\.connected/);
+
+      agent.kill('SIGTERM');
+      const exit = await agent.exited;
+      expect(exit.code).toBe(0);
+      expect(await readLastExit(dir.dataDir)).toMatchObject({ reason: 'shutdown', exit_code: 0 });
+    } finally {
+      agent.kill('SIGKILL');
+    }
+  });
+
+  it('gives up and exits 1 when a child fails on every start; status then says it gave up (3)', async () => {
+    const dir = await newDir();
+    const agent = spawnAgent(dir, { KANADE_FAILPOINTS: 'connection.start=throw' });
+    try {
+      const exit = await agent.exited;
+      expect(exit.code).toBe(1);
+      const fatal = exit.stdout.split('\n').filter((line) => line.includes('"level":60'));
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]).toContain('supervisor gave up on child connection');
+      const status = await runCli(['status', '--config', dir.configPath]);
+      expect(status.code).toBe(3);
+      expect(status.stderr).toContain('gave up');
+    } finally {
+      agent.kill('SIGKILL');
+    }
+  });
+});
