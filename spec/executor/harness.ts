@@ -3,6 +3,7 @@
  * outbox that publishes straight to JetStream (spec-only stand-in until the outbox store is wired by
  * the supervisor), the `executor` machine started on it, and helpers to publish and collect.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -174,4 +175,19 @@ export async function tempDir(prefix = 'kanade-exec-'): Promise<{ dir: string; c
 /** Writes a keyring file. */
 export async function writeKeyring(file: string, keys: Array<Record<string, unknown>>): Promise<void> {
   await writeFile(file, JSON.stringify(keys), { mode: 0o600 });
+}
+
+/** True while `pid` exists and is not a zombie (an unreaped zombie has already died). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
 }
