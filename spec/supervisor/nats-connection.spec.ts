@@ -1,0 +1,64 @@
+/**
+ * The natsConnection actor against a real nats-server that requires a token: the user credentials
+ * are presented first (contract §2), refused, and the token is used as the fallback.
+ */
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createActor, waitFor } from 'xstate';
+import { connect } from '@nats-io/transport-node';
+import { pickFreePort, startNatsServer, type NatsServerHandle } from '../../actors/dev-broker/nats-server.js';
+import type { AgentConfig } from '../../actors/config/load-config.js';
+import { connectionMachine } from '../../machines/connection-machine.js';
+import { fakeServices } from './fake-children.js';
+
+const TOKEN = 's3cret-token';
+let server: NatsServerHandle;
+
+beforeAll(async () => {
+  process.env['KANADE_NATS_RECONNECT_WAIT_MS'] = '100';
+  server = await startNatsServer({ port: await pickFreePort(), args: ['--auth', TOKEN], skipReadyWait: true });
+  // The harness readiness probe cannot authenticate; poll with the token instead.
+  for (let i = 0; ; i++) {
+    try {
+      await (await connect({ servers: server.url, token: TOKEN })).close();
+      break;
+    } catch (error) {
+      if (i > 100) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+});
+afterAll(async () => {
+  await server?.cleanup();
+});
+
+describe('natsConnection actor (real server with token auth)', () => {
+  it('presents the user first, falls back to the token when refused, and writes the broker hub', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => { lines.push(String(chunk)); cb(); } }));
+    const base = fakeServices();
+    const config = {
+      ...base.config,
+      pcId: 'auth-pc',
+      natsUrls: [server.url],
+      credentials: { user: 'someone', password: 'wrong', token: TOKEN },
+    } as unknown as AgentConfig;
+    const services = { ...base, config, log };
+    const actor = createActor(connectionMachine, { input: services });
+    actor.start();
+    try {
+      await waitFor(actor, (s) => s.matches({ live: 'connected' }), { timeout: 15_000 });
+      const state = services.broker.state();
+      expect(state.connected).toBe(true);
+      expect(actor.getSnapshot().context.status.auth_refused_since).toBeNull();
+      expect(lines.some((l) => l.includes('NATS refused the user credentials'))).toBe(true);
+      expect(lines.some((l) => l.includes('connected to NATS'))).toBe(true);
+      actor.send({ type: 'shutdown' });
+      await waitFor(actor, (s) => s.status === 'done', { timeout: 5_000 });
+      expect(services.broker.state().connected).toBe(false);
+    } finally {
+      actor.stop();
+    }
+  });
+});
