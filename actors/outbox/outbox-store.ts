@@ -1,0 +1,371 @@
+/**
+ * The durable file outbox of contract §9: one JSON file per message, written so that a result the
+ * caller was told is queued survives SIGKILL and power loss, listed in bounded batches so a backlog
+ * of any size never sits in memory, and quarantined (never deleted) when it cannot be delivered.
+ *
+ * enqueue: `<id>.json.tmp` → write → fsync → rename to `<id>.json` → fsync of the directory. The
+ * directory fsyncs of concurrent enqueues are coalesced (one fsync covers every rename before it).
+ * Deleting a delivered file is not fsynced: a delete lost to a power cut only means a resend, which
+ * the backend de-duplicates by payload id (§1).
+ *
+ * @example
+ * const store = new OutboxStore('/var/lib/kanade/outbox', OUTBOX_KINDS.results, log);
+ * await store.enqueue(result); // durable once this resolves
+ * for await (const batch of store.listBatches(256)) console.log(batch.map((f) => f.name));
+ */
+import { constants as fsConstants } from 'node:fs';
+import { lstat, mkdir, open, opendir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { OutboxPort } from '../ports.js';
+import type { OutboxKindSpec } from './outbox-kinds.js';
+
+/** Suffix of a message file. */
+export const MESSAGE_SUFFIX = '.json';
+/** Suffix of a file still being written (never listed, never published). */
+export const TMP_SUFFIX = '.json.tmp';
+/** Sub-directory of quarantined files (§9). */
+export const STUCK_DIR_NAME = 'stuck';
+/** Suffix of the sidecar that says why a file was quarantined. */
+export const REASON_SUFFIX = '.reason';
+/** Directory entries read from the kernel per `opendir` read. */
+export const LIST_BUFFER_ENTRIES = 512;
+/** Highest collision suffix tried in `stuck/` before giving up (`.1` … `.999`). */
+export const MAX_COLLISION_SUFFIX = 999;
+
+/** A listed message file with its mtime, for oldest-first ordering. */
+export interface ListedFile {
+  readonly name: string;
+  readonly mtimeMs: number;
+}
+
+/** A quarantined file and why it was moved. */
+export interface StuckFile {
+  readonly name: string;
+  readonly reason: string;
+  readonly mtimeMs: number;
+}
+
+/** Enqueue failed: the message is NOT durable; the caller keeps it and retries. */
+export class OutboxWriteError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly code: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`outbox ${dir}: ${detail}`, options);
+    this.name = 'OutboxWriteError';
+  }
+}
+
+/** Human wording of the disk errors an enqueue can meet. */
+const DISK_ERROR_TEXT: Readonly<Record<string, string>> = {
+  ENOSPC: 'disk full',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'I/O error',
+  ENOENT: 'directory missing',
+  ENOTDIR: 'a path component is not a directory',
+};
+
+/** The errno code of a Node fs error, or 'EUNKNOWN'. */
+export function errorCode(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : 'EUNKNOWN';
+}
+
+/** One line describing an error, for logs, `.reason` sidecars and status. */
+export function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Health changes of the store, for the drain child's `degraded` tag. */
+export type StoreHealthEvent =
+  | { readonly type: 'enqueue.failed'; readonly error: string; readonly code: string }
+  | { readonly type: 'enqueue.succeeded' };
+
+/** The durable store behind one outbox; see the module comment. */
+export class OutboxStore<T> implements OutboxPort<T> {
+  readonly stuckDir: string;
+  private dirReady = false;
+  private enqueueListeners = new Set<() => void>();
+  private healthListeners = new Set<(event: StoreHealthEvent) => void>();
+  private lastEnqueueFailed = false;
+  private dirSyncRunning: Promise<void> | undefined;
+  private dirSyncQueued: Promise<void> | undefined;
+  private quarantineChain: Promise<unknown> = Promise.resolve();
+  /** Files written since start and files removed since start, for the depth estimate. */
+  enqueuedCount = 0;
+
+  constructor(
+    readonly dir: string,
+    readonly spec: OutboxKindSpec<T>,
+    private readonly log: Logger,
+    private readonly platform: NodeJS.Platform = process.platform,
+  ) {
+    this.stuckDir = path.join(dir, STUCK_DIR_NAME);
+  }
+
+  /** Writes `message` durably; resolves only after the file and its directory entry are fsynced. */
+  async enqueue(message: T): Promise<void> {
+    const id = this.spec.fileId(message);
+    const bytes = this.spec.encode(message);
+    try {
+      await this.writeDurably(`${id}${MESSAGE_SUFFIX}`, bytes);
+    } catch (err) {
+      const code = errorCode(err);
+      const error = new OutboxWriteError(
+        this.dir,
+        code,
+        `cannot write ${id}${MESSAGE_SUFFIX}: ${DISK_ERROR_TEXT[code] ?? 'write failed'} (${describeError(err)})`,
+        { cause: err },
+      );
+      this.lastEnqueueFailed = true;
+      this.log.error({ outbox: this.spec.kind, code, err: describeError(err) }, 'outbox enqueue failed; the caller keeps the message and retries');
+      this.emitHealth({ type: 'enqueue.failed', error: error.message, code });
+      throw error;
+    }
+    this.enqueuedCount += 1;
+    if (this.lastEnqueueFailed) {
+      this.lastEnqueueFailed = false;
+      this.emitHealth({ type: 'enqueue.succeeded' });
+    }
+    for (const listener of [...this.enqueueListeners]) listener();
+  }
+
+  /** Calls `listener` after each successful enqueue (wakes the drain); returns the unsubscribe function. */
+  onEnqueued(listener: () => void): () => void {
+    this.enqueueListeners.add(listener);
+    return () => this.enqueueListeners.delete(listener);
+  }
+
+  /** Calls `listener` when enqueue starts or stops failing; returns the unsubscribe function. */
+  onHealth(listener: (event: StoreHealthEvent) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
+  }
+
+  /** True while the last enqueue failed. */
+  get enqueueFailing(): boolean {
+    return this.lastEnqueueFailed;
+  }
+
+  /** Creates the directory (and parents); cheap once it succeeded. Throws on failure (the drain retries each tick). */
+  async ensureDir(): Promise<void> {
+    if (this.dirReady) return;
+    await mkdir(this.dir, { recursive: true });
+    this.dirReady = true;
+  }
+
+  /**
+   * Streams the directory and yields batches of at most `batchSize` message files, each batch
+   * sorted oldest first by mtime. Only one batch is in memory at a time.
+   */
+  async *listBatches(batchSize: number, skip?: (name: string) => boolean): AsyncGenerator<ListedFile[]> {
+    const dir = await opendir(this.dir, { bufferSize: LIST_BUFFER_ENTRIES });
+    let names: string[] = [];
+    try {
+      for await (const entry of dir) {
+        const name = entry.name;
+        if (!name.endsWith(MESSAGE_SUFFIX) || entry.isDirectory()) continue;
+        if (skip?.(name)) continue;
+        names.push(name);
+        if (names.length >= batchSize) {
+          yield await this.statSorted(names);
+          names = [];
+        }
+      }
+      if (names.length > 0) yield await this.statSorted(names);
+    } finally {
+      // `for await` closes the Dir on completion; an early return lands here with it still open.
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  /** Counts message files without keeping their names (the depth estimate at the start of a pass). */
+  async countMessages(): Promise<number> {
+    const dir = await opendir(this.dir, { bufferSize: LIST_BUFFER_ENTRIES });
+    let count = 0;
+    for await (const entry of dir) if (entry.name.endsWith(MESSAGE_SUFFIX) && !entry.isDirectory()) count += 1;
+    return count;
+  }
+
+  /** Reads one message file. */
+  read(name: string): Promise<Buffer> {
+    return readFile(path.join(this.dir, name));
+  }
+
+  /** Deletes a delivered file; a file already gone counts as deleted. */
+  async remove(name: string): Promise<void> {
+    try {
+      await unlink(path.join(this.dir, name));
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    }
+  }
+
+  /**
+   * Moves `name` to `stuck/` (collisions get `.1`, `.2` …) with a `<stuck name>.reason` sidecar.
+   * Never deletes anything. Returns the name under `stuck/`, or undefined when the file was gone.
+   */
+  quarantine(name: string, reason: string, now: Date = new Date()): Promise<string | undefined> {
+    // Serialised so two quarantines never pick the same free name.
+    const run = this.quarantineChain.then(() => this.quarantineNow(name, reason, now));
+    this.quarantineChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Lists quarantined files with their reasons, oldest first. */
+  async listStuck(): Promise<StuckFile[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.stuckDir);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+    const out: StuckFile[] = [];
+    for (const name of names) {
+      if (name.endsWith(REASON_SUFFIX) || name.endsWith('.tmp')) continue;
+      const info = await stat(path.join(this.stuckDir, name)).catch(() => undefined);
+      if (info === undefined || !info.isFile()) continue;
+      const reason = await readFile(path.join(this.stuckDir, `${name}${REASON_SUFFIX}`), 'utf8').catch(() => '(no reason recorded)');
+      out.push({ name, reason: reason.trim(), mtimeMs: info.mtimeMs });
+    }
+    return out.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
+  }
+
+  /** Number of quarantined files (sidecars excluded). */
+  async countStuck(): Promise<number> {
+    try {
+      return (await readdir(this.stuckDir)).filter((n) => !n.endsWith(REASON_SUFFIX) && !n.endsWith('.tmp')).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Moves a quarantined file back into the outbox for another round of attempts and removes its
+   * `.reason` sidecar. Returns the file's new name in the outbox.
+   */
+  async retryStuck(name: string): Promise<string> {
+    if (name.includes('/') || name.includes('\\') || name.endsWith(REASON_SUFFIX)) throw new Error(`not a stuck file name: ${name}`);
+    const from = path.join(this.stuckDir, name);
+    await lstat(from);
+    // `<id>.json.2` → `<id>.json`; a taken name becomes `<id>.retry-<n>.json` (the drain reads
+    // subjects from the payload, so the file name carries no meaning beyond uniqueness).
+    const base = name.replace(/\.json(\.\d+)?$/, '').replace(/(\.retry-\d+)+$/, '');
+    let target = `${base}${MESSAGE_SUFFIX}`;
+    for (let n = 1; await exists(path.join(this.dir, target)); n += 1) target = `${base}.retry-${n}${MESSAGE_SUFFIX}`;
+    await rename(from, path.join(this.dir, target));
+    await unlink(path.join(this.stuckDir, `${name}${REASON_SUFFIX}`)).catch(() => undefined);
+    await this.syncDir(this.dir).catch(() => undefined);
+    for (const listener of [...this.enqueueListeners]) listener();
+    return target;
+  }
+
+  private async quarantineNow(name: string, reason: string, now: Date): Promise<string | undefined> {
+    await mkdir(this.stuckDir, { recursive: true });
+    const from = path.join(this.dir, name);
+    let target = name;
+    for (let n = 1; await exists(path.join(this.stuckDir, target)); n += 1) {
+      if (n > MAX_COLLISION_SUFFIX) throw new Error(`stuck/ already holds ${name} and ${MAX_COLLISION_SUFFIX} numbered copies`);
+      target = `${name}.${n}`;
+    }
+    // Sidecar first, so a quarantined file never lacks its reason (a crash in between leaves only
+    // a harmless orphan sidecar).
+    await writeFile(path.join(this.stuckDir, `${target}${REASON_SUFFIX}`), `${now.toISOString()} ${reason}\n`);
+    try {
+      await rename(from, path.join(this.stuckDir, target));
+    } catch (err) {
+      await unlink(path.join(this.stuckDir, `${target}${REASON_SUFFIX}`)).catch(() => undefined);
+      if (errorCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    return target;
+  }
+
+  private async writeDurably(name: string, text: string): Promise<void> {
+    if (!this.dirReady) await this.ensureDir();
+    const final = path.join(this.dir, name);
+    const tmp = `${final}.tmp`;
+    let handle;
+    try {
+      handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o600);
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await rename(tmp, final);
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      if (errorCode(err) === 'ENOENT') this.dirReady = false;
+      throw err;
+    }
+    await this.syncDir(this.dir);
+  }
+
+  /** fsync of a directory, coalesced: callers arriving while one runs share the next one. */
+  private syncDir(dir: string): Promise<void> {
+    // Windows cannot open a directory for fsync; NTFS journals the rename itself.
+    if (this.platform === 'win32') return Promise.resolve();
+    if (this.dirSyncQueued !== undefined) return this.dirSyncQueued;
+    if (this.dirSyncRunning !== undefined) {
+      const queued = this.dirSyncRunning.catch(() => undefined).then(() => {
+        this.dirSyncQueued = undefined;
+        return this.startDirSync(dir);
+      });
+      this.dirSyncQueued = queued;
+      return queued;
+    }
+    return this.startDirSync(dir);
+  }
+
+  private startDirSync(dir: string): Promise<void> {
+    const run = (async () => {
+      const handle = await open(dir, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    })();
+    this.dirSyncRunning = run;
+    const clear = (): void => {
+      if (this.dirSyncRunning === run) this.dirSyncRunning = undefined;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  private async statSorted(names: string[]): Promise<ListedFile[]> {
+    const files = await Promise.all(
+      names.map(async (name) => {
+        try {
+          return { name, mtimeMs: (await stat(path.join(this.dir, name))).mtimeMs };
+        } catch {
+          return undefined; // deleted since it was listed
+        }
+      }),
+    );
+    return files.filter((f): f is ListedFile => f !== undefined).sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
+  }
+
+  private emitHealth(event: StoreHealthEvent): void {
+    for (const listener of [...this.healthListeners]) listener(event);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await lstat(file);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The life cycle of one outbox message (contract §9): enqueued → publishing → awaitingAck →
+ * acked → deleting → done, or ackTimedOut / publishFailed → backoff → publishing, or quarantined
+ * after 10 failures in a row or when the file cannot be a message at all.
+ *
+ * The machine only says when; the drain pool (actors/outbox/drain-pass.ts) does the I/O through the
+ * provided actions and reports back with events. It has no invoked actors on purpose: a 20,000-file
+ * drain runs one of these per file, and an event-driven machine costs ~20 µs per message where
+ * invoke-per-step costs ~100 µs (measured, docs/PERFORMANCE.md). Backoff is waited out by the pool
+ * (the file is parked and re-listed when due, §9 "checked before reading"), so a thousand failing
+ * files hold no timers or actors.
+ *
+ * @example
+ * const runner = createOutboxMessageRunner(effects, { ackTimeoutMs: 30_000 });
+ * const message = runner.start('8d7c….json');
+ * message.send({ type: 'publish.start' });
+ */
+import { assign, createActor, setup } from 'xstate';
+import { OUTBOX_QUARANTINE_AFTER_FAILURES, PUB_ACK_TIMEOUT_MS } from '../contract/index.js';
+import type {
+  OutboxMessageEffects,
+  OutboxMessageEvent,
+  OutboxMessageHandle,
+  OutboxMessageRunnerFactory,
+  PriorFailures,
+} from '../actors/outbox/message-runner.js';
+
+/** Context of one message: its file and its failure streak. No payload bytes live here. */
+export interface OutboxMessageContext {
+  readonly name: string;
+  /** Consecutive failures of this file (kept in memory across attempts by the pool). */
+  readonly failures: number;
+  readonly lastError: string;
+  readonly ackTimeoutMs: number;
+  /** Why the file is quarantined, once it is. */
+  readonly quarantineReason: string;
+}
+
+/** Input of {@link outboxMessageMachine}. */
+export interface OutboxMessageInput {
+  readonly name: string;
+  readonly ackTimeoutMs?: number;
+  readonly failures?: number;
+  readonly lastError?: string;
+}
+
+const noEffect = (): void => undefined;
+
+/** The per-message statechart; default actions do nothing (the pool provides them). */
+export const outboxMessageMachine = setup({
+  types: {
+    context: {} as OutboxMessageContext,
+    input: {} as OutboxMessageInput,
+    events: {} as OutboxMessageEvent,
+  },
+  actions: {
+    publishMessage: noEffect as (args: { context: OutboxMessageContext }) => void,
+    recordAck: noEffect as (args: { context: OutboxMessageContext }) => void,
+    deleteFile: noEffect as (args: { context: OutboxMessageContext }) => void,
+    parkMessage: noEffect as (args: { context: OutboxMessageContext }) => void,
+    quarantineFile: noEffect as (args: { context: OutboxMessageContext }) => void,
+    releaseMessage: noEffect as (args: { context: OutboxMessageContext }) => void,
+    countAckTimeout: assign(({ context }) => ({
+      failures: context.failures + 1,
+      lastError: `no PubAck within ${context.ackTimeoutMs} ms`,
+    })),
+    countFailure: assign(({ context, event }) => ({
+      failures: context.failures + 1,
+      lastError: event.type === 'publish.failed' || event.type === 'delete.failed' ? event.error : 'failed',
+    })),
+    noteUnreadable: assign(({ event }) => ({
+      quarantineReason: event.type === 'message.unreadable' ? event.reason : 'unreadable',
+    })),
+    noteTooManyFailures: assign(({ context }) => ({
+      quarantineReason: `failed ${context.failures} times in a row; last error: ${context.lastError}`,
+    })),
+  },
+  guards: {
+    failedTooOften: ({ context }) => context.failures >= OUTBOX_QUARANTINE_AFTER_FAILURES,
+  },
+  delays: {
+    ackTimeout: ({ context }) => context.ackTimeoutMs,
+  },
+}).createMachine({
+  id: 'outboxMessage',
+  context: ({ input }) => ({
+    name: input.name,
+    failures: input.failures ?? 0,
+    lastError: input.lastError ?? '',
+    ackTimeoutMs: input.ackTimeoutMs ?? PUB_ACK_TIMEOUT_MS,
+    quarantineReason: '',
+  }),
+  initial: 'enqueued',
+  states: {
+    enqueued: {
+      description: 'Listed and due; waiting for a slot in the publish window.',
+      on: { 'publish.start': 'publishing' },
+    },
+    publishing: {
+      description: 'Reading the file, offloading big output, handing the message to JetStream.',
+      tags: ['busy'],
+      entry: 'publishMessage',
+      on: {
+        'publish.sent': 'awaitingAck',
+        'publish.failed': { target: 'publishFailed', actions: 'countFailure' },
+        'message.unreadable': { target: 'quarantined', actions: 'noteUnreadable' },
+        'message.vanished': {
+          target: 'done',
+          description: 'The file is gone (delivered by an earlier attempt or removed by hand).',
+        },
+      },
+    },
+    awaitingAck: {
+      description: 'Published; waiting for the PubAck, bounded by the ack timeout (30 s).',
+      tags: ['busy'],
+      after: { ackTimeout: { target: 'ackTimedOut', actions: 'countAckTimeout' } },
+      on: {
+        'ack.received': 'acked',
+        'publish.failed': { target: 'publishFailed', actions: 'countFailure' },
+      },
+    },
+    ackTimedOut: {
+      description: 'No PubAck in time: one more failure for this file.',
+      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff' }],
+    },
+    publishFailed: {
+      description: 'The publish or the offload failed: one more failure for this file.',
+      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff' }],
+    },
+    backoff: {
+      description: 'Waiting 1, 2, 4 … s (cap 300 s) before the next attempt; the pool parks the file until it is due.',
+      tags: ['degraded'],
+      entry: 'parkMessage',
+      on: { 'backoff.elapsed': 'publishing' },
+    },
+    acked: {
+      description: 'The stream has the message.',
+      entry: 'recordAck',
+      always: 'deleting',
+    },
+    deleting: {
+      description: 'Removing the delivered file (not fsynced: a lost delete only means a resend).',
+      tags: ['busy'],
+      entry: 'deleteFile',
+      on: {
+        'file.deleted': 'done',
+        'delete.failed': { target: 'deleteFailed', actions: 'countFailure' },
+      },
+    },
+    deleteFailed: {
+      description: 'Delivered but the file could not be removed: retried like a failed publish (the resend is de-duplicated by the backend).',
+      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff' }],
+    },
+    quarantined: {
+      description: 'Moved to stuck/ with a .reason sidecar; never deleted.',
+      type: 'final',
+      tags: ['degraded'],
+      entry: 'quarantineFile',
+    },
+    done: {
+      type: 'final',
+      entry: 'releaseMessage',
+    },
+  },
+});
+
+/** Binds {@link outboxMessageMachine} to a pool's effects; see {@link OutboxMessageRunnerFactory}. */
+export const createOutboxMessageRunner: OutboxMessageRunnerFactory = (effects: OutboxMessageEffects, options) => {
+  const logic = outboxMessageMachine.provide({
+    actions: {
+      publishMessage: ({ context }) => effects.publish(context.name),
+      recordAck: ({ context }) => effects.acked(context.name),
+      deleteFile: ({ context }) => effects.remove(context.name),
+      parkMessage: ({ context }) => effects.park(context.name, context.failures, context.lastError),
+      quarantineFile: ({ context }) => effects.quarantine(context.name, context.quarantineReason),
+      releaseMessage: ({ context }) => effects.release(context.name),
+    },
+  });
+  const actorOptions = options.clock === undefined ? {} : { clock: options.clock as never };
+  return {
+    start(name: string, prior?: PriorFailures): OutboxMessageHandle {
+      const input: OutboxMessageInput = { name, ackTimeoutMs: options.ackTimeoutMs, ...(prior ?? {}) };
+      const snapshot =
+        prior === undefined
+          ? undefined
+          : logic.resolveState({
+              value: 'backoff',
+              context: { name, failures: prior.failures, lastError: prior.lastError, ackTimeoutMs: options.ackTimeoutMs, quarantineReason: '' },
+            });
+      // A restored snapshot skips `backoff`'s entry action: the file is not parked a second time.
+      const actor = createActor(logic, { input, ...actorOptions, ...(snapshot === undefined ? {} : { snapshot }) });
+      actor.start();
+      return {
+        send: (event) => actor.send(event),
+        stop: () => actor.stop(),
+        state: () => String(actor.getSnapshot().value),
+      };
+    },
+  };
+};
