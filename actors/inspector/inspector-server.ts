@@ -30,6 +30,9 @@ export interface InspectorServerOptions {
   readonly port: number;
   /** Shown in the page title. */
   readonly title?: string;
+  /** Overrides SSE_FLUSH_INTERVAL_MS / SSE_MAX_BACKLOG_BYTES (tests). */
+  readonly flushIntervalMs?: number;
+  readonly maxBacklogBytes?: number;
 }
 
 /** A running inspector server. */
@@ -58,6 +61,8 @@ interface Client {
 export async function startInspectorServer(options: InspectorServerOptions): Promise<InspectorServer> {
   const host = loopbackBindAddress(options.host);
   const { hub } = options;
+  const flushIntervalMs = options.flushIntervalMs ?? SSE_FLUSH_INTERVAL_MS;
+  const maxBacklogBytes = options.maxBacklogBytes ?? SSE_MAX_BACKLOG_BYTES;
   const clients = new Set<Client>();
   const svgCache = new Map<string, Promise<string>>();
   let totalDrops = 0;
@@ -89,7 +94,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     const lastSeq = all.length > 0 ? (all[all.length - 1] as LogEntry).seq : hub.stats().lastSeq;
     const bySeq = new Map<number, string>();
     for (const client of clients) {
-      if (client.res.writableLength > SSE_MAX_BACKLOG_BYTES) {
+      if (client.res.writableLength > maxBacklogBytes) {
         // Drop, never buffer more: the client gets the missed log entries later if they are still held.
         client.drops += 1;
         totalDrops += 1;
@@ -108,12 +113,12 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
 
   const scheduleFlush = (): void => {
     if (flushTimer !== undefined || clients.size === 0) return;
-    flushTimer = setTimeout(flush, SSE_FLUSH_INTERVAL_MS);
+    flushTimer = setTimeout(flush, flushIntervalMs);
     flushTimer.unref();
   };
   const unsubscribe = hub.onChange(scheduleFlush);
   const keepalive = setInterval(() => {
-    for (const client of clients) if (client.res.writableLength <= SSE_MAX_BACKLOG_BYTES) client.res.write(': keepalive\n\n');
+    for (const client of clients) if (client.res.writableLength <= maxBacklogBytes) client.res.write(': keepalive\n\n');
   }, SSE_KEEPALIVE_MS);
   keepalive.unref();
 
