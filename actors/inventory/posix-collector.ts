@@ -1,0 +1,93 @@
+/**
+ * Linux/macOS inventory through systeminformation's individual calls (`osInfo`, `cpu`, `mem`,
+ * `fsSize`, `networkInterfaces`, `networkInterfaceDefault`, `networkGatewayDefault`; never
+ * `getAllData`/`getDynamicData`, nothing that sends packets) plus the package managers for software.
+ *
+ * Mapping to HwInventory (§5.5): `os_name` = distro name, `os_version` = distro release, `os_build`
+ * = kernel release on Linux (distros have no build number; macOS reports its build), `cpu_cores` =
+ * physical cores, disks = local block-device file systems with their mount point as `device_id`
+ * (the counterpart of a Windows drive letter).
+ */
+import os from 'node:os';
+import * as si from 'systeminformation';
+import { collectPosixSoftware, type RunTool, runTool } from './posix-software.js';
+import type { HwFacts, InventoryCollector, NetAdapter, SoftwareList } from './types.js';
+
+/** File systems that are not disks (memory, images, overlays, network shares). */
+const NON_DISK_FS = /^(tmpfs|devtmpfs|ramfs|squashfs|overlay|aufs|proc|sysfs|cgroup2?|nfs4?|cifs|smb3?|fuse\..*|autofs|efivarfs|iso9660)$/i;
+
+/** systeminformation's calls the collector uses; injectable so a test can make one fail. */
+export interface PosixSources {
+  osInfo: typeof si.osInfo;
+  cpu: typeof si.cpu;
+  mem: typeof si.mem;
+  fsSize: () => ReturnType<typeof si.fsSize>;
+  networkInterfaces: () => Promise<si.Systeminformation.NetworkInterfacesData[]>;
+  networkInterfaceDefault: typeof si.networkInterfaceDefault;
+  networkGatewayDefault: typeof si.networkGatewayDefault;
+  runTool: RunTool;
+}
+
+/** The real sources. */
+export const POSIX_SOURCES: PosixSources = {
+  osInfo: () => si.osInfo(),
+  cpu: () => si.cpu(),
+  mem: () => si.mem(),
+  fsSize: () => si.fsSize(),
+  networkInterfaces: () => si.networkInterfaces(),
+  networkInterfaceDefault: () => si.networkInterfaceDefault(),
+  networkGatewayDefault: () => si.networkGatewayDefault(),
+  runTool,
+};
+
+const toInt = (n: number | null | undefined): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+
+/** Creates the Linux/macOS collector. */
+export function createPosixCollector(sources: PosixSources = POSIX_SOURCES): InventoryCollector {
+  return {
+    kind: 'posix',
+    async collectHw(): Promise<HwFacts> {
+      const [info, cpu, mem, fs] = await Promise.all([sources.osInfo(), sources.cpu(), sources.mem(), sources.fsSize()]);
+      const disks = fs
+        .filter((d) => !NON_DISK_FS.test(d.type) && (d.fs.startsWith('/dev/') || process.platform === 'darwin') && !d.fs.startsWith('/dev/loop'))
+        .map((d) => ({ device_id: d.mount, size_bytes: toInt(d.size), free_bytes: toInt(d.available), file_system: d.type }));
+      const build = process.platform === 'darwin' ? info.build : info.kernel;
+      return {
+        hostname: info.hostname || os.hostname(),
+        os_name: info.distro && info.distro !== 'unknown' ? info.distro : os.type(),
+        os_version: info.release && info.release !== 'unknown' ? info.release : os.release(),
+        os_build: build || os.release(),
+        cpu_model: [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ').trim(),
+        cpu_cores: toInt(cpu.physicalCores) || toInt(cpu.cores) || os.cpus().length || 1,
+        ram_bytes: toInt(mem.total) || os.totalmem(),
+        disks,
+      };
+    },
+    collectSw(): Promise<SoftwareList> {
+      return collectPosixSoftware(sources.runTool);
+    },
+    async collectNet(): Promise<NetAdapter[]> {
+      const [ifaces, defaultIface, gateway] = await Promise.all([
+        sources.networkInterfaces(), sources.networkInterfaceDefault(), sources.networkGatewayDefault(),
+      ]);
+      // systeminformation reports one address per family; the OS lists them all.
+      const addresses = os.networkInterfaces();
+      return ifaces.filter((i) => !i.internal).map((i) => {
+        const all = addresses[i.iface] ?? [];
+        const ipv4 = all.filter((a) => a.family === 'IPv4').map((a) => a.address);
+        const ipv6 = all.filter((a) => a.family === 'IPv6').map((a) => a.address);
+        return {
+          name: i.iface,
+          mac: i.mac,
+          ipv4: ipv4.length > 0 ? ipv4 : i.ip4 ? [i.ip4] : [],
+          ipv6: ipv6.length > 0 ? ipv6 : i.ip6 ? [i.ip6] : [],
+          gateway: i.iface === defaultIface && gateway ? gateway : null,
+          dhcp: typeof i.dhcp === 'boolean' ? i.dhcp : null,
+        };
+      });
+    },
+    async dispose() {
+      // Nothing long-lived: systeminformation spawns short commands per call.
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * The `inventory` child (contract §5.5): collects the hardware inventory soon after the first
+ * connect (small jitter), then every `inventory_interval` + 0..`inventory_jitter`, and core-publishes
+ * it on `inventory.<pc_id>.hw`. Settings come from agent.toml `[inventory]`, overridden by the
+ * effective config. A failed part is logged by name and the cycle ends; a failed publish keeps the
+ * collected inventory and retries with the §4 backoff (and at once on reconnect).
+ *
+ * `sw` and `net` are collected only by `kanade-agent inventory`: the contract reserves their
+ * subjects without a shape and says they are not published.
+ *
+ * @example
+ * const actor = createActor(inventoryMachine, { input: services }).start();
+ */
+import { assign, sendTo, setup, type ActorRefFrom } from 'xstate';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { HwInventory } from '../contract/index.js';
+import type { AgentServices } from '../actors/ports.js';
+import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
+import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
+import { inventorySession } from '../actors/inventory/inventory-session.js';
+import type { InventoryReport } from '../actors/inventory/collect-inventory.js';
+import { publishHw } from '../actors/inventory/publish-hw.js';
+import { inventorySettings, watchInventorySettings, type InventorySettings } from '../actors/inventory/watch-inventory-settings.js';
+
+/** The first run waits 0..this after the first connect, so a fleet restart does not collect in lockstep. */
+export const FIRST_RUN_JITTER_MS = 30_000;
+/** How long the supervisor waits for this child to stop (PowerShell disposal included). */
+export const INVENTORY_SHUTDOWN_MS = 5_000;
+
+/** The `status` summary of the `inventory` child. */
+export interface InventoryStatus {
+  readonly enabled: boolean;
+  readonly runs: number;
+  readonly lastRunAt: string | null;
+  readonly lastPublishedAt: string | null;
+  readonly lastError: string | null;
+  readonly nextDueAt: string | null;
+  readonly lastDurationMs: number | null;
+}
+
+interface Context {
+  readonly services: AgentServices;
+  readonly nc: NatsConnection | null;
+  readonly settings: InventorySettings;
+  readonly ranOnce: boolean;
+  readonly nextDelayMs: number;
+  readonly pending: HwInventory | null;
+  readonly publishAttempts: number;
+  readonly status: InventoryStatus;
+}
+
+type Event =
+  | BrokerEvent
+  | { readonly type: 'config.inventory'; readonly settings: InventorySettings }
+  | { readonly type: 'inventory.collected'; readonly report: InventoryReport }
+  | { readonly type: 'shutdown' };
+
+/** The `inventory` child's statechart. */
+export const inventoryMachine = setup({
+  types: {
+    context: {} as Context,
+    events: {} as Event,
+    input: {} as AgentServices,
+  },
+  actors: { watchBroker, watchInventorySettings, inventorySession, publishHw },
+  actions: {
+    rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
+    forgetConnection: assign({ nc: null }),
+    applySettings: assign(({ context, event }) => (event.type === 'config.inventory'
+      ? { settings: event.settings, status: { ...context.status, enabled: event.settings.enabled } }
+      : {})),
+    planNextRun: assign(({ context }) => {
+      const { intervalMs, jitterMs } = context.settings;
+      const delay = context.ranOnce ? intervalMs + Math.floor(Math.random() * (jitterMs + 1)) : Math.floor(Math.random() * (FIRST_RUN_JITTER_MS + 1));
+      return { nextDelayMs: delay, status: { ...context.status, nextDueAt: new Date(Date.now() + delay).toISOString() } };
+    }),
+    clearNextRun: assign(({ context }) => ({ status: { ...context.status, nextDueAt: null } })),
+    requestCollection: sendTo('inventorySession', { type: 'collect' }),
+    recordReport: assign(({ context, event }) => {
+      if (event.type !== 'inventory.collected') return {};
+      const { report } = event;
+      const log = context.services.log;
+      for (const failure of report.failures) log.error({ child: 'inventory', part: failure.part, err: failure.error }, `inventory part ${failure.part} failed`);
+      const lastError = report.failures.length > 0 ? report.failures.map((f) => `${f.part}: ${f.error}`).join('; ') : null;
+      return {
+        ranOnce: true,
+        pending: report.hw ?? null,
+        publishAttempts: 0,
+        status: { ...context.status, runs: context.status.runs + 1, lastRunAt: report.collected_at, lastDurationMs: report.durationMs, lastError },
+      };
+    }),
+    recordPublished: assign(({ context }) => {
+      context.services.log.info({ child: 'inventory', subject: `inventory.${context.services.config.pcId}.hw` }, 'hardware inventory published');
+      return { pending: null, publishAttempts: 0, status: { ...context.status, lastPublishedAt: new Date().toISOString(), lastError: null } };
+    }),
+    recordPublishFailure: assign(({ context }, error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      context.services.log.warn({ child: 'inventory', attempt: context.publishAttempts + 1, err: message }, 'hardware inventory publish failed; retrying');
+      return { publishAttempts: context.publishAttempts + 1, status: { ...context.status, lastError: `publish: ${message}` } };
+    }),
+  },
+  guards: {
+    isEnabled: ({ context }) => context.settings.enabled,
+    isDisabledNow: ({ event }) => event.type === 'config.inventory' && !event.settings.enabled,
+    isEnabledNow: ({ event }) => event.type === 'config.inventory' && event.settings.enabled,
+    hasHw: ({ event }) => event.type === 'inventory.collected' && event.report.hw !== undefined,
+    isConnected: ({ context }) => context.nc !== null,
+  },
+  delays: {
+    nextRun: ({ context }) => context.nextDelayMs,
+    publishRetry: ({ context }) => resourceRetryDelayMs(context.publishAttempts - 1),
+  },
+}).createMachine({
+  id: 'inventory',
+  context: ({ input }) => {
+    const settings = inventorySettings(input.config.inventory, input.effectiveConfig.current());
+    return {
+      services: input,
+      nc: null,
+      settings,
+      ranOnce: false,
+      nextDelayMs: 0,
+      pending: null,
+      publishAttempts: 0,
+      status: { enabled: settings.enabled, runs: 0, lastRunAt: null, lastPublishedAt: null, lastError: null, nextDueAt: null, lastDurationMs: null },
+    };
+  },
+  initial: 'running',
+  on: { shutdown: { target: '.stopped' } },
+  states: {
+    running: {
+      invoke: [
+        { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
+        { id: 'watchInventorySettings', src: 'watchInventorySettings', input: ({ context }) => context.services },
+        { id: 'inventorySession', src: 'inventorySession', input: ({ context }) => context.services },
+      ],
+      on: {
+        'broker.connected': { actions: 'rememberConnection' },
+        'broker.disconnected': { actions: 'forgetConnection' },
+        'config.inventory': { actions: 'applySettings' },
+      },
+      initial: 'awaitingFirstConnect',
+      states: {
+        awaitingFirstConnect: {
+          description: 'The first inventory runs soon after the first connect.',
+          tags: ['degraded'],
+          always: { guard: 'isConnected', target: 'idle' },
+        },
+        idle: {
+          always: [{ guard: 'isEnabled', target: 'scheduled' }, { target: 'disabled' }],
+        },
+        disabled: {
+          description: 'inventory_enabled / [inventory] enabled is false.',
+          tags: ['healthy'],
+          on: { 'config.inventory': { guard: 'isEnabledNow', target: 'scheduled', actions: 'applySettings' } },
+        },
+        scheduled: {
+          description: 'Waiting for the next run: first within 30 s of the first connect, then interval + 0..jitter.',
+          tags: ['healthy'],
+          entry: 'planNextRun',
+          exit: 'clearNextRun',
+          after: { nextRun: 'collecting' },
+          on: { 'config.inventory': { guard: 'isDisabledNow', target: 'disabled', actions: 'applySettings' } },
+        },
+        collecting: {
+          description: 'The collector runs (PowerShell session on Windows, systeminformation elsewhere).',
+          tags: ['busy'],
+          entry: 'requestCollection',
+          on: {
+            'inventory.collected': [
+              { guard: 'hasHw', target: 'readyToPublish', actions: 'recordReport' },
+              { target: 'scheduled', actions: 'recordReport' },
+            ],
+          },
+        },
+        readyToPublish: {
+          always: [{ guard: 'isConnected', target: 'publishing' }, { target: 'awaitingBroker' }],
+        },
+        publishing: {
+          tags: ['busy'],
+          invoke: {
+            id: 'publishHw',
+            src: 'publishHw',
+            input: ({ context }) => ({ nc: context.nc as NatsConnection, hw: context.pending as HwInventory }),
+            onDone: { target: 'scheduled', actions: 'recordPublished' },
+            onError: { target: 'retrying', actions: { type: 'recordPublishFailure', params: ({ event }: { event: { error: unknown } }) => event.error } },
+          },
+        },
+        retrying: {
+          description: 'The publish was not confirmed: keep the inventory and retry with the §4 backoff; a reconnect retries at once.',
+          tags: ['degraded'],
+          after: { publishRetry: 'readyToPublish' },
+          on: { 'broker.connected': { target: 'publishing', actions: 'rememberConnection' } },
+        },
+        awaitingBroker: {
+          description: 'Collected while disconnected: publish on the next connect.',
+          tags: ['degraded'],
+          on: { 'broker.connected': { target: 'publishing', actions: 'rememberConnection' } },
+        },
+      },
+    },
+    stopped: { type: 'final' },
+  },
+});
+
+/** A running `inventory` child. */
+export type InventoryActor = ActorRefFrom<typeof inventoryMachine>;
+
+/** Child spec for the supervisor's list (supervisor/children.ts). */
+export const inventoryChildSpec = {
+  id: 'inventory',
+  logic: inventoryMachine,
+  restart: 'permanent',
+  shutdownMs: INVENTORY_SHUTDOWN_MS,
+} as const;
