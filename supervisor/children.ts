@@ -4,6 +4,7 @@
  * outbox-obs, heartbeat, inventory, executor. Each engineer adds ONE line for their child.
  */
 import { connectionMachine } from '../machines/connection-machine.js';
+import { OUTBOX_CHILD_SPECS } from '../machines/outbox-machine.js';
 import type { ChildSpec } from './child-spec.js';
 
 /** Shutdown grace of `connection`: drain plus a margin (the machine itself gives up after 2 s). */
@@ -12,4 +13,5 @@ const CONNECTION_SHUTDOWN_MS = 3_000;
 /** Every child of the root supervisor, in start order. */
 export const CHILDREN: readonly ChildSpec[] = [
   { id: 'connection', logic: connectionMachine, restart: 'permanent', shutdownMs: CONNECTION_SHUTDOWN_MS },
+  ...OUTBOX_CHILD_SPECS,
 ];

@@ -9,7 +9,8 @@ import { resolveEffectiveConfig, type EffectiveConfig } from '../contract/index.
 import { createBrokerHub } from '../actors/broker-hub.js';
 import type { AgentConfig } from '../actors/config/load-config.js';
 import { createFailpoints } from '../actors/failpoints.js';
-import { createLiveValue, type AgentServices, type OutboxPort, type Outboxes } from '../actors/ports.js';
+import { createLiveValue, type AgentServices } from '../actors/ports.js';
+import { createOutboxes } from '../actors/outbox/create-outboxes.js';
 
 /** Options of {@link createAgentServices}; the environment is injectable for tests. */
 export interface CreateAgentServicesOptions {
@@ -17,18 +18,6 @@ export interface CreateAgentServicesOptions {
   readonly log: Logger;
   readonly agentVersion: string;
   readonly env?: NodeJS.ProcessEnv;
-}
-
-/**
- * PLACEHOLDER until the outbox store (issue 3, actors/outbox/) lands: writes nothing and rejects,
- * so a caller that needs durability fails loudly instead of losing a result silently.
- */
-function unavailableOutbox<T>(): OutboxPort<T> {
-  return { enqueue: async () => Promise.reject(new Error('outbox not available')) };
-}
-
-function createOutboxes(_config: AgentConfig, _log: Logger): Outboxes {
-  return { results: unavailableOutbox(), events: unavailableOutbox(), obs: unavailableOutbox() };
 }
 
 /** Builds the services of one agent process. Failpoint parse errors are logged at warn. */
@@ -43,7 +32,7 @@ export function createAgentServices(opts: CreateAgentServicesOptions): AgentServ
     log: opts.log,
     agentVersion: opts.agentVersion,
     broker: createBrokerHub(),
-    outboxes: createOutboxes(opts.config, opts.log),
+    outboxes: createOutboxes(opts.config.dataDir, opts.config.pcId, opts.log),
     effectiveConfig: createLiveValue(defaults),
     groups: createLiveValue<readonly string[]>([]),
     failpoints,
