@@ -4,15 +4,25 @@
  * Add a line when a machine is added to machines/.
  */
 import type { AnyStateMachine } from 'xstate';
+import { commandRunMachine } from '../machines/command-run-machine.js';
 import { connectionMachine } from '../machines/connection-machine.js';
 import { effectiveConfigMachine } from '../machines/effective-config-machine.js';
+import { executorMachine } from '../machines/executor-machine.js';
 import { heartbeatMachine } from '../machines/heartbeat-machine.js';
+import { inventoryMachine } from '../machines/inventory-machine.js';
+import { outboxMachine } from '../machines/outbox-machine.js';
+import { outboxMessageMachine } from '../machines/outbox-message-machine.js';
 import { rootMachine } from './root-machine.js';
 
-/** Machine name (kebab-case, the chart's file name) → machine definition. */
+/** Machine name (kebab-case, the chart's file name) → machine definition, in tree order. */
 export const MACHINE_CATALOG: Readonly<Record<string, AnyStateMachine>> = {
   supervisor: rootMachine,
   connection: connectionMachine,
   'effective-config': effectiveConfigMachine,
+  outbox: outboxMachine,
+  'outbox-message': outboxMessageMachine,
   heartbeat: heartbeatMachine,
+  inventory: inventoryMachine,
+  executor: executorMachine,
+  'command-run': commandRunMachine,
 };
