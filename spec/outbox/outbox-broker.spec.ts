@@ -10,6 +10,8 @@ import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { createOutboxMachine } from '../../machines/outbox-machine.js';
+import { createDrainBacklog, JETSTREAM_EFFECTS } from '../../actors/outbox/outbox-actors.js';
+import { OBJ_RESULT_OUTPUT, resultOutputKey } from '../../contract/index.js';
 import { encodeExecResult, STREAM_RESULTS } from '../../contract/index.js';
 import { outboxServices, readStream, sampleResult, tallyResults, tempDataDir, waitUntil } from './helpers.js';
 
@@ -47,6 +49,152 @@ describe('outbox drain against a real broker', () => {
     expect(stream.find((m) => m.subject === `results.${results[0]!.request_id}`)?.body).toBe(encodeExecResult(results[0]!));
     child.send({ type: 'shutdown' });
     expect(child.getSnapshot().status).toBe('done');
+    await data.cleanup();
+  });
+
+  it('delivers all 2,000 results when the broker restarts in the middle of the drain (same store)', async () => {
+    await purgeResults();
+    const data = await tempDataDir();
+    const { services, hub, outboxes } = outboxServices(data.dir);
+    const results = Array.from({ length: 2_000 }, () => sampleResult());
+    await Promise.all(results.map((r) => outboxes.results.enqueue(r)));
+    const nc = await broker.connect();
+    // The hub follows the client's status as the connection child would.
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') hub.disconnected(Date.now(), true);
+        if (s.type === 'reconnect') hub.connected(nc, broker.url, Date.now());
+      }
+    })();
+    hub.connected(nc, broker.url, Date.now());
+    // A short ack bound so requests lost in the restart are retried quickly.
+    const child = createActor(createOutboxMachine('results', { ackTimeoutMs: 2_000 }), { input: services }).start();
+    const remaining = async () => (await readdir(path.join(data.dir, 'outbox'))).filter((n) => n.endsWith('.json')).length;
+    await waitUntil(async () => (await remaining()) < 1_950, 20_000, 'drain under way');
+    const remainingAtRestart = await remaining();
+    await broker.restart();
+    expect(remainingAtRestart).toBeGreaterThan(0);
+    await waitUntil(async () => (await remaining()) === 0, 40_000, 'outbox empty after restart');
+    const tally = tallyResults(await readStream(broker.nc, STREAM_RESULTS));
+    expect(tally.ids.size).toBe(2_000);
+    expect(results.every((r) => tally.ids.has(r.result_id))).toBe(true);
+    expect(tally.identical).toBe(true);
+    console.info(`broker restart mid-drain: 2000 delivered, ${tally.duplicates} duplicate copies`);
+    child.send({ type: 'shutdown' });
+    await nc.close();
+    await data.cleanup();
+  });
+
+  it('quarantines a corrupt, an empty and a wrongly typed file with reasons while the others arrive', async () => {
+    await purgeResults();
+    const data = await tempDataDir();
+    const { services, hub, outboxes } = outboxServices(data.dir);
+    const good = Array.from({ length: 5 }, () => sampleResult());
+    for (const r of good) await outboxes.results.enqueue(r);
+    const dir = path.join(data.dir, 'outbox');
+    await writeFile(path.join(dir, 'corrupt.json'), '{"result_id": "abc", ');
+    await writeFile(path.join(dir, 'empty.json'), '');
+    await writeFile(path.join(dir, 'array.json'), '[1, 2, 3]');
+    hub.connected(broker.nc, broker.url, Date.now());
+    const child = createActor(createOutboxMachine('results'), { input: services }).start();
+    await waitUntil(async () => (await readdir(dir)).filter((n) => n.endsWith('.json')).length === 0, 20_000, 'outbox empty');
+    const stuck = await outboxes.results.store.listStuck();
+    expect(stuck.map((s) => s.name).sort()).toEqual(['array.json', 'corrupt.json', 'empty.json']);
+    const reason = (name: string) => stuck.find((s) => s.name === name)?.reason ?? '';
+    expect(reason('empty.json')).toMatch(/empty file/);
+    expect(reason('corrupt.json')).toMatch(/not valid UTF-8 JSON/);
+    expect(reason('array.json')).toMatch(/expected an object/);
+    const tally = tallyResults(await readStream(broker.nc, STREAM_RESULTS));
+    expect([...tally.ids].sort()).toEqual(good.map((r) => r.result_id).sort());
+    await waitUntil(() => child.getSnapshot().context.status.stuck === 3, 5_000, 'stuck count in status');
+    // A second bad file of the same name gets a numbered twin, never overwriting the first.
+    await writeFile(path.join(dir, 'empty.json'), '');
+    await waitUntil(async () => (await outboxes.results.store.listStuck()).length === 4, 10_000, 'second quarantine');
+    expect((await readdir(path.join(dir, 'stuck'))).sort()).toContain('empty.json.1.reason');
+    child.send({ type: 'shutdown' });
+    await data.cleanup();
+  });
+
+  it('offloads a 600,000-byte stdout, reuses the object for the same body and takes .r1 for a different one', async () => {
+    await purgeResults();
+    const data = await tempDataDir();
+    const { services, hub, outboxes } = outboxServices(data.dir);
+    hub.connected(broker.nc, broker.url, Date.now());
+    const child = createActor(createOutboxMachine('results'), { input: services }).start();
+    const dir = path.join(data.dir, 'outbox');
+    const empty = async () => (await readdir(dir)).filter((n) => n.endsWith('.json')).length === 0;
+    const bigText = 'é'.repeat(100_000) + 'x'.repeat(400_000); // 600,000 UTF-8 bytes
+    expect(Buffer.byteLength(bigText)).toBe(600_000);
+    const first = sampleResult({ stdout: bigText, stderr: 'small' });
+    await outboxes.results.enqueue(first);
+    await waitUntil(empty, 20_000, 'first delivered');
+    const os = await broker.objm.open(OBJ_RESULT_OUTPUT);
+    const key = resultOutputKey(first.request_id, first.pc_id, 'stdout');
+    const published = tallyResults(await readStream(broker.nc, STREAM_RESULTS));
+    expect(published.ids.has(first.result_id)).toBe(true);
+    const stream1 = await readStream(broker.nc, STREAM_RESULTS);
+    const body = JSON.parse(stream1[0]!.body) as Record<string, unknown>;
+    expect(body['stdout']).toBe('');
+    expect(body['stdout_object']).toBe(key);
+    expect(body['stderr']).toBe('small');
+    expect(body['stderr_object']).toBeUndefined();
+    expect(Buffer.from((await os.getBlob(key))!).toString('utf8')).toBe(bigText);
+
+    // The same result again (a retry after a lost ack): same key, no new revision, identical bytes.
+    await outboxes.results.enqueue(first);
+    await waitUntil(empty, 20_000, 're-enqueued delivered');
+    expect(await os.info(`${key}.r1`)).toBeNull();
+    const stream2 = await readStream(broker.nc, STREAM_RESULTS);
+    expect(stream2).toHaveLength(2);
+    expect(stream2[1]!.body).toBe(stream2[0]!.body);
+
+    // A different body under the same request_id: never overwrite, take .r1.
+    const second = sampleResult({ request_id: first.request_id, stdout: 'y'.repeat(300_000) });
+    await outboxes.results.enqueue(second);
+    await waitUntil(empty, 20_000, 'second delivered');
+    const stream3 = await readStream(broker.nc, STREAM_RESULTS);
+    const third = JSON.parse(stream3[2]!.body) as Record<string, unknown>;
+    expect(third['stdout_object']).toBe(`${key}.r1`);
+    expect(Buffer.from((await os.getBlob(`${key}.r1`))!).toString('utf8')).toBe('y'.repeat(300_000));
+    expect(Buffer.from((await os.getBlob(key))!).toString('utf8')).toBe(bigText);
+    child.send({ type: 'shutdown' });
+    await data.cleanup();
+  });
+
+  it('times out an ack that never comes, backs off and retries it while the other files drain', async () => {
+    await purgeResults();
+    const data = await tempDataDir();
+    const { services, hub, outboxes } = outboxServices(data.dir);
+    const stalled = sampleResult();
+    const others = Array.from({ length: 30 }, () => sampleResult());
+    await outboxes.results.enqueue(stalled);
+    for (const r of others) await outboxes.results.enqueue(r);
+    let stalledAttempts = 0;
+    const drainBacklog = createDrainBacklog({
+      ...JETSTREAM_EFFECTS,
+      publishFactory: (nc, svc) => {
+        const real = JETSTREAM_EFFECTS.publishFactory(nc, svc);
+        return (subject, payload, timeoutMs) => {
+          if (subject === `results.${stalled.request_id}` && ++stalledAttempts === 1) return new Promise<void>(() => undefined);
+          return real(subject, payload, timeoutMs);
+        };
+      },
+    });
+    hub.connected(broker.nc, broker.url, Date.now());
+    const ACK_TIMEOUT_MS = 300;
+    const machine = createOutboxMachine('results', { ackTimeoutMs: ACK_TIMEOUT_MS }).provide({ actors: { drainBacklog } });
+    const child = createActor(machine, { input: services }).start();
+    const stalledFile = `${stalled.result_id}.json`;
+    // The others arrive while the stalled one waits for its (never coming) ack.
+    await waitUntil(async () => tallyResults(await readStream(broker.nc, STREAM_RESULTS)).ids.size === 30, 20_000, 'others delivered');
+    expect(tallyResults(await readStream(broker.nc, STREAM_RESULTS)).ids.has(stalled.result_id)).toBe(false);
+    await waitUntil(() => outboxes.results.drain.failuresOf(stalledFile) === 1, 5_000, 'ack timeout counted');
+    expect(child.getSnapshot().context.status.last_error ?? '').toMatch(/no PubAck within 300 ms/);
+    // After the 1 s backoff the next attempt publishes for real.
+    await waitUntil(async () => tallyResults(await readStream(broker.nc, STREAM_RESULTS)).ids.has(stalled.result_id), 10_000, 'stalled delivered');
+    expect(stalledAttempts).toBe(2);
+    await waitUntil(async () => (await readdir(path.join(data.dir, 'outbox'))).filter((n) => n.endsWith('.json')).length === 0, 5_000, 'outbox empty');
+    child.send({ type: 'shutdown' });
     await data.cleanup();
   });
 });
