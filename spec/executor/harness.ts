@@ -148,7 +148,7 @@ export async function resultsFor(broker: Broker, requestId: string): Promise<Exe
   if (count === 0) return out;
   let seq = 1;
   for (let i = 0; i < count; i += 1) {
-    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) });
+    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) } as unknown as { seq: number });
     if (m === null) break;
     const decoded = decodeExecResult(m.data);
     if (decoded.ok) out.push(decoded.value);
