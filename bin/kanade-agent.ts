@@ -5,6 +5,7 @@ import { AGENT_VERSION } from '../actors/version.js';
 import { registerCharts } from './commands/charts.js';
 import { registerDev } from './commands/dev.js';
 import { registerExec } from './commands/exec.js';
+import { registerInventory } from './commands/inventory.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
 
@@ -18,6 +19,7 @@ registerRun(program);
 registerDev(program);
 registerExec(program);
 registerStatus(program);
+registerInventory(program);
 registerCharts(program);
 
 await program.parseAsync(process.argv);

@@ -33,6 +33,7 @@ export interface InventoryStatus {
   readonly runs: number;
   readonly lastRunAt: string | null;
   readonly lastPublishedAt: string | null;
+  /** Parts that failed in the last run (`"<part>: <error>"`), or a publish failure. */
   readonly lastError: string | null;
   readonly nextDueAt: string | null;
   readonly lastDurationMs: number | null;
@@ -91,7 +92,9 @@ export const inventoryMachine = setup({
     }),
     recordPublished: assign(({ context }) => {
       context.services.log.info({ child: 'inventory', subject: `inventory.${context.services.config.pcId}.hw` }, 'hardware inventory published');
-      return { pending: null, publishAttempts: 0, status: { ...context.status, lastPublishedAt: new Date().toISOString(), lastError: null } };
+      // Part failures of this run stay visible; only the publish error is cleared.
+      const lastError = context.status.lastError?.startsWith('publish: ') ? null : context.status.lastError;
+      return { pending: null, publishAttempts: 0, status: { ...context.status, lastPublishedAt: new Date().toISOString(), lastError } };
     }),
     recordPublishFailure: assign(({ context }, error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);

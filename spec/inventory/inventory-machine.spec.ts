@@ -1,0 +1,130 @@
+/**
+ * The `inventory` machine with fake effects and a SimulatedClock: the schedule (first run within
+ * 30 s of the first connect, then interval + 0..jitter), KV overrides of `[inventory]`, a failed
+ * publish retried with backoff and at once on reconnect, and an inventory collected while
+ * disconnected published on the next connect.
+ */
+import { describe, expect, it } from 'vitest';
+import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { FIRST_RUN_JITTER_MS, inventoryMachine } from '../../machines/inventory-machine.js';
+import type { PublishHwInput } from '../../actors/inventory/publish-hw.js';
+import type { InventoryReport } from '../../actors/inventory/collect-inventory.js';
+import { inventorySettings } from '../../actors/inventory/watch-inventory-settings.js';
+import { createTestServices, defaultEffectiveConfig } from '../config-kv/test-services.js';
+
+const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
+const HOUR_MS = 3_600_000;
+
+function report(pcId: string): InventoryReport {
+  const at = new Date().toISOString();
+  return {
+    collected_at: at,
+    hw: { pc_id: pcId, collected_at: at, hostname: 'h', os_name: 'Linux', os_version: '1', os_build: '1', cpu_model: 'cpu', cpu_cores: 2, ram_bytes: 1024, disks: [] },
+    failures: [],
+    durationMs: 1,
+  };
+}
+
+function harness(opts: { failPublishes?: number; intervalMs?: number; jitterMs?: number } = {}) {
+  const t = createTestServices('PC-inv-unit', { config: { inventory: { enabled: true, intervalMs: opts.intervalMs ?? 24 * HOUR_MS, jitterMs: opts.jitterMs ?? 0 } } });
+  const collections: number[] = [];
+  const published: PublishHwInput[] = [];
+  let failures = opts.failPublishes ?? 0;
+  const clock = new SimulatedClock();
+  const session = fromCallback<{ type: string }, unknown>(({ sendBack, receive }) => {
+    receive(() => {
+      collections.push(clock.now());
+      sendBack({ type: 'inventory.collected', report: report('PC-inv-unit') });
+    });
+  });
+  const publish = fromPromise<{ bytes: number }, PublishHwInput>(async ({ input }) => {
+    if (failures > 0) {
+      failures -= 1;
+      throw new Error('flush not confirmed');
+    }
+    published.push(input);
+    return { bytes: 1 };
+  });
+  const machine = inventoryMachine.provide({ actors: { inventorySession: session, publishHw: publish } });
+  const actor = createActor(machine, { input: t.services, clock }).start();
+  return { t, clock, actor, collections, published };
+}
+
+describe('inventory machine (simulated clock)', () => {
+  it('runs within 30 s of the first connect, then every interval; nothing before the first connect', async () => {
+    const { t, clock, actor, collections, published } = harness({ intervalMs: 2 * HOUR_MS });
+    clock.increment(HOUR_MS);
+    expect(collections).toHaveLength(0);
+    t.broker.connected({} as NatsConnection);
+    expect(actor.getSnapshot().matches({ running: 'scheduled' })).toBe(true);
+    expect(actor.getSnapshot().context.nextDelayMs).toBeLessThanOrEqual(FIRST_RUN_JITTER_MS);
+    clock.increment(FIRST_RUN_JITTER_MS);
+    await flush();
+    expect(collections).toHaveLength(1);
+    expect(published).toHaveLength(1);
+    expect(actor.getSnapshot().context.status.nextDueAt).not.toBeNull();
+    clock.increment(2 * HOUR_MS - 1);
+    await flush();
+    expect(collections).toHaveLength(1);
+    clock.increment(1);
+    await flush();
+    expect(collections).toHaveLength(2);
+    actor.send({ type: 'shutdown' });
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('KV inventory_enabled=false stops the schedule; true resumes it', async () => {
+    const { t, clock, actor, collections } = harness();
+    t.broker.connected({} as NatsConnection);
+    t.services.effectiveConfig.set({ ...defaultEffectiveConfig(), inventory_enabled: false });
+    expect(actor.getSnapshot().matches({ running: 'disabled' })).toBe(true);
+    clock.increment(48 * HOUR_MS);
+    await flush();
+    expect(collections).toHaveLength(0);
+    t.services.effectiveConfig.set({ ...defaultEffectiveConfig(), inventory_enabled: true });
+    clock.increment(FIRST_RUN_JITTER_MS);
+    await flush();
+    expect(collections).toHaveLength(1);
+    actor.send({ type: 'shutdown' });
+  });
+
+  it('a failed publish keeps the inventory and retries with backoff, and at once on reconnect', async () => {
+    const { t, clock, actor, collections, published } = harness({ failPublishes: 2 });
+    t.broker.connected({} as NatsConnection);
+    clock.increment(FIRST_RUN_JITTER_MS);
+    await flush();
+    expect(actor.getSnapshot().matches({ running: 'retrying' })).toBe(true);
+    expect(actor.getSnapshot().context.status.lastError).toBe('publish: flush not confirmed');
+    clock.increment(1_250); // first retry: 1 s ± 25 %
+    await flush();
+    expect(actor.getSnapshot().matches({ running: 'retrying' })).toBe(true);
+    t.broker.connected({ another: true } as unknown as NatsConnection); // reconnect: retry now
+    await flush();
+    expect(published).toHaveLength(1);
+    expect(collections).toHaveLength(1); // the same inventory, not collected again
+    expect(actor.getSnapshot().context.status.lastError).toBeNull();
+    actor.send({ type: 'shutdown' });
+  });
+
+  it('collected while disconnected: published on the next connect', async () => {
+    const { t, clock, actor, published } = harness();
+    t.broker.connected({} as NatsConnection);
+    t.broker.disconnected();
+    clock.increment(FIRST_RUN_JITTER_MS);
+    await flush();
+    expect(actor.getSnapshot().matches({ running: 'awaitingBroker' })).toBe(true);
+    expect(published).toHaveLength(0);
+    t.broker.connected({ again: true } as unknown as NatsConnection);
+    await flush();
+    expect(published).toHaveLength(1);
+    actor.send({ type: 'shutdown' });
+  });
+
+  it('settings: agent.toml [inventory] unless the effective config sets inventory_*', () => {
+    const local = { enabled: true, intervalMs: 24 * HOUR_MS, jitterMs: 600_000 };
+    expect(inventorySettings(local, defaultEffectiveConfig())).toEqual({ enabled: true, intervalMs: 24 * HOUR_MS, jitterMs: 600_000 });
+    expect(inventorySettings(local, { ...defaultEffectiveConfig(), inventory_interval_ms: HOUR_MS, inventory_jitter_ms: 0, inventory_enabled: false }))
+      .toEqual({ enabled: false, intervalMs: HOUR_MS, jitterMs: 0 });
+  });
+});
