@@ -184,13 +184,13 @@ export function createInspectionHub(options: InspectionHubOptions = {}): Inspect
             return;
           }
           live.set(ref.sessionId, { ref, startedAt: now(), lastValueJson: undefined, endedAt: undefined });
-          chartKeyOf(logicOf(ref));
+          if (chartKeyOf(logicOf(ref)) === undefined) return;
           record({ actor: ref.sessionId, actorId: ref.id, kind: 'started', type: kindOf(ref), source: parentOf(ref), payload: undefined });
           changed();
           return;
         }
         case '@xstate.event': {
-          if (!live.has(ref.sessionId)) return;
+          if (!live.has(ref.sessionId) || !isMachine(logicOf(ref))) return;
           record({
             actor: ref.sessionId,
             actorId: ref.id,
@@ -216,8 +216,12 @@ export function createInspectionHub(options: InspectionHubOptions = {}): Inspect
           if (snap.status !== undefined && snap.status !== 'active') {
             tracked.endedAt = now();
             live.delete(ref.sessionId);
-            ended.push(view(tracked));
-            record({ actor: ref.sessionId, actorId: ref.id, kind: 'ended', type: snap.status, source: undefined, payload: undefined });
+            // Promise and callback actors come and go by the hundred (drain passes, watches): only
+            // machines are kept among the ended and logged, so a finished command run stays visible.
+            if (isMachine(logicOf(ref))) {
+              ended.push(view(tracked));
+              record({ actor: ref.sessionId, actorId: ref.id, kind: 'ended', type: snap.status, source: undefined, payload: undefined });
+            }
           }
           changed();
           return;

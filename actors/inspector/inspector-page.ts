@@ -30,14 +30,16 @@ aside h2,#log h2{font-size:12px;text-transform:uppercase;letter-spacing:.04em;co
 .badge.healthy{background:#dafbe1;color:#1a7f37}.badge.degraded{background:#fff8c5;color:#9a6700}.badge.busy{background:#ddf4ff;color:#0969da}
 .badge.backoff,.badge.error{background:#ffebe9;color:#cf222e}
 #cards{overflow:auto;display:flex;flex-wrap:wrap;gap:10px;align-content:flex-start}
-.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;max-width:100%}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;flex:1 1 420px;min-width:0}
 .card.ended{opacity:.7}
 .card h3{margin:0 0 2px;font-size:14px}
 .card .meta{font-size:12px;color:#57606a;margin-bottom:6px}
 .card .value{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .card details{font-size:12px;margin-bottom:6px}
 .card pre,#log pre{margin:0;font:11px/1.35 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
-.card .chart{overflow:auto;max-height:560px}
+.card .chart{overflow:auto;max-height:520px}
+.card .chart svg{width:100%;height:auto}
+.card .chart.zoom svg{width:auto}
 #log{margin:0 10px 10px;height:220px}
 #log .bar{display:flex;gap:8px;align-items:center;position:sticky;top:0;background:#fff;padding:0 10px 4px}
 #log table{border-collapse:collapse;width:100%;font-size:12px}
@@ -125,7 +127,8 @@ function renderCards() {
       el.dataset.session = a.sessionId;
       el.dataset.actorId = a.id;
       el.dataset.root = String(a.parent === undefined);
-      el.innerHTML = '<h3></h3><div class="meta"></div><details><summary>status</summary><pre></pre></details><div class="chart"></div>';
+      el.innerHTML = '<h3></h3><div class="meta"></div><details><summary>status</summary><pre></pre></details><div class="chart" title="click to zoom"></div>';
+      el.querySelector('.chart').addEventListener('click', (ev) => ev.currentTarget.classList.toggle('zoom'));
       container.appendChild(el);
       card = { el, svgReady: false, active: [] };
       cards.set(a.sessionId, card);

@@ -128,6 +128,8 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     if (path === '/') {
+      // Lay every known chart out now, while the page loads, rather than one by one on first fetch.
+      for (const key of hub.charts()) void chartSvg(key)?.catch(() => undefined);
       res.setHeader('content-security-policy', INSPECTOR_CSP);
       return send(res, 200, 'text/html; charset=utf-8', inspectorPageHtml(hub.title() ?? options.title ?? 'kanade-agent'));
     }
