@@ -1,0 +1,197 @@
+/**
+ * The drain loop of an outbox child (machines/outbox-machine.ts) on a SimulatedClock, with
+ * `.provide()` fakes for directory creation and the drain pass.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActor, fromCallback, fromPromise, SimulatedClock, type EventObject } from 'xstate';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { OUTBOX_TICK_MS } from '../../contract/index.js';
+import { createOutboxMachine, OUTBOX_SHUTDOWN_GRACE_MS } from '../../machines/outbox-machine.js';
+import { outboxServices, tempDataDir } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** A controllable world: directory creation, passes and what they were told. */
+async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
+  const data = await tempDataDir();
+  cleanups.push(data.cleanup);
+  const { services, hub, outboxes } = outboxServices(data.dir);
+  if (opts.connected ?? true) hub.connected({} as NatsConnection, 'nats://fake', 0);
+  let dirFailuresLeft = opts.dirFails ?? 0;
+  const log = { dirAttempts: 0, passes: 0, finishRequests: 0 };
+  let passSendBack: ((event: EventObject) => void) | undefined;
+  const machine = createOutboxMachine('results').provide({
+    actors: {
+      ensureOutboxDir: fromPromise(async () => {
+        log.dirAttempts += 1;
+        if (dirFailuresLeft > 0) {
+          dirFailuresLeft -= 1;
+          throw new Error('EACCES: permission denied');
+        }
+      }),
+      drainBacklog: fromCallback(({ sendBack, receive }) => {
+        log.passes += 1;
+        passSendBack = sendBack;
+        receive((event) => {
+          if (event.type === 'drain.finish') log.finishRequests += 1;
+        });
+      }),
+    },
+  });
+  const clock = new SimulatedClock();
+  const child = createActor(machine, { input: services, clock }).start();
+  const flush = () => new Promise((resolve) => setImmediate(resolve));
+  const finishPass = () => passSendBack?.({ type: 'drain.finished', summary: { listed: 0, delivered: 0, quarantined: 0, notDue: 0, stopped: false } });
+  const drainState = () => (child.getSnapshot().value as { running?: { drain?: unknown } }).running?.drain;
+  return { child, clock, hub, outboxes, log, flush, finishPass, drainState };
+}
+
+describe('outbox child machine', () => {
+  it('preparing → draining when connected; draining → idle when the pass ends; idle → draining on the 1 s tick', async () => {
+    const h = await harness();
+    await h.flush();
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    expect(h.child.getSnapshot().hasTag('busy')).toBe(true);
+    h.finishPass();
+    expect(h.drainState()).toBe('idle');
+    h.clock.increment(OUTBOX_TICK_MS - 1);
+    expect(h.drainState()).toBe('idle');
+    h.clock.increment(1);
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    expect(h.log.passes).toBe(2);
+  });
+
+  it('idle → draining at once on result.enqueued (no waiting for the tick)', async () => {
+    const h = await harness();
+    await h.flush();
+    h.finishPass();
+    h.child.send({ type: 'result.enqueued' });
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    expect(h.log.passes).toBe(2);
+  });
+
+  it('an enqueue during a pass starts another pass as soon as it ends', async () => {
+    const h = await harness();
+    await h.flush();
+    h.child.send({ type: 'result.enqueued' });
+    expect(h.log.passes).toBe(1);
+    h.finishPass();
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    expect(h.log.passes).toBe(2);
+    h.finishPass();
+    expect(h.drainState()).toBe('idle');
+  });
+
+  it('preparing → paused while disconnected; paused → draining on broker.connected; draining → paused on broker.disconnected', async () => {
+    const h = await harness({ connected: false });
+    await h.flush();
+    expect(h.drainState()).toBe('paused');
+    h.clock.increment(OUTBOX_TICK_MS * 5);
+    expect(h.log.passes).toBe(0);
+    h.child.send({ type: 'result.enqueued' });
+    expect(h.drainState()).toBe('paused');
+    h.hub.connected({} as NatsConnection, 'nats://fake', 1);
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    h.hub.disconnected(2, true);
+    expect(h.drainState()).toBe('paused');
+    h.finishPass(); // a pass stopped by the pause reports nothing any more
+    expect(h.drainState()).toBe('paused');
+  });
+
+  it('idle → paused on broker.disconnected', async () => {
+    const h = await harness();
+    await h.flush();
+    h.finishPass();
+    h.hub.disconnected(5, true);
+    expect(h.drainState()).toBe('paused');
+  });
+
+  it('a directory that cannot be created is retried every tick (degraded meanwhile), never fatal', async () => {
+    const h = await harness({ dirFails: 2 });
+    await h.flush();
+    expect(h.drainState()).toBe('dirUnavailable');
+    expect(h.child.getSnapshot().hasTag('degraded')).toBe(true);
+    expect(h.child.getSnapshot().context.status.last_error).toMatch(/EACCES/);
+    h.clock.increment(OUTBOX_TICK_MS);
+    await h.flush();
+    expect(h.drainState()).toBe('dirUnavailable');
+    h.clock.increment(OUTBOX_TICK_MS);
+    await h.flush();
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    expect(h.log.dirAttempts).toBe(3);
+    expect(h.child.getSnapshot().status).toBe('active');
+  });
+
+  it('a pass that cannot list the directory goes back to preparing via dirUnavailable', async () => {
+    const h = await harness();
+    await h.flush();
+    h.child.send({ type: 'drain.failed', error: 'ENOENT: no such file or directory' });
+    expect(h.drainState()).toBe('dirUnavailable');
+    h.clock.increment(OUTBOX_TICK_MS);
+    await h.flush();
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+  });
+
+  it('enqueue failures put the degraded tag and the error in status until an enqueue succeeds', async () => {
+    const h = await harness();
+    await h.flush();
+    expect(h.child.getSnapshot().hasTag('healthy')).toBe(true);
+    h.child.send({ type: 'enqueue.failed', error: 'outbox /x: cannot write a.json: disk full (ENOSPC)' });
+    expect(h.child.getSnapshot().hasTag('degraded')).toBe(true);
+    expect(h.child.getSnapshot().context.status.enqueue_error).toMatch(/disk full/);
+    h.child.send({ type: 'enqueue.succeeded' });
+    expect(h.child.getSnapshot().hasTag('healthy')).toBe(true);
+    expect(h.child.getSnapshot().context.status.enqueue_error).toBeNull();
+  });
+
+  it('shutdown while draining lets the pass finish its in-flight messages, then stops', async () => {
+    const h = await harness();
+    await h.flush();
+    h.child.send({ type: 'shutdown' });
+    expect(h.drainState()).toEqual({ draining: 'finishing' });
+    expect(h.log.finishRequests).toBe(1);
+    h.finishPass();
+    expect(h.child.getSnapshot().status).toBe('done');
+  });
+
+  it('shutdown while draining stops after the grace even if acks never come', async () => {
+    const h = await harness();
+    await h.flush();
+    h.child.send({ type: 'shutdown' });
+    h.clock.increment(OUTBOX_SHUTDOWN_GRACE_MS - 1);
+    expect(h.child.getSnapshot().status).toBe('active');
+    h.clock.increment(1);
+    expect(h.child.getSnapshot().status).toBe('done');
+  });
+
+  it('shutdown from idle, paused or dirUnavailable stops at once', async () => {
+    const idle = await harness();
+    await idle.flush();
+    idle.finishPass();
+    idle.child.send({ type: 'shutdown' });
+    expect(idle.child.getSnapshot().status).toBe('done');
+
+    const paused = await harness({ connected: false });
+    await paused.flush();
+    paused.child.send({ type: 'shutdown' });
+    expect(paused.child.getSnapshot().status).toBe('done');
+
+    const noDir = await harness({ dirFails: 5 });
+    await noDir.flush();
+    noDir.child.send({ type: 'shutdown' });
+    expect(noDir.child.getSnapshot().status).toBe('done');
+  });
+
+  it('progress from the pass lands in context.status', async () => {
+    const h = await harness();
+    await h.flush();
+    h.child.send({
+      type: 'outbox.progress',
+      status: { depth: 7, in_flight: 3, stuck: 1, oldest_age_ms: 50, last_ack_latency_ms: 2, last_error: null },
+    });
+    expect(h.child.getSnapshot().context.status).toMatchObject({ depth: 7, in_flight: 3, stuck: 1, last_ack_latency_ms: 2 });
+  });
+});

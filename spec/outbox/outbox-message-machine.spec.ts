@@ -1,0 +1,162 @@
+/**
+ * Every transition of the per-message life cycle (machines/outbox-message-machine.ts) on a
+ * SimulatedClock, with recording fakes for the effects.
+ */
+import { describe, expect, it } from 'vitest';
+import { createActor, SimulatedClock } from 'xstate';
+import { OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
+import { createOutboxMessageRunner, outboxMessageMachine } from '../../machines/outbox-message-machine.js';
+import type { OutboxMessageEffects } from '../../actors/outbox/message-runner.js';
+
+const ACK_TIMEOUT_MS = 30_000;
+
+function recordingEffects(): { effects: OutboxMessageEffects; calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    effects: {
+      publish: (name) => calls.push(`publish ${name}`),
+      acked: (name) => calls.push(`acked ${name}`),
+      remove: (name) => calls.push(`remove ${name}`),
+      park: (name, failures, lastError) => calls.push(`park ${name} ${failures} ${lastError}`),
+      quarantine: (name, reason) => calls.push(`quarantine ${name} ${reason}`),
+      release: (name) => calls.push(`release ${name}`),
+    },
+  };
+}
+
+function start(prior?: { failures: number; lastError: string }) {
+  const clock = new SimulatedClock();
+  const { effects, calls } = recordingEffects();
+  const runner = createOutboxMessageRunner(effects, { ackTimeoutMs: ACK_TIMEOUT_MS, clock });
+  const message = runner.start('a.json', prior);
+  return { clock, calls, message };
+}
+
+describe('outbox message machine', () => {
+  it('enqueued → publishing → awaitingAck → acked → deleting → done', () => {
+    const { message, calls } = start();
+    expect(message.state()).toBe('enqueued');
+    message.send({ type: 'publish.start' });
+    expect(message.state()).toBe('publishing');
+    expect(calls).toEqual(['publish a.json']);
+    message.send({ type: 'publish.sent' });
+    expect(message.state()).toBe('awaitingAck');
+    message.send({ type: 'ack.received', latencyMs: 3 });
+    expect(message.state()).toBe('deleting');
+    expect(calls.slice(1)).toEqual(['acked a.json', 'remove a.json']);
+    message.send({ type: 'file.deleted' });
+    expect(message.state()).toBe('done');
+    expect(calls.at(-1)).toBe('release a.json');
+  });
+
+  it('awaitingAck → ackTimedOut → backoff exactly when the ack timeout elapses', () => {
+    const { message, calls, clock } = start();
+    message.send({ type: 'publish.start' });
+    message.send({ type: 'publish.sent' });
+    clock.increment(ACK_TIMEOUT_MS - 1);
+    expect(message.state()).toBe('awaitingAck');
+    clock.increment(1);
+    expect(message.state()).toBe('backoff');
+    expect(calls.at(-1)).toBe(`park a.json 1 no PubAck within ${ACK_TIMEOUT_MS} ms`);
+  });
+
+  it('an ack in time cancels the ack timeout', () => {
+    const { message, clock } = start();
+    message.send({ type: 'publish.start' });
+    message.send({ type: 'publish.sent' });
+    message.send({ type: 'ack.received', latencyMs: 1 });
+    clock.increment(ACK_TIMEOUT_MS * 2);
+    expect(message.state()).toBe('deleting');
+  });
+
+  it('publishing → publishFailed → backoff, and awaitingAck → publishFailed → backoff', () => {
+    const first = start();
+    first.message.send({ type: 'publish.start' });
+    first.message.send({ type: 'publish.failed', error: 'offload: store missing' });
+    expect(first.message.state()).toBe('backoff');
+    expect(first.calls.at(-1)).toBe('park a.json 1 offload: store missing');
+
+    const second = start();
+    second.message.send({ type: 'publish.start' });
+    second.message.send({ type: 'publish.sent' });
+    second.message.send({ type: 'publish.failed', error: 'no responders' });
+    expect(second.message.state()).toBe('backoff');
+    expect(second.calls.at(-1)).toBe('park a.json 1 no responders');
+  });
+
+  it('backoff → publishing when the pool says the file is due, keeping the failure streak', () => {
+    const { message, calls } = start({ failures: 3, lastError: 'timeout' });
+    expect(message.state()).toBe('backoff');
+    expect(calls).toEqual([]); // restored in backoff: not parked twice
+    message.send({ type: 'backoff.elapsed' });
+    expect(message.state()).toBe('publishing');
+    message.send({ type: 'publish.failed', error: 'again' });
+    expect(calls.at(-1)).toBe('park a.json 4 again');
+  });
+
+  it('quarantines on the 10th failure in a row (ack timeout, publish failure or delete failure)', () => {
+    const prior = { failures: OUTBOX_QUARANTINE_AFTER_FAILURES - 1, lastError: 'x' };
+    const byTimeout = start(prior);
+    byTimeout.message.send({ type: 'backoff.elapsed' });
+    byTimeout.message.send({ type: 'publish.sent' });
+    byTimeout.clock.increment(ACK_TIMEOUT_MS);
+    expect(byTimeout.message.state()).toBe('quarantined');
+    expect(byTimeout.calls.at(-1)).toBe(`quarantine a.json failed 10 times in a row; last error: no PubAck within ${ACK_TIMEOUT_MS} ms`);
+
+    const byFailure = start(prior);
+    byFailure.message.send({ type: 'backoff.elapsed' });
+    byFailure.message.send({ type: 'publish.failed', error: 'boom' });
+    expect(byFailure.message.state()).toBe('quarantined');
+
+    const byDelete = start(prior);
+    byDelete.message.send({ type: 'backoff.elapsed' });
+    byDelete.message.send({ type: 'publish.sent' });
+    byDelete.message.send({ type: 'ack.received', latencyMs: 1 });
+    byDelete.message.send({ type: 'delete.failed', error: 'EPERM' });
+    expect(byDelete.message.state()).toBe('quarantined');
+    expect(byDelete.calls.at(-1)).toBe('quarantine a.json failed 10 times in a row; last error: EPERM');
+  });
+
+  it('nine failures are not enough to quarantine', () => {
+    const { message } = start({ failures: OUTBOX_QUARANTINE_AFTER_FAILURES - 2, lastError: 'x' });
+    message.send({ type: 'backoff.elapsed' });
+    message.send({ type: 'publish.failed', error: 'boom' });
+    expect(message.state()).toBe('backoff');
+  });
+
+  it('deleting → deleteFailed → backoff (a file that cannot be removed is retried, never dropped)', () => {
+    const { message, calls } = start();
+    message.send({ type: 'publish.start' });
+    message.send({ type: 'publish.sent' });
+    message.send({ type: 'ack.received', latencyMs: 1 });
+    message.send({ type: 'delete.failed', error: 'EBUSY' });
+    expect(message.state()).toBe('backoff');
+    expect(calls.at(-1)).toBe('park a.json 1 EBUSY');
+  });
+
+  it('publishing → quarantined for an unreadable file, with the reason', () => {
+    const { message, calls } = start();
+    message.send({ type: 'publish.start' });
+    message.send({ type: 'message.unreadable', reason: 'empty file' });
+    expect(message.state()).toBe('quarantined');
+    expect(calls.at(-1)).toBe('quarantine a.json empty file');
+  });
+
+  it('publishing → done when the file vanished', () => {
+    const { message, calls } = start();
+    message.send({ type: 'publish.start' });
+    message.send({ type: 'message.vanished' });
+    expect(message.state()).toBe('done');
+    expect(calls.at(-1)).toBe('release a.json');
+  });
+
+  it('the default machine runs with no effects provided and has the tags status uses', () => {
+    const actor = createActor(outboxMessageMachine, { input: { name: 'b.json' } }).start();
+    actor.send({ type: 'publish.start' });
+    expect(actor.getSnapshot().hasTag('busy')).toBe(true);
+    actor.send({ type: 'publish.failed', error: 'x' });
+    expect(actor.getSnapshot().hasTag('degraded')).toBe(true);
+    expect(actor.getSnapshot().context.failures).toBe(1);
+  });
+});
