@@ -5,6 +5,10 @@
  */
 import { connectionMachine } from '../machines/connection-machine.js';
 import { OUTBOX_CHILD_SPECS } from '../machines/outbox-machine.js';
+import { executorChild } from '../machines/executor-machine.js';
+import { configChildSpec } from '../machines/effective-config-machine.js';
+import { heartbeatChildSpec } from '../machines/heartbeat-machine.js';
+import { inventoryChildSpec } from '../machines/inventory-machine.js';
 import type { ChildSpec } from './child-spec.js';
 
 /** Shutdown grace of `connection`: drain plus a margin (the machine itself gives up after 2 s). */
@@ -13,5 +17,10 @@ const CONNECTION_SHUTDOWN_MS = 3_000;
 /** Every child of the root supervisor, in start order. */
 export const CHILDREN: readonly ChildSpec[] = [
   { id: 'connection', logic: connectionMachine, restart: 'permanent', shutdownMs: CONNECTION_SHUTDOWN_MS },
+  configChildSpec,
   ...OUTBOX_CHILD_SPECS,
+  heartbeatChildSpec,
+  inventoryChildSpec,
+  // Keep last: starts after everything it uses, stops first (intake off before the outboxes drain).
+  executorChild,
 ];
