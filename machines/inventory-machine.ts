@@ -22,7 +22,7 @@ import type { InventoryReport } from '../actors/inventory/collect-inventory.js';
 import { publishHw } from '../actors/inventory/publish-hw.js';
 import { inventorySettings, watchInventorySettings, type InventorySettings } from '../actors/inventory/watch-inventory-settings.js';
 
-/** The first run waits 0..this after the first connect, so a fleet restart does not collect in lockstep. */
+/** The first run waits 0..min(this, inventory jitter) after the first connect, so a fleet restart does not collect in lockstep. */
 export const FIRST_RUN_JITTER_MS = 30_000;
 /** How long the supervisor waits for this child to stop (PowerShell disposal included). */
 export const INVENTORY_SHUTDOWN_MS = 5_000;
@@ -72,7 +72,10 @@ export const inventoryMachine = setup({
       : {})),
     planNextRun: assign(({ context }) => {
       const { intervalMs, jitterMs } = context.settings;
-      const delay = context.ranOnce ? intervalMs + Math.floor(Math.random() * (jitterMs + 1)) : Math.floor(Math.random() * (FIRST_RUN_JITTER_MS + 1));
+      // The first run's "small jitter" is also bounded by the configured jitter ("0s" = at once).
+      const delay = context.ranOnce
+        ? intervalMs + Math.floor(Math.random() * (jitterMs + 1))
+        : Math.floor(Math.random() * (Math.min(FIRST_RUN_JITTER_MS, jitterMs) + 1));
       return { nextDelayMs: delay, status: { ...context.status, nextDueAt: new Date(Date.now() + delay).toISOString() } };
     }),
     clearNextRun: assign(({ context }) => ({ status: { ...context.status, nextDueAt: null } })),
@@ -158,12 +161,18 @@ export const inventoryMachine = setup({
           on: { 'config.inventory': { guard: 'isEnabledNow', target: 'scheduled', actions: 'applySettings' } },
         },
         scheduled: {
-          description: 'Waiting for the next run: first within 30 s of the first connect, then interval + 0..jitter.',
+          description: 'Waiting for the next run: first within min(30 s, jitter) of the first connect, then interval + 0..jitter.',
           tags: ['healthy'],
           entry: 'planNextRun',
           exit: 'clearNextRun',
           after: { nextRun: 'collecting' },
-          on: { 'config.inventory': { guard: 'isDisabledNow', target: 'disabled', actions: 'applySettings' } },
+          on: {
+            'config.inventory': [
+              { guard: 'isDisabledNow', target: 'disabled', actions: 'applySettings' },
+              // New interval/jitter: plan again from now with them (a KV change applies at once).
+              { target: 'scheduled', reenter: true, actions: 'applySettings' },
+            ],
+          },
         },
         collecting: {
           description: 'The collector runs (PowerShell session on Windows, systeminformation elsewhere).',

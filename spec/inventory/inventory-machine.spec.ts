@@ -53,7 +53,7 @@ function harness(opts: { failPublishes?: number; intervalMs?: number; jitterMs?:
 
 describe('inventory machine (simulated clock)', () => {
   it('runs within 30 s of the first connect, then every interval; nothing before the first connect', async () => {
-    const { t, clock, actor, collections, published } = harness({ intervalMs: 2 * HOUR_MS });
+    const { t, clock, actor, collections, published } = harness({ intervalMs: 2 * HOUR_MS, jitterMs: 600_000 });
     clock.increment(HOUR_MS);
     expect(collections).toHaveLength(0);
     t.broker.connected({} as NatsConnection);
@@ -64,7 +64,10 @@ describe('inventory machine (simulated clock)', () => {
     expect(collections).toHaveLength(1);
     expect(published).toHaveLength(1);
     expect(actor.getSnapshot().context.status.nextDueAt).not.toBeNull();
-    clock.increment(2 * HOUR_MS - 1);
+    const next = actor.getSnapshot().context.nextDelayMs;
+    expect(next).toBeGreaterThanOrEqual(2 * HOUR_MS);
+    expect(next).toBeLessThanOrEqual(2 * HOUR_MS + 600_000);
+    clock.increment(next - 1);
     await flush();
     expect(collections).toHaveLength(1);
     clock.increment(1);
@@ -72,6 +75,19 @@ describe('inventory machine (simulated clock)', () => {
     expect(collections).toHaveLength(2);
     actor.send({ type: 'shutdown' });
     expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('a KV change of interval or jitter plans again from now; jitter "0s" runs the first inventory at once', async () => {
+    const { t, clock, actor, collections } = harness({ jitterMs: 600_000 });
+    t.broker.connected({} as NatsConnection);
+    t.services.effectiveConfig.set({ ...defaultEffectiveConfig(), inventory_jitter_ms: 0, inventory_interval_ms: HOUR_MS });
+    clock.increment(0);
+    await flush();
+    expect(collections).toHaveLength(1);
+    clock.increment(HOUR_MS);
+    await flush();
+    expect(collections).toHaveLength(2);
+    actor.send({ type: 'shutdown' });
   });
 
   it('KV inventory_enabled=false stops the schedule; true resumes it', async () => {
