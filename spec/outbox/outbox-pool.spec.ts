@@ -1,0 +1,191 @@
+/**
+ * The drain pool (actors/outbox/outbox-drain.ts) and the store on a real file system with a fake
+ * publish and a SimulatedClock: backoff 1, 2, 4 … s per file, quarantine after 10 failures in a
+ * row, the publish window bound, oldest first, and durable enqueue errors.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
+import { createOutbox } from '../../actors/outbox/create-outboxes.js';
+import { outboxBackoffMs, type PublishFn } from '../../actors/outbox/outbox-drain.js';
+import { OutboxWriteError } from '../../actors/outbox/outbox-store.js';
+import { createOutboxMessageRunner } from '../../machines/outbox-message-machine.js';
+import { sampleResult, tempDataDir, testLog, waitUntil } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function setup() {
+  const data = await tempDataDir();
+  cleanups.push(data.cleanup);
+  const dir = path.join(data.dir, 'outbox');
+  const outbox = createOutbox('results', dir, testLog);
+  const clock = new SimulatedClock();
+  const run = (publish: PublishFn, window = 64) =>
+    outbox.drain.runPass({ publish, runnerFactory: createOutboxMessageRunner, clock, window, ackTimeoutMs: 30_000 }).done;
+  const files = async () => (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  return { dir, outbox, clock, run, files };
+}
+
+describe('outbox drain pool', () => {
+  it('backs a failing file off 1, 2, 4, 8 s (checked before reading) and never blocks the others', async () => {
+    const { outbox, clock, run, files } = await setup();
+    const bad = sampleResult();
+    await outbox.enqueue(bad);
+    const good = [sampleResult(), sampleResult()];
+    for (const r of good) await outbox.enqueue(r);
+    let badAttempts = 0;
+    const publish: PublishFn = async (subject) => {
+      if (subject === `results.${bad.request_id}`) {
+        badAttempts += 1;
+        throw new Error('no responders');
+      }
+    };
+    const first = await run(publish);
+    expect(first.delivered).toBe(2);
+    expect(await files()).toEqual([`${bad.result_id}.json`]);
+    expect(badAttempts).toBe(1);
+    for (const [failures, wait] of [[1, 1_000], [2, 2_000], [3, 4_000], [4, 8_000]] as const) {
+      expect(outboxBackoffMs(failures)).toBe(wait);
+      clock.increment(wait - 1);
+      const early = await run(publish);
+      expect(early.notDue).toBe(1);
+      expect(badAttempts).toBe(failures);
+      clock.increment(1);
+      await run(publish);
+      expect(badAttempts).toBe(failures + 1);
+    }
+    expect(outbox.drain.failuresOf(`${bad.result_id}.json`)).toBe(5);
+    expect(outboxBackoffMs(9)).toBe(256_000);
+    expect(outboxBackoffMs(10)).toBe(300_000);
+    expect(outboxBackoffMs(50)).toBe(300_000);
+  });
+
+  it('quarantines after 10 consecutive failures with the last error in the reason; never deletes', async () => {
+    const { outbox, clock, run, files, dir } = await setup();
+    const bad = sampleResult();
+    await outbox.enqueue(bad);
+    const publish: PublishFn = async () => {
+      throw new Error('stream not found');
+    };
+    for (let attempt = 1; attempt <= OUTBOX_QUARANTINE_AFTER_FAILURES; attempt += 1) {
+      await run(publish);
+      clock.increment(outboxBackoffMs(attempt));
+    }
+    await waitUntil(async () => (await files()).length === 0, 5_000, 'file moved to stuck/');
+    const stuck = await outbox.store.listStuck();
+    expect(stuck.map((s) => s.name)).toEqual([`${bad.result_id}.json`]);
+    expect(stuck[0]!.reason).toMatch(/failed 10 times in a row; last error: stream not found/);
+    expect(JSON.parse(await readFile(path.join(dir, 'stuck', `${bad.result_id}.json`), 'utf8'))).toMatchObject({ result_id: bad.result_id });
+    expect(outbox.drain.status().stuck).toBe(1);
+  });
+
+  it('keeps at most `window` messages awaiting their PubAck, oldest first', async () => {
+    const { outbox, dir } = await setup();
+    const results = Array.from({ length: 10 }, () => sampleResult());
+    for (const [i, r] of results.entries()) {
+      await outbox.enqueue(r);
+      // mtimes in reverse order of names' creation: oldest is the last written.
+      await utimes(path.join(dir, `${r.result_id}.json`), 1_000 - i, 1_000 - i);
+    }
+    const started: string[] = [];
+    let maxInFlight = 0;
+    let inFlight = 0;
+    // Each fake PubAck takes a few ms, so several publishes overlap.
+    const publish: PublishFn = async () => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight -= 1;
+    };
+    const runnerFactory: typeof createOutboxMessageRunner = (effects, options) => {
+      const runner = createOutboxMessageRunner(effects, options);
+      return { start: (name, prior) => (started.push(name), runner.start(name, prior)) };
+    };
+    const summary = await outbox.drain.runPass({ publish, runnerFactory, window: 3 }).done;
+    expect(summary.delivered).toBe(10);
+    expect(maxInFlight).toBe(3);
+    expect(started).toEqual([...results].reverse().map((r) => `${r.result_id}.json`));
+  });
+
+  it('takes over files written by the Rust agent (<request_id>.json) and publishes their bytes as they are', async () => {
+    const { outbox, run, dir, files } = await setup();
+    await mkdir(dir, { recursive: true });
+    const rust = { ...sampleResult(), parent_result_id: null, collect_object: null };
+    const text = JSON.stringify(rust, null, 2);
+    await writeFile(path.join(dir, `${rust.request_id}.json`), text);
+    const seen: Array<{ subject: string; body: string }> = [];
+    await run(async (subject, payload) => {
+      seen.push({ subject, body: Buffer.from(payload).toString('utf8') });
+    });
+    expect(seen).toEqual([{ subject: `results.${rust.request_id}`, body: text }]);
+    expect(await files()).toEqual([]);
+  });
+
+  it('ignores tmp files (an enqueue that never finished is not a message)', async () => {
+    const { run, dir } = await setup();
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'half.json.tmp'), '{"result_id":');
+    const summary = await run(async () => undefined);
+    expect(summary.listed).toBe(0);
+    expect(await readdir(dir)).toEqual(['half.json.tmp']);
+  });
+});
+
+describe('outbox store', () => {
+  it('enqueue writes the wire form durably and leaves no tmp file', async () => {
+    const { outbox, dir } = await setup();
+    const r = sampleResult();
+    await outbox.enqueue(r);
+    expect(await readdir(dir)).toEqual([`${r.result_id}.json`]);
+    expect(JSON.parse(await readFile(path.join(dir, `${r.result_id}.json`), 'utf8'))).toEqual(r);
+  });
+
+  it('rejects with a clear error on a full disk, keeps nothing half-written, and reports degraded health', async () => {
+    const { outbox, dir } = await setup();
+    await mkdir(dir, { recursive: true });
+    const r = sampleResult();
+    // The tmp path points at /dev/full, whose writes fail with ENOSPC like a full disk.
+    await symlink('/dev/full', path.join(dir, `${r.result_id}.json.tmp`));
+    const health: string[] = [];
+    outbox.store.onHealth((e) => health.push(e.type));
+    const err = await outbox.enqueue(r).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OutboxWriteError);
+    expect((err as OutboxWriteError).code).toBe('ENOSPC');
+    expect((err as Error).message).toMatch(/disk full/);
+    expect(await readdir(dir)).toEqual([]);
+    expect(health).toEqual(['enqueue.failed']);
+    await outbox.enqueue(r);
+    expect(health).toEqual(['enqueue.failed', 'enqueue.succeeded']);
+  });
+
+  it('rejects when the directory cannot be created (a file where the directory should be)', async () => {
+    const data = await tempDataDir();
+    cleanups.push(data.cleanup);
+    await writeFile(path.join(data.dir, 'blocker'), 'x');
+    const outbox = createOutbox('results', path.join(data.dir, 'blocker', 'outbox'), testLog);
+    const err = await outbox.enqueue(sampleResult()).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OutboxWriteError);
+    expect((err as OutboxWriteError).code).toBe('ENOTDIR');
+  });
+
+  it('retryStuck moves a quarantined file back under a free name and drops its reason', async () => {
+    const { outbox, dir, files } = await setup();
+    const r = sampleResult();
+    await outbox.enqueue(r);
+    const name = `${r.result_id}.json`;
+    expect(await outbox.store.quarantine(name, 'test reason')).toBe(name);
+    await outbox.enqueue(r); // the same id is back in the outbox meanwhile
+    expect(await outbox.store.quarantine(name, 'second')).toBe(`${name}.1`);
+    expect((await outbox.store.listStuck()).map((s) => s.reason.replace(/^\S+ /, ''))).toEqual(['test reason', 'second']);
+    expect(await outbox.store.retryStuck(`${name}.1`)).toBe(name);
+    await outbox.enqueue(r);
+    expect(await outbox.store.retryStuck(name)).toBe(`${r.result_id}.retry-1.json`);
+    expect(await files()).toEqual([name, `${r.result_id}.retry-1.json`].sort());
+    expect(await readdir(path.join(dir, 'stuck'))).toEqual([]);
+  });
+});
