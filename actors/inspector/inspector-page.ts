@@ -34,6 +34,7 @@ aside h2,#log h2{font-size:12px;text-transform:uppercase;letter-spacing:.04em;co
 .card.ended{opacity:.7}
 .card h3{margin:0 0 2px;font-size:14px}
 .card .meta{font-size:12px;color:#57606a;margin-bottom:6px}
+.card .trail{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-size:11px;color:#8c959f;margin-bottom:4px;font-family:ui-monospace,Menlo,Consolas,monospace}
 .card .value{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .card details{font-size:12px;margin-bottom:6px}
 .card pre,#log pre{margin:0;font:11px/1.35 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
@@ -58,6 +59,9 @@ const MAX_LOG = 500;
 const charts = new Map();
 const cards = new Map();
 const pinned = new Set();
+// Recent states per actor from the log, so a transition faster than one update is still seen.
+const trails = new Map();
+const TRAIL = 6;
 let view = { actors: [], ended: [], stats: {} };
 let log = [];
 
@@ -127,7 +131,7 @@ function renderCards() {
       el.dataset.session = a.sessionId;
       el.dataset.actorId = a.id;
       el.dataset.root = String(a.parent === undefined);
-      el.innerHTML = '<h3></h3><div class="meta"></div><details><summary>status</summary><pre></pre></details><div class="chart" title="click to zoom"></div>';
+      el.innerHTML = '<h3></h3><div class="meta"></div><div class="trail"></div><details><summary>status</summary><pre></pre></details><div class="chart" title="click to zoom"></div>';
       el.querySelector('.chart').addEventListener('click', (ev) => ev.currentTarget.classList.toggle('zoom'));
       container.appendChild(el);
       card = { el, svgReady: false, active: [] };
@@ -140,6 +144,10 @@ function renderCards() {
     card.el.querySelector('h3').innerHTML = esc(label(a)) + badges(a);
     const sup = supervisionFor(a);
     card.el.querySelector('.meta').innerHTML = (a.chart ? 'machine <b>' + esc(a.chart) + '</b> · ' : '') + 'state <span class="value">' + esc(fmtValue(a.value) || a.status) + '</span>' + (sup ? ' · supervisor: ' + esc(sup.phase) + ', restarts ' + sup.restarts : '');
+    const trail = trails.get(a.sessionId) || [];
+    const trailEl = card.el.querySelector('.trail');
+    trailEl.dataset.trail = JSON.stringify(trail);
+    trailEl.textContent = trail.length > 1 ? 'recent: ' + trail.map((t) => t.state).join(' → ') : '';
     const details = card.el.querySelector('details');
     const summary = a.summary !== undefined ? a.summary : a.supervision;
     details.hidden = summary === undefined;
@@ -177,6 +185,15 @@ function renderLog() {
 
 function apply(msg) {
   view = msg;
+  for (const e of msg.events) {
+    if (e.kind !== 'state') continue;
+    const t = trails.get(e.actor) || [];
+    t.push({ at: e.at, state: e.type });
+    if (t.length > TRAIL) t.shift();
+    trails.set(e.actor, t);
+  }
+  const known = new Set([...msg.actors, ...msg.ended].map((a) => a.sessionId));
+  for (const sid of trails.keys()) if (!known.has(sid)) trails.delete(sid);
   if (msg.events.length) { log = log.concat(msg.events); if (log.length > MAX_LOG) log = log.slice(log.length - MAX_LOG); }
   document.title = msg.title + ' · inspector';
   $('#who').textContent = msg.title;

@@ -1,0 +1,173 @@
+/**
+ * End to end in a real browser: the real agent (`kanade-agent run --inspect`) against the harness
+ * broker, Debian's chromium driven by playwright-core, and the page asserted as a user sees it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pickFreePort } from '../../actors/dev-broker/nats-server.js';
+import type { ActorView } from '../../actors/inspector/inspection-hub.js';
+import { AGENT_BIN, spawnCli } from '../cli/run-cli.js';
+import { startBroker, type Broker } from '../harness/broker.js';
+import { agentDir, pollUntil, TEST_AGENT_RECONNECT_WAIT_MS, type AgentDir } from '../process/agent-process.js';
+
+/** Debian's chromium (`.ci/run` installs it when missing). */
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const PC_ID = 'inspector-e2e';
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+let broker: Broker;
+let dir: AgentDir;
+let tmp: string;
+let agent: ReturnType<typeof spawnCli>;
+let context: BrowserContext;
+let page: Page;
+let url: string;
+
+interface State {
+  actors: ActorView[];
+  ended: ActorView[];
+}
+
+async function state(): Promise<State> {
+  return (await (await fetch(`${url}api/state`)).json()) as State;
+}
+
+/** The root's children as the supervisor lists them, each with its live view once it runs. */
+async function rootChildren(): Promise<{ ids: string[]; live: Map<string, ActorView> }> {
+  const s = await state();
+  const root = s.actors.find((a) => a.parent === undefined);
+  const ids = Object.keys(root?.supervision ?? {});
+  const live = new Map(s.actors.filter((a) => a.parent === root?.sessionId).map((a) => [a.id, a]));
+  return { ids, live };
+}
+
+/** What one card of the page shows: its highlighted state ids and status text. */
+async function card(id: string): Promise<{ active: string[]; highlighted: string[]; states: number; summary: string; trail: Array<{ at: number; state: string }> }> {
+  return page.$eval(`.card[data-actor-id="${id}"]`, (el) => ({
+    active: (el.getAttribute('data-active') ?? '').split(' ').filter(Boolean),
+    highlighted: [...el.querySelectorAll('.chart svg .state.active:not(.root)')].map((s) => s.getAttribute('data-state') ?? ''),
+    states: el.querySelectorAll('.chart svg .state').length,
+    summary: el.querySelector('details pre')?.textContent ?? '',
+    trail: JSON.parse(el.querySelector('.trail')?.getAttribute('data-trail') ?? '[]') as Array<{ at: number; state: string }>,
+  }));
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'kanade-inspector-e2e-'));
+  broker = await startBroker();
+  dir = await agentDir([broker.url], PC_ID);
+  const port = await pickFreePort();
+  agent = spawnCli(['run', '--config', dir.configPath, '--inspect', String(port)], {
+    ...process.env,
+    KANADE_AGENT_DATA_DIR: '',
+    KANADE_NATS_RECONNECT_WAIT_MS: String(TEST_AGENT_RECONNECT_WAIT_MS),
+  });
+  url = await pollUntil('the inspector URL on stderr', async () => /inspector on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(agent.output.stderr)?.[1], 15_000, 50);
+  expect(url).toBe(`http://127.0.0.1:${port}/`);
+  context = await chromium.launchPersistentContext(join(tmp, 'chromium-profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1000, height: 700 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+});
+
+afterAll(async () => {
+  await context?.close().catch(() => undefined);
+  if (agent && agent.exitCode === null) {
+    const exited = new Promise((resolve) => agent.once('exit', resolve));
+    agent.kill('SIGKILL');
+    await exited;
+  }
+  await broker?.stop().catch(() => undefined);
+  await dir?.remove();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('inspector in a real browser', () => {
+  it('draws every child with its current state, follows a command, and shows the connection reconnecting', async () => {
+    const requests: string[] = [];
+    page.on('request', (req) => requests.push(req.url()));
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(url);
+    expect(await page.title()).toBe(`${PC_ID} · inspector`);
+
+    // Every child the supervisor lists is running and connected to the broker.
+    const { ids, live } = await pollUntil(
+      'every child running and the connection connected',
+      async () => {
+        const children = await rootChildren();
+        const connected = JSON.stringify(children.live.get('connection')?.value) === '{"live":"connected"}';
+        return connected && children.ids.length > 0 && children.ids.every((id) => children.live.has(id)) ? children : undefined;
+      },
+      15_000,
+    );
+    expect(ids).toEqual(expect.arrayContaining(['connection']));
+
+    // Each child's chart is drawn and its current state highlighted, as the agent reports it.
+    for (const id of ids) {
+      await page.waitForSelector(`.card[data-actor-id="${id}"] .chart svg .state.active:not(.root)`, { timeout: 15_000 });
+      const shown = await card(id);
+      expect(shown.states, `${id}: states drawn`).toBeGreaterThan(1);
+      expect(shown.highlighted.length, `${id}: highlighted`).toBeGreaterThan(0);
+      const reported = live.get(id)!;
+      // The page may be one update ahead of the JSON read above, never out of step with its own chart.
+      for (const stateId of shown.highlighted) expect(shown.active).toContain(stateId);
+      expect(reported.active.length).toBeGreaterThan(1);
+    }
+    const connection = await card('connection');
+    expect(connection.highlighted).toContain('connection.live.connected');
+
+    if (ids.includes('executor')) {
+      const before = await card('executor');
+      const execStarted = Date.now();
+      const exec = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn(process.execPath, [AGENT_BIN, 'exec', '--nats', broker.url, '--pc', PC_ID, '--timeout', '10', '--wait', '20', '--', 'echo hi'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.on('exit', (code) => resolve({ code, stdout }));
+      });
+      expect(exec.code).toBe(0);
+      expect(exec.stdout).toContain('hi');
+      // The run's actor appears in the tree (live or recently ended) and its chart opens on click.
+      const runRow = page.locator('.actor-row[data-actor-id^="run-"]').first();
+      await runRow.waitFor({ timeout: 10_000 });
+      await runRow.click();
+      const runId = await runRow.getAttribute('data-actor-id');
+      await page.waitForSelector(`.card[data-actor-id="${runId}"] .chart svg .state.active:not(.root)`, { timeout: 10_000 });
+      // The executor counted the command; its highlighted state is the intake's (commands run as child actors).
+      await pollUntil('the executor status to change', async () => (await card('executor')).summary !== before.summary, 10_000);
+      expect((await card('executor')).highlighted.length).toBeGreaterThan(0);
+      // The results outbox went through a delivery and back: its state trail moved after the command.
+      await pollUntil(
+        'the results outbox to change state after the command',
+        async () => (await card('outbox-results')).trail.filter((t) => t.at >= execStarted).length > 0,
+        10_000,
+      );
+    }
+
+    const shot = join(tmp, 'inspector.png');
+    await page.screenshot({ path: shot });
+    const png = await readFile(shot);
+    expect(png.subarray(0, 8).equals(PNG_MAGIC)).toBe(true);
+    expect(png.length).toBeGreaterThan(10_000);
+    if (process.env['KANADE_INSPECTOR_SCREENSHOT']) await page.screenshot({ path: process.env['KANADE_INSPECTOR_SCREENSHOT'] });
+
+    // The broker goes away: the connection chart highlights reconnecting.
+    await broker.server.stop();
+    await page.waitForSelector('.card[data-actor-id="connection"] .chart svg [data-state="connection.live.reconnecting"].active', { timeout: 15_000 });
+    expect((await card('connection')).highlighted).toEqual(['connection.live', 'connection.live.reconnecting']);
+
+    expect(errors).toEqual([]);
+    // Everything the page loaded came from the agent itself.
+    expect(requests.length).toBeGreaterThan(0);
+    for (const request of requests) expect(request.startsWith(url)).toBe(true);
+  });
+});
