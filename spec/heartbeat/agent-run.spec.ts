@@ -1,0 +1,87 @@
+/**
+ * Process level: `kanade-agent run` against a real broker with `{"heartbeat_interval":"1s"}` (and
+ * `"inventory_jitter":"0s"`) in KV `agent_config/global`: heartbeats at the KV interval, a ping
+ * reply, `agent_online` in stream OBS_EVENTS, the hw inventory in stream INVENTORY, and the three
+ * children's summaries in `kanade-agent status`. The supervisor's crash tests arm `heartbeat.tick`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, type Broker } from '../harness/broker.js';
+import {
+  decodeHeartbeat, decodeHwInventory, decodeObsEvent, STREAM_INVENTORY, STREAM_OBS_EVENTS, subjects,
+} from '../../contract/index.js';
+import { agentDir, spawnAgent, waitForStatus, type AgentDir, type AgentProcess } from '../process/agent-process.js';
+import { pollUntil } from '../config-kv/test-services.js';
+
+const PC = 'PC-run-06';
+
+describe('kanade-agent run: heartbeat, config and inventory children', () => {
+  let broker: Broker;
+  let dir: AgentDir;
+  let agent: AgentProcess | undefined;
+
+  beforeAll(async () => {
+    broker = await startBroker();
+    dir = await agentDir([broker.url], PC);
+  });
+  afterAll(async () => {
+    agent?.kill('SIGTERM');
+    await agent?.exited;
+    await broker?.stop();
+    await dir?.remove();
+  });
+
+  it('beats at the KV interval, answers pings, announces agent_online and publishes hw', async () => {
+    const kv = await broker.kvm.open('agent_config');
+    await kv.put('global', JSON.stringify({ heartbeat_interval: '1s', inventory_jitter: '0s' }));
+    const arrivals: number[] = [];
+    const sub = broker.nc.subscribe(subjects.heartbeat(PC), {
+      callback: (_err, msg) => {
+        if (decodeHeartbeat(msg.data).ok) arrivals.push(Date.now());
+      },
+    });
+    await broker.nc.flush();
+
+    agent = spawnAgent(dir);
+    try {
+      await pollUntil('first heartbeat', 20_000, () => arrivals.length >= 1);
+      await pollUntil('three more heartbeats', 10_000, () => arrivals.length >= 4);
+      const last = arrivals.slice(-4);
+      for (let i = 1; i < last.length; i += 1) expect((last[i] as number) - (last[i - 1] as number)).toBeLessThan(3_000);
+
+      const reply = await broker.nc.request(subjects.ping(PC), '', { timeout: 5_000 });
+      const pong = reply.json<Record<string, unknown>>();
+      expect(pong.pc_id).toBe(PC);
+      expect('command_protocols' in pong).toBe(false);
+      expect('agent_rss_bytes' in pong).toBe(false);
+
+      const online = await pollUntil('agent_online in OBS_EVENTS', 15_000, async () => {
+        const msg = await broker.jsm.streams.getMessage(STREAM_OBS_EVENTS, { last_by_subj: subjects.obs(PC) });
+        return msg ?? undefined;
+      });
+      const event = decodeObsEvent(online.data);
+      expect(event.ok && event.value).toMatchObject({ pc_id: PC, kind: 'agent_online', source: 'agent:startup' });
+
+      const hwMsg = await pollUntil('hw in INVENTORY', 20_000, async () => {
+        const msg = await broker.jsm.streams.getMessage(STREAM_INVENTORY, { last_by_subj: subjects.inventoryHw(PC) });
+        return msg ?? undefined;
+      });
+      const hw = decodeHwInventory(hwMsg.data);
+      expect(hw.ok && hw.value.pc_id).toBe(PC);
+
+      const report = await waitForStatus(dir.socket, 'children summaries', (r) => {
+        const inventory = r.children.find((c) => c.id === 'inventory')?.status as { lastPublishedAt?: string | null } | undefined;
+        return typeof inventory?.lastPublishedAt === 'string';
+      });
+      const row = (id: string) => report.children.find((c) => c.id === id);
+      expect(row('config')?.status).toMatchObject({ synced: true, effective: { heartbeat_interval_ms: 1_000 } });
+      expect((row('heartbeat')?.status as { beats: number }).beats).toBeGreaterThanOrEqual(4);
+      expect(row('heartbeat')?.status).toMatchObject({ intervalMs: 1_000, online: 'enqueued' });
+    } finally {
+      sub.unsubscribe();
+      agent.kill('SIGTERM');
+      const exit = await agent.exited;
+      expect(exit.code).toBe(0);
+      await kv.delete('global');
+    }
+  });
+});
