@@ -95,6 +95,7 @@ export const commandRunMachine = setup({
     hasNoScriptObject: ({ context }) => context.command.script_object === undefined,
     scriptFetched: ({ event }) => (event as unknown as { output: ScriptFetch }).output.ok,
     bypassesBudget: ({ context }) => context.command.bypass_local_limit,
+    hasNoJitter: ({ context }) => (context.command.jitter_secs ?? 0) <= 1,
     hasDeadline: ({ context }) => deadlineMs(context.command) !== undefined,
     hasTimeout: ({ context }) => context.command.timeout_secs > 0,
     killRequested: ({ context }) => context.killReason !== undefined,
@@ -245,6 +246,7 @@ export const commandRunMachine = setup({
       states: {
         jitter: {
           description: 'Sleeps uniform [0, jitter_secs) s when jitter_secs > 1 (§8.2).',
+          always: { guard: 'hasNoJitter', target: 'waitingForSlot' },
           after: { jitter: 'waitingForSlot' },
           on: { kill: { target: '#commandRun.finishing', actions: 'finishKilledBeforeStart' } },
         },

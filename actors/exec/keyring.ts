@@ -144,3 +144,21 @@ export function keyringFor(services: { readonly config: AgentConfig; readonly lo
   }
   return ring;
 }
+
+/**
+ * The heartbeat's view of the ring (§5.4): `command_keys` and `enforcing`, re-reading the file
+ * first when `reload` is set. Matches the heartbeat's `CommandKeyStatusReader`. Never rejects.
+ */
+export async function commandKeyStatus(
+  services: { readonly config: AgentConfig; readonly log: Logger },
+  opts: { reload: boolean },
+): Promise<{ command_keys: readonly string[]; enforcing: boolean }> {
+  try {
+    const ring = await keyringFor(services);
+    if (opts.reload) await ring.reload();
+    return { command_keys: ring.fingerprints(), enforcing: ring.enforcing() };
+  } catch (err) {
+    services.log.error({ err: (err as Error).message }, 'command keyring unavailable for the heartbeat');
+    return { command_keys: [], enforcing: false };
+  }
+}
