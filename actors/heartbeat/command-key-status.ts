@@ -1,8 +1,10 @@
 /**
  * What the heartbeat says about command signing (§5.4, §6.2): `command_keys` as
- * `["<kid>:<fingerprint>"]` and `enforcing`. The ring is re-read before each periodic heartbeat
- * (§6.2 "re-read each heartbeat"); ping replies use the ring as last read.
+ * `["<kid>:<fingerprint>"]` and `enforcing`, from the agent's keyring (actors/exec/keyring.ts,
+ * shared with the executor). The ring is re-read before each periodic heartbeat (§6.2 "re-read
+ * each heartbeat"); ping replies use the ring as last read.
  */
+import { keyringFor } from '../exec/keyring.js';
 import type { AgentServices } from '../ports.js';
 
 /** The signing facts a heartbeat carries. */
@@ -14,8 +16,17 @@ export interface CommandKeyStatus {
 /** Reads the signing facts; `reload` re-reads the keyring file first. Never rejects. */
 export type CommandKeyStatusReader = (services: AgentServices, opts: { reload: boolean }) => Promise<CommandKeyStatus>;
 
-/** Until a keyring exists: no keys, not enforcing. */
+/** No keys, not enforcing (tests, and the fallback when the ring cannot be built). */
 export const noCommandKeys: CommandKeyStatusReader = async () => ({ command_keys: [], enforcing: false });
 
-/** The reader the heartbeat uses by default. */
-export const readCommandKeyStatus: CommandKeyStatusReader = noCommandKeys;
+/** The reader the heartbeat uses by default: the process-wide keyring. */
+export const readCommandKeyStatus: CommandKeyStatusReader = async (services, opts) => {
+  try {
+    const ring = await keyringFor(services);
+    if (opts.reload) await ring.reload();
+    return { command_keys: ring.fingerprints(), enforcing: ring.enforcing() };
+  } catch (err) {
+    services.log.warn({ child: 'heartbeat', err: String(err) }, 'command keyring unavailable; heartbeat reports no keys');
+    return noCommandKeys(services, opts);
+  }
+};
