@@ -1,0 +1,141 @@
+/** Pure and file-level pieces: run messages, keyring, signature classification, ledger, slot budget. */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openAdmissionLedger } from '../../actors/exec/admission-ledger.js';
+import { createKeyring } from '../../actors/exec/keyring.js';
+import { createSlotBudget } from '../../actors/exec/slot-budget.js';
+import { verifySignature } from '../../actors/exec/verify-signature.js';
+import { signatureHeaders } from '../../actors/command-publisher.js';
+import { generateCommandKey } from '../../actors/ed25519.js';
+import {
+  ADMISSION_TOMBSTONE_MS, deadlineSkipMessage, revokedSkipMessage, stalenessSkipMessage, versionPinSkipMessage,
+} from '../../contract/index.js';
+
+const log = pino({ level: 'silent' });
+const dirs: string[] = [];
+const temp = async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kanade-unit-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('run messages (§8.1)', () => {
+  it('match the contract texts with humantime durations', () => {
+    expect(stalenessSkipMessage(90_000, 300_000)).toBe('skipped: staleness policy (mode=strict) exceeded — agent has been disconnected for 1m 30s, max allowed 5m');
+    expect(stalenessSkipMessage(Number.POSITIVE_INFINITY, 60_000)).toBe('skipped: staleness policy (mode=strict) exceeded — agent has been disconnected for ∞, max allowed 1m');
+    expect(versionPinSkipMessage('m', '2', '1')).toBe('skipped: version-pin mismatch — script_current[m] = 2, command brought 1');
+    expect(revokedSkipMessage('m')).toBe('skipped: command was revoked (script_status[m] = revoked)');
+    expect(deadlineSkipMessage(3_600_000, '2026-05-16T00:00:00Z', '2026-05-16T01:00:00.000Z'))
+      .toBe('skipped: starting deadline expired 1h ago (deadline 2026-05-16T00:00:00Z, received 2026-05-16T01:00:00.000Z)');
+  });
+});
+
+describe('keyring (§6.2)', () => {
+  it('fingerprints are kid:<first 16 hex of sha256(raw key)>; a bad reload keeps the ring; unknown-kid reloads are rate-limited', async () => {
+    const dir = await temp();
+    const file = path.join(dir, 'keys.json');
+    const key = generateCommandKey();
+    await writeFile(file, JSON.stringify([{ kid: 'k1', public_key: key.publicKeyBase64 }]));
+    let now = 0;
+    const ring = await createKeyring({ file, requireSigned: false, log, now: () => now });
+    const fp = createHash('sha256').update(Buffer.from(key.publicKeyBase64, 'base64')).digest('hex').slice(0, 16);
+    expect(ring.fingerprints()).toEqual([`k1:${fp}`]);
+    expect(ring.enforcing()).toBe(false);
+    await writeFile(file, '[{"kid":"k1","public_key":"AAAA"},{"kid":"k1"}]');
+    await ring.reload();
+    expect(ring.fingerprints()).toEqual([`k1:${fp}`]);
+    expect(await ring.reloadForUnknownKid('x')).toBe(true);
+    now = 29_999;
+    expect(await ring.reloadForUnknownKid('x')).toBe(false);
+    now = 30_000;
+    expect(await ring.reloadForUnknownKid('x')).toBe(true);
+  });
+
+  it('a duplicate kid rejects the ring; at start with enforcement requested that refuses everything', async () => {
+    const dir = await temp();
+    const file = path.join(dir, 'keys.json');
+    const key = generateCommandKey();
+    await writeFile(file, JSON.stringify([{ kid: 'a', public_key: key.publicKeyBase64 }, { kid: 'a', public_key: key.publicKeyBase64 }]));
+    const ring = await createKeyring({ file, requireSigned: true, log });
+    expect(ring.size()).toBe(0);
+    expect(ring.refusingAll()).toBe(true);
+    expect(ring.enforcing()).toBe(true);
+    const missing = await createKeyring({ file: path.join(dir, 'none.json'), requireSigned: true, log });
+    expect(missing.enforcing()).toBe(false);
+  });
+
+  it('classifies signatures: verified, unsigned, malformed alg, invalid, stale break-glass', async () => {
+    const dir = await temp();
+    const file = path.join(dir, 'keys.json');
+    const key = generateCommandKey();
+    const glass = generateCommandKey();
+    await writeFile(file, JSON.stringify([{ kid: 'k', public_key: key.publicKeyBase64 }, { kid: 'g', public_key: glass.publicKeyBase64, max_age_secs: 10 }]));
+    const ring = await createKeyring({ file, requireSigned: true, log });
+    const body = new TextEncoder().encode('{"x":1}');
+    const plain = (h: ReturnType<typeof signatureHeaders>) => Object.fromEntries([...h.keys()].map((k) => [k, h.get(k)]));
+    const now = Date.now();
+    expect((await verifySignature(plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now)), body, ring, now)).outcome).toBe('verified');
+    expect((await verifySignature({}, body, ring, now)).outcome).toBe('unsigned');
+    const badAlg = plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now));
+    badAlg['Kanade-Sig-Alg'] = 'rsa';
+    expect((await verifySignature(badAlg, body, ring, now)).outcome).toBe('malformed');
+    const tampered = new TextEncoder().encode('{"x":2}');
+    expect((await verifySignature(plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now)), tampered, ring, now)).outcome).toBe('invalid');
+    const old = plain(signatureHeaders(body, { privateKey: glass.privateKey, kid: 'g' }, now - 11_000));
+    expect((await verifySignature(old, body, ring, now)).outcome).toBe('stale');
+    // Ordinary keys have no freshness bound: a week-old signature verifies.
+    expect((await verifySignature(plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now - 7 * 86_400_000)), body, ring, now)).outcome).toBe('verified');
+  });
+});
+
+describe('admission ledger (§7)', () => {
+  it('admits once, reports duplicates and conflicts, prunes only expired finished tombstones, leaves no tmp files', async () => {
+    const dataDir = await temp();
+    const ledger = await openAdmissionLedger(dataDir);
+    const body = new TextEncoder().encode('{"a":1}');
+    const input = { requestId: 'r/1', body, headers: {}, subject: 'commands.all', receivedAt: '2026-01-01T00:00:00.000Z', resultId: 'id-1', nowMs: 1_000 };
+    const first = await ledger.admit(input);
+    expect(first.kind).toBe('admitted');
+    expect((await ledger.admit({ ...input, resultId: 'id-2' })).kind).toBe('duplicate');
+    expect((await ledger.admit({ ...input, body: new TextEncoder().encode('{"a":2}') })).kind).toBe('conflict');
+    expect(await readdir(path.join(dataDir, 'admission'))).toEqual(['r_1.json']);
+    const pending = await ledger.admit({ ...input, requestId: 'r2' });
+    if (first.kind !== 'admitted' || pending.kind !== 'admitted') throw new Error('not admitted');
+    await ledger.update(first.record, { state: 'finished', queued: true }, 2_000);
+    expect(await ledger.prune(2_000 + ADMISSION_TOMBSTONE_MS)).toBe(0);
+    expect(await ledger.prune(2_001 + ADMISSION_TOMBSTONE_MS)).toBe(1);
+    // Pending records are never pruned.
+    expect(await ledger.prune(Number.MAX_SAFE_INTEGER)).toBe(0);
+    const reopened = await openAdmissionLedger(dataDir);
+    expect(reopened.stats().records).toBe(1);
+    expect((await reopened.unfinished()).map((r) => r.request_id)).toEqual(['r2']);
+  });
+});
+
+describe('slot budget (§8.2)', () => {
+  it('is FIFO, resizable live, and an aborted waiter leaves the queue', async () => {
+    const budget = createSlotBudget(1);
+    const order: string[] = [];
+    const r1 = await budget.acquire();
+    const abort = new AbortController();
+    const waiting = budget.acquire(abort.signal).then(() => order.push('aborted-one'), () => order.push('aborted'));
+    const w2 = budget.acquire().then((release) => { order.push('second'); return release; });
+    const w3 = budget.acquire().then((release) => { order.push('third'); return release; });
+    abort.abort(new Error('kill'));
+    await waiting;
+    expect(budget.stats()).toEqual({ limit: 1, inUse: 1, waiting: 2 });
+    budget.resize(2);
+    await w2;
+    expect(order).toEqual(['aborted', 'second']);
+    r1();
+    (await w3)();
+    expect(order).toEqual(['aborted', 'second', 'third']);
+  });
+});
