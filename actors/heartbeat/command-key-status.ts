@@ -4,7 +4,7 @@
  * shared with the executor). The ring is re-read before each periodic heartbeat (§6.2 "re-read
  * each heartbeat"); ping replies use the ring as last read.
  */
-import { keyringFor } from '../exec/keyring.js';
+import { commandKeyStatus } from '../exec/keyring.js';
 import type { AgentServices } from '../ports.js';
 
 /** The signing facts a heartbeat carries. */
@@ -19,14 +19,5 @@ export type CommandKeyStatusReader = (services: AgentServices, opts: { reload: b
 /** No keys, not enforcing (tests, and the fallback when the ring cannot be built). */
 export const noCommandKeys: CommandKeyStatusReader = async () => ({ command_keys: [], enforcing: false });
 
-/** The reader the heartbeat uses by default: the process-wide keyring. */
-export const readCommandKeyStatus: CommandKeyStatusReader = async (services, opts) => {
-  try {
-    const ring = await keyringFor(services);
-    if (opts.reload) await ring.reload();
-    return { command_keys: ring.fingerprints(), enforcing: ring.enforcing() };
-  } catch (err) {
-    services.log.warn({ child: 'heartbeat', err: String(err) }, 'command keyring unavailable; heartbeat reports no keys');
-    return noCommandKeys(services, opts);
-  }
-};
+/** The reader the heartbeat uses by default: the executor's process-wide keyring. */
+export const readCommandKeyStatus: CommandKeyStatusReader = commandKeyStatus;
