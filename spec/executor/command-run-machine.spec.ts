@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyEventObject } from 'xstate';
 import type { AdmissionRecord } from '../../actors/exec/admission-ledger.js';
 import type { ExecRuntime } from '../../actors/exec/exec-runtime.js';
+import type { ScriptFetch } from '../../actors/exec/fetch-script.js';
+import type { GateSkip } from '../../actors/exec/gates.js';
+import type { RunEffectInput } from '../../actors/exec/run-actors.js';
 import { draftCommand } from '../../actors/command-publisher.js';
 import type { ExecResult, Command } from '../../contract/index.js';
 import { commandRunMachine } from '../../machines/command-run-machine.js';
@@ -21,8 +24,8 @@ function harness(draft: Partial<Command> & Pick<Command, 'shell' | 'script'>, op
   let killSwitch: ((e: AnyEventObject) => void) | undefined;
   const machine = commandRunMachine.provide({
     actors: {
-      checkRunGates: fromPromise(async () => undefined),
-      fetchScript: fromPromise(async () => ({ ok: true as const, script: command.script })),
+      checkRunGates: fromPromise<GateSkip | undefined, RunEffectInput>(async () => undefined),
+      fetchScript: fromPromise<ScriptFetch, RunEffectInput>(async () => ({ ok: true, script: command.script })),
       watchKill: fromCallback(({ sendBack }) => {
         killSwitch = sendBack;
       }),
@@ -35,7 +38,7 @@ function harness(draft: Partial<Command> & Pick<Command, 'shell' | 'script'>, op
         });
         processes.push(proc);
       }),
-      deliverRunResult: fromPromise(async ({ input }: { input: { result: ExecResult } }) => {
+      deliverRunResult: fromPromise<void, { runtime: ExecRuntime; record: AdmissionRecord; result: ExecResult }>(async ({ input }) => {
         delivered.push(input.result);
       }),
     },
