@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, SimulatedClock, type EventObject } from 'xstate';
+import type { NatsConnectionEvent } from '../../actors/nats-connection.js';
 import { connectionMachine, CONNECTION_DRAIN_TIMEOUT_MS } from '../../machines/connection-machine.js';
 import { fakeServices } from './fake-children.js';
 
@@ -14,7 +15,7 @@ function fakeConnection(opts: { answerDrain: boolean }) {
       if (event.type === 'drain' && opts.answerDrain) sendBack({ type: 'connection.closed' });
     });
   });
-  return { logic, received, emit: (event: EventObject) => emit(event) };
+  return { logic, received, emit: (event: NatsConnectionEvent) => emit(event) };
 }
 
 function start(answerDrain = true) {

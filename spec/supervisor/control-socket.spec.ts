@@ -1,5 +1,5 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,11 +30,11 @@ describe('control socket', () => {
 
   it('replaces a stale socket file left by a killed agent', async () => {
     const socketPath = join(dir, 'stale.sock');
-    // A socket file nobody listens on: bind, then close without unlinking (as after SIGKILL).
-    const stale = net.createServer();
-    await new Promise<void>((resolve) => stale.listen(socketPath, resolve));
-    const handle = (stale as unknown as { _handle: { close(): void } })._handle;
-    handle.close();
+    // A socket file nobody listens on, as a SIGKILLed agent leaves it.
+    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`]);
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
     expect((await stat(socketPath)).isSocket()).toBe(true);
     const socket = await startControlSocket({ path: socketPath, report: () => ({ ok: true }) });
     try {
