@@ -19,7 +19,7 @@ import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.
 import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
 import { inventorySession } from '../actors/inventory/inventory-session.js';
 import type { InventoryReport } from '../actors/inventory/collect-inventory.js';
-import { publishHw } from '../actors/inventory/publish-hw.js';
+import { publishHw, type PublishHwOutput } from '../actors/inventory/publish-hw.js';
 import { inventorySettings, watchInventorySettings, type InventorySettings } from '../actors/inventory/watch-inventory-settings.js';
 
 /** The first run waits 0..min(this, inventory jitter) after the first connect, so a fleet restart does not collect in lockstep. */
@@ -93,9 +93,16 @@ export const inventoryMachine = setup({
         status: { ...context.status, runs: context.status.runs + 1, lastRunAt: report.collected_at, lastDurationMs: report.durationMs, lastError },
       };
     }),
-    recordPublished: assign(({ context }) => {
-      context.services.log.info({ child: 'inventory', subject: `inventory.${context.services.config.pcId}.hw` }, 'hardware inventory published');
-      // Part failures of this run stay visible; only the publish error is cleared.
+    recordPublished: assign(({ context }, output: PublishHwOutput) => {
+      const log = context.services.log;
+      const subject = `inventory.${context.services.config.pcId}.hw`;
+      if (output.refused) {
+        // Contract §3: the backend's role may not grant inventory.*.*; a refusal is only logged.
+        log.warn({ child: 'inventory', subject }, 'hardware inventory refused by the broker (publish permission); not retried until the next cycle');
+        return { pending: null, publishAttempts: 0, status: { ...context.status, lastError: `publish: refused by the broker's permissions on ${subject}` } };
+      }
+      log.info({ child: 'inventory', subject, bytes: output.bytes }, 'hardware inventory published');
+      // Part failures of this run stay visible; only a publish error is cleared.
       const lastError = context.status.lastError?.startsWith('publish: ') ? null : context.status.lastError;
       return { pending: null, publishAttempts: 0, status: { ...context.status, lastPublishedAt: new Date().toISOString(), lastError } };
     }),
@@ -194,7 +201,7 @@ export const inventoryMachine = setup({
             id: 'publishHw',
             src: 'publishHw',
             input: ({ context }) => ({ nc: context.nc as NatsConnection, hw: context.pending as HwInventory }),
-            onDone: { target: 'scheduled', actions: 'recordPublished' },
+            onDone: { target: 'scheduled', actions: { type: 'recordPublished', params: ({ event }: { event: { output: PublishHwOutput } }) => event.output } },
             onError: { target: 'retrying', actions: { type: 'recordPublishFailure', params: ({ event }: { event: { error: unknown } }) => event.error } },
           },
         },

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { FIRST_RUN_JITTER_MS, inventoryMachine } from '../../machines/inventory-machine.js';
-import type { PublishHwInput } from '../../actors/inventory/publish-hw.js';
+import { PermissionViolationError } from '@nats-io/transport-node';
+import { isPublishRefusal, type PublishHwInput, type PublishHwOutput } from '../../actors/inventory/publish-hw.js';
+import type { AgentServices } from '../../actors/ports.js';
 import type { InventoryReport } from '../../actors/inventory/collect-inventory.js';
 import { inventorySettings } from '../../actors/inventory/watch-inventory-settings.js';
 import { createTestServices, defaultEffectiveConfig } from '../config-kv/test-services.js';
@@ -26,25 +28,25 @@ function report(pcId: string): InventoryReport {
   };
 }
 
-function harness(opts: { failPublishes?: number; intervalMs?: number; jitterMs?: number } = {}) {
+function harness(opts: { failPublishes?: number; intervalMs?: number; jitterMs?: number; refuse?: boolean } = {}) {
   const t = createTestServices('PC-inv-unit', { config: { inventory: { enabled: true, intervalMs: opts.intervalMs ?? 24 * HOUR_MS, jitterMs: opts.jitterMs ?? 0 } } });
   const collections: number[] = [];
   const published: PublishHwInput[] = [];
   let failures = opts.failPublishes ?? 0;
   const clock = new SimulatedClock();
-  const session = fromCallback<{ type: string }, unknown>(({ sendBack, receive }) => {
+  const session = fromCallback<{ type: string }, AgentServices>(({ sendBack, receive }) => {
     receive(() => {
       collections.push(clock.now());
       sendBack({ type: 'inventory.collected', report: report('PC-inv-unit') });
     });
   });
-  const publish = fromPromise<{ bytes: number }, PublishHwInput>(async ({ input }) => {
+  const publish = fromPromise<PublishHwOutput, PublishHwInput>(async ({ input }) => {
     if (failures > 0) {
       failures -= 1;
       throw new Error('flush not confirmed');
     }
     published.push(input);
-    return { bytes: 1 };
+    return { bytes: 1, refused: opts.refuse === true };
   });
   const machine = inventoryMachine.provide({ actors: { inventorySession: session, publishHw: publish } });
   const actor = createActor(machine, { input: t.services, clock }).start();
@@ -135,6 +137,26 @@ describe('inventory machine (simulated clock)', () => {
     await flush();
     expect(published).toHaveLength(1);
     actor.send({ type: 'shutdown' });
+  });
+
+  it('a publish the broker refuses (permissions) is logged, not retried, and shows in status', async () => {
+    const { t, clock, actor, published } = harness({ refuse: true });
+    t.broker.connected({} as NatsConnection);
+    clock.increment(FIRST_RUN_JITTER_MS);
+    await flush();
+    expect(published).toHaveLength(1);
+    expect(actor.getSnapshot().matches({ running: 'scheduled' })).toBe(true);
+    expect(actor.getSnapshot().context.status.lastError).toContain("refused by the broker's permissions on inventory.PC-inv-unit.hw");
+    expect(actor.getSnapshot().context.status.lastPublishedAt).toBeNull();
+    expect(t.logs.some((l) => l.msg.includes('refused by the broker'))).toBe(true);
+    actor.send({ type: 'shutdown' });
+  });
+
+  it('recognises the server refusing a publish on the inventory subject', () => {
+    const refusal = new PermissionViolationError('Permissions Violation for Publish to "inventory.PC.hw"', 'publish', 'inventory.PC.hw');
+    expect(isPublishRefusal({ type: 'error', error: refusal }, 'inventory.PC.hw')).toBe(true);
+    expect(isPublishRefusal({ type: 'error', error: refusal }, 'inventory.OTHER.hw')).toBe(false);
+    expect(isPublishRefusal({ type: 'error', error: new Error('x') }, 'inventory.PC.hw')).toBe(false);
   });
 
   it('settings: agent.toml [inventory] unless the effective config sets inventory_*', () => {
