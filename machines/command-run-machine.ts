@@ -50,6 +50,8 @@ interface Context {
   readonly lastAttempt: ExecResult | undefined;
   readonly result: ExecResult | undefined;
   readonly release: (() => void) | undefined;
+  /** Jitter slept or the slot was queued for: only then can policy have changed since the first gates. */
+  readonly waited: boolean;
 }
 
 type Event =
@@ -96,6 +98,7 @@ export const commandRunMachine = setup({
     scriptFetched: ({ event }) => (event as unknown as { output: ScriptFetch }).output.ok,
     bypassesBudget: ({ context }) => context.command.bypass_local_limit,
     hasNoJitter: ({ context }) => (context.command.jitter_secs ?? 0) <= 1,
+    didNotWait: ({ context }) => !context.waited,
     hasDeadline: ({ context }) => deadlineMs(context.command) !== undefined,
     hasTimeout: ({ context }) => context.command.timeout_secs > 0,
     killRequested: ({ context }) => context.killReason !== undefined,
@@ -151,6 +154,8 @@ export const commandRunMachine = setup({
       result: notRunResult(identity(context), spawnFailedMessage(context.command.shell, `admission ledger unavailable (${String((event as unknown as { error: unknown }).error)})`), context.runtime.now()),
     })),
     keepSlot: assign(({ event }) => ({ release: (event as unknown as { output: () => void }).output })),
+    noteWait: assign({ waited: () => true }),
+    noteWaitIfQueued: assign({ waited: ({ context }) => context.waited || !context.runtime.budget.available() }),
     stampStart: assign(({ context }) => ({ startedAtMs: context.runtime.now() })),
     rememberLaunchRecord: assign(({ event }) => ({ record: (event as unknown as { output: AdmissionRecord }).output })),
     latchKill: assign(({ context, event }) => ({ killReason: context.killReason ?? (event.type === 'kill' ? event.reason : 'shutdown') })),
@@ -199,6 +204,7 @@ export const commandRunMachine = setup({
     lastAttempt: undefined,
     result: undefined,
     release: undefined,
+    waited: false,
   }),
   initial: 'checkingGates',
   output: ({ context }) => ({ result: context.result as ExecResult }),
@@ -247,12 +253,13 @@ export const commandRunMachine = setup({
         jitter: {
           description: 'Sleeps uniform [0, jitter_secs) s when jitter_secs > 1 (§8.2).',
           always: { guard: 'hasNoJitter', target: 'waitingForSlot' },
-          after: { jitter: 'waitingForSlot' },
+          after: { jitter: { target: 'waitingForSlot', actions: 'noteWait' } },
           on: { kill: { target: '#commandRun.finishing', actions: 'finishKilledBeforeStart' } },
         },
         waitingForSlot: {
           description: 'Queued FIFO for the process-wide max_local_concurrent budget; kill and deadline apply, no timeout yet (§8.2).',
           always: { guard: 'bypassesBudget', target: 'checkingGatesAgain' },
+          entry: { type: 'noteWaitIfQueued' },
           invoke: {
             id: 'acquireSlot',
             src: 'acquireSlot',
@@ -263,7 +270,8 @@ export const commandRunMachine = setup({
           on: { kill: { target: '#commandRun.finishing', actions: 'finishKilledWaitingForSlot' } },
         },
         checkingGatesAgain: {
-          description: 'The gates again: policy may have changed during jitter and the slot wait (§8.1).',
+          description: 'The gates again: policy may have changed during jitter and the slot wait (§8.1); no wait, no second check.',
+          always: { guard: 'didNotWait', target: 'launching' },
           invoke: {
             id: 'checkRunGatesAgain',
             src: 'checkRunGates',

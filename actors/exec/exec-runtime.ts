@@ -95,6 +95,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
         wait = Math.min(DELIVERY_RETRY_CAP_MS, wait * 2);
       }
     }
+    log.debug({ request_id: result.request_id }, 'result enqueued');
     if (record === undefined) return;
     try {
       await ledger.update(record, { state: 'finished', queued: true, result });

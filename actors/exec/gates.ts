@@ -54,8 +54,8 @@ export async function checkGates(
     let current: string | undefined;
     let status: string | undefined;
     try {
-      current = await reader.read(KV_SCRIPT_CURRENT, command.id);
-      status = await reader.read(KV_SCRIPT_STATUS, command.id);
+      // Both reads at once: each is a broker round trip on the launch path.
+      [current, status] = await Promise.all([reader.read(KV_SCRIPT_CURRENT, command.id), reader.read(KV_SCRIPT_STATUS, command.id)]);
     } catch {
       // Strict mode needs fresh policy: a failed live read counts as exceeding the bound (§8.1).
       if (policy.mode === 'strict') {

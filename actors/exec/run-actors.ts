@@ -43,6 +43,7 @@ export const acquireSlot = fromPromise<() => void, RunEffectInput>(({ input, sig
 export const markLaunching = fromPromise<AdmissionRecord, RunEffectInput & { startedAtMs: number }>(async ({ input }) => {
   const { runtime, command, record } = input;
   const next = await runtime.ledger.update(record, { state: 'launching' });
+  runtime.log.debug({ request_id: command.request_id }, 'run launching recorded');
   await runtime.services.failpoints.hit('executor.launching');
   if (command.exec_id !== undefined) {
     await runtime.started({
@@ -77,6 +78,7 @@ export const runProcess = fromCallback<{ type: string }, RunEffectInput & { scri
     if (killRequested) proc.kill();
     const outcome: ProcessOutcome = await proc.done;
     exited = true;
+    input.runtime.log.debug({ request_id: input.command.request_id }, 'run process done');
     sendBack({ type: 'process.exited', outcome, finishedAtMs: input.runtime.now() });
   });
   return () => {

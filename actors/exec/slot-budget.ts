@@ -14,6 +14,8 @@ export interface SlotBudget {
   acquire(signal?: AbortSignal): Promise<() => void>;
   /** Changes the limit (values below 1 become 1). */
   resize(limit: number): void;
+  /** True when a slot is free and nobody queues: `acquire` would be granted at once. */
+  available(): boolean;
   /** Current limit, slots in use and waiters, for status. */
   stats(): { limit: number; inUse: number; waiting: number };
 }
@@ -72,6 +74,7 @@ export function createSlotBudget(limit: number): SlotBudget {
       max = Math.max(1, Math.floor(limit));
       pump();
     },
+    available: () => inUse < max && queue.length === 0,
     stats: () => ({ limit: max, inUse, waiting: queue.length }),
   };
 }

@@ -18,7 +18,7 @@ function harness(draft: Partial<Command> & Pick<Command, 'shell' | 'script'>, op
   clock.set(T0);
   const command = draftCommand(draft);
   const record = { request_id: command.request_id, result_id: '11111111-2222-4333-8444-555555555555', received_at: new Date(T0).toISOString() } as AdmissionRecord;
-  const runtime = { now: () => clock.now(), pcId: 'PC1', log: pino({ level: 'silent' }) } as unknown as ExecRuntime;
+  const runtime = { now: () => clock.now(), pcId: 'PC1', log: pino({ level: 'silent' }), budget: { available: () => opts.slot !== 'never' } } as unknown as ExecRuntime;
   const delivered: ExecResult[] = [];
   const processes: Array<{ send: (e: AnyEventObject) => void; kills: number }> = [];
   let killSwitch: ((e: AnyEventObject) => void) | undefined;
