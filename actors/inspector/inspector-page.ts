@@ -18,13 +18,14 @@ header h1{font-size:15px;margin:0;font-weight:600}
 header .stats{margin-left:auto;font-size:12px;color:#d0d7de}
 #live{display:inline-block;width:9px;height:9px;border-radius:50%;background:#cf222e;margin-right:6px}
 #live.on{background:#2da44e}
-main{display:grid;grid-template-columns:300px 1fr;gap:10px;padding:10px;height:calc(100vh - 38px - 230px)}
+main{display:grid;grid-template-columns:300px 1fr;gap:10px;padding:10px;height:calc(100vh - 38px - 190px)}
 aside,#log{background:#fff;border:1px solid #d0d7de;border-radius:6px;overflow:auto}
 aside h2,#log h2{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#57606a;margin:8px 10px}
 .actor-row{padding:4px 10px;cursor:pointer;border-left:3px solid transparent;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .actor-row:hover{background:#f6f8fa}
 .actor-row.pinned{border-left-color:#0969da;background:#ddf4ff}
 .actor-row.ended{color:#8c959f}
+.actor-row .helpers{font-size:11px;color:#8c959f;overflow:hidden;text-overflow:ellipsis}
 .actor-row .st{color:#57606a;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .badge{display:inline-block;padding:0 5px;border-radius:8px;font-size:11px;background:#eaeef2;color:#57606a;margin-left:4px}
 .badge.healthy{background:#dafbe1;color:#1a7f37}.badge.degraded{background:#fff8c5;color:#9a6700}.badge.busy{background:#ddf4ff;color:#0969da}
@@ -39,12 +40,14 @@ aside h2,#log h2{font-size:12px;text-transform:uppercase;letter-spacing:.04em;co
 .card details{font-size:12px;margin-bottom:6px}
 .card pre,#log pre{margin:0;font:11px/1.35 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
 .card .chart{overflow:auto;max-height:520px}
-.card .chart svg{width:100%;height:auto}
-.card .chart.zoom svg{width:auto}
-#log{margin:0 10px 10px;height:220px}
+.card .chart svg{max-width:100%;height:auto}
+.card .chart.zoom svg{max-width:none}
+#log{margin:0 10px 10px;height:180px}
 #log .bar{display:flex;gap:8px;align-items:center;position:sticky;top:0;background:#fff;padding:0 10px 4px}
-#log table{border-collapse:collapse;width:100%;font-size:12px}
-#log td{border-top:1px solid #eaeef2;padding:2px 8px;vertical-align:top}
+#log table{border-collapse:collapse;width:100%;font-size:12px;table-layout:fixed}
+#log col.c-time{width:108px}#log col.c-actor{width:170px}#log col.c-kind{width:64px}#log col.c-type{width:240px}
+#log td{border-top:1px solid #eaeef2;padding:2px 8px;vertical-align:top;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+#log td pre{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 #log td.k{color:#57606a;white-space:nowrap}
 #log tr.state td.t{color:#9a6700}#log tr.started td.t,#log tr.ended td.t{color:#0969da}
 `;
@@ -53,7 +56,7 @@ const SCRIPT = `
 'use strict';
 const $ = (s, el = document) => el.querySelector(s);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'})[c]);
-const label = (a) => a.parent === undefined ? (a.chart || a.id) + ' (root)' : a.id;
+const label = (a) => a.parent === undefined ? (a.supervision ? 'supervisor' : (a.chart || a.id)) : a.id;
 const fmtValue = (v) => v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
 const MAX_LOG = 500;
 const charts = new Map();
@@ -97,25 +100,28 @@ function renderTree() {
   const kids = new Map();
   for (const a of view.actors) { const k = kids.get(a.parent) || []; k.push(a); kids.set(a.parent, k); }
   const walk = (a, depth) => {
-    rows.push(row(a, depth));
+    // Invoked promise/callback actors are listed on their parent's row, not as rows of their own.
+    const helpers = (kids.get(a.sessionId) || []).filter((c) => c.kind !== 'machine').map((c) => c.id);
+    rows.push(row(a, depth, helpers));
     if (a.supervision) {
       const liveIds = new Set((kids.get(a.sessionId) || []).map((c) => c.id));
       for (const [id, s] of Object.entries(a.supervision)) {
         if (!liveIds.has(id)) rows.push('<div class="actor-row ended" style="padding-left:' + (10 + (depth + 1) * 14) + 'px" data-actor-id="' + esc(id) + '">' + esc(id) + ' <span class="badge ' + esc(s.phase) + '">' + esc(s.phase) + (s.nextRestartInMs != null ? ' ' + Math.ceil(s.nextRestartInMs / 1000) + 's' : '') + '</span><span class="badge">↻ ' + s.restarts + '</span></div>');
       }
     }
-    for (const c of kids.get(a.sessionId) || []) walk(c, depth + 1);
+    for (const c of kids.get(a.sessionId) || []) if (c.kind === 'machine') walk(c, depth + 1);
   };
   for (const r of kids.get(undefined) || []) walk(r, 0);
   const ended = view.ended.slice().reverse().map((a) => row(a, 0)).join('');
   $('#tree').innerHTML = rows.join('') + (ended ? '<h2>Recently ended</h2>' + ended : '');
 }
 
-function row(a, depth) {
+function row(a, depth, helpers) {
   const cls = 'actor-row' + (pinned.has(a.sessionId) ? ' pinned' : '') + (a.endedAt ? ' ended' : '');
   const what = a.kind === 'machine' ? a.chart : 'actor';
   return '<div class="' + cls + '" style="padding-left:' + (10 + depth * 14) + 'px" data-session="' + esc(a.sessionId) + '" data-actor-id="' + esc(a.id) + '" title="' + esc(a.id + ' (' + what + ')') + '">' +
-    esc(label(a)) + ' <span class="st">' + esc(fmtValue(a.value) || a.status) + '</span>' + badges(a) + '</div>';
+    esc(label(a)) + ' <span class="st">' + esc(fmtValue(a.value) || a.status) + '</span>' + badges(a) +
+    (helpers && helpers.length ? '<div class="helpers">⚙ ' + esc(helpers.join(' · ')) + '</div>' : '') + '</div>';
 }
 
 function renderCards() {
@@ -178,7 +184,7 @@ function renderLog() {
     const e = log[i];
     if (current && e.actorId !== current) continue;
     const t = new Date(e.at).toISOString().slice(11, 23);
-    rows.push('<tr class="' + esc(e.kind) + '" data-actor-id="' + esc(e.actorId) + '"><td class="k">' + t + '</td><td class="k">' + esc(e.actorId) + '</td><td class="k">' + esc(e.kind) + '</td><td class="t">' + esc(e.type) + '</td><td><pre>' + (e.payload === undefined ? '' : esc(JSON.stringify(e.payload))) + '</pre></td></tr>');
+    rows.push('<tr class="' + esc(e.kind) + '" data-actor-id="' + esc(e.actorId) + '"><td class="k">' + t + '</td><td class="k">' + esc(e.actorId) + '</td><td class="k">' + esc(e.kind) + '</td><td class="t">' + esc(e.type) + '</td><td title="' + (e.payload === undefined ? '' : esc(JSON.stringify(e.payload, null, 1))) + '"><pre>' + (e.payload === undefined ? '' : esc(JSON.stringify(e.payload))) + '</pre></td></tr>');
   }
   $('#events').innerHTML = rows.join('');
 }
@@ -232,7 +238,7 @@ export function inspectorPageHtml(title: string): string {
 <body>
 <header><h1><span id="live" title="live updates"></span>kanade-agent inspector</h1><span id="who">${escapeXml(title)}</span><span class="stats" id="stats">connecting…</span></header>
 <main><aside><h2>Actors</h2><div id="tree"></div></aside><div id="cards"></div></main>
-<section id="log"><div class="bar"><h2>Events</h2><select id="filter"><option value="">all actors</option></select></div><table><tbody id="events"></tbody></table></section>
+<section id="log"><div class="bar"><h2>Events</h2><select id="filter"><option value="">all actors</option></select></div><table><colgroup><col class="c-time"><col class="c-actor"><col class="c-kind"><col class="c-type"><col></colgroup><tbody id="events"></tbody></table></section>
 <script>${SCRIPT}</script>
 </body></html>`;
 }
