@@ -22,8 +22,11 @@ export interface GateSkip {
 
 /** Reads `script_current` / `script_status` values; `undefined` = key absent. */
 export interface ScriptPolicyReader {
-  /** Throws when a live read was attempted and failed. */
-  read(bucket: typeof KV_SCRIPT_CURRENT | typeof KV_SCRIPT_STATUS, key: string): Promise<string | undefined>;
+  /**
+   * Throws when a live read was attempted and failed and there is no last value to fall back to
+   * (or `strict` forbids falling back).
+   */
+  read(bucket: typeof KV_SCRIPT_CURRENT | typeof KV_SCRIPT_STATUS, key: string, opts?: { strict?: boolean }): Promise<string | undefined>;
 }
 
 /** How long the agent has been disconnected (§8.1): 0 while connected, ∞ if it never connected. */
@@ -55,9 +58,11 @@ export async function checkGates(
     let status: string | undefined;
     try {
       // Both reads at once: each is a broker round trip on the launch path.
-      [current, status] = await Promise.all([reader.read(KV_SCRIPT_CURRENT, command.id), reader.read(KV_SCRIPT_STATUS, command.id)]);
+      const strict = { strict: policy.mode === 'strict' };
+      [current, status] = await Promise.all([reader.read(KV_SCRIPT_CURRENT, command.id, strict), reader.read(KV_SCRIPT_STATUS, command.id, strict)]);
     } catch {
       // Strict mode needs fresh policy: a failed live read counts as exceeding the bound (§8.1).
+      // Cached mode with nothing seen yet proceeds: a missing key also proceeds (§8.1).
       if (policy.mode === 'strict') {
         return { exitCode: EXIT_SKIP_STALENESS, stderr: stalenessSkipMessage(stale, policy.max_cache_age_ms) };
       }
@@ -94,7 +99,7 @@ export function createScriptPolicyReader(broker: BrokerPort): ScriptPolicyReader
     return kv;
   };
   return {
-    async read(bucket, key) {
+    async read(bucket, key, opts = {}) {
       const cacheKey = `${bucket}\u0000${key}`;
       const state = broker.state();
       if (!state.connected) return lastSeen.get(cacheKey);
@@ -111,6 +116,10 @@ export function createScriptPolicyReader(broker: BrokerPort): ScriptPolicyReader
         const value = await Promise.race([live, timeout]);
         lastSeen.set(cacheKey, value);
         return value;
+      } catch (err) {
+        // `cached` falls back to the last value seen; `strict` treats a failed live read as stale (§8.1).
+        if (!opts.strict && lastSeen.has(cacheKey)) return lastSeen.get(cacheKey);
+        throw err;
       } finally {
         clearTimeout(timer);
       }

@@ -157,7 +157,8 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage) =
     }
     if (sig.outcome !== lastOutcome || sig.key?.auditEveryUse === true) {
       lastOutcome = sig.outcome;
-      requestLog.info({ outcome: sig.outcome, enforcing: false }, `command signature ${sig.outcome.replace('_', ' ')}; running (not enforcing)`);
+      const enforcing = ctx.keyring.enforcing();
+      requestLog.info({ outcome: sig.outcome, enforcing }, `command signature ${sig.outcome.replace('_', ' ')}; running${enforcing ? '' : ' (not enforcing)'}`);
       await ctx.obs(SIGNATURE_OUTCOME_KIND[sig.outcome], OBS_SOURCE_SIGNATURE, obsPayload(sig.reason));
     }
     if (msg.source === 'recovery') return { ack: true, outcome: 'verified', command };

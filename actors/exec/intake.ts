@@ -113,6 +113,7 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
   log.info({ subjects: [subjects.commandsAll, subjects.commandsPc(pcId)] }, 'intake on');
 
   let consumerMessages: ConsumerMessages | undefined;
+  const stopWaiters = new Set<() => void>();
   const startReplay = async () => {
     for (let attempt = 0; !stopped; attempt += 1) {
       try {
@@ -149,7 +150,11 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
         if (stopped) return;
         const wait = resourceRetryDelayMs(attempt);
         log.warn({ err: (err as Error).message, retry_in_ms: wait }, 'replay consumer not available yet (the backend creates EXEC); retrying');
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          // Stopping the intake must not wait out a retry of up to 300 s.
+          stopWaiters.add(() => { clearTimeout(timer); resolve(); });
+        });
       }
     }
   };
@@ -166,6 +171,7 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
       }
     }
     consumerMessages?.stop();
+    for (const wake of stopWaiters) wake();
     log.info('intake off');
   };
 });

@@ -8,11 +8,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openAdmissionLedger } from '../../actors/exec/admission-ledger.js';
 import { createKeyring } from '../../actors/exec/keyring.js';
 import { createSlotBudget } from '../../actors/exec/slot-budget.js';
+import { checkGates } from '../../actors/exec/gates.js';
+import { draftCommand } from '../../actors/command-publisher.js';
 import { verifySignature } from '../../actors/exec/verify-signature.js';
 import { signatureHeaders } from '../../actors/command-publisher.js';
 import { generateCommandKey } from '../../actors/ed25519.js';
 import {
-  ADMISSION_TOMBSTONE_MS, deadlineSkipMessage, revokedSkipMessage, stalenessSkipMessage, versionPinSkipMessage,
+  ADMISSION_TOMBSTONE_MS, deadlineSkipMessage, type Command, revokedSkipMessage, stalenessSkipMessage, versionPinSkipMessage,
 } from '../../contract/index.js';
 
 const log = pino({ level: 'silent' });
@@ -137,5 +139,34 @@ describe('slot budget (§8.2)', () => {
     r1();
     (await w3)();
     expect(order).toEqual(['aborted', 'second', 'third']);
+  });
+});
+
+describe('gates (§8.1) with a fake policy reader', () => {
+  const broker = (connected: boolean, since: number, everConnected = true) => ({
+    state: () => (connected ? { connected: true as const, nc: {} as never, server: 's', since } : { connected: false as const, since, everConnected }),
+    watch: () => () => undefined,
+  });
+  const cmd = (over: Partial<Command> = {}) => ({ ...draftCommand({ shell: 'sh', script: 'x', id: 'm', version: '1' }), ...over }) as Command;
+  const failing = { read: async () => { throw new Error('kv down'); } };
+  const values = (current?: string, status?: string) => ({ read: async (bucket: string) => (bucket === 'script_current' ? current : status) });
+
+  it('runs the gates in order: staleness, version pin, revoke, deadline', async () => {
+    const now = 1_000_000;
+    const strict = { mode: 'strict' as const, max_cache_age: '1m', max_cache_age_ms: 60_000 };
+    const past = new Date(now - 5_000).toISOString();
+    expect((await checkGates(cmd({ staleness: strict, deadline_at: past }), 'r', broker(false, now - 61_000), values('2', 'REVOKED'), now))?.exitCode).toBe(127);
+    expect((await checkGates(cmd({ staleness: strict }), 'r', broker(false, 0, false), values(), now))?.stderr).toContain('disconnected for ∞');
+    expect((await checkGates(cmd({ deadline_at: past }), 'r', broker(true, 0), values('2', 'REVOKED'), now))?.exitCode).toBe(124);
+    expect((await checkGates(cmd({ deadline_at: past }), 'r', broker(true, 0), values('1', 'REVOKED'), now))?.exitCode).toBe(126);
+    expect((await checkGates(cmd({ deadline_at: past }), 'r', broker(true, 0), values('1', 'ACTIVE'), now))?.exitCode).toBe(125);
+    expect(await checkGates(cmd({ deadline_at: new Date(now).toISOString() }), 'r', broker(true, 0), values(), now)).toBeUndefined();
+  });
+
+  it('a failed live read skips strict commands (127) and lets cached ones proceed; unchecked reads nothing', async () => {
+    const strict = { mode: 'strict' as const, max_cache_age: '5m', max_cache_age_ms: 300_000 };
+    expect((await checkGates(cmd({ staleness: strict }), 'r', broker(true, 0), failing, 10))?.exitCode).toBe(127);
+    expect(await checkGates(cmd(), 'r', broker(true, 0), failing, 10)).toBeUndefined();
+    expect(await checkGates(cmd({ staleness: { mode: 'unchecked' } }), 'r', broker(true, 0), values('9', 'REVOKED'), 10)).toBeUndefined();
   });
 });
