@@ -142,7 +142,7 @@ export const effectiveConfigMachine = setup({
           invoke: {
             id: 'watchKvConfig',
             src: 'watchKvConfig',
-            input: ({ context }) => ({ nc: context.nc as NatsConnection, pcId: context.services.config.pcId }),
+            input: ({ context }) => ({ nc: context.nc as NatsConnection, pcId: context.services.config.pcId, log: context.services.log }),
           },
           on: {
             'kv.entry': { actions: ['applyEntry', 'publishHubs'] },

@@ -14,6 +14,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
 import { fromCallback } from 'xstate';
 import { KV_AGENT_CONFIG, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED } from '../../contract/index.js';
 import { isRelevantConfigKey, type KvEntryEvent, type LayerBucket } from './layers.js';
@@ -22,6 +23,7 @@ import { isRelevantConfigKey, type KvEntryEvent, type LayerBucket } from './laye
 export interface WatchKvConfigInput {
   readonly nc: NatsConnection;
   readonly pcId: string;
+  readonly log: Logger;
 }
 
 /** Events sent by {@link watchKvConfig}. */
@@ -74,14 +76,21 @@ export const watchKvConfig = fromCallback<{ type: string }, WatchKvConfigInput>(
 
     const keys: string[] = [];
     for await (const key of await configKv[1].keys()) if (isRelevantConfigKey(key, pcId)) keys.push(key);
-    for (const key of keys) {
-      const entry = await configKv[1].get(key);
-      if (entry) send({ type: 'kv.entry', entry: toEvent('config', entry) });
-    }
-    for (const [bucket, kv] of opened.slice(1)) {
-      const entry = await kv.get(pcId);
-      if (entry) send({ type: 'kv.entry', entry: toEvent(bucket, entry) });
-    }
+    // A get that fails (e.g. Direct Get not answered) is not fatal: the watch below starts with
+    // every key's current value, so the entry still arrives; a missing bucket fails the watch.
+    const get = async (bucket: LayerBucket, kv: KV, key: string): Promise<void> => {
+      try {
+        const entry = await kv.get(key);
+        if (entry) send({ type: 'kv.entry', entry: toEvent(bucket, entry) });
+      } catch (err) {
+        input.log.warn({ child: 'config', bucket, key, err: errorText(err) }, 'KV get failed during the boot walk; the watch will deliver the value');
+      }
+    };
+    // Concurrent: on a bucket without Direct Get every get times out, and they should do so together.
+    await Promise.all([
+      ...keys.map((key) => get('config', configKv[1], key)),
+      ...opened.slice(1).map(([bucket, kv]) => get(bucket, kv, pcId)),
+    ]);
     send({ type: 'kv.synced' });
 
     for (const [bucket, kv] of opened) {

@@ -136,3 +136,33 @@ describe('config child before the backend created the buckets', () => {
     }
   });
 });
+
+describe('config child on buckets without Direct Get', () => {
+  it('still resolves the layers: the watch delivers what the boot walk could not get', async () => {
+    const server = await startNatsServer();
+    const nc = await connect({ servers: server.url });
+    const pc = 'PC-cfg-04';
+    try {
+      const kvm = new Kvm(nc);
+      const config = await kvm.create('agent_config', { history: 1, allow_direct: false });
+      await kvm.create('agent_groups', { history: 1, allow_direct: false });
+      const derived = await kvm.create('agent_groups_derived', { history: 1, allow_direct: false });
+      await config.put('groups.ops', JSON.stringify({ heartbeat_interval: '7s' }));
+      await derived.put(pc, JSON.stringify({ groups: ['ops'] }));
+      const t = createTestServices(pc);
+      const actor = createActor(effectiveConfigMachine, { input: t.services }).start();
+      t.broker.connected(nc);
+      try {
+        await pollUntil("ops layer applied", 15_000, () => t.services.effectiveConfig.current().heartbeat_interval_ms === 7_000);
+        expect(t.services.groups.current()).toEqual(["ops"]);
+        expect(t.logs.some((l) => String(l.msg).includes('KV get failed during the boot walk'))).toBe(true);
+        expect(actor.getSnapshot().hasTag('healthy')).toBe(true);
+      } finally {
+        actor.send({ type: 'shutdown' });
+      }
+    } finally {
+      await nc.close();
+      await server.cleanup();
+    }
+  });
+});
