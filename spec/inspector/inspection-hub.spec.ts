@@ -85,6 +85,17 @@ describe('createInspectionHub', () => {
     expect(hub.actors()).toEqual([]);
   });
 
+  it('reports a child in backoff with the time left before its restart', () => {
+    const backoffRoot = setup({}).createMachine({
+      id: 'sup',
+      context: { records: { heartbeat: { phase: 'backoff', restarts: 3, nextRestartAt: 10_000 + 6_000, lastExit: { reason: 'crashed', error: 'boom' } } } },
+    });
+    const hub = createInspectionHub({ now: () => 10_000 });
+    const actor = createActor(backoffRoot, { inspect: hub.inspect }).start();
+    expect(hub.actors()[0]?.supervision).toEqual({ heartbeat: { phase: 'backoff', restarts: 3, nextRestartInMs: 6_000, lastExit: { reason: 'crashed', error: 'boom' } } });
+    actor.stop();
+  });
+
   it('never throws into xstate, whatever it is handed', () => {
     const hub = createInspectionHub();
     expect(() => hub.inspect({ type: '@xstate.snapshot', actorRef: null } as never)).not.toThrow();
