@@ -15,6 +15,8 @@ export const DEFAULT_EVENT_LOG_SIZE = 500;
 export const DEFAULT_ENDED_ACTORS = 50;
 /** Live actors tracked at most; beyond that new actors are counted, not tracked. */
 export const MAX_LIVE_ACTORS = 2_000;
+/** Distinct machine definitions charted at most (a machine built per call must not grow the map). */
+export const MAX_CHARTS = 200;
 
 /** What the supervisor says about one child (from the root's `context.records`). */
 export interface SupervisionView {
@@ -122,6 +124,7 @@ export function createInspectionHub(options: InspectionHubOptions = {}): Inspect
     const config = (logic as { config: object }).config;
     const known = chartKeys.get(config);
     if (known !== undefined) return known;
+    if (machines.size >= MAX_CHARTS) return undefined;
     const base = logic.id.replace(/[^A-Za-z0-9._-]/g, '_') || 'machine';
     let key = base;
     for (let n = 2; machines.has(key); n += 1) key = `${base}-${n}`;

@@ -135,6 +135,9 @@ function guardName(guard: unknown): string | undefined {
   return 'guard';
 }
 
+/** Path → state id, built once per graph (the inspector asks on every update). */
+const pathIndexes = new WeakMap<MachineGraph, Map<string, string>>();
+
 /**
  * The ids of the chart nodes active for a snapshot `value` (every ancestor included).
  *
@@ -142,10 +145,15 @@ function guardName(guard: unknown): string | undefined {
  * activeNodeIds(graph, { connected: 'idle' }); // ['m', 'm.connected', 'm.connected.idle']
  */
 export function activeNodeIds(graph: MachineGraph, value: unknown): string[] {
-  const byPath = new Map(graph.nodes.map((n) => [n.path.join('\u0000'), n.id]));
+  let byPath = pathIndexes.get(graph);
+  if (!byPath) {
+    byPath = new Map(graph.nodes.map((n) => [n.path.join('\u0000'), n.id]));
+    pathIndexes.set(graph, byPath);
+  }
+  const index = byPath;
   const active: string[] = [];
   const add = (path: string[]): void => {
-    const id = byPath.get(path.join('\u0000'));
+    const id = index.get(path.join('\u0000'));
     if (id !== undefined) active.push(id);
   };
   const walk = (v: unknown, path: string[]): void => {
