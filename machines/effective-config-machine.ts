@@ -32,6 +32,8 @@ export interface EffectiveConfigStatus {
   readonly lastError: string | null;
   /** Retry attempts since the last successful walk. */
   readonly attempt: number;
+  /** When the next attempt is due while backing off, else null. */
+  readonly nextRetryAt: string | null;
 }
 
 interface Context {
@@ -39,6 +41,8 @@ interface Context {
   readonly nc: NatsConnection | null;
   readonly layers: LayerState;
   readonly attempt: number;
+  /** The wait chosen for the current backoff (§4 schedule with jitter). */
+  readonly retryDelayMs: number;
   /** Conflict warnings already logged, so a recompute does not repeat them. */
   readonly loggedConflicts: readonly string[];
   readonly status: EffectiveConfigStatus;
@@ -96,19 +100,25 @@ export const effectiveConfigMachine = setup({
         },
       };
     }),
-    markSynced: assign(({ context }) => ({ attempt: 0, status: { ...context.status, synced: true, attempt: 0, lastError: null } })),
+    clearNextRetry: assign(({ context }) => ({ status: { ...context.status, nextRetryAt: null } })),
+    markSynced: assign(({ context }) => ({ attempt: 0, status: { ...context.status, synced: true, attempt: 0, lastError: null, nextRetryAt: null } })),
     recordFailure: assign(({ context, event }) => {
       if (event.type !== 'kv.failed') return {};
       const what = event.missing ? 'KV buckets not there yet (the kanade backend creates them); waiting' : 'KV read failed; retrying';
       context.services.log.warn({ child: 'config', attempt: context.attempt + 1, reason: event.reason }, what);
-      return { attempt: context.attempt + 1, status: { ...context.status, lastError: event.reason, attempt: context.attempt + 1 } };
+      const retryDelayMs = resourceRetryDelayMs(context.attempt);
+      return {
+        attempt: context.attempt + 1,
+        retryDelayMs,
+        status: { ...context.status, lastError: event.reason, attempt: context.attempt + 1, nextRetryAt: new Date(Date.now() + retryDelayMs).toISOString() },
+      };
     }),
   },
   guards: {
     isConnected: ({ context }) => context.nc !== null,
   },
   delays: {
-    retryDelay: ({ context }) => resourceRetryDelayMs(context.attempt - 1),
+    retryDelay: ({ context }) => context.retryDelayMs,
   },
 }).createMachine({
   id: 'config',
@@ -117,8 +127,9 @@ export const effectiveConfigMachine = setup({
     nc: null,
     layers: emptyLayerState(),
     attempt: 0,
+    retryDelayMs: 0,
     loggedConflicts: [],
-    status: { synced: false, groups: input.groups.current(), effective: input.effectiveConfig.current(), lastChangeAt: null, lastError: null, attempt: 0 },
+    status: { synced: false, groups: input.groups.current(), effective: input.effectiveConfig.current(), lastChangeAt: null, lastError: null, attempt: 0, nextRetryAt: null },
   }),
   invoke: { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
   initial: 'running',
@@ -161,6 +172,7 @@ export const effectiveConfigMachine = setup({
           },
         },
         backoff: {
+          exit: 'clearNextRetry',
           description: 'A bucket is missing or a read failed: wait (1 s doubling to 300 s, ±25 %) and try again; a reconnect retries at once.',
           tags: ['degraded'],
           after: { retryDelay: { target: 'syncing', guard: 'isConnected' } },

@@ -32,6 +32,8 @@ export interface HeartbeatStatus {
   readonly lastBeatAt: string | null;
   readonly lastError: string | null;
   readonly intervalMs: number;
+  /** When the next periodic beat is due (null while offline or publishing). */
+  readonly nextDueAt: string | null;
   readonly pingsAnswered: number;
   readonly online: 'pending' | 'enqueued' | 'retrying';
 }
@@ -73,6 +75,8 @@ export const heartbeatMachine = setup({
       }
       return { previous: output.sample, status: { ...context.status, beats: context.status.beats + 1, lastBeatAt: output.at, lastError: null } };
     }),
+    markNextDue: assign(({ context }) => ({ status: { ...context.status, nextDueAt: new Date(Date.now() + context.intervalMs).toISOString() } })),
+    clearNextDue: assign(({ context }) => ({ status: { ...context.status, nextDueAt: null } })),
     markOnline: assign(({ context }) => ({ status: { ...context.status, online: 'enqueued' as const } })),
     recordAnnounceFailure: assign(({ context }, error: unknown) => {
       context.services.log.error({ child: 'heartbeat', err: String(error) }, 'cannot enqueue agent_online; retrying');
@@ -94,7 +98,7 @@ export const heartbeatMachine = setup({
     intervalMs: input.effectiveConfig.current().heartbeat_interval_ms ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
     previous: null,
     announceAttempts: 0,
-    status: { beats: 0, lastBeatAt: null, lastError: null, intervalMs: input.effectiveConfig.current().heartbeat_interval_ms, pingsAnswered: 0, online: 'pending' },
+    status: { beats: 0, lastBeatAt: null, lastError: null, intervalMs: input.effectiveConfig.current().heartbeat_interval_ms, nextDueAt: null, pingsAnswered: 0, online: 'pending' },
   }),
   initial: 'running',
   on: { shutdown: { target: '.stopped' } },
@@ -167,6 +171,8 @@ export const heartbeatMachine = setup({
                 },
                 waiting: {
                   tags: ['healthy'],
+                  entry: 'markNextDue',
+                  exit: 'clearNextDue',
                   after: { heartbeatInterval: 'publishing' },
                   on: {
                     'config.interval': [

@@ -94,6 +94,7 @@ describe('config machine (simulated clock)', () => {
     t.broker.connected({} as NatsConnection);
     expect(attempts).toBe(1);
     expect(actor.getSnapshot().matches({ running: 'backoff' })).toBe(true);
+    expect(actor.getSnapshot().context.status.nextRetryAt).not.toBeNull();
     clock.increment(999);
     expect(attempts).toBe(1);
     clock.increment(1);

@@ -41,6 +41,7 @@ describe('heartbeat machine (simulated clock)', () => {
     await flush();
     expect(ticks).toHaveLength(1);
     expect(ticks[0]?.previous).toBeNull();
+    expect(actor.getSnapshot().context.status.nextDueAt).not.toBeNull();
     clock.increment(29_999);
     await flush();
     expect(ticks).toHaveLength(1);
