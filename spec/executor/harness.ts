@@ -46,14 +46,21 @@ export interface TestExecutor {
   obs: ObsEvent[];
   events: EventStarted[];
   setGroups(groups: string[]): void;
+  /** Makes the next `fail` results enqueues reject like a full disk; counts the rejections. */
+  resultFaults: { fail: number; rejected: number };
   /** Sends shutdown and waits for the final state. */
   stop(): Promise<void>;
 }
 
 /** An outbox that publishes each message with JetStream (PubAck) — the test stand-in for §9. */
-function jsOutbox<T>(hub: BrokerHub, subject: (m: T) => string, encode: (m: T) => string, seen?: T[]): OutboxPort<T> {
+function jsOutbox<T>(hub: BrokerHub, subject: (m: T) => string, encode: (m: T) => string, seen?: T[], faults?: { fail: number; rejected: number }): OutboxPort<T> {
   return {
     async enqueue(message) {
+      if (faults !== undefined && faults.fail > 0) {
+        faults.fail -= 1;
+        faults.rejected += 1;
+        throw new Error('ENOSPC: no space left on device (test)');
+      }
       const state = hub.state();
       if (!state.connected) throw new Error('test outbox: broker not connected');
       await jetstream(state.nc).publish(subject(message), encode(message));
@@ -95,13 +102,14 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
   const groups = createLiveValue<readonly string[]>(opts.groups ?? []);
   const obs: ObsEvent[] = [];
   const events: EventStarted[] = [];
+  const resultFaults = { fail: 0, rejected: 0 };
   const services: AgentServices = {
     config,
     log: pino({ level: 'debug' }, sink),
     agentVersion: '0.1.0-test',
     broker: hub,
     outboxes: {
-      results: jsOutbox<ExecResult>(hub, (r) => subjects.results(r.request_id), encodeExecResult),
+      results: jsOutbox<ExecResult>(hub, (r) => subjects.results(r.request_id), encodeExecResult, undefined, resultFaults),
       events: jsOutbox<EventStarted>(hub, (e) => subjects.eventsStarted(e.exec_id, e.pc_id), encodeEventStarted, events),
       obs: jsOutbox<ObsEvent>(hub, (e) => subjects.obs(e.pc_id), encodeObsEvent, obs),
     },
@@ -119,7 +127,7 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
   actor.start();
   await pollUntil('intake on', 10_000, () => actor.getSnapshot().context.status.replay);
   return {
-    actor, services, hub, nc, pcId, dataDir, logs, obs, events,
+    actor, services, hub, nc, pcId, dataDir, logs, obs, events, resultFaults,
     setGroups: (g) => groups.set(g),
     async stop() {
       actor.send({ type: 'shutdown' });

@@ -1,6 +1,7 @@
 /** Running commands through the executor (§8.3, §8.4): timeout, remote kill, tree kill, retry, run_as, script_object. */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,5 +104,37 @@ describe('executor runs', () => {
     const missing = await run({ shell: 'sh', script: '', script_object: 'tools/none', script_object_sha256: wrong });
     const [m] = await waitForResults(broker, missing.request_id);
     expect(m?.stderr).toBe('script_object tools/none: object not found in store scripts');
+  });
+
+  it('a result the outbox rejects (disk full) is kept, retried with backoff and finished in the ledger only once queued', async () => {
+    agent.resultFaults.fail = 3;
+    const cmd = await run({ shell: 'sh', script: 'echo persistent' });
+    const [r] = await waitForResults(broker, cmd.request_id);
+    expect(r?.stdout).toBe('persistent\n');
+    expect(agent.resultFaults.rejected).toBe(3);
+    const record = JSON.parse(await readFile(path.join(agent.dataDir, 'admission', `${cmd.request_id}.json`), 'utf8'));
+    expect(record).toMatchObject({ state: 'finished', queued: true, result: { result_id: r?.result_id } });
+  });
+
+  it('powershell through the executor runs the staged launcher with a fake pwsh on PATH', async () => {
+    const bin = path.join(dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    await symlink(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fake-pwsh'), path.join(bin, 'pwsh'));
+    const log = path.join(dir, 'pwsh-argv.log');
+    const saved = { PATH: process.env['PATH'], FAKE_PWSH_LOG: process.env['FAKE_PWSH_LOG'] };
+    process.env['PATH'] = `${bin}:${saved.PATH}`;
+    process.env['FAKE_PWSH_LOG'] = log;
+    try {
+      const cmd = await run({ shell: 'powershell', script: 'Write-Output ok' });
+      const [r] = await waitForResults(broker, cmd.request_id);
+      expect(r).toMatchObject({ exit_code: 7, stdout: 'fake pwsh ran\n' });
+      const argv = (await readFile(log, 'utf8')).trimEnd().split('\n');
+      expect(argv.slice(0, 3)).toEqual(['-NoProfile', '-NonInteractive', '-File']);
+      expect((await readFile(`${log}.script`)).subarray(3).toString('utf8')).toBe('Write-Output ok');
+    } finally {
+      process.env['PATH'] = saved.PATH;
+      if (saved.FAKE_PWSH_LOG === undefined) delete process.env['FAKE_PWSH_LOG'];
+      else process.env['FAKE_PWSH_LOG'] = saved.FAKE_PWSH_LOG;
+    }
   });
 });
