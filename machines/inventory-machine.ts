@@ -24,6 +24,8 @@ import { inventorySettings, watchInventorySettings, type InventorySettings } fro
 
 /** The first run waits 0..min(this, inventory jitter) after the first connect, so a fleet restart does not collect in lockstep. */
 export const FIRST_RUN_JITTER_MS = 30_000;
+/** A collection that has not answered after this is abandoned for this cycle (a hung `df`, WMI). */
+export const COLLECT_TIMEOUT_MS = 10 * 60_000;
 /** How long the supervisor waits for this child to stop (PowerShell disposal included). */
 export const INVENTORY_SHUTDOWN_MS = 5_000;
 
@@ -93,6 +95,10 @@ export const inventoryMachine = setup({
         status: { ...context.status, runs: context.status.runs + 1, lastRunAt: report.collected_at, lastDurationMs: report.durationMs, lastError },
       };
     }),
+    recordCollectTimeout: assign(({ context }) => {
+      context.services.log.error({ child: 'inventory', timeout_ms: COLLECT_TIMEOUT_MS }, 'inventory collection did not finish; skipping this cycle');
+      return { ranOnce: true, status: { ...context.status, lastError: `collection did not finish within ${COLLECT_TIMEOUT_MS / 60_000} min` } };
+    }),
     recordPublished: assign(({ context }, output: PublishHwOutput) => {
       const log = context.services.log;
       const subject = `inventory.${context.services.config.pcId}.hw`;
@@ -121,6 +127,7 @@ export const inventoryMachine = setup({
   },
   delays: {
     nextRun: ({ context }) => context.nextDelayMs,
+    collectTimeout: COLLECT_TIMEOUT_MS,
     publishRetry: ({ context }) => resourceRetryDelayMs(context.publishAttempts - 1),
   },
 }).createMachine({
@@ -185,6 +192,8 @@ export const inventoryMachine = setup({
           description: 'The collector runs (PowerShell session on Windows, systeminformation elsewhere).',
           tags: ['busy'],
           entry: 'requestCollection',
+          // A report arriving after the timeout finds the machine elsewhere and is dropped.
+          after: { collectTimeout: { target: 'scheduled', actions: 'recordCollectTimeout' } },
           on: {
             'inventory.collected': [
               { guard: 'hasHw', target: 'readyToPublish', actions: 'recordReport' },

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { FIRST_RUN_JITTER_MS, inventoryMachine } from '../../machines/inventory-machine.js';
+import { COLLECT_TIMEOUT_MS, FIRST_RUN_JITTER_MS, inventoryMachine } from '../../machines/inventory-machine.js';
 import { PermissionViolationError } from '@nats-io/transport-node';
 import { isPublishRefusal, type PublishHwInput, type PublishHwOutput } from '../../actors/inventory/publish-hw.js';
 import type { AgentServices } from '../../actors/ports.js';
@@ -149,6 +149,25 @@ describe('inventory machine (simulated clock)', () => {
     expect(actor.getSnapshot().context.status.lastError).toContain("refused by the broker's permissions on inventory.PC-inv-unit.hw");
     expect(actor.getSnapshot().context.status.lastPublishedAt).toBeNull();
     expect(t.logs.some((l) => l.msg.includes('refused by the broker'))).toBe(true);
+    actor.send({ type: 'shutdown' });
+  });
+
+  it('a collection that never answers is abandoned after the timeout; the schedule goes on', async () => {
+    const t = createTestServices('PC-inv-hang');
+    const clock = new SimulatedClock();
+    let requests = 0;
+    const hung = fromCallback<{ type: string }, AgentServices>(({ receive }) => {
+      receive(() => { requests += 1; });
+    });
+    const actor = createActor(inventoryMachine.provide({ actors: { inventorySession: hung } }), { input: t.services, clock }).start();
+    t.broker.connected({} as NatsConnection);
+    clock.increment(FIRST_RUN_JITTER_MS);
+    expect(actor.getSnapshot().matches({ running: 'collecting' })).toBe(true);
+    clock.increment(COLLECT_TIMEOUT_MS);
+    expect(actor.getSnapshot().matches({ running: 'scheduled' })).toBe(true);
+    expect(actor.getSnapshot().context.status.lastError).toContain('did not finish');
+    clock.increment(24 * HOUR_MS + 600_000);
+    expect(requests).toBe(2);
     actor.send({ type: 'shutdown' });
   });
 
