@@ -110,6 +110,19 @@ function errorMessage(error: unknown): string {
   return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
 }
 
+/**
+ * Failpoint `<id>.shutdown` (tests only): the supervisor withholds `shutdown` from the child, as if
+ * it ignored it, so its grace expires and it is stopped by force.
+ */
+function withholdsShutdown(services: AgentServices, id: string): boolean {
+  try {
+    services.failpoints.hitSync(`${id}.shutdown`);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 function patch(context: RootContext, id: string, changes: Partial<ChildRecord>): Record<string, ChildRecord> {
   const current = context.records[id];
   if (current === undefined) return { ...context.records };
@@ -265,7 +278,11 @@ export const rootMachine = setup({
           continue;
         }
         records = { ...records, [id]: { ...records[id]!, phase: 'stopping' } };
-        enqueue.sendTo(ref, { type: 'shutdown' });
+        if (withholdsShutdown(context.services, id)) {
+          context.services.log.warn({ child: id }, `failpoint ${id}.shutdown: not asking ${id} to stop; it will be stopped by force`);
+        } else {
+          enqueue.sendTo(ref, { type: 'shutdown' });
+        }
         enqueue.raise({ type: 'child.graceExpired', id }, { delay: grace, id: `grace:${id}` });
         enqueue.assign({ records, stopQueue: queue, stoppingChild: id });
         return;

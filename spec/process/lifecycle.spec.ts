@@ -89,4 +89,35 @@ describe('kanade-agent run', () => {
       agent.kill('SIGKILL');
     }
   });
+
+  it('stops a child that does not answer shutdown by force after its grace, and still exits 0', async () => {
+    const dir = await newDir();
+    const agent = spawnAgent(dir, { KANADE_FAILPOINTS: 'connection.shutdown=throw' });
+    try {
+      await waitForStatus(dir.socket, 'connected', (r) => r.connection.connected);
+      agent.kill('SIGTERM');
+      const exit = await agent.exited;
+      expect(exit.code).toBe(0);
+      expect(exit.stdout).toContain('child connection ignored shutdown; stopped by force');
+    } finally {
+      agent.kill('SIGKILL');
+    }
+  });
+
+  it('a second signal during shutdown exits at once with 128 + signal', async () => {
+    const dir = await newDir();
+    const agent = spawnAgent(dir, { KANADE_FAILPOINTS: 'connection.shutdown=throw' });
+    try {
+      await waitForStatus(dir.socket, 'connected', (r) => r.connection.connected);
+      agent.kill('SIGTERM');
+      await waitForStatus(dir.socket, 'connection being stopped', (r) => connectionRow(r).phase === 'stopping');
+      agent.kill('SIGTERM');
+      const exit = await agent.exited;
+      expect(exit.code).toBe(143);
+      expect(exit.stdout).toContain('second signal: exiting at once');
+      expect(exit.stdout).not.toContain('ignored shutdown; stopped by force');
+    } finally {
+      agent.kill('SIGKILL');
+    }
+  });
 });

@@ -212,3 +212,15 @@ describe('root supervisor: shutdown', () => {
     expect(status().health).toBe('gave_up');
   });
 });
+
+describe('root supervisor: <id>.shutdown failpoint', () => {
+  it('withholds shutdown from the child, which is stopped by force after its grace', () => {
+    const { clock, root, record } = startRoot([spec('a', gracefulChild, 'permanent', 500)], { failpoints: 'a.shutdown=throw' });
+    root.send({ type: 'shutdown' });
+    clock.increment(499);
+    expect(record('a').phase).toBe('stopping');
+    clock.increment(1);
+    expect(record('a').lastExit).toMatchObject({ reason: 'killed' });
+    expect(root.getSnapshot().status).toBe('done');
+  });
+});
