@@ -86,7 +86,12 @@ export const executorMachine = setup({
     forgetRun: assign(({ context, event }) => {
       const id = event.type.replace(/^xstate\.(done|error)\.actor\./, '');
       const run = context.runs[id];
-      if (run === undefined) return {};
+      if (run === undefined) {
+        // Not a run: an invoked effect (intake, broker watch) failed. That is a crash the supervisor
+        // restarts, never a silently dead intake.
+        if (event.type.startsWith('xstate.error')) throw (event as unknown as { error: unknown }).error;
+        return {};
+      }
       if ((event as { type: string }).type.startsWith('xstate.error')) {
         context.services.log.error({ run: id, err: String((event as unknown as { error: unknown }).error) }, 'a command run crashed; its ledger record is recovered at the next start');
       }
