@@ -219,7 +219,8 @@ $('#tree').addEventListener('click', (ev) => {
 $('#filter').addEventListener('change', renderLog);
 
 const source = new EventSource('/events');
-source.onopen = () => $('#live').classList.add('on');
+// A (re)connected stream starts with the whole buffer again, so start the log afresh.
+source.onopen = () => { $('#live').classList.add('on'); log = []; trails.clear(); };
 source.onerror = () => $('#live').classList.remove('on');
 source.onmessage = (ev) => apply(JSON.parse(ev.data));
 `;

@@ -18,6 +18,8 @@ import { agentDir, pollUntil, TEST_AGENT_RECONNECT_WAIT_MS, type AgentDir } from
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const PC_ID = 'inspector-e2e';
+/** Generous bound for a loaded 2-core CI machine; it usually takes 10–20 s. */
+const BROWSER_TEST_TIMEOUT_MS = 90_000;
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 let broker: Broker;
@@ -76,7 +78,7 @@ beforeAll(async () => {
     viewport: { width: 1000, height: 700 },
   });
   page = context.pages()[0] ?? (await context.newPage());
-});
+}, BROWSER_TEST_TIMEOUT_MS);
 
 afterAll(async () => {
   await context?.close().catch(() => undefined);
@@ -142,6 +144,14 @@ describe('inspector in a real browser', () => {
       await runRow.click();
       const runId = await runRow.getAttribute('data-actor-id');
       await page.waitForSelector(`.card[data-actor-id="${runId}"] .chart svg .state.active:not(.root)`, { timeout: 10_000 });
+      // The log filters by actor, and the command's script never reached the page (redacted).
+      await page.selectOption('#filter', runId!);
+      const logActors = await page.$$eval('#events tr', (rows) => rows.map((r) => r.getAttribute('data-actor-id')));
+      expect(logActors.length).toBeGreaterThan(0);
+      expect(new Set(logActors)).toEqual(new Set([runId]));
+      const everything = JSON.stringify(await state());
+      expect(everything).toContain('[redacted script, 7 chars]');
+      expect(everything).not.toContain('echo hi');
       // The executor counted the command; its highlighted state is the intake's (commands run as child actors).
       await pollUntil('the executor status to change', async () => (await card('executor')).summary !== before.summary, 10_000);
       expect((await card('executor')).highlighted.length).toBeGreaterThan(0);
@@ -169,5 +179,5 @@ describe('inspector in a real browser', () => {
     // Everything the page loaded came from the agent itself.
     expect(requests.length).toBeGreaterThan(0);
     for (const request of requests) expect(request.startsWith(url)).toBe(true);
-  });
+  }, BROWSER_TEST_TIMEOUT_MS);
 });
