@@ -73,6 +73,26 @@ describe('kanade-agent run', () => {
     }
   });
 
+  it('restarts the heartbeat child after its tick throws once (heartbeat.tick failpoint)', async () => {
+    const dir = await newDir();
+    const agent = spawnAgent(dir, { KANADE_FAILPOINTS: 'heartbeat.tick=throw-once' });
+    try {
+      const report = await waitForStatus(dir.socket, 'heartbeat restarted and running', (r) => {
+        const row = r.children.find((c) => c.id === 'heartbeat');
+        return row !== undefined && row.restarts >= 1 && row.phase === 'running';
+      });
+      const row = report.children.find((c) => c.id === 'heartbeat')!;
+      expect(row.last_exit).toMatchObject({ reason: 'error' });
+      expect(row.last_exit?.error).toContain('heartbeat.tick');
+      expect(report.supervisor.restarts_in_window).toBeGreaterThanOrEqual(1);
+      expect(connectionRow(report).restarts).toBe(0);
+      agent.kill('SIGTERM');
+      expect((await agent.exited).code).toBe(0);
+    } finally {
+      agent.kill('SIGKILL');
+    }
+  });
+
   it('gives up and exits 1 when a child fails on every start; status then says it gave up (3)', async () => {
     const dir = await newDir();
     const agent = spawnAgent(dir, { KANADE_FAILPOINTS: 'connection.start=throw' });
