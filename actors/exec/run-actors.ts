@@ -39,14 +39,16 @@ export const watchKill = fromCallback<{ type: string }, RunEffectInput>(({ input
 /** A slot of the budget; the abort signal (leaving the state) takes the waiter out of the queue. */
 export const acquireSlot = fromPromise<() => void, RunEffectInput>(({ input, signal }) => input.runtime.budget.acquire(signal));
 
-/** Records `launching` in the ledger, then queues EventStarted when exec_id is set (§5.7). */
+/** Records `launching` in the ledger, then queues EventStarted (not awaited) when exec_id is set (§5.7). */
 export const markLaunching = fromPromise<AdmissionRecord, RunEffectInput & { startedAtMs: number }>(async ({ input }) => {
   const { runtime, command, record } = input;
   const next = await runtime.ledger.update(record, { state: 'launching' });
   runtime.log.debug({ request_id: command.request_id }, 'run launching recorded');
   await runtime.services.failpoints.hit('executor.launching');
   if (command.exec_id !== undefined) {
-    await runtime.started({
+    // Queued alongside the spawn rather than before it: EventStarted must follow jitter and slot
+    // (§5.7), not delay the process by another fsync. `started` never rejects.
+    void runtime.started({
       result_id: record.result_id,
       request_id: command.request_id,
       exec_id: command.exec_id,
