@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { KILL_ESCALATION_MS, OUTPUT_DRAIN_GRACE_MS, type Shell } from '../../contract/index.js';
@@ -99,6 +99,11 @@ export async function stagePowerShell(script: string, dir: string): Promise<{ di
 export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
   const platform = spec.platform ?? process.platform;
   const env = spec.env ?? process.env;
+  if (spec.cwd !== undefined) {
+    // Node reports a missing cwd as "spawn sh ENOENT", which reads like a missing shell.
+    const isDir = await stat(spec.cwd).then((s) => s.isDirectory(), () => false);
+    if (!isDir) return failed(`cwd ${spec.cwd} is not an existing directory`);
+  }
   let staged: { dir: string; launcher: string } | undefined;
   if (spec.shell === 'powershell' || spec.shell === 'pwsh') {
     const dir = spec.stagingRoot !== undefined ? path.join(spec.stagingRoot, `kanade-agent-${randomUUID()}`) : stagingDirFor(platform, env);

@@ -37,6 +37,11 @@ describe('process runner', () => {
     expect(outcome.kind === 'spawnFailed' && outcome.error).toContain('ENOENT');
   });
 
+  it('a missing cwd is reported as such, not as a missing shell', async () => {
+    const proc = await startProcess({ shell: 'sh', script: 'true', cwd: '/nonexistent/kanade' });
+    expect(await proc.done).toEqual({ kind: 'spawnFailed', error: 'cwd /nonexistent/kanade is not an existing directory' });
+  });
+
   it('kill ends the whole process group, grandchildren included', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kanade-kill-'));
     dirs.push(dir);
