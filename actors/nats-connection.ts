@@ -27,6 +27,8 @@ export const NATS_RECONNECT_WAIT_ENV = 'KANADE_NATS_RECONNECT_WAIT_MS';
 export const DEFAULT_RECONNECT_WAIT_MS = 2_000;
 /** Random extra wait per reconnect so a fleet does not reconnect in lock step after a broker restart. */
 export const RECONNECT_JITTER_MS = 1_000;
+/** While credentials keep being refused, at most one warning per credential per this period. */
+export const AUTH_REFUSED_LOG_EVERY_MS = 10_000;
 /** A liveness probe (publish + round trip) slower than this forces a reconnect. */
 export const LIVENESS_PROBE_TIMEOUT_MS = 10_000;
 
@@ -142,6 +144,7 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
   const run = async (): Promise<void> => {
     const order = authOrder(config.credentials);
     let refusedSince: number | null = null;
+    const lastRefusalLog = new Map<AuthChoice, number>();
     while (!stop.signal.aborted) {
       await failpoints.hit('connection.connect');
       let connected: NatsConnection | undefined;
@@ -160,7 +163,10 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
           if (!isAuthError(error)) throw error;
           const now = Date.now();
           refusedSince ??= now;
-          log.warn({ auth: choice, refused_for_ms: now - refusedSince }, `NATS refused the ${choice} credentials`);
+          if (now - (lastRefusalLog.get(choice) ?? -Infinity) >= AUTH_REFUSED_LOG_EVERY_MS) {
+            lastRefusalLog.set(choice, now);
+            log.warn({ auth: choice, refused_for_ms: now - refusedSince }, `NATS refused the ${choice} credentials`);
+          }
           send({ type: 'connection.authRefused', choice, since: refusedSince });
           if (now - refusedSince >= AUTH_REFUSED_GIVE_UP_MS) {
             send({ type: 'connection.authGaveUp', error: `authorization refused for ${now - refusedSince} ms (${order.join(', ')})` });
@@ -177,6 +183,7 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
         continue;
       }
       refusedSince = null;
+      lastRefusalLog.clear();
       nc = connected;
       await serve(connected);
       nc = undefined;
