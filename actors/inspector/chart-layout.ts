@@ -26,10 +26,21 @@ export interface PlacedNode extends ChartNode {
   readonly container: boolean;
 }
 
-/** A laid-out transition: an absolute polyline and its label box. */
-export interface PlacedEdge extends ChartEdge {
+/**
+ * A laid-out arrow: the transitions between one source and one target (of the same kind) share
+ * one arrow with one label line each, so a state handling many events in place is not a knot of
+ * loops. Coordinates are absolute.
+ */
+export interface PlacedEdge {
+  readonly id: string;
+  readonly source: string;
+  readonly target: string;
+  readonly internal: boolean;
+  /** Ids of the graph edges drawn by this arrow. */
+  readonly edgeIds: readonly string[];
+  readonly events: readonly string[];
   readonly points: ReadonlyArray<{ x: number; y: number }>;
-  readonly labelBox: { x: number; y: number; width: number; height: number; text: string } | undefined;
+  readonly labelBox: { x: number; y: number; width: number; height: number; lines: readonly string[] } | undefined;
 }
 
 /** A machine chart with every coordinate absolute. */
@@ -97,13 +108,28 @@ export async function layoutMachineGraph(graph: MachineGraph): Promise<ChartLayo
   };
   const root = graph.nodes.find((n) => n.parent === undefined);
   if (!root) throw new Error(`machine ${graph.machineId} has no root state`);
-  const edges: ElkExtendedEdge[] = graph.edges.map((edge) => {
-    const text = edgeLabelText(edge);
+  const groups = new Map<string, ChartEdge[]>();
+  for (const edge of graph.edges) {
+    const key = `${edge.source}\u0000${edge.target}\u0000${edge.internal}`;
+    const group = groups.get(key) ?? [];
+    group.push(edge);
+    groups.set(key, group);
+  }
+  const arrows = [...groups.values()].map((members) => ({ id: (members[0] as ChartEdge).id, members, lines: members.map(edgeLabelText) }));
+  const edges: ElkExtendedEdge[] = arrows.map((arrow) => {
+    const first = arrow.members[0] as ChartEdge;
     return {
-      id: edge.id,
-      sources: [edge.source],
-      targets: [edge.target],
-      labels: [{ id: `${edge.id}#label`, text, width: textWidth(text, CHART_SMALL_FONT_PX) + 4, height: CHART_SMALL_FONT_PX + 4 }],
+      id: arrow.id,
+      sources: [first.source],
+      targets: [first.target],
+      labels: [
+        {
+          id: `${arrow.id}#label`,
+          text: arrow.lines.join('\n'),
+          width: Math.max(...arrow.lines.map((l) => textWidth(l, CHART_SMALL_FONT_PX))) + 4,
+          height: arrow.lines.length * (CHART_SMALL_FONT_PX + 3) + 2,
+        },
+      ],
     };
   });
   const laidOut = await elk.layout({
@@ -142,15 +168,21 @@ export async function layoutMachineGraph(graph: MachineGraph): Promise<ChartLayo
   };
   collect(laidOut as ElkNode);
   const elkEdges = new Map(((laidOut.edges ?? []) as ElkExtendedEdge[]).map((e) => [e.id, e]));
-  const placedEdges: PlacedEdge[] = graph.edges.map((edge) => {
-    const elkEdge = elkEdges.get(edge.id);
+  const placedEdges: PlacedEdge[] = arrows.map((arrow) => {
+    const first = arrow.members[0] as ChartEdge;
+    const elkEdge = elkEdges.get(arrow.id);
     const section = elkEdge?.sections?.[0];
     const points = section ? [section.startPoint, ...(section.bendPoints ?? []), section.endPoint] : [];
     const label = elkEdge?.labels?.[0];
     return {
-      ...edge,
+      id: arrow.id,
+      source: first.source,
+      target: first.target,
+      internal: first.internal,
+      edgeIds: arrow.members.map((m) => m.id),
+      events: arrow.members.map((m) => m.event),
       points: points.map((p) => ({ x: p.x, y: p.y })),
-      labelBox: label ? { x: label.x ?? 0, y: label.y ?? 0, width: label.width ?? 0, height: label.height ?? 0, text: label.text ?? '' } : undefined,
+      labelBox: label ? { x: label.x ?? 0, y: label.y ?? 0, width: label.width ?? 0, height: label.height ?? 0, lines: arrow.lines } : undefined,
     };
   });
   const size = laidOut as ElkNode;

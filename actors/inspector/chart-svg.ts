@@ -54,15 +54,15 @@ export function renderChartSvg(layout: ChartLayout, active: ReadonlySet<string> 
     if (edge.points.length < 2) continue;
     const d = edge.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${r(p.x)} ${r(p.y)}`).join('');
     const cls = edge.internal ? 'edge internal' : 'edge';
-    out.push(`<g class="${cls}" data-edge="${escapeXml(edge.id)}" data-event="${escapeXml(edge.event)}"><path d="${d}" marker-end="url(#kc-arrow)"/></g>`);
+    out.push(`<g class="${cls}" data-edge="${escapeXml(edge.edgeIds.join(' '))}" data-event="${escapeXml(edge.events.join(' '))}"><path d="${d}" marker-end="url(#kc-arrow)"/></g>`);
   }
   for (const edge of layout.edges) {
     const box = edge.labelBox;
-    if (!box || box.text === '') continue;
-    out.push(
-      `<g class="edge-label"><rect class="elabel-bg" x="${r(box.x)}" y="${r(box.y)}" width="${r(box.width)}" height="${r(box.height)}" rx="2"/>` +
-        `<text class="elabel" x="${r(box.x + 2)}" y="${r(box.y + box.height - 4)}">${escapeXml(box.text)}</text></g>`,
+    if (!box || box.lines.length === 0) continue;
+    const lines = box.lines.map(
+      (line, i) => `<text class="elabel" x="${r(box.x + 2)}" y="${r(box.y + (i + 1) * (CHART_SMALL_FONT_PX + 3) - 2)}">${escapeXml(line)}</text>`,
     );
+    out.push(`<g class="edge-label"><rect class="elabel-bg" x="${r(box.x)}" y="${r(box.y)}" width="${r(box.width)}" height="${r(box.height)}" rx="2"/>${lines.join('')}</g>`);
   }
   out.push('</svg>');
   return out.join('\n');
