@@ -129,6 +129,7 @@ describe('inspector in a real browser', () => {
 
     if (ids.includes('executor')) {
       const before = await card('executor');
+      const outboxBefore = await card('outbox-results');
       const execStarted = Date.now();
       const exec = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
         const child = spawn(process.execPath, [AGENT_BIN, 'exec', '--nats', broker.url, '--pc', PC_ID, '--timeout', '10', '--wait', '20', '--', 'echo hi'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -155,10 +156,13 @@ describe('inspector in a real browser', () => {
       // The executor counted the command; its highlighted state is the intake's (commands run as child actors).
       await pollUntil('the executor status to change', async () => (await card('executor')).summary !== before.summary, 10_000);
       expect((await card('executor')).highlighted.length).toBeGreaterThan(0);
-      // The results outbox went through a delivery and back: its state trail moved after the command.
+      // The results outbox delivered the result: its status changed and its state trail moved after the command.
       await pollUntil(
-        'the results outbox to change state after the command',
-        async () => (await card('outbox-results')).trail.filter((t) => t.at >= execStarted).length > 0,
+        'the results outbox to change state and status after the command',
+        async () => {
+          const outbox = await card('outbox-results');
+          return outbox.summary !== outboxBefore.summary && outbox.trail.some((t) => t.at >= execStarted);
+        },
         10_000,
       );
     }
