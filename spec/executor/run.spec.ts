@@ -112,7 +112,11 @@ describe('executor runs', () => {
     const [r] = await waitForResults(broker, cmd.request_id);
     expect(r?.stdout).toBe('persistent\n');
     expect(agent.resultFaults.rejected).toBe(3);
-    const record = JSON.parse(await readFile(path.join(agent.dataDir, 'admission', `${cmd.request_id}.json`), 'utf8'));
+    // The ledger says finished only after the enqueue resolved (which here is the publish itself).
+    const record = await pollUntil('finished record', 5_000, async () => {
+      const parsed = JSON.parse(await readFile(path.join(agent.dataDir, 'admission', `${cmd.request_id}.json`), 'utf8'));
+      return parsed.state === 'finished' ? parsed : undefined;
+    });
     expect(record).toMatchObject({ state: 'finished', queued: true, result: { result_id: r?.result_id } });
   });
 
