@@ -1,24 +1,27 @@
 /**
- * Linux/macOS inventory through systeminformation's individual calls (`osInfo`, `cpu`, `mem`,
- * `fsSize`, `networkInterfaces`, `networkInterfaceDefault`, `networkGatewayDefault`; never
- * `getAllData`/`getDynamicData`, nothing that sends packets) plus the package managers for software.
+ * Linux/macOS inventory through systeminformation's individual calls (`cpu`, `mem`, `fsSize`,
+ * `networkInterfaces`, `networkInterfaceDefault`, `networkGatewayDefault`; never
+ * `getAllData`/`getDynamicData`, nothing that sends packets), the OS release files instead of
+ * `osInfo` (os-release.ts says why), and the package managers for software.
  *
- * Mapping to HwInventory (§5.5): `os_name` = distro name, `os_version` = distro release, `os_build`
- * = kernel release on Linux (distros have no build number; macOS reports its build), `cpu_cores` =
- * physical cores, disks = local block-device file systems with their mount point as `device_id`
- * (the counterpart of a Windows drive letter).
+ * Mapping to HwInventory (§5.5): `os_name` = os-release `NAME` (macOS `ProductName`), `os_version`
+ * = `VERSION_ID` (`ProductVersion`), `os_build` = `BUILD_ID`, else the kernel release on Linux
+ * (distros rarely have a build number; macOS gives `BuildVersion`), `cpu_cores` = physical cores,
+ * disks = local block-device file systems with their mount point as `device_id` (the counterpart of
+ * a Windows drive letter).
  */
 import os from 'node:os';
 import * as si from 'systeminformation';
+import { readOsRelease, type OsRelease } from './os-release.js';
 import { collectPosixSoftware, type RunTool, runTool } from './posix-software.js';
 import type { HwFacts, InventoryCollector, NetAdapter, SoftwareList } from './types.js';
 
 /** File systems that are not disks (memory, images, overlays, network shares). */
 const NON_DISK_FS = /^(tmpfs|devtmpfs|ramfs|squashfs|overlay|aufs|proc|sysfs|cgroup2?|nfs4?|cifs|smb3?|fuse\..*|autofs|efivarfs|iso9660)$/i;
 
-/** systeminformation's calls the collector uses; injectable so a test can make one fail. */
+/** The sources the collector reads; injectable so a test can make one fail. */
 export interface PosixSources {
-  osInfo: typeof si.osInfo;
+  osRelease: () => Promise<OsRelease>;
   cpu: typeof si.cpu;
   mem: typeof si.mem;
   fsSize: () => ReturnType<typeof si.fsSize>;
@@ -30,7 +33,7 @@ export interface PosixSources {
 
 /** The real sources. */
 export const POSIX_SOURCES: PosixSources = {
-  osInfo: () => si.osInfo(),
+  osRelease: () => readOsRelease(),
   cpu: () => si.cpu(),
   mem: () => si.mem(),
   fsSize: () => si.fsSize(),
@@ -47,16 +50,15 @@ export function createPosixCollector(sources: PosixSources = POSIX_SOURCES): Inv
   return {
     kind: 'posix',
     async collectHw(): Promise<HwFacts> {
-      const [info, cpu, mem, fs] = await Promise.all([sources.osInfo(), sources.cpu(), sources.mem(), sources.fsSize()]);
+      const [release, cpu, mem, fs] = await Promise.all([sources.osRelease(), sources.cpu(), sources.mem(), sources.fsSize()]);
       const disks = fs
         .filter((d) => !NON_DISK_FS.test(d.type) && (d.fs.startsWith('/dev/') || process.platform === 'darwin') && !d.fs.startsWith('/dev/loop'))
         .map((d) => ({ device_id: d.mount, size_bytes: toInt(d.size), free_bytes: toInt(d.available), file_system: d.type }));
-      const build = process.platform === 'darwin' ? info.build : info.kernel;
       return {
-        hostname: info.hostname || os.hostname(),
-        os_name: info.distro && info.distro !== 'unknown' ? info.distro : os.type(),
-        os_version: info.release && info.release !== 'unknown' ? info.release : os.release(),
-        os_build: build || os.release(),
+        hostname: os.hostname(),
+        os_name: release.name || os.type(),
+        os_version: release.version || os.release(),
+        os_build: release.build || os.release(),
         cpu_model: [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ').trim(),
         cpu_cores: toInt(cpu.physicalCores) || toInt(cpu.cores) || os.cpus().length || 1,
         ram_bytes: toInt(mem.total) || os.totalmem(),
