@@ -92,10 +92,15 @@ describe('gates, budget and malformed input', () => {
     const late = await run({ shell: 'sh', script: 'echo no', deadline_at: new Date(Date.now() + 700).toISOString() });
     const bypass = await run({ shell: 'sh', script: 'echo bypass', bypass_local_limit: true });
     expect((await waitForResults(broker, bypass.request_id))[0]).toMatchObject({ exit_code: 0, stdout: 'bypass\n' });
-    await pollUntil('kill switch armed', 5_000, () => agent.actor.getSnapshot().context.status.running.includes(killed.request_id));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    broker.nc.publish(subjects.kill('queued-kill'));
-    const [k] = await waitForResults(broker, killed.request_id);
+    await pollUntil('queued for a slot', 5_000, () => Object.values(agent.actor.getSnapshot().context.runs)
+      .some((run) => run.getSnapshot().context.command.request_id === killed.request_id && run.getSnapshot().matches({ armed: 'waitingForSlot' })));
+    // The kill subscription's flush may still be on its way to the server: any payload kills and
+    // the switch latches, so repeat until the result is there.
+    const [k] = await pollUntil('killed result', 10_000, async () => {
+      broker.nc.publish(subjects.kill('queued-kill'));
+      const got = await resultsFor(broker, killed.request_id);
+      return got.length > 0 ? got : undefined;
+    });
     expect(k).toMatchObject({ exit_code: -1, skipped: false, stderr: 'killed while waiting for local job slot' });
     const [d] = await waitForResults(broker, late.request_id);
     expectSkip(d, 125);
