@@ -133,8 +133,9 @@ export const heartbeatMachine = setup({
         beat: {
           initial: 'offline',
           on: {
-            // Handled in the child states: a re-entering transition declared on a region of a parallel
-            // state would exit the whole parallel state (SCXML transition domain) and re-announce.
+            // `broker.connected` is handled in the child states: a re-entering transition declared on
+            // a region of a parallel state exits the whole parallel state (SCXML transition domain)
+            // and would announce again.
             'broker.disconnected': { target: '.offline', actions: 'forgetConnection' },
             'ping.answered': { actions: 'countPing' },
           },
