@@ -117,7 +117,9 @@ describe('gates, budget and malformed input', () => {
     const strict = await run({ shell: 'sh', script: 'echo no', staleness: { mode: 'strict', max_cache_age: '1m', max_cache_age_ms: 60_000 } });
     await pollUntil('strict admitted', 5_000, () => agent.actor.getSnapshot().context.status.running.includes(strict.request_id));
     agent.hub.disconnected(Date.now() - 120_000, true);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The result is decided while disconnected; it is delivered once the hub says connected again.
+    await pollUntil('strict run decided', 10_000, () => Object.values(agent.actor.getSnapshot().context.runs)
+      .some((run) => run.getSnapshot().context.command.request_id === strict.request_id && run.getSnapshot().matches('finishing')));
     agent.hub.connected(agent.nc, broker.url, Date.now());
     const [s] = await waitForResults(broker, strict.request_id);
     expectSkip(s, 127);
