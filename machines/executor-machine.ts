@@ -29,6 +29,8 @@ export interface ExecutorStatus {
   readonly running: readonly string[];
   readonly admitted: number;
   readonly finished: number;
+  /** The local job budget when the run list last changed: limit, in use, queued. */
+  readonly slots: { readonly limit: number; readonly inUse: number; readonly waiting: number } | null;
 }
 
 interface Context {
@@ -81,7 +83,7 @@ export const executorMachine = setup({
       const id = runId(event.admitted);
       if (context.runs[id] !== undefined) return {};
       const runs = { ...context.runs, [id]: spawn('commandRun', { id, input: { runtime: context.runtime as ExecRuntime, admitted: event.admitted } }) };
-      return { runs, status: { ...context.status, admitted: context.status.admitted + 1, running: [...context.status.running, event.admitted.command.request_id] } };
+      return { runs, status: { ...context.status, admitted: context.status.admitted + 1, running: [...context.status.running, event.admitted.command.request_id], slots: context.runtime?.budget.stats() ?? null } };
     }),
     forgetRun: assign(({ context, event }) => {
       const id = event.type.replace(/^xstate\.(done|error)\.actor\./, '');
@@ -97,7 +99,7 @@ export const executorMachine = setup({
       }
       const requestId = run.getSnapshot().context.command.request_id;
       const { [id]: _gone, ...runs } = context.runs;
-      return { runs, status: { ...context.status, finished: context.status.finished + 1, running: context.status.running.filter((r) => r !== requestId) } };
+      return { runs, status: { ...context.status, finished: context.status.finished + 1, running: context.status.running.filter((r) => r !== requestId), slots: context.runtime?.budget.stats() ?? null } };
     }),
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : undefined) }),
     intakeOn: assign({ status: ({ context }) => ({ ...context.status, intake: 'on' as const }) }),
@@ -120,7 +122,7 @@ export const executorMachine = setup({
     nc: undefined,
     runs: {},
     pending: [],
-    status: { intake: 'off', replay: false, running: [], admitted: 0, finished: 0 },
+    status: { intake: 'off', replay: false, running: [], admitted: 0, finished: 0, slots: null },
   }),
   initial: 'starting',
   on: {

@@ -22,7 +22,7 @@ function harness(opts: { intakeThrows?: boolean } = {}) {
   });
   const machine = executorMachine.provide({
     actors: {
-      createRuntime: fromPromise<ExecRuntime, AgentServices>(async () => ({ close: () => undefined }) as unknown as ExecRuntime),
+      createRuntime: fromPromise<ExecRuntime, AgentServices>(async () => ({ close: () => undefined, budget: { stats: () => ({ limit: 2, inUse: 0, waiting: 0 }) } }) as unknown as ExecRuntime),
       recoverAdmissions: fromPromise<AdmittedCommand[], ExecRuntime>(async () => []),
       watchBroker: fromCallback(({ sendBack }) => {
         broker = sendBack;
