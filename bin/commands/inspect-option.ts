@@ -8,6 +8,8 @@ import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
 
 /** EX_USAGE: a refused `--inspect` address. */
 const EXIT_USAGE = 64;
+/** Set to `show` to see command scripts in the inspector (they are redacted by default). */
+export const INSPECT_SCRIPTS_ENV = 'KANADE_INSPECT_SCRIPTS';
 
 /**
  * Starts the inspector for the `--inspect` value, or returns the exit code after one clear line on
@@ -16,7 +18,7 @@ const EXIT_USAGE = 64;
  * @example
  * const inspector = await startInspectOption(opts.inspect);
  */
-export async function startInspectOption(value: string | true): Promise<Inspector | number> {
+export async function startInspectOption(value: string | true, env: NodeJS.ProcessEnv = process.env): Promise<Inspector | number> {
   let address;
   try {
     address = parseInspectAddress(value);
@@ -26,18 +28,20 @@ export async function startInspectOption(value: string | true): Promise<Inspecto
   }
   const explicitPort = value !== true && /\d$/.test(value);
   const machines = Object.values(MACHINE_CATALOG);
+  const redact = { redactScripts: env[INSPECT_SCRIPTS_ENV] !== 'show' };
   let inspector: Inspector;
   try {
-    inspector = await startInspector({ address, machines });
+    inspector = await startInspector({ address, machines, redact });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' && !explicitPort) {
-      inspector = await startInspector({ address: { ...address, port: 0 }, machines });
+      inspector = await startInspector({ address: { ...address, port: 0 }, machines, redact });
     } else {
       process.stderr.write(`kanade-agent: cannot serve the inspector on ${address.host}:${address.port}: ${(error as Error).message}\n`);
       return error instanceof InspectorBindError ? EXIT_USAGE : 1;
     }
   }
-  process.stderr.write(`kanade-agent: inspector on ${inspector.url} (loopback only)\n`);
+  const scripts = redact.redactScripts ? '' : `; command scripts shown (${INSPECT_SCRIPTS_ENV}=show)`;
+  process.stderr.write(`kanade-agent: inspector on ${inspector.url} (loopback only${scripts})\n`);
   return inspector;
 }

@@ -2,6 +2,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createActor, setup } from 'xstate';
+import { startInspectOption } from '../../bin/commands/inspect-option.js';
 import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
 import { extractMachineGraph } from '../../actors/inspector/machine-graph.js';
 import { runCli } from '../cli/run-cli.js';
@@ -18,6 +20,19 @@ describe('kanade-agent CLI and the inspector', () => {
     expect(run.stderr).toContain('refusing to serve the inspector on 0.0.0.0');
     expect(run.stderr).toContain('loopback only');
     expect(run.stdout).not.toContain('kanade-agent starting');
+  });
+
+  it('redacts command scripts unless KANADE_INSPECT_SCRIPTS=show', async () => {
+    const machine = setup({}).createMachine({ id: 'm', on: { 'command.received': {} } });
+    for (const [env, expected] of [[{}, '[redacted script, 7 chars]'], [{ KANADE_INSPECT_SCRIPTS: 'show' }, 'echo hi']] as const) {
+      const inspector = await startInspectOption('127.0.0.1:0', env);
+      if (typeof inspector === 'number') throw new Error(`exit ${inspector}`);
+      const actor = createActor(machine, { inspect: inspector.inspect }).start();
+      actor.send({ type: 'command.received', script: 'echo hi' } as never);
+      expect(inspector.hub.events().find((e) => e.type === 'command.received')?.payload).toEqual({ type: 'command.received', script: expected });
+      actor.stop();
+      await inspector.close();
+    }
   });
 
   it('charts --out writes one SVG per catalog machine, each with every state of its machine', async () => {
