@@ -84,4 +84,34 @@ describe('kanade-agent run: heartbeat, config and inventory children', () => {
       await kv.delete('global');
     }
   });
+
+  it('after a broker restart: beats again and follows KV changes made after the reconnect', async () => {
+    const kv = await broker.kvm.open('agent_config');
+    await kv.put('global', JSON.stringify({ heartbeat_interval: '1s', inventory_enabled: false }));
+    const restartDir = await agentDir([broker.url], `${PC}-r`);
+    const beats: number[] = [];
+    const sub = broker.nc.subscribe(subjects.heartbeat(`${PC}-r`), { callback: () => { beats.push(Date.now()); } });
+    await broker.nc.flush();
+    const proc = spawnAgent(restartDir);
+    try {
+      await pollUntil('first heartbeat', 20_000, () => beats.length >= 1);
+      await broker.restart();
+      await broker.nc.flush(); // the test client is back too
+      const restartedAt = Date.now();
+      await pollUntil('a heartbeat after the restart', 20_000, () => beats.some((at) => at > restartedAt));
+      const kvAfter = await broker.kvm.open('agent_config');
+      await kvAfter.put('global', JSON.stringify({ heartbeat_interval: '2s', inventory_enabled: false }));
+      const report = await waitForStatus(restartDir.socket, 'interval 2 s after reconnect', (r) => {
+        const hb = r.children.find((c) => c.id === 'heartbeat')?.status as { intervalMs?: number } | undefined;
+        return hb?.intervalMs === 2_000;
+      }, 20_000);
+      expect(report.children.find((c) => c.id === 'inventory')?.status).toMatchObject({ enabled: false, runs: 0 });
+    } finally {
+      sub.unsubscribe();
+      proc.kill('SIGTERM');
+      expect((await proc.exited).code).toBe(0);
+      await restartDir.remove();
+      await (await broker.kvm.open('agent_config')).delete('global');
+    }
+  });
 });
