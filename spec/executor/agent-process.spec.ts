@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandBytes, draftCommand, publishCommand } from '../../actors/command-publisher.js';
 import { MAX_CAPTURE_BYTES, OBJ_RESULT_OUTPUT, resultOutputKey, subjects } from '../../contract/index.js';
 import { startBroker, type Broker } from '../harness/broker.js';
-import { agentDir, spawnAgent, type AgentDir, type AgentProcess } from '../process/agent-process.js';
+import { agentDir, readStatus, spawnAgent, type AgentDir, type AgentProcess } from '../process/agent-process.js';
 import { alive, pollUntil, resultsFor, waitForResults } from './harness.js';
 
 const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
@@ -52,6 +52,16 @@ describe('executor in the agent process', () => {
     }
     await broker?.stop();
     await dir?.remove();
+  });
+
+  it('reports the executor in `status` (intake on, replay on, counts, slots)', async () => {
+    const report = await pollUntil('executor status', 10_000, async () => {
+      const r = await readStatus(dir.socket);
+      const row = r?.children.find((c) => c.id === 'executor');
+      return (row?.status as { replay?: boolean } | null)?.replay ? row : undefined;
+    });
+    expect(report.status).toMatchObject({ intake: 'on', replay: true, running: [] });
+    expect((report.status as { admitted: number }).admitted).toBeGreaterThanOrEqual(1);
   });
 
   it('agent stopped, command published, agent started → it runs once', async () => {
