@@ -40,6 +40,8 @@ export interface RunAgentOptions {
   /** Overrides the child list (tests). */
   readonly children?: readonly ChildSpec[];
   readonly flags?: SupervisorFlags;
+  /** Called once the tree and the control socket are up (the inspector reads reports and child snapshots through it). */
+  readonly onStarted?: (agent: RunningAgent) => void;
 }
 
 /** A started agent: the root actor plus the handles bin/ and the inspector need. */
@@ -144,6 +146,7 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
     return PROCESS_EXIT_FAILURE;
   }
   const { log } = agent;
+  opts.onStarted?.(agent);
   let stopReason: LastExit['reason'] = 'shutdown';
   let stopDetail: string | null = null;
   let forcedCode: number | undefined;
