@@ -3,16 +3,18 @@
  * acked → deleting → done, or ackTimedOut / publishFailed → backoff → publishing, or quarantined
  * after 10 failures in a row or when the file cannot be a message at all.
  *
- * The machine only says when; the drain pool (actors/outbox/drain-pass.ts) does the I/O through the
- * provided actions and reports back with events. It has no invoked actors on purpose: a 20,000-file
- * drain runs one of these per file, and an event-driven machine costs ~20 µs per message where
- * invoke-per-step costs ~100 µs (measured, docs/PERFORMANCE.md). Backoff is waited out by the pool
- * (the file is parked and re-listed when due, §9 "checked before reading"), so a thousand failing
- * files hold no timers or actors.
+ * The machine only says when; the drain pool (actors/outbox/outbox-drain.ts) does the I/O through
+ * the provided actions and reports back with events. It is built for 20,000-file drains: no invoked
+ * actors and no per-message timer (invoke-per-step plus an `after` cost ~60 µs a message against
+ * ~22 µs, measured, docs/outbox.md), and one actor is a *slot* reused for file after file
+ * (`done` → `message.assigned` → `enqueued`), so a drain creates at most window + deletes actors.
+ * The ack timeout is one deadline queue per pass that sends `ack.timedOut` on the same clock.
+ * Backoff is waited out by the pool (the file is parked and re-listed when due, §9 "checked before
+ * reading"), so a thousand failing files hold no timers or actors.
  *
  * @example
  * const runner = createOutboxMessageRunner(effects, { ackTimeoutMs: 30_000 });
- * const message = runner.start('8d7c….json');
+ * const message = runner.start('8d7c….json'); // a slot assigned to this file, in `enqueued`
  * message.send({ type: 'publish.start' });
  */
 import { assign, createActor, setup } from 'xstate';
@@ -64,6 +66,11 @@ export const outboxMessageMachine = setup({
       failures: context.failures + 1,
       lastError: `no PubAck within ${context.ackTimeoutMs} ms`,
     })),
+    assignMessage: assign(({ event }) =>
+      event.type === 'message.assigned'
+        ? { name: event.name, failures: event.failures, lastError: event.lastError, quarantineReason: '' }
+        : {},
+    ),
     countFailure: assign(({ context, event }) => ({
       failures: context.failures + 1,
       lastError: event.type === 'publish.failed' || event.type === 'delete.failed' ? event.error : 'failed',
@@ -76,10 +83,8 @@ export const outboxMessageMachine = setup({
     })),
   },
   guards: {
+    hasPriorFailures: ({ event }) => event.type === 'message.assigned' && event.failures > 0,
     failedTooOften: ({ context }) => context.failures >= OUTBOX_QUARANTINE_AFTER_FAILURES,
-  },
-  delays: {
-    ackTimeout: ({ context }) => context.ackTimeoutMs,
   },
 }).createMachine({
   id: 'outboxMessage',
@@ -91,6 +96,12 @@ export const outboxMessageMachine = setup({
     quarantineReason: '',
   }),
   initial: 'enqueued',
+  on: {
+    'message.assigned': [
+      { guard: 'hasPriorFailures', target: '.backoff', actions: 'assignMessage' },
+      { target: '.enqueued', actions: 'assignMessage' },
+    ],
+  },
   states: {
     enqueued: {
       description: 'Listed and due; waiting for a slot in the publish window.',
@@ -111,26 +122,25 @@ export const outboxMessageMachine = setup({
       },
     },
     awaitingAck: {
-      description: 'Published; waiting for the PubAck, bounded by the ack timeout (30 s).',
+      description: 'Published; waiting for the PubAck, bounded by the ack timeout (30 s, the pool\'s deadline queue sends ack.timedOut).',
       tags: ['busy'],
-      after: { ackTimeout: { target: 'ackTimedOut', actions: 'countAckTimeout' } },
       on: {
+        'ack.timedOut': { target: 'ackTimedOut', actions: 'countAckTimeout' },
         'ack.received': 'acked',
         'publish.failed': { target: 'publishFailed', actions: 'countFailure' },
       },
     },
     ackTimedOut: {
       description: 'No PubAck in time: one more failure for this file.',
-      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff' }],
+      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff', actions: 'parkMessage' }],
     },
     publishFailed: {
       description: 'The publish or the offload failed: one more failure for this file.',
-      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff' }],
+      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff', actions: 'parkMessage' }],
     },
     backoff: {
-      description: 'Waiting 1, 2, 4 … s (cap 300 s) before the next attempt; the pool parks the file until it is due.',
+      description: 'Waiting 1, 2, 4 … s (cap 300 s) before the next attempt; the pool parks the file until it is due and the slot takes other files meanwhile.',
       tags: ['degraded'],
-      entry: 'parkMessage',
       on: { 'backoff.elapsed': 'publishing' },
     },
     acked: {
@@ -149,16 +159,15 @@ export const outboxMessageMachine = setup({
     },
     deleteFailed: {
       description: 'Delivered but the file could not be removed: retried like a failed publish (the resend is de-duplicated by the backend).',
-      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff' }],
+      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff', actions: 'parkMessage' }],
     },
     quarantined: {
-      description: 'Moved to stuck/ with a .reason sidecar; never deleted.',
-      type: 'final',
+      description: 'Moved to stuck/ with a .reason sidecar; never deleted. The slot can take another file.',
       tags: ['degraded'],
       entry: 'quarantineFile',
     },
     done: {
-      type: 'final',
+      description: 'Delivered and deleted. The slot can take another file (message.assigned).',
       entry: 'releaseMessage',
     },
   },
@@ -177,22 +186,20 @@ export const createOutboxMessageRunner: OutboxMessageRunnerFactory = (effects: O
     },
   });
   const actorOptions = options.clock === undefined ? {} : { clock: options.clock as never };
+  const free: Array<ReturnType<typeof createActor<typeof logic>>> = [];
+  const RESTING = new Set(['enqueued', 'done', 'quarantined', 'backoff']);
   return {
     start(name: string, prior?: PriorFailures): OutboxMessageHandle {
-      const input: OutboxMessageInput = { name, ackTimeoutMs: options.ackTimeoutMs, ...(prior ?? {}) };
-      const snapshot =
-        prior === undefined
-          ? undefined
-          : logic.resolveState({
-              value: 'backoff',
-              context: { name, failures: prior.failures, lastError: prior.lastError, ackTimeoutMs: options.ackTimeoutMs, quarantineReason: '' },
-            });
-      // A restored snapshot skips `backoff`'s entry action: the file is not parked a second time.
-      const actor = createActor(logic, { input, ...actorOptions, ...(snapshot === undefined ? {} : { snapshot }) });
-      actor.start();
+      const actor = free.pop() ?? createActor(logic, { input: { name, ackTimeoutMs: options.ackTimeoutMs }, ...actorOptions }).start();
+      // A slot resumes a file with prior failures in `backoff`; it is not parked a second time.
+      actor.send({ type: 'message.assigned', name, failures: prior?.failures ?? 0, lastError: prior?.lastError ?? '' });
       return {
         send: (event) => actor.send(event),
-        stop: () => actor.stop(),
+        stop: () => {
+          // A resting slot is reused; one stopped mid-flight (pause, shutdown) is discarded.
+          if (RESTING.has(String(actor.getSnapshot().value))) free.push(actor);
+          else actor.stop();
+        },
         state: () => String(actor.getSnapshot().value),
       };
     },

@@ -6,12 +6,14 @@
 
 /** Events of the per-message life cycle; the pool sends them when an effect finishes. */
 export type OutboxMessageEvent =
+  | { readonly type: 'message.assigned'; readonly name: string; readonly failures: number; readonly lastError: string }
   | { readonly type: 'publish.start' }
   | { readonly type: 'message.vanished' }
   | { readonly type: 'message.unreadable'; readonly reason: string }
   | { readonly type: 'publish.sent' }
   | { readonly type: 'publish.failed'; readonly error: string }
   | { readonly type: 'ack.received'; readonly latencyMs: number }
+  | { readonly type: 'ack.timedOut' }
   | { readonly type: 'backoff.elapsed' }
   | { readonly type: 'file.deleted' }
   | { readonly type: 'delete.failed'; readonly error: string };
@@ -35,6 +37,7 @@ export interface OutboxMessageEffects {
 /** One running message life cycle. */
 export interface OutboxMessageHandle {
   send(event: OutboxMessageEvent): void;
+  /** The pool is done with this file: the slot is reused when resting, discarded otherwise. */
   stop(): void;
   /** The current state name (for status and tests). */
   state(): string;
@@ -48,7 +51,7 @@ export interface PriorFailures {
 
 /** Starts message life cycles bound to one pool's effects. */
 export interface OutboxMessageRunner {
-  /** A fresh message starts `enqueued`; one with prior failures resumes in `backoff`. */
+  /** Assigns the file to a (reused or new) slot: fresh → `enqueued`; prior failures → `backoff`. */
   start(name: string, prior?: PriorFailures): OutboxMessageHandle;
 }
 

@@ -26,7 +26,7 @@ import {
 } from '../../contract/index.js';
 import type { OutboxMessageHandle, OutboxMessageRunner, OutboxMessageRunnerFactory, TimerClock } from './message-runner.js';
 import type { OutboxKindSpec } from './outbox-kinds.js';
-import { describeError, errorCode, type ListedFile, type OutboxStore } from './outbox-store.js';
+import { describeError, errorCode, type OutboxStore, type PrefetchedFile } from './outbox-store.js';
 
 /** Messages publishing or awaiting their PubAck at once (issue #3: default 64). */
 export const OUTBOX_PUBLISH_WINDOW = 64;
@@ -34,6 +34,8 @@ export const OUTBOX_PUBLISH_WINDOW = 64;
 export const OUTBOX_MAX_DELETING = 192;
 /** Files stat'ed and sorted per listing batch (the bound of "oldest first"). */
 export const OUTBOX_LIST_BATCH = 256;
+/** Files up to this size are read ahead of their turn (bigger ones are read when published). */
+export const OUTBOX_PREFETCH_MAX_BYTES = 64 * 1024;
 /** Status updates from a running pass are sent at most this often. */
 export const OUTBOX_PROGRESS_INTERVAL_MS = 250;
 /** The client's own request timeout runs this much past the machine's ack timeout, so the machine decides. */
@@ -112,6 +114,10 @@ interface MessageRecord {
   phase: 'window' | 'deleting' | 'closing';
   sentAt: number;
   closed: boolean;
+  /** Bumped per publish, so a stale deadline never times out a later attempt. */
+  attempt: number;
+  /** Read ahead; consumed by the first publish attempt (a retry reads the file again). */
+  prefetched: PrefetchedFile | undefined;
 }
 
 /** See the module comment. */
@@ -212,8 +218,8 @@ class Pass<T> implements DrainPass {
   private resolveDone!: (summary: PassSummary) => void;
   private rejectDone!: (err: unknown) => void;
   private readonly records = new Map<string, MessageRecord>();
-  private queue: ListedFile[] = [];
-  private lister: AsyncGenerator<ListedFile[]> | undefined;
+  private queue: PrefetchedFile[] = [];
+  private lister: AsyncGenerator<string[]> | undefined;
   private listingDone = false;
   private fetching = false;
   private started = false;
@@ -228,6 +234,11 @@ class Pass<T> implements DrainPass {
   private quarantinedCount = 0;
   private notDue = 0;
   private lastProgressAt = -Infinity;
+  /** Messages awaiting a PubAck in send order; deadlines are monotonic (one timeout for all). */
+  private ackDeadlines: Array<{ record: MessageRecord; attempt: number; deadline: number }> = [];
+  private ackDeadlineHead = 0;
+  private ackTimer: unknown;
+  private readonly timers: TimerClock;
   private readonly window: number;
   private readonly maxDeleting: number;
   private readonly ackTimeoutMs: number;
@@ -247,6 +258,7 @@ class Pass<T> implements DrainPass {
     const clockNow = (options.clock as { now?: () => number } | undefined)?.now;
     this.now = options.now ?? (typeof clockNow === 'function' ? () => clockNow.call(options.clock) : Date.now);
     this.spec = drain.store.spec;
+    this.timers = options.clock ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout) };
     this.runner = options.runnerFactory(
       {
         publish: (name) => this.publishEffect(name),
@@ -294,7 +306,7 @@ class Pass<T> implements DrainPass {
       if (this.stopped) return;
       const { parked, busy } = this.drain.internals;
       const now = this.now();
-      this.lister = this.drain.store.listBatches(this.listBatch, (name) => {
+      this.lister = this.drain.store.listNameBatches(this.listBatch, (name) => {
         if (busy.has(name)) return true;
         const p = parked.get(name);
         if (p !== undefined && p.dueAt > now) {
@@ -320,6 +332,9 @@ class Pass<T> implements DrainPass {
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.ackTimer !== undefined) this.timers.clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.ackDeadlines = [];
     this.emitProgress(true);
     this.resolveDone({
       listed: this.listed,
@@ -343,9 +358,10 @@ class Pass<T> implements DrainPass {
     if (this.settled || this.stopped || !this.started) return;
     if (!this.draining) {
       while (this.inWindow < this.window && this.deleting < this.maxDeleting && this.queue.length > 0) {
-        this.startMessage(this.queue.shift() as ListedFile);
+        this.startMessage(this.queue.shift() as PrefetchedFile);
       }
-      if (this.queue.length < this.window && !this.listingDone && !this.fetching) void this.fetchBatch();
+      // Read the next batch while this one publishes, so the file system always has work queued.
+      if (this.queue.length <= this.listBatch / 2 && !this.listingDone && !this.fetching) void this.fetchBatch();
     }
     const listingOver = this.draining || (this.listingDone && !this.fetching && this.queue.length === 0);
     if (listingOver && this.records.size === 0) this.settle();
@@ -355,12 +371,18 @@ class Pass<T> implements DrainPass {
   private async fetchBatch(): Promise<void> {
     this.fetching = true;
     try {
-      const next = await (this.lister as AsyncGenerator<ListedFile[]>).next();
+      const next = await (this.lister as AsyncGenerator<string[]>).next();
       if (next.done === true) this.listingDone = true;
       else {
-        this.listed += next.value.length;
-        for (const file of next.value) this.drain.internals.seenMtime(file.mtimeMs);
-        this.queue.push(...next.value);
+        // One open per file gives the mtime (oldest first within the batch) and the bytes.
+        const store = this.drain.store;
+        const files = await Promise.all(next.value.map((name) => store.readWithStat(name, OUTBOX_PREFETCH_MAX_BYTES)));
+        files.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
+        this.listed += files.length;
+        for (const file of files) {
+          this.drain.internals.seenMtime(file.mtimeMs);
+          this.queue.push(file);
+        }
       }
     } catch (err) {
       this.fetching = false;
@@ -371,7 +393,7 @@ class Pass<T> implements DrainPass {
     this.schedulePump();
   }
 
-  private startMessage(file: ListedFile): void {
+  private startMessage(file: PrefetchedFile): void {
     const { parked, busy } = this.drain.internals;
     if (busy.has(file.name)) return;
     const prior = parked.get(file.name);
@@ -379,7 +401,7 @@ class Pass<T> implements DrainPass {
       this.notDue += 1;
       return;
     }
-    const record: MessageRecord = { name: file.name, mtimeMs: file.mtimeMs, handle: undefined, phase: 'window', sentAt: 0, closed: false };
+    const record: MessageRecord = { name: file.name, mtimeMs: file.mtimeMs, handle: undefined, phase: 'window', sentAt: 0, closed: false, attempt: 0, prefetched: file };
     busy.add(file.name);
     this.records.set(file.name, record);
     this.inWindow += 1;
@@ -397,14 +419,26 @@ class Pass<T> implements DrainPass {
     const send = (event: Parameters<OutboxMessageHandle['send']>[0]): void => {
       if (!record.closed) record.handle?.send(event);
     };
+    const prefetched = record.prefetched;
+    record.prefetched = undefined;
     let bytes: Buffer;
-    try {
-      bytes = await this.drain.store.read(record.name);
-    } catch (err) {
-      const code = errorCode(err);
-      if (code === 'ENOENT') send({ type: 'message.vanished' });
-      else if (code === 'EISDIR') send({ type: 'message.unreadable', reason: 'a directory, not a message file' });
-      else send({ type: 'publish.failed', error: `read: ${describeError(err)}` });
+    let readError: { code: string; error: unknown } | undefined;
+    if (prefetched?.bytes !== undefined) bytes = prefetched.bytes;
+    else if (prefetched?.errorCode !== undefined) {
+      bytes = Buffer.alloc(0);
+      readError = { code: prefetched.errorCode, error: prefetched.error ?? prefetched.errorCode };
+    } else {
+      try {
+        bytes = await this.drain.store.read(record.name);
+      } catch (err) {
+        bytes = Buffer.alloc(0);
+        readError = { code: errorCode(err), error: err };
+      }
+    }
+    if (readError !== undefined) {
+      if (readError.code === 'ENOENT') send({ type: 'message.vanished' });
+      else if (readError.code === 'EISDIR') send({ type: 'message.unreadable', reason: 'a directory, not a message file' });
+      else send({ type: 'publish.failed', error: `read: ${describeError(readError.error)}` });
       return;
     }
     if (bytes.length === 0) {
@@ -435,6 +469,7 @@ class Pass<T> implements DrainPass {
       return;
     }
     send({ type: 'publish.sent' });
+    this.watchAck(record);
     try {
       await ack;
     } catch (err) {
@@ -451,6 +486,52 @@ class Pass<T> implements DrainPass {
       return;
     }
     send({ type: 'ack.received', latencyMs: this.now() - record.sentAt });
+  }
+
+  /** Arms the pass's single ack timer for the oldest pending deadline. */
+  private watchAck(record: MessageRecord): void {
+    this.trimAckDeadlines();
+    record.attempt += 1;
+    this.ackDeadlines.push({ record, attempt: record.attempt, deadline: record.sentAt + this.ackTimeoutMs });
+    if (this.ackTimer === undefined) this.armAckTimer();
+  }
+
+  private armAckTimer(): void {
+    const head = this.ackDeadlines[this.ackDeadlineHead];
+    if (head === undefined || this.settled) {
+      this.ackTimer = undefined;
+      return;
+    }
+    this.ackTimer = this.timers.setTimeout(() => this.expireAcks(), Math.max(0, head.deadline - this.now()));
+  }
+
+  /** Drops settled entries from the head (acks arrive roughly in send order), so the queue stays short. */
+  private trimAckDeadlines(): void {
+    while (this.ackDeadlineHead < this.ackDeadlines.length) {
+      const entry = this.ackDeadlines[this.ackDeadlineHead] as { record: MessageRecord; attempt: number };
+      if (!entry.record.closed && entry.record.attempt === entry.attempt && entry.record.phase === 'window') break;
+      this.ackDeadlineHead += 1;
+    }
+    if (this.ackDeadlineHead > 1024 && this.ackDeadlineHead * 2 > this.ackDeadlines.length) {
+      this.ackDeadlines = this.ackDeadlines.slice(this.ackDeadlineHead);
+      this.ackDeadlineHead = 0;
+    }
+  }
+
+  private expireAcks(): void {
+    const now = this.now();
+    while (this.ackDeadlineHead < this.ackDeadlines.length) {
+      const entry = this.ackDeadlines[this.ackDeadlineHead] as { record: MessageRecord; attempt: number; deadline: number };
+      if (entry.deadline > now) break;
+      this.ackDeadlineHead += 1;
+      const { record, attempt } = entry;
+      if (!record.closed && record.attempt === attempt && record.phase === 'window') record.handle?.send({ type: 'ack.timedOut' });
+    }
+    if (this.ackDeadlineHead > 1024 && this.ackDeadlineHead * 2 > this.ackDeadlines.length) {
+      this.ackDeadlines = this.ackDeadlines.slice(this.ackDeadlineHead);
+      this.ackDeadlineHead = 0;
+    }
+    this.armAckTimer();
   }
 
   private ackedEffect(name: string): void {

@@ -13,7 +13,7 @@
  * await store.enqueue(result); // durable once this resolves
  * for await (const batch of store.listBatches(256)) console.log(batch.map((f) => f.name));
  */
-import { constants as fsConstants } from 'node:fs';
+import { close as closeFd, constants as fsConstants, fstat, open as openFd, read as readFd } from 'node:fs';
 import { lstat, mkdir, open, opendir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -37,6 +37,17 @@ export const MAX_COLLISION_SUFFIX = 999;
 export interface ListedFile {
   readonly name: string;
   readonly mtimeMs: number;
+}
+
+/** A file read ahead of its turn: mtime and size from the same open, bytes when small enough. */
+export interface PrefetchedFile {
+  readonly name: string;
+  readonly mtimeMs: number;
+  /** Undefined when the file is larger than the prefetch limit (read again at its turn) or unreadable. */
+  readonly bytes: Buffer | undefined;
+  /** errno code when the file could not be opened or read (ENOENT: gone meanwhile). */
+  readonly errorCode?: string;
+  readonly error?: unknown;
 }
 
 /** A quarantined file and why it was moved. */
@@ -183,6 +194,75 @@ export class OutboxStore<T> implements OutboxPort<T> {
       // `for await` closes the Dir on completion; an early return lands here with it still open.
       await dir.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Streams the directory and yields batches of at most `batchSize` message file names, unsorted
+   * (the drain reads them with {@link readWithStat} and sorts by the mtime it gets from the same open).
+   */
+  async *listNameBatches(batchSize: number, skip?: (name: string) => boolean): AsyncGenerator<string[]> {
+    const dir = await opendir(this.dir, { bufferSize: LIST_BUFFER_ENTRIES });
+    let names: string[] = [];
+    try {
+      for await (const entry of dir) {
+        const name = entry.name;
+        if (!name.endsWith(MESSAGE_SUFFIX) || entry.isDirectory()) continue;
+        if (skip?.(name)) continue;
+        names.push(name);
+        if (names.length >= batchSize) {
+          yield names;
+          names = [];
+        }
+      }
+      if (names.length > 0) yield names;
+    } finally {
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * open → fstat → read → close with plain callbacks (the promise FileHandle API costs measurably
+   * more per file): one open gives both the mtime for ordering and, up to `maxBytes`, the content.
+   * Never rejects: failures come back in `errorCode`.
+   */
+  readWithStat(name: string, maxBytes: number): Promise<PrefetchedFile> {
+    const file = path.join(this.dir, name);
+    return new Promise((resolve) => {
+      const failed = (err: NodeJS.ErrnoException, mtimeMs = 0): void =>
+        resolve({ name, mtimeMs, bytes: undefined, errorCode: errorCode(err), error: err });
+      openFd(file, 'r', (openErr, fd) => {
+        if (openErr) return failed(openErr);
+        fstat(fd, (statErr, st) => {
+          if (statErr) {
+            closeFd(fd, () => undefined);
+            return failed(statErr);
+          }
+          if (st.size > maxBytes || !st.isFile()) {
+            closeFd(fd, () => undefined);
+            return resolve({ name, mtimeMs: st.mtimeMs, bytes: undefined, ...(st.isFile() ? {} : { errorCode: 'EISDIR' }) });
+          }
+          const buffer = Buffer.allocUnsafe(st.size);
+          const step = (offset: number): void => {
+            if (offset >= buffer.length) {
+              closeFd(fd, () => undefined);
+              return resolve({ name, mtimeMs: st.mtimeMs, bytes: buffer });
+            }
+            readFd(fd, buffer, offset, buffer.length - offset, offset, (readErr, n) => {
+              if (readErr) {
+                closeFd(fd, () => undefined);
+                return failed(readErr, st.mtimeMs);
+              }
+              if (n === 0) {
+                closeFd(fd, () => undefined);
+                return resolve({ name, mtimeMs: st.mtimeMs, bytes: buffer.subarray(0, offset) });
+              }
+              step(offset + n);
+            });
+          };
+          step(0);
+        });
+      });
+    });
   }
 
   /** Counts message files without keeping their names (the depth estimate at the start of a pass). */

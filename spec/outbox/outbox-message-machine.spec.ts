@@ -50,24 +50,40 @@ describe('outbox message machine', () => {
     expect(calls.at(-1)).toBe('release a.json');
   });
 
-  it('awaitingAck → ackTimedOut → backoff exactly when the ack timeout elapses', () => {
-    const { message, calls, clock } = start();
+  it('awaitingAck → ackTimedOut → backoff on ack.timedOut (sent by the pool at the deadline)', () => {
+    const { message, calls } = start();
     message.send({ type: 'publish.start' });
     message.send({ type: 'publish.sent' });
-    clock.increment(ACK_TIMEOUT_MS - 1);
-    expect(message.state()).toBe('awaitingAck');
-    clock.increment(1);
+    message.send({ type: 'ack.timedOut' });
     expect(message.state()).toBe('backoff');
     expect(calls.at(-1)).toBe(`park a.json 1 no PubAck within ${ACK_TIMEOUT_MS} ms`);
   });
 
-  it('an ack in time cancels the ack timeout', () => {
-    const { message, clock } = start();
+  it('a late ack.timedOut after the ack is ignored', () => {
+    const { message } = start();
     message.send({ type: 'publish.start' });
     message.send({ type: 'publish.sent' });
     message.send({ type: 'ack.received', latencyMs: 1 });
-    clock.increment(ACK_TIMEOUT_MS * 2);
+    message.send({ type: 'ack.timedOut' });
     expect(message.state()).toBe('deleting');
+  });
+
+  it('a slot is reused for the next file once its message is done, and a new runner slot otherwise', () => {
+    const clock = new SimulatedClock();
+    const { effects, calls } = recordingEffects();
+    const runner = createOutboxMessageRunner(effects, { ackTimeoutMs: ACK_TIMEOUT_MS, clock });
+    const first = runner.start('a.json');
+    first.send({ type: 'publish.start' });
+    first.send({ type: 'message.vanished' });
+    first.stop(); // resting in done: back to the free list
+    const second = runner.start('b.json');
+    expect(second.state()).toBe('enqueued');
+    second.send({ type: 'publish.start' });
+    expect(calls).toEqual(['publish a.json', 'release a.json', 'publish b.json']);
+    // The reused slot is the same actor: the first handle now sees b's state.
+    expect(first.state()).toBe('publishing');
+    const third = runner.start('c.json'); // b is busy: a fresh slot
+    expect(third.state()).toBe('enqueued');
   });
 
   it('publishing → publishFailed → backoff, and awaitingAck → publishFailed → backoff', () => {
@@ -100,7 +116,7 @@ describe('outbox message machine', () => {
     const byTimeout = start(prior);
     byTimeout.message.send({ type: 'backoff.elapsed' });
     byTimeout.message.send({ type: 'publish.sent' });
-    byTimeout.clock.increment(ACK_TIMEOUT_MS);
+    byTimeout.message.send({ type: 'ack.timedOut' });
     expect(byTimeout.message.state()).toBe('quarantined');
     expect(byTimeout.calls.at(-1)).toBe(`quarantine a.json failed 10 times in a row; last error: no PubAck within ${ACK_TIMEOUT_MS} ms`);
 
@@ -153,6 +169,7 @@ describe('outbox message machine', () => {
 
   it('the default machine runs with no effects provided and has the tags status uses', () => {
     const actor = createActor(outboxMessageMachine, { input: { name: 'b.json' } }).start();
+    actor.send({ type: 'message.assigned', name: 'b.json', failures: 0, lastError: '' });
     actor.send({ type: 'publish.start' });
     expect(actor.getSnapshot().hasTag('busy')).toBe(true);
     actor.send({ type: 'publish.failed', error: 'x' });

@@ -65,6 +65,32 @@ describe('outbox drain pool', () => {
     expect(outboxBackoffMs(50)).toBe(300_000);
   });
 
+  it('times out a PubAck exactly at the bound on the pass clock, while the others are acked', async () => {
+    const { outbox, clock, files } = await setup();
+    const stalled = sampleResult();
+    await outbox.enqueue(stalled);
+    const others = [sampleResult(), sampleResult()];
+    for (const r of others) await outbox.enqueue(r);
+    const ACK_MS = 5_000;
+    const publish: PublishFn = (subject) => (subject === `results.${stalled.request_id}` ? new Promise<void>(() => undefined) : Promise.resolve());
+    let settled = false;
+    const done = outbox.drain.runPass({ publish, runnerFactory: createOutboxMessageRunner, clock, ackTimeoutMs: ACK_MS }).done.then((s) => {
+      settled = true;
+      return s;
+    });
+    await waitUntil(async () => (await files()).length === 1, 5_000, 'others delivered');
+    clock.increment(ACK_MS - 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    expect(outbox.drain.failuresOf(`${stalled.result_id}.json`)).toBe(0);
+    clock.increment(1);
+    const summary = await done;
+    expect(summary.delivered).toBe(2);
+    expect(outbox.drain.failuresOf(`${stalled.result_id}.json`)).toBe(1);
+    expect(outbox.drain.status().last_error).toMatch(/no PubAck within 5000 ms/);
+    expect(await files()).toEqual([`${stalled.result_id}.json`]);
+  });
+
   it('quarantines after 10 consecutive failures with the last error in the reason; never deletes', async () => {
     const { outbox, clock, run, files, dir } = await setup();
     const bad = sampleResult();

@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+/**
+ * Outbox drain benchmark (issue #3). Needs the compiled agent: `npx tsc -p tsconfig.json` first.
+ *
+ *   node bench/outbox-drain.mjs [--files 20000] [--rss-files 100000]
+ *
+ * On a real nats-server (JetStream file store) and the same 20,000 realistic ExecResult files
+ * each time, it measures:
+ *   (a) the agent's drain: the real `outbox-results` child machine (window 64, deletes outside it);
+ *   (b) a raw baseline: read file, pipelined JetStream publish (window 256), unlink;
+ *   (c) a serial drain: read, publish, await the PubAck, unlink, next file;
+ * plus the durable enqueue rate (tmp → fsync → rename → dir fsync) and, in a child process, the
+ * RSS above idle while a 100,000-file backlog drains. The last line is one JSON object.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, open, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { createActor } from 'xstate';
+import { pino } from 'pino';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => import(path.join(root, 'dist', p));
+const { startNatsServer } = await dist('actors/dev-broker/nats-server.js');
+const { bootstrapBackendResources } = await dist('actors/dev-broker/bootstrap.js');
+const { createBrokerHub } = await dist('actors/broker-hub.js');
+const { createOutboxes } = await dist('actors/outbox/create-outboxes.js');
+const { createLiveValue } = await dist('actors/ports.js');
+const { NO_FAILPOINTS } = await dist('actors/failpoints.js');
+const { createOutboxMachine } = await dist('machines/outbox-machine.js');
+const { encodeExecResult } = await dist('contract/index.js');
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const FILES = arg('--files', 20_000);
+const RSS_FILES = arg('--rss-files', 100_000);
+const RAW_WINDOW = 256;
+const ENQUEUE_CONCURRENCY = 16;
+const log = pino({ level: 'silent' });
+
+/** A realistic ExecResult: ~1 KB of script output. */
+function realisticResult(i) {
+  return {
+    result_id: randomUUID(),
+    request_id: randomUUID(),
+    pc_id: 'PC-BENCH-0001',
+    manifest_id: 'inventory-software',
+    exit_code: i % 17 === 0 ? 1 : 0,
+    skipped: false,
+    stdout: Array.from({ length: 14 }, (_, n) => `Package-${n.toString().padStart(3, '0')}  ${n}.${i % 10}.${n * 3}  installed  2026-11-0${(n % 9) + 1}`).join('\n'),
+    stderr: i % 17 === 0 ? 'warning: 1 package could not be queried\n' : '',
+    started_at: '2026-11-27T05:00:00.000Z',
+    finished_at: '2026-11-27T05:00:02.375Z',
+  };
+}
+
+async function count(dir) {
+  return (await readdir(dir)).filter((n) => n.endsWith('.json')).length;
+}
+
+/** Writes every body with the outbox's own durable enqueue; returns files/s. */
+async function durableEnqueue(outbox, results) {
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: ENQUEUE_CONCURRENCY }, async () => {
+      while (next < results.length) await outbox.enqueue(results[next++]);
+    }),
+  );
+  return results.length / ((performance.now() - start) / 1000);
+}
+
+/** (a) the agent: the outbox-results child machine until the directory is empty. */
+async function agentDrain(nc, dataDir, dir) {
+  const hub = createBrokerHub();
+  const outboxes = createOutboxes(dataDir, 'PC-BENCH-0001', log);
+  const services = {
+    config: { pcId: 'PC-BENCH-0001', dataDir },
+    log,
+    agentVersion: 'bench',
+    broker: hub,
+    outboxes,
+    effectiveConfig: createLiveValue({}),
+    groups: createLiveValue([]),
+    failpoints: NO_FAILPOINTS,
+  };
+  const total = await count(dir);
+  const start = performance.now();
+  const child = createActor(createOutboxMachine('results'), { input: services }).start();
+  hub.connected(nc, 'bench', Date.now());
+  await new Promise((resolve) => {
+    const sub = child.subscribe((snap) => {
+      const drain = snap.value?.running?.drain;
+      if (drain === 'idle' && snap.context.status.depth === 0) {
+        sub.unsubscribe();
+        resolve();
+      }
+    });
+  });
+  const seconds = (performance.now() - start) / 1000;
+  child.send({ type: 'shutdown' });
+  if ((await count(dir)) !== 0) throw new Error('agent drain left files behind');
+  return total / seconds;
+}
+
+/** (b) and (c): read, publish (window `window`), unlink. */
+async function rawDrain(js, dir, window) {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.json'));
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: window }, async () => {
+      while (next < names.length) {
+        const name = names[next++];
+        const bytes = await readFile(path.join(dir, name));
+        const { request_id } = JSON.parse(bytes.toString('utf8'));
+        await js.publish(`results.${request_id}`, bytes);
+        await unlink(path.join(dir, name));
+      }
+    }),
+  );
+  return names.length / ((performance.now() - start) / 1000);
+}
+
+/** Child process: RSS of the agent's drain over a big backlog, above idle. */
+async function rssChild(url, dataDir) {
+  const nc = await connect({ servers: url });
+  const hub = createBrokerHub();
+  const outboxes = createOutboxes(dataDir, 'PC-BENCH-0001', log);
+  const services = {
+    config: { pcId: 'PC-BENCH-0001', dataDir }, log, agentVersion: 'bench', broker: hub, outboxes,
+    effectiveConfig: createLiveValue({}), groups: createLiveValue([]), failpoints: NO_FAILPOINTS,
+  };
+  global.gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const idle = process.memoryUsage().rss;
+  let peak = idle;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
+  const start = performance.now();
+  const child = createActor(createOutboxMachine('results'), { input: services }).start();
+  hub.connected(nc, url, Date.now());
+  await new Promise((resolve) => {
+    const sub = child.subscribe((snap) => {
+      if (snap.value?.running?.drain === 'idle' && snap.context.status.depth === 0) {
+        sub.unsubscribe();
+        resolve();
+      }
+    });
+  });
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  child.send({ type: 'shutdown' });
+  await nc.close();
+  process.stdout.write(JSON.stringify({ idle_rss_mb: idle / 2 ** 20, peak_rss_mb: peak / 2 ** 20, rate: RSS_FILES / seconds }) + '\n');
+}
+
+async function main() {
+  if (args[0] === '--rss-child') return rssChild(args[1], args[2]);
+  const server = await startNatsServer();
+  const nc = await connect({ servers: server.url });
+  await bootstrapBackendResources(nc);
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const work = await mkdtemp(path.join(tmpdir(), 'kanade-outbox-bench-'));
+  const dataDir = path.join(work, 'data');
+  const dir = path.join(dataDir, 'outbox');
+  try {
+    const results = Array.from({ length: FILES }, (_, i) => realisticResult(i));
+    const writer = createOutboxes(dataDir, 'PC-BENCH-0001', log).results;
+    const figures = {};
+    const refill = async () => {
+      await jsm.streams.purge('RESULTS');
+      return durableEnqueue(writer, results);
+    };
+    // Each drain gets the same 20,000 files, written the same durable way.
+    const enqueueRates = [];
+    enqueueRates.push(await refill());
+    figures.agent_per_s = await agentDrain(nc, dataDir, dir);
+    console.log(`(a) agent drain           ${figures.agent_per_s.toFixed(0)} files/s`);
+    enqueueRates.push(await refill());
+    figures.raw_w256_per_s = await rawDrain(js, dir, RAW_WINDOW);
+    console.log(`(b) raw baseline, w=256   ${figures.raw_w256_per_s.toFixed(0)} files/s`);
+    enqueueRates.push(await refill());
+    figures.serial_per_s = await rawDrain(js, dir, 1);
+    console.log(`(c) serial drain          ${figures.serial_per_s.toFixed(0)} files/s`);
+    // A second (a) and (b) against drift of the shared machine; the figures are their means.
+    enqueueRates.push(await refill());
+    const agent2 = await agentDrain(nc, dataDir, dir);
+    enqueueRates.push(await refill());
+    const raw2 = await rawDrain(js, dir, RAW_WINDOW);
+    console.log(`(a) again ${agent2.toFixed(0)}, (b) again ${raw2.toFixed(0)} files/s`);
+    figures.agent_per_s = (figures.agent_per_s + agent2) / 2;
+    figures.raw_w256_per_s = (figures.raw_w256_per_s + raw2) / 2;
+    figures.enqueue_durable_per_s = enqueueRates.reduce((a, b) => a + b, 0) / enqueueRates.length;
+    console.log(`durable enqueue (${ENQUEUE_CONCURRENCY} concurrent) ${figures.enqueue_durable_per_s.toFixed(0)} files/s`);
+    const serialEnqueueStart = performance.now();
+    for (const r of results.slice(0, 1_000)) await writer.enqueue(r);
+    figures.enqueue_serial_per_s = 1_000 / ((performance.now() - serialEnqueueStart) / 1000);
+    console.log(`durable enqueue (one at a time) ${figures.enqueue_serial_per_s.toFixed(0)} files/s`);
+    await rawDrain(js, dir, RAW_WINDOW);
+
+    // RSS: a 100,000-file backlog (written without fsync: only the drain is measured).
+    await jsm.streams.purge('RESULTS');
+    await mkdir(dir, { recursive: true });
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < RSS_FILES) {
+          const r = realisticResult(next++);
+          await writeFile(path.join(dir, `${r.result_id}.json`), encodeExecResult(r));
+        }
+      }),
+    );
+    const rss = await new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--rss-child', server.url, dataDir, '--rss-files', String(RSS_FILES)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`rss child exited ${code}`))));
+    });
+    figures.rss_idle_mb = rss.idle_rss_mb;
+    figures.rss_peak_mb = rss.peak_rss_mb;
+    figures.rss_above_idle_mb = rss.peak_rss_mb - rss.idle_rss_mb;
+    figures.rss_backlog_files = RSS_FILES;
+    figures.rss_drain_per_s = rss.rate;
+    console.log(`RSS draining ${RSS_FILES} files: idle ${rss.idle_rss_mb.toFixed(1)} MB, peak ${rss.peak_rss_mb.toFixed(1)} MB (+${figures.rss_above_idle_mb.toFixed(1)} MB), ${rss.rate.toFixed(0)} files/s`);
+
+    figures.files = FILES;
+    figures.ratio_a_over_b = figures.agent_per_s / figures.raw_w256_per_s;
+    figures.ratio_a_over_c = figures.agent_per_s / figures.serial_per_s;
+    figures.goal_met = figures.ratio_a_over_b >= 0.8 && figures.ratio_a_over_c >= 1.5 && figures.rss_above_idle_mb <= 50;
+    const rounded = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 100) / 100 : v]));
+    console.log(JSON.stringify({ bench: 'outbox-drain', ...rounded }));
+  } finally {
+    await nc.close();
+    await server.cleanup();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
