@@ -155,13 +155,19 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage) =
       }
       return { ack: true, outcome: 'refused' };
     }
-    if (sig.outcome !== lastOutcome || sig.key?.auditEveryUse === true) {
+    // Raised for commands that will run (admitted or recovered), so the replay copy of a command
+    // is not a second "use" of an audited key.
+    const signatureObs = async () => {
+      if (sig.outcome === lastOutcome && sig.key?.auditEveryUse !== true) return;
       lastOutcome = sig.outcome;
       const enforcing = ctx.keyring.enforcing();
       requestLog.info({ outcome: sig.outcome, enforcing }, `command signature ${sig.outcome.replace('_', ' ')}; running${enforcing ? '' : ' (not enforcing)'}`);
       await ctx.obs(SIGNATURE_OUTCOME_KIND[sig.outcome], OBS_SOURCE_SIGNATURE, obsPayload(sig.reason));
+    };
+    if (msg.source === 'recovery') {
+      await signatureObs();
+      return { ack: true, outcome: 'verified', command };
     }
-    if (msg.source === 'recovery') return { ack: true, outcome: 'verified', command };
 
     let admission;
     try {
@@ -177,6 +183,7 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage) =
     switch (admission.kind) {
       case 'admitted':
         requestLog.info({ result_id: admission.record.result_id }, 'command admitted');
+        await signatureObs();
         return { ack: true, admitted: { command, record: admission.record }, outcome: 'admitted' };
       case 'duplicate': {
         const record = admission.record;

@@ -14,11 +14,13 @@ const main = generateCommandKey();
 const other = generateCommandKey();
 const breakGlass = generateCommandKey();
 const late = generateCommandKey();
+const audited = generateCommandKey();
 const MAIN: SigningKey = { privateKey: main.privateKey, kid: 'backend-1' };
 const BREAK_GLASS: SigningKey = { privateKey: breakGlass.privateKey, kid: 'glass' };
 const RING = [
   { kid: 'backend-1', public_key: main.publicKeyBase64 },
   { kid: 'glass', public_key: breakGlass.publicKeyBase64, max_age_secs: 60 },
+  { kid: 'audited', public_key: audited.publicKeyBase64, audit_every_use: true },
 ];
 
 describe('command signing', () => {
@@ -168,5 +170,29 @@ describe('command signing', () => {
       await pollUntil(kind, 5_000, () => lax.obs.filter((e) => e.kind === kind).length > before);
     }
     for (const cmd of [unsigned, misaddressed, expired, extraKey, reversed, ahead]) expect(await resultsFor(broker, cmd.request_id)).toHaveLength(0);
+  });
+
+  it('audit_every_use raises one obs event per admitted use; a break-glass envelope past max_age is KeyAgeExceeded (stale)', async () => {
+    const key: SigningKey = { privateKey: audited.privateKey, kid: 'audited' };
+    const first = draftCommand({ shell: 'sh', script: 'echo a1' });
+    const second = draftCommand({ shell: 'sh', script: 'echo a2' });
+    await send(lax, commandBytes(first), key);
+    await waitForResults(broker, first.request_id);
+    await send(lax, commandBytes(second), key);
+    await waitForResults(broker, second.request_id);
+    const uses = await pollUntil('two audited uses', 5_000, () => {
+      const found = lax.obs.filter((e) => (e.payload as { kid?: string } | undefined)?.kid === 'audited');
+      return found.length >= 2 ? found : undefined;
+    });
+    expect(uses.map((e) => e.kind)).toEqual(['command_signature_ok', 'command_signature_ok']);
+    expect(uses.map((e) => (e.payload as { request_id: string }).request_id)).toEqual([first.request_id, second.request_id]);
+
+    const old = draftCommand({ shell: 'sh', script: 'echo no' });
+    const body = new TextEncoder().encode(JSON.stringify({
+      kind: ENVELOPE_V2_KIND, target_pc_id: lax.pcId, expires_at: new Date(Date.now() + 600_000).toISOString(), command: encodeCommand(old),
+    }));
+    await send(lax, body, BREAK_GLASS, Date.now() - 120_000);
+    await pollUntil('stale envelope', 5_000, () => lax.obs.find((e) => e.kind === 'command_signature_stale' && (e.payload as { request_id: string }).request_id === old.request_id));
+    expect(await resultsFor(broker, old.request_id)).toHaveLength(0);
   });
 });
