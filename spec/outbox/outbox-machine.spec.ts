@@ -22,7 +22,7 @@ async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
   if (opts.connected ?? true) hub.connected({} as NatsConnection, 'nats://fake', 0);
   let dirFailuresLeft = opts.dirFails ?? 0;
   const log = { dirAttempts: 0, passes: 0, finishRequests: 0 };
-  let passSendBack: ((event: EventObject) => void) | undefined;
+  let passSendBack: ((event: EventObject & Record<string, unknown>) => void) | undefined;
   const machine = createOutboxMachine('results').provide({
     actors: {
       ensureOutboxDir: fromPromise(async () => {
