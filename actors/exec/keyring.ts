@@ -10,6 +10,7 @@
  * heartbeat.command_keys = ring.fingerprints(); heartbeat.enforcing = ring.enforcing();
  */
 import { createHash, type KeyObject } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { decodeCommandKeys, describeDecodeError, type CommandKey } from '../../contract/index.js';
@@ -50,12 +51,36 @@ export interface Keyring {
   reloadForUnknownKid(kid: string): Promise<boolean>;
 }
 
-/** Options of {@link createKeyring}; `now` is injectable for the rate-limit tests. */
+/** Registry key and value Windows installers write the ring to (§6.2). */
+export const WINDOWS_KEYRING_REGISTRY = { key: 'HKLM\\SOFTWARE\\kanade\\agent', value: 'CommandKeys' } as const;
+
+/** Options of {@link createKeyring}; `now`, `platform` and `readRegistry` are injectable for tests. */
 export interface KeyringOptions {
   readonly file: string;
   readonly requireSigned: boolean;
   readonly log: Logger;
   readonly now?: () => number;
+  readonly platform?: NodeJS.Platform;
+  /** Reads the REG_SZ `CommandKeys`; undefined when absent. Default: `reg query` (Windows only). */
+  readonly readRegistry?: () => Promise<string | undefined>;
+}
+
+/** The REG_SZ data of `value` in `reg query` output, or undefined. */
+export function parseRegQuery(output: string, value: string): string | undefined {
+  for (const line of output.split(/\r?\n/)) {
+    const m = /^\s+(\S+)\s+REG_SZ\s+(.*)$/.exec(line);
+    if (m !== null && m[1] === value) return m[2];
+  }
+  return undefined;
+}
+
+/** `reg query HKLM\SOFTWARE\kanade\agent /v CommandKeys`; undefined when the key or value is absent. */
+export function queryRegistryKeyring(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('reg', ['query', WINDOWS_KEYRING_REGISTRY.key, '/v', WINDOWS_KEYRING_REGISTRY.value], { windowsHide: true }, (err, stdout) => {
+      resolve(err ? undefined : parseRegQuery(stdout, WINDOWS_KEYRING_REGISTRY.value));
+    });
+  });
 }
 
 /** Loads the ring once (missing file = empty ring) and returns the live keyring. */
@@ -66,12 +91,15 @@ export async function createKeyring(opts: KeyringOptions): Promise<Keyring> {
   let lastUnknownKidReload = Number.NEGATIVE_INFINITY;
 
   const read = async (): Promise<{ ok: true; keys: RingKey[] } | { ok: false; reason: string }> => {
-    let bytes: Buffer;
+    let bytes: Buffer | string;
     try {
       bytes = await readFile(opts.file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, keys: [] };
-      return { ok: false, reason: (err as Error).message };
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return { ok: false, reason: (err as Error).message };
+      // No file: on Windows the installer may have written the same JSON to the registry (§6.2).
+      const fromRegistry = (opts.platform ?? process.platform) === 'win32' ? await (opts.readRegistry ?? queryRegistryKeyring)() : undefined;
+      if (fromRegistry === undefined) return { ok: true, keys: [] };
+      bytes = fromRegistry;
     }
     const decoded = decodeCommandKeys(bytes);
     if (!decoded.ok) return { ok: false, reason: describeDecodeError(decoded.error) };

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openAdmissionLedger } from '../../actors/exec/admission-ledger.js';
-import { createKeyring } from '../../actors/exec/keyring.js';
+import { createKeyring, parseRegQuery } from '../../actors/exec/keyring.js';
 import { createSlotBudget } from '../../actors/exec/slot-budget.js';
 import { checkGates } from '../../actors/exec/gates.js';
 import { draftCommand } from '../../actors/command-publisher.js';
@@ -168,5 +168,22 @@ describe('gates (§8.1) with a fake policy reader', () => {
     expect((await checkGates(cmd({ staleness: strict }), 'r', broker(true, 0), failing, 10))?.exitCode).toBe(127);
     expect(await checkGates(cmd(), 'r', broker(true, 0), failing, 10)).toBeUndefined();
     expect(await checkGates(cmd({ staleness: { mode: 'unchecked' } }), 'r', broker(true, 0), values('9', 'REVOKED'), 10)).toBeUndefined();
+  });
+});
+
+describe('keyring from the Windows registry (§6.2; verified only with a fake reader)', () => {
+  it('parses `reg query` output and reads the ring from it when the file is absent on win32', async () => {
+    const key = generateCommandKey();
+    const json = JSON.stringify([{ kid: 'reg-1', public_key: key.publicKeyBase64 }]);
+    const output = `\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\kanade\\agent\r\n    CommandKeys    REG_SZ    ${json}\r\n\r\n`;
+    expect(parseRegQuery(output, 'CommandKeys')).toBe(json);
+    expect(parseRegQuery(output, 'Other')).toBeUndefined();
+    const dir = await temp();
+    const ring = await createKeyring({ file: path.join(dir, 'absent.json'), requireSigned: true, log, platform: 'win32', readRegistry: async () => json });
+    expect(ring.fingerprints()).toHaveLength(1);
+    expect(ring.fingerprints()[0]).toMatch(/^reg-1:[0-9a-f]{16}$/);
+    expect(ring.enforcing()).toBe(true);
+    const linux = await createKeyring({ file: path.join(dir, 'absent.json'), requireSigned: false, log, platform: 'linux', readRegistry: async () => json });
+    expect(linux.size()).toBe(0);
   });
 });
