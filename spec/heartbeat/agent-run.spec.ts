@@ -100,12 +100,12 @@ describe('kanade-agent run: heartbeat, config and inventory children', () => {
       // The test client reconnects on its own; until it has, its requests fail.
       const retrying = (what: string, op: () => Promise<unknown>) => pollUntil(what, 20_000, () => op().then(() => true, () => false));
       await retrying('test client back', () => broker.nc.flush());
-      await pollUntil('a heartbeat after the restart', 20_000, () => beats.some((at) => at > restartedAt));
+      await pollUntil('a heartbeat after the restart', 30_000, () => beats.some((at) => at > restartedAt));
       await retrying('KV put after the restart', async () => (await broker.kvm.open('agent_config')).put('global', JSON.stringify({ heartbeat_interval: '2s', inventory_enabled: false })));
       const report = await waitForStatus(restartDir.socket, 'interval 2 s after reconnect', (r) => {
         const hb = r.children.find((c) => c.id === 'heartbeat')?.status as { intervalMs?: number } | undefined;
         return hb?.intervalMs === 2_000;
-      }, 20_000);
+      }, 30_000);
       expect(report.children.find((c) => c.id === 'inventory')?.status).toMatchObject({ enabled: false, runs: 0 });
     } finally {
       sub.unsubscribe();
