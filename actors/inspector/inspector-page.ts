@@ -15,6 +15,7 @@ const CSS = `
 body{margin:0;font:13px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1f2328;background:#f0f2f5}
 header{display:flex;gap:16px;align-items:center;padding:8px 14px;background:#24292f;color:#fff}
 header h1{font-size:15px;margin:0;font-weight:600}
+header #health{margin-left:0}
 header .stats{margin-left:auto;font-size:12px;color:#d0d7de}
 #live{display:inline-block;width:9px;height:9px;border-radius:50%;background:#cf222e;margin-right:6px}
 #live.on{background:#2da44e}
@@ -81,9 +82,20 @@ function shownActors() {
   return all.filter((a) => a.parent === undefined || (root && a.parent === root.sessionId && !a.endedAt) || pinned.has(a.sessionId));
 }
 
+// The status report (when the agent provides one) is the supervisor's own account; else its records.
+function supervisionOf(parent) {
+  if (parent.parent === undefined && view.report && Array.isArray(view.report.children)) {
+    const out = {};
+    for (const c of view.report.children) out[c.id] = { phase: c.phase, restarts: c.restarts, nextRestartInMs: c.next_restart_in_ms };
+    return out;
+  }
+  return parent.supervision;
+}
+
 function supervisionFor(a) {
   const parent = view.actors.find((p) => p.sessionId === a.parent);
-  return parent && parent.supervision ? parent.supervision[a.id] : undefined;
+  const sup = parent && supervisionOf(parent);
+  return sup ? sup[a.id] : undefined;
 }
 
 function badges(a) {
@@ -103,9 +115,10 @@ function renderTree() {
     // Invoked promise/callback actors are listed on their parent's row, not as rows of their own.
     const helpers = (kids.get(a.sessionId) || []).filter((c) => c.kind !== 'machine').map((c) => c.id);
     rows.push(row(a, depth, helpers));
-    if (a.supervision) {
+    const sup = supervisionOf(a);
+    if (sup) {
       const liveIds = new Set((kids.get(a.sessionId) || []).map((c) => c.id));
-      for (const [id, s] of Object.entries(a.supervision)) {
+      for (const [id, s] of Object.entries(sup)) {
         if (!liveIds.has(id)) rows.push('<div class="actor-row ended" style="padding-left:' + (10 + (depth + 1) * 14) + 'px" data-actor-id="' + esc(id) + '">' + esc(id) + ' <span class="badge ' + esc(s.phase) + '">' + esc(s.phase) + (s.nextRestartInMs != null ? ' ' + Math.ceil(s.nextRestartInMs / 1000) + 's' : '') + '</span><span class="badge">↻ ' + s.restarts + '</span></div>');
       }
     }
@@ -155,7 +168,7 @@ function renderCards() {
     trailEl.dataset.trail = JSON.stringify(trail);
     trailEl.textContent = trail.length > 1 ? 'recent: ' + trail.map((t) => t.state).join(' → ') : '';
     const details = card.el.querySelector('details');
-    const summary = a.summary !== undefined ? a.summary : a.supervision;
+    const summary = a.parent === undefined && view.report ? view.report : a.summary !== undefined ? a.summary : a.supervision;
     details.hidden = summary === undefined;
     if (summary !== undefined) details.querySelector('pre').textContent = JSON.stringify(summary, null, 2);
     highlight(card, a);
@@ -203,6 +216,9 @@ function apply(msg) {
   if (msg.events.length) { log = log.concat(msg.events); if (log.length > MAX_LOG) log = log.slice(log.length - MAX_LOG); }
   document.title = msg.title + ' · inspector';
   $('#who').textContent = msg.title;
+  const health = $('#health');
+  health.hidden = !msg.report;
+  if (msg.report) { health.textContent = msg.report.health; health.className = 'badge ' + (msg.report.health === 'healthy' ? 'healthy' : 'error'); health.dataset.health = msg.report.health; }
   $('#stats').textContent = view.actors.length + ' actors · ' + msg.stats.lastSeq + ' events · ' + msg.stats.drops + ' updates dropped';
   renderTree(); renderCards(); renderLog();
 }
@@ -237,7 +253,7 @@ export function inspectorPageHtml(title: string): string {
 <title>${escapeXml(title)} · inspector</title>
 <style>${CSS}</style></head>
 <body>
-<header><h1><span id="live" title="live updates"></span>kanade-agent inspector</h1><span id="who">${escapeXml(title)}</span><span class="stats" id="stats">connecting…</span></header>
+<header><h1><span id="live" title="live updates"></span>kanade-agent inspector</h1><span id="who">${escapeXml(title)}</span><span id="health" class="badge"></span><span class="stats" id="stats">connecting…</span></header>
 <main><aside><h2>Actors</h2><div id="tree"></div></aside><div id="cards"></div></main>
 <section id="log"><div class="bar"><h2>Events</h2><select id="filter"><option value="">all actors</option></select></div><table><colgroup><col class="c-time"><col class="c-actor"><col class="c-kind"><col class="c-type"><col></colgroup><tbody id="events"></tbody></table></section>
 <script>${SCRIPT}</script>

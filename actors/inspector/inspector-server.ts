@@ -11,6 +11,7 @@ import type { InspectionHub, LogEntry } from './inspection-hub.js';
 import { INSPECTOR_CSP, inspectorPageHtml } from './inspector-page.js';
 import { isLoopbackHostHeader, loopbackBindAddress } from './loopback.js';
 import { extractMachineGraph } from './machine-graph.js';
+import { redactPayload } from './redact.js';
 
 /** Browsers connected at once; more get 503 (each one costs a socket and a JSON copy per update). */
 export const MAX_SSE_CLIENTS = 8;
@@ -18,6 +19,8 @@ export const MAX_SSE_CLIENTS = 8;
 export const SSE_FLUSH_INTERVAL_MS = 100;
 /** A client with more than this many bytes unsent misses updates until it catches up. */
 export const SSE_MAX_BACKLOG_BYTES = 256 * 1024;
+/** The status report is small and secret-free, but still goes through redaction, with room for every child. */
+const STATUS_REDACT = { maxDepth: 8, maxItems: 50, maxJsonChars: 20_000 } as const;
 /** Keep-alive comment interval (proxies and browsers drop silent streams). */
 const SSE_KEEPALIVE_MS = 15_000;
 
@@ -41,6 +44,8 @@ export interface InspectorServer {
   readonly port: number;
   /** Updates not sent because a client was backed up. */
   drops(): number;
+  /** Adds the supervisor's status report (what `kanade-agent status` prints) to every update. */
+  setStatusSource(report: () => unknown): void;
   clients(): number;
   close(): Promise<void>;
 }
@@ -78,8 +83,19 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     return svg;
   };
 
+  let statusSource: (() => unknown) | undefined;
+  const report = (): unknown => {
+    if (!statusSource) return undefined;
+    try {
+      return redactPayload(statusSource(), STATUS_REDACT);
+    } catch {
+      return undefined;
+    }
+  };
+
   const stateBody = (afterSeq: number): Record<string, unknown> => ({
     title: hub.title() ?? options.title ?? 'kanade-agent',
+    report: report(),
     actors: hub.actors(),
     ended: hub.ended(),
     events: hub.events(afterSeq),
@@ -89,7 +105,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
   const flush = (): void => {
     flushTimer = undefined;
     if (clients.size === 0) return;
-    const base = { type: 'update', title: hub.title() ?? options.title ?? 'kanade-agent', actors: hub.actors(), ended: hub.ended() };
+    const base = { type: 'update', title: hub.title() ?? options.title ?? 'kanade-agent', report: report(), actors: hub.actors(), ended: hub.ended() };
     const all = hub.events();
     const lastSeq = all.length > 0 ? (all[all.length - 1] as LogEntry).seq : hub.stats().lastSeq;
     const bySeq = new Map<number, string>();
@@ -179,6 +195,10 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     url: `http://${urlHost}:${port}/`,
     port,
     drops: () => totalDrops,
+    setStatusSource(source) {
+      statusSource = source;
+      scheduleFlush();
+    },
     clients: () => clients.size,
     async close() {
       unsubscribe();

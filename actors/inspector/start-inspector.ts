@@ -25,6 +25,8 @@ export interface Inspector {
   readonly hub: InspectionHub;
   readonly server: InspectorServer;
   readonly url: string;
+  /** Adds the supervisor's status report to the page (health, phases, restarts, backoff). */
+  setStatusSource(report: () => unknown): void;
   close(): Promise<void>;
 }
 
@@ -42,5 +44,5 @@ export async function startInspector(options: StartInspectorOptions): Promise<In
   });
   for (const machine of options.machines ?? []) hub.registerMachine(machine);
   const server = await startInspectorServer({ hub, host: options.address.host, port: options.address.port, ...(options.title !== undefined && { title: options.title }) });
-  return { inspect: hub.inspect, hub, server, url: server.url, close: () => server.close() };
+  return { inspect: hub.inspect, hub, server, url: server.url, setStatusSource: (report) => server.setStatusSource(report), close: () => server.close() };
 }

@@ -14,7 +14,7 @@ export function registerRun(program: Command): void {
       // No inspection hook at all unless --inspect is given (docs/inspector.md).
       const inspector = opts.inspect === undefined ? undefined : await (await import('./inspect-option.js')).startInspectOption(opts.inspect);
       if (typeof inspector === 'number') process.exit(inspector);
-      const code = await runAgent({ ...(opts.config === undefined ? {} : { configPath: opts.config }), ...(inspector && { inspect: inspector.inspect }) });
+      const code = await runAgent({ ...(opts.config === undefined ? {} : { configPath: opts.config }), ...(inspector && { inspect: inspector.inspect, onStarted: (agent) => inspector.setStatusSource(() => agent.report()) }) });
       // Exit explicitly: nats.js dial loops or timers of a stopped child must not keep the process up.
       process.exit(code);
     });

@@ -124,6 +124,8 @@ describe('inspector in a real browser', () => {
       for (const stateId of shown.highlighted) expect(shown.active).toContain(stateId);
       expect(reported.active.length).toBeGreaterThan(1);
     }
+    // The header shows the supervisor's health from the status report.
+    await page.waitForSelector('#health[data-health="healthy"]', { timeout: 15_000 });
     const connection = await card('connection');
     expect(connection.highlighted).toContain('connection.live.connected');
 
@@ -178,6 +180,7 @@ describe('inspector in a real browser', () => {
     await broker.server.stop();
     await page.waitForSelector('.card[data-actor-id="connection"] .chart svg [data-state="connection.live.reconnecting"].active', { timeout: 15_000 });
     expect((await card('connection')).highlighted).toEqual(['connection.live', 'connection.live.reconnecting']);
+    await page.waitForSelector('#health[data-health="degraded"]', { timeout: 10_000 });
 
     expect(errors).toEqual([]);
     // Everything the page loaded came from the agent itself.

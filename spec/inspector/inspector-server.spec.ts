@@ -45,8 +45,10 @@ describe('inspector server', () => {
     // Nothing is loaded from elsewhere: no absolute URLs in src/href, no external script tags.
     expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
 
-    const state = (await (await fetch(`${server.url}api/state`)).json()) as { actors: Array<{ id: string; active: string[] }> };
+    server.setStatusSource(() => ({ health: 'degraded', children: [{ id: 'heartbeat', phase: 'backoff', restarts: 2, next_restart_in_ms: 3000 }], password: 'pw' }));
+    const state = (await (await fetch(`${server.url}api/state`)).json()) as { actors: Array<{ id: string; active: string[] }>; report: unknown };
     expect(state.actors.find((a) => a.id === actor.id)?.active).toEqual(['echo', 'echo.idle']);
+    expect(state.report).toEqual({ health: 'degraded', children: [{ id: 'heartbeat', phase: 'backoff', restarts: 2, next_restart_in_ms: 3000 }], password: '[redacted]' });
 
     for (const key of hub.charts()) {
       const res = await fetch(`${server.url}chart/${key}.svg`);
