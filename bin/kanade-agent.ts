@@ -6,6 +6,7 @@ import { registerCharts } from './commands/charts.js';
 import { registerDev } from './commands/dev.js';
 import { registerExec } from './commands/exec.js';
 import { registerInventory } from './commands/inventory.js';
+import { registerOutbox } from './commands/outbox.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
 
@@ -21,5 +22,6 @@ registerExec(program);
 registerStatus(program);
 registerInventory(program);
 registerCharts(program);
+registerOutbox(program);
 
 await program.parseAsync(process.argv);
