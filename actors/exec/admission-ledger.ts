@@ -81,8 +81,11 @@ export function bodySha256(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
-/** Writes `data` to `file` durably: `<file>.tmp`, fsync, rename. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes `data` to `file` durably: `<file>.tmp`, fsync, rename; with `syncDir` also fsyncs the
+ * directory, so the rename itself survives a power cut (a process crash never loses it).
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { syncDir?: boolean } = {}): Promise<void> {
   const tmp = `${file}.tmp`;
   const handle = await open(tmp, 'w');
   try {
@@ -92,6 +95,14 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await handle.close();
   }
   await rename(tmp, file);
+  if (opts.syncDir) {
+    const dir = await open(path.dirname(file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
 }
 
 /** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */
@@ -122,7 +133,9 @@ export async function openAdmissionLedger(
   const write = async (record: AdmissionRecord) => {
     await opts.beforeWrite?.();
     const text = JSON.stringify(record);
-    await writeFileAtomic(fileOf(record.request_id), text);
+    // Losing `pending` after the ack would lose the command, losing `launching` would run it twice:
+    // those two renames are made power-cut safe. A lost `finished` only repeats a result_id.
+    await writeFileAtomic(fileOf(record.request_id), text, { syncDir: record.state !== 'finished' });
     remember(record, Buffer.byteLength(text));
   };
   const drop = async (requestId: string) => {
