@@ -9,7 +9,7 @@
  */
 import { assign, sendTo, setup } from 'xstate';
 import {
-  appendStderrLine, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, EXIT_KILLED, EXIT_SKIP_DEADLINE, KILLED_WAITING_FOR_SLOT_MESSAGE,
+  appendStderrLine, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, EXIT_KILLED, EXIT_SKIP_DEADLINE, formatRfc3339, KILLED_WAITING_FOR_SLOT_MESSAGE,
   parseRfc3339, remoteKillMessage, retryExhaustedNote, retryKilledNote, retrySucceededNote, runAsUnsupportedMessage,
   scriptObjectFailedMessage, SHUTDOWN_KILL_MESSAGE, spawnFailedMessage, timeoutMessage, type Command, type ExecResult,
 } from '../contract/index.js';
@@ -181,7 +181,7 @@ export const commandRunMachine = setup({
       const last = context.lastAttempt as ExecResult;
       const reason: KillReason = event.type === 'kill' ? event.reason : 'shutdown';
       const note = reason === 'remote' ? retryKilledNote(context.retries) : SHUTDOWN_KILL_MESSAGE;
-      return { result: { ...withNote(last, note), exit_code: EXIT_KILLED, finished_at: new Date(context.runtime.now()).toISOString() } };
+      return { result: { ...withNote(last, note), exit_code: EXIT_KILLED, finished_at: formatRfc3339(context.runtime.now()) } };
     }),
     finishDeadlineInBackoff: assign(({ context }) => ({ result: withNote(context.lastAttempt as ExecResult, retryExhaustedNote(context.retries)) })),
     releaseSlot: ({ context }) => context.release?.(),
