@@ -156,18 +156,22 @@ export const effectiveConfigMachine = setup({
             input: ({ context }) => ({ nc: context.nc as NatsConnection, pcId: context.services.config.pcId, log: context.services.log }),
           },
           on: {
-            'kv.entry': { actions: ['applyEntry', 'publishHubs'] },
             'kv.failed': { target: 'backoff', actions: 'recordFailure' },
           },
           initial: 'walking',
           states: {
             walking: {
+              description: 'Boot walk: entries are folded in but the hubs change only once the walk is complete, so siblings never see a half-layered config (a group target_version before the pc layer overrides it).',
               tags: ['busy'],
-              on: { 'kv.synced': { target: 'live', actions: ['markSynced', 'publishHubs'] } },
+              on: {
+                'kv.entry': { actions: 'applyEntry' },
+                'kv.synced': { target: 'live', actions: ['markSynced', 'publishHubs'] },
+              },
             },
             live: {
               description: 'Watching: KV changes apply as they arrive.',
               tags: ['healthy'],
+              on: { 'kv.entry': { actions: ['applyEntry', 'publishHubs'] } },
             },
           },
         },

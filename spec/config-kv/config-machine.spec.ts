@@ -115,6 +115,28 @@ describe('config machine (simulated clock)', () => {
     expect(actor.getSnapshot().status).toBe('done');
   });
 
+  it('changes the hubs only once the boot walk is complete (no half-layered config)', () => {
+    const clock = new SimulatedClock();
+    let send: ((event: { type: string; [key: string]: unknown }) => void) | undefined;
+    const manual = fromCallback<{ type: string }, WatchKvConfigInput>(({ sendBack }) => {
+      send = sendBack as typeof send;
+    });
+    const t = createTestServices(PC);
+    const seen: Array<string | null> = [];
+    t.services.effectiveConfig.watch((c) => seen.push(c.target_version));
+    const actor = createActor(effectiveConfigMachine.provide({ actors: { watchKvConfig: manual } }), { input: t.services, clock }).start();
+    t.broker.connected({} as NatsConnection);
+    send?.({ type: 'kv.entry', entry: put('groups', PC, 1, { groups: ['canary'] }) });
+    send?.({ type: 'kv.entry', entry: put('config', 'groups.canary', 2, { target_version: '9.0.0-rc1' }) });
+    send?.({ type: 'kv.entry', entry: put('config', `pcs.${PC}`, 3, { target_version: '1.0.0' }) });
+    expect(seen).toEqual([null]); // nothing published mid-walk
+    send?.({ type: 'kv.synced' });
+    expect(seen).toEqual([null, '1.0.0']);
+    send?.({ type: 'kv.entry', entry: put('config', `pcs.${PC}`, 4, { target_version: '1.1.0' }) });
+    expect(seen).toEqual([null, '1.0.0', '1.1.0']); // live: at once
+    actor.send({ type: 'shutdown' });
+  });
+
   it('publishes the hubs once synced and stays healthy', () => {
     const clock = new SimulatedClock();
     const fake = fromCallback<{ type: string }, WatchKvConfigInput>(({ sendBack }) => {
