@@ -10,7 +10,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { encodeExecResult, type ExecResult } from '../../contract/index.js';
+import { encodeExecResult, STDOUT_INLINE_THRESHOLD_BYTES, type ExecResult } from '../../contract/index.js';
 import type { Failpoints } from '../failpoints.js';
 import { offloadLargeOutput, openResultOutput } from './offload-output.js';
 import type { PrepareFn, PublishFn } from './outbox-drain.js';
@@ -36,7 +36,7 @@ export function createResultPrepare(nc: NatsConnection): PrepareFn<ExecResult> {
   const locks = new Map<string, Promise<unknown>>();
   return async (result, fileBytes) => {
     // The common case costs two string length checks and no I/O.
-    if (result.stdout.length * 3 <= 256 * 1024 && result.stderr.length * 3 <= 256 * 1024) return fileBytes;
+    if (result.stdout.length * 3 <= STDOUT_INLINE_THRESHOLD_BYTES && result.stderr.length * 3 <= STDOUT_INLINE_THRESHOLD_BYTES) return fileBytes;
     const previous = locks.get(result.request_id) ?? Promise.resolve();
     const run = previous.catch(() => undefined).then(async () => {
       store ??= openResultOutput(nc);

@@ -180,13 +180,12 @@ export class OutboxDrain<T> {
     parked: this.parked,
     busy: this.busy,
     log: this.log,
-    beginPass: async (now: number): Promise<void> => {
+    beginPass: async (): Promise<void> => {
       this.enqueuedAtPassStart = this.store.enqueuedCount;
       this.depthAtPassStart = await this.store.countMessages();
       this.stuckCount = await this.store.countStuck();
       this.completedSincePassStart = 0;
       this.oldestMtimeMs = null;
-      void now;
     },
     completed: (): void => {
       this.completedSincePassStart += 1;
@@ -205,9 +204,6 @@ export class OutboxDrain<T> {
     },
     seenMtime: (mtimeMs: number): void => {
       if (this.oldestMtimeMs === null || mtimeMs < this.oldestMtimeMs) this.oldestMtimeMs = mtimeMs;
-    },
-    resetOldest: (value: number | null): void => {
-      this.oldestMtimeMs = value;
     },
     };
   }
@@ -302,7 +298,7 @@ class Pass<T> implements DrainPass {
 
   private async begin(): Promise<void> {
     try {
-      await this.drain.internals.beginPass(this.now());
+      await this.drain.internals.beginPass();
       if (this.stopped) return;
       const { parked, busy } = this.drain.internals;
       const now = this.now();

@@ -11,7 +11,7 @@
  * @example
  * const store = new OutboxStore('/var/lib/kanade/outbox', OUTBOX_KINDS.results, log);
  * await store.enqueue(result); // durable once this resolves
- * for await (const batch of store.listBatches(256)) console.log(batch.map((f) => f.name));
+ * for await (const names of store.listNameBatches(256)) console.log(names);
  */
 import { close as closeFd, constants as fsConstants, fstat, open as openFd, read as readFd } from 'node:fs';
 import { lstat, mkdir, open, opendir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
@@ -32,12 +32,6 @@ export const REASON_SUFFIX = '.reason';
 export const LIST_BUFFER_ENTRIES = 512;
 /** Highest collision suffix tried in `stuck/` before giving up (`.1` … `.999`). */
 export const MAX_COLLISION_SUFFIX = 999;
-
-/** A listed message file with its mtime, for oldest-first ordering. */
-export interface ListedFile {
-  readonly name: string;
-  readonly mtimeMs: number;
-}
 
 /** A file read ahead of its turn: mtime and size from the same open, bytes when small enough. */
 export interface PrefetchedFile {
@@ -169,31 +163,6 @@ export class OutboxStore<T> implements OutboxPort<T> {
     if (this.dirReady) return;
     await mkdir(this.dir, { recursive: true });
     this.dirReady = true;
-  }
-
-  /**
-   * Streams the directory and yields batches of at most `batchSize` message files, each batch
-   * sorted oldest first by mtime. Only one batch is in memory at a time.
-   */
-  async *listBatches(batchSize: number, skip?: (name: string) => boolean): AsyncGenerator<ListedFile[]> {
-    const dir = await opendir(this.dir, { bufferSize: LIST_BUFFER_ENTRIES });
-    let names: string[] = [];
-    try {
-      for await (const entry of dir) {
-        const name = entry.name;
-        if (!name.endsWith(MESSAGE_SUFFIX) || entry.isDirectory()) continue;
-        if (skip?.(name)) continue;
-        names.push(name);
-        if (names.length >= batchSize) {
-          yield await this.statSorted(names);
-          names = [];
-        }
-      }
-      if (names.length > 0) yield await this.statSorted(names);
-    } finally {
-      // `for await` closes the Dir on completion; an early return lands here with it still open.
-      await dir.close().catch(() => undefined);
-    }
   }
 
   /**
@@ -420,19 +389,6 @@ export class OutboxStore<T> implements OutboxPort<T> {
     };
     run.then(clear, clear);
     return run;
-  }
-
-  private async statSorted(names: string[]): Promise<ListedFile[]> {
-    const files = await Promise.all(
-      names.map(async (name) => {
-        try {
-          return { name, mtimeMs: (await stat(path.join(this.dir, name))).mtimeMs };
-        } catch {
-          return undefined; // deleted since it was listed
-        }
-      }),
-    );
-    return files.filter((f): f is ListedFile => f !== undefined).sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
   }
 
   private emitHealth(event: StoreHealthEvent): void {
