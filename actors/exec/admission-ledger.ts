@@ -108,8 +108,16 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
 /** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */
 export async function openAdmissionLedger(
   dataDir: string,
-  opts: { onBadRecord?: (file: string, reason: string) => void; beforeWrite?: () => Promise<void> } = {},
+  opts: {
+    onBadRecord?: (file: string, reason: string) => void;
+    beforeWrite?: () => Promise<void>;
+    /** Caps (§7); smaller values only in tests. */
+    maxRecords?: number;
+    maxBytes?: number;
+  } = {},
 ): Promise<AdmissionLedger> {
+  const maxRecords = opts.maxRecords ?? ADMISSION_MAX_RECORDS;
+  const maxBytes = opts.maxBytes ?? ADMISSION_MAX_BYTES;
   const dir = path.join(dataDir, 'admission');
   await mkdir(dir, { recursive: true });
   const index = new Map<string, IndexEntry>();
@@ -219,7 +227,7 @@ export async function openAdmissionLedger(
       for (const [requestId, entry] of finished) {
         if (removed >= PRUNE_BATCH_RECORDS) break;
         const expired = nowMs - entry.updatedAtMs > ADMISSION_TOMBSTONE_MS;
-        const overCap = index.size > ADMISSION_MAX_RECORDS || totalBytes > ADMISSION_MAX_BYTES;
+        const overCap = index.size > maxRecords || totalBytes > maxBytes;
         if (!expired && !overCap) break;
         await drop(requestId);
         removed += 1;

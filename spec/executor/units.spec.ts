@@ -187,3 +187,24 @@ describe('keyring from the Windows registry (§6.2; verified only with a fake re
     expect(linux.size()).toBe(0);
   });
 });
+
+describe('admission ledger caps (§7)', () => {
+  it('over the record or byte cap, the oldest finished records go first; unfinished ones stay', async () => {
+    const dataDir = await temp();
+    const ledger = await openAdmissionLedger(dataDir, { maxRecords: 3 });
+    const admit = async (id: string, at: number) => {
+      const a = await ledger.admit({ requestId: id, body: new TextEncoder().encode(id), headers: {}, subject: 'commands.all', receivedAt: 'x', resultId: `r-${id}`, nowMs: at });
+      if (a.kind !== 'admitted') throw new Error('not admitted');
+      return a.record;
+    };
+    for (let i = 0; i < 5; i += 1) await ledger.update(await admit(`f${i}`, i), { state: 'finished', queued: true }, 100 + i);
+    await admit('pending', 200);
+    expect(ledger.stats().records).toBe(6);
+    expect(await ledger.prune(1_000)).toBe(3);
+    expect((await readdir(path.join(dataDir, 'admission'))).sort()).toEqual(['f3.json', 'f4.json', 'pending.json']);
+
+    const bytes = await openAdmissionLedger(dataDir, { maxBytes: 1 });
+    expect(await bytes.prune(1_000)).toBe(2);
+    expect(await readdir(path.join(dataDir, 'admission'))).toEqual(['pending.json']);
+  });
+});
