@@ -58,7 +58,9 @@ describe('executor in the agent process', () => {
     const report = await pollUntil('executor status', 10_000, async () => {
       const r = await readStatus(dir.socket);
       const row = r?.children.find((c) => c.id === 'executor');
-      return (row?.status as { replay?: boolean } | null)?.replay ? row : undefined;
+      const status = row?.status as { replay?: boolean; running?: unknown[] } | null | undefined;
+      // The probe's run may still be recording `finished` right after its result was published.
+      return status?.replay && status.running?.length === 0 ? row : undefined;
     });
     expect(report.status).toMatchObject({ intake: 'on', replay: true, running: [] });
     expect((report.status as { admitted: number }).admitted).toBeGreaterThanOrEqual(1);
