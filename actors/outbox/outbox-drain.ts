@@ -223,6 +223,7 @@ class Pass<T> implements DrainPass {
   private draining = false;
   private settled = false;
   private pumpScheduled = false;
+  private failure: { error: unknown } | undefined;
   private inWindow = 0;
   private deleting = 0;
   private listed = 0;
@@ -321,8 +322,8 @@ class Pass<T> implements DrainPass {
 
   private fail(err: unknown): void {
     if (this.settled) return;
+    this.failure = { error: err };
     this.stop();
-    this.rejectDone(err);
   }
 
   private settle(): void {
@@ -332,6 +333,10 @@ class Pass<T> implements DrainPass {
     this.ackTimer = undefined;
     this.ackDeadlines = [];
     this.emitProgress(true);
+    if (this.failure !== undefined) {
+      this.rejectDone(this.failure.error);
+      return;
+    }
     this.resolveDone({
       listed: this.listed,
       delivered: this.delivered,

@@ -170,7 +170,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
    * (the drain reads them with {@link readWithStat} and sorts by the mtime it gets from the same open).
    */
   async *listNameBatches(batchSize: number, skip?: (name: string) => boolean): AsyncGenerator<string[]> {
-    const dir = await opendir(this.dir, { bufferSize: LIST_BUFFER_ENTRIES });
+    const dir = await this.openDir();
     let names: string[] = [];
     try {
       for await (const entry of dir) {
@@ -236,7 +236,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
 
   /** Counts message files without keeping their names (the depth estimate at the start of a pass). */
   async countMessages(): Promise<number> {
-    const dir = await opendir(this.dir, { bufferSize: LIST_BUFFER_ENTRIES });
+    const dir = await this.openDir();
     let count = 0;
     for await (const entry of dir) if (entry.name.endsWith(MESSAGE_SUFFIX) && !entry.isDirectory()) count += 1;
     return count;
@@ -389,6 +389,16 @@ export class OutboxStore<T> implements OutboxPort<T> {
     };
     run.then(clear, clear);
     return run;
+  }
+
+  /** Opens the directory for listing; a vanished directory is created again on the next `ensureDir`. */
+  private async openDir() {
+    try {
+      return await opendir(this.dir, { bufferSize: LIST_BUFFER_ENTRIES });
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') this.dirReady = false;
+      throw err;
+    }
   }
 
   private emitHealth(event: StoreHealthEvent): void {

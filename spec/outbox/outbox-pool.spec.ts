@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
 import { createOutbox } from '../../actors/outbox/create-outboxes.js';
@@ -150,6 +150,16 @@ describe('outbox drain pool', () => {
     });
     expect(seen).toEqual([{ subject: `results.${rust.request_id}`, body: text }]);
     expect(await files()).toEqual([]);
+  });
+
+  it('a pass over a vanished directory fails, and ensureDir creates it again', async () => {
+    const { outbox, run, dir } = await setup();
+    await outbox.enqueue(sampleResult());
+    await rm(dir, { recursive: true });
+    await expect(run(async () => undefined)).rejects.toThrow(/ENOENT/);
+    await outbox.store.ensureDir();
+    expect(await readdir(dir)).toEqual([]);
+    expect((await run(async () => undefined)).listed).toBe(0);
   });
 
   it('ignores tmp files (an enqueue that never finished is not a message)', async () => {
