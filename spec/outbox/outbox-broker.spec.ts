@@ -197,4 +197,33 @@ describe('outbox drain against a real broker', () => {
     child.send({ type: 'shutdown' });
     await data.cleanup();
   });
+
+  it('drains events-outbox/ to events.started.<exec_id>.<pc_id> and obs-outbox/ to obs.<pc_id>', async () => {
+    const data = await tempDataDir();
+    const { services, hub, outboxes } = outboxServices(data.dir);
+    hub.connected(broker.nc, broker.url, Date.now());
+    const events = createActor(createOutboxMachine('events'), { input: services }).start();
+    const obs = createActor(createOutboxMachine('obs'), { input: services }).start();
+    const started = {
+      result_id: sampleResult().result_id,
+      request_id: 'req-1',
+      exec_id: `exec-${Date.now()}`,
+      pc_id: 'PC-TEST',
+      started_at: '2026-11-27T05:00:00.000Z',
+      manifest_id: 'm',
+      version: '1.0.0',
+    };
+    const online = { pc_id: `PC-OBS-${Date.now()}`, at: '2026-11-27T05:00:00.000Z', kind: 'agent_online', source: 'agent:startup', event_record_id: 'startup_x' };
+    await outboxes.events.enqueue(started);
+    await outboxes.obs.enqueue(online);
+    const find = async (stream: string, subject: string) => (await readStream(broker.nc, stream)).find((m) => m.subject === subject);
+    await waitUntil(async () => (await find('EVENTS', `events.started.${started.exec_id}.PC-TEST`)) !== undefined, 20_000, 'EventStarted');
+    await waitUntil(async () => (await find('OBS_EVENTS', `obs.${online.pc_id}`)) !== undefined, 20_000, 'ObsEvent');
+    expect(JSON.parse((await find('EVENTS', `events.started.${started.exec_id}.PC-TEST`))!.body)).toEqual(started);
+    expect(JSON.parse((await find('OBS_EVENTS', `obs.${online.pc_id}`))!.body)).toEqual(online);
+    await waitUntil(async () => (await readdir(path.join(data.dir, 'obs-outbox'))).filter((n) => n.endsWith('.json')).length === 0, 5_000, 'obs outbox empty');
+    events.send({ type: 'shutdown' });
+    obs.send({ type: 'shutdown' });
+    await data.cleanup();
+  });
 });
