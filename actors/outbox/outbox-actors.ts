@@ -48,9 +48,10 @@ export const watchOutbox = fromCallback<EventObject, OutboxActorInput>(({ sendBa
   };
 });
 
-/** Creates the outbox directory (and reads the stuck count); rejects so the child retries next tick. */
+/** Creates the outbox directory, clears crash leftovers, reads the stuck count; rejects so the child retries next tick. */
 export const ensureOutboxDir = fromPromise<void, OutboxActorInput>(async ({ input }) => {
   await input.outbox.store.ensureDir();
+  await input.outbox.store.removeStaleTmp();
   await input.outbox.drain.refreshStuck();
 });
 

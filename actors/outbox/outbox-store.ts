@@ -30,6 +30,8 @@ export const STUCK_DIR_NAME = 'stuck';
 export const REASON_SUFFIX = '.reason';
 /** Directory entries read from the kernel per `opendir` read. */
 export const LIST_BUFFER_ENTRIES = 512;
+/** A `*.json.tmp` older than this is left over from a crash mid-enqueue (never acknowledged): removed. */
+export const STALE_TMP_MS = 60 * 60_000;
 /** Highest collision suffix tried in `stuck/` before giving up (`.1` … `.999`). */
 export const MAX_COLLISION_SUFFIX = 999;
 
@@ -232,6 +234,23 @@ export class OutboxStore<T> implements OutboxPort<T> {
         });
       });
     });
+  }
+
+  /**
+   * Removes `*.json.tmp` files older than `maxAgeMs`: an enqueue that died before its rename never
+   * resolved, so its caller still holds the message. Returns how many were removed.
+   */
+  async removeStaleTmp(maxAgeMs: number = STALE_TMP_MS, now: number = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith(TMP_SUFFIX)) continue;
+      const file = path.join(this.dir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info === undefined || now - info.mtimeMs < maxAgeMs) continue;
+      await unlink(file).then(() => (removed += 1), () => undefined);
+    }
+    if (removed > 0) this.log.info({ outbox: this.spec.kind, removed }, 'removed unfinished enqueue files left by a crash');
+    return removed;
   }
 
   /** Counts message files without keeping their names (the depth estimate at the start of a pass). */

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
+import { pino } from 'pino';
 import { mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
@@ -91,6 +92,23 @@ describe('outbox drain pool', () => {
     expect(await files()).toEqual([`${stalled.result_id}.json`]);
   });
 
+  it('logs failures at debug until the 5th, then warns', async () => {
+    const data = await tempDataDir();
+    cleanups.push(data.cleanup);
+    const lines: Array<{ level: number; msg: string; failures?: number }> = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const outbox = createOutbox('results', path.join(data.dir, 'outbox'), log);
+    await outbox.enqueue(sampleResult());
+    const clock = new SimulatedClock();
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      await outbox.drain.runPass({ publish: async () => Promise.reject(new Error('no responders')), runnerFactory: createOutboxMessageRunner, clock }).done;
+      clock.increment(outboxBackoffMs(attempt));
+    }
+    const failures = lines.filter((l) => l.failures !== undefined);
+    expect(failures.map((l) => [l.failures, l.level])).toEqual([[1, 20], [2, 20], [3, 20], [4, 20], [5, 40]]);
+    expect(failures.at(-1)!.msg).toBe('outbox message keeps failing');
+  });
+
   it('quarantines after 10 consecutive failures with the last error in the reason; never deletes', async () => {
     const { outbox, clock, run, files, dir } = await setup();
     const bad = sampleResult();
@@ -162,13 +180,18 @@ describe('outbox drain pool', () => {
     expect((await run(async () => undefined)).listed).toBe(0);
   });
 
-  it('ignores tmp files (an enqueue that never finished is not a message)', async () => {
-    const { run, dir } = await setup();
+  it('ignores tmp files (an enqueue that never finished is not a message) and clears old ones', async () => {
+    const { run, dir, outbox } = await setup();
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'half.json.tmp'), '{"result_id":');
     const summary = await run(async () => undefined);
     expect(summary.listed).toBe(0);
     expect(await readdir(dir)).toEqual(['half.json.tmp']);
+    // Young: maybe an enqueue in progress. Old: a crash leftover, removed.
+    expect(await outbox.store.removeStaleTmp(60_000)).toBe(0);
+    await utimes(path.join(dir, 'half.json.tmp'), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    expect(await outbox.store.removeStaleTmp(60_000)).toBe(1);
+    expect(await readdir(dir)).toEqual([]);
   });
 });
 
