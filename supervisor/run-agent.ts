@@ -67,7 +67,11 @@ export interface RunningAgent {
 export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAgent> {
   const env = opts.env ?? process.env;
   const config = await loadAgentConfig({ ...(opts.configPath === undefined ? {} : { configPath: opts.configPath }), env });
-  const log = createLogger({ level: config.log.level, ...(config.log.path === undefined ? {} : { destination: config.log.path }), name: 'kanade-agent' });
+  const log = createLogger({
+    level: config.log.level,
+    ...(config.log.path === undefined ? {} : { destination: config.log.path, keepDays: config.log.keepDays }),
+    name: 'kanade-agent',
+  });
   for (const warning of config.warnings) log.warn(warning);
   if (config.deprecatedGroups) log.warn('[agent] groups is deprecated and ignored; groups come from the agent_groups KV');
   const services = createAgentServices({ config, log, agentVersion: AGENT_VERSION, env });
