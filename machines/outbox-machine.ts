@@ -24,6 +24,14 @@ import { createOutboxMessageRunner } from './outbox-message-machine.js';
 /** Longest wait on shutdown for messages in flight to get their PubAck. */
 export const OUTBOX_SHUTDOWN_GRACE_MS = 2_000;
 /** The supervisor's grace for an outbox child: the drain grace plus a margin. */
+/**
+ * With nothing left on disk, the 1 s safety tick walks the directory only every this many ticks.
+ * Enqueues by this process wake the drain at once, so only files another process drops in (an
+ * operator's `kanade-agent outbox retry`) wait up to 30 s; an idle agent saves three directory
+ * walks a second, most of its idle CPU (docs/PERFORMANCE.md).
+ */
+export const OUTBOX_EMPTY_RESCAN_TICKS = 30;
+
 export const OUTBOX_CHILD_SHUTDOWN_MS = OUTBOX_SHUTDOWN_GRACE_MS + 1_000;
 
 /** `context.status` of an outbox child: the drain figures plus the enqueue error while degraded. */
@@ -45,6 +53,8 @@ interface OutboxContext {
   readonly rescan: boolean;
   readonly shuttingDown: boolean;
   readonly status: OutboxChildStatus;
+  /** Safety ticks that found the outbox empty since the last walk. */
+  readonly quietTicks: number;
 }
 
 type OutboxEvent = OutboxActorEvent | { readonly type: 'shutdown' };
@@ -74,7 +84,8 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
       markConnected: assign({ connected: true }),
       markDisconnected: assign({ connected: false }),
       requestRescan: assign({ rescan: true }),
-      clearRescan: assign({ rescan: false }),
+      clearRescan: assign({ rescan: false, quietTicks: 0 }),
+      countQuietTick: assign(({ context }) => ({ quietTicks: context.quietTicks + 1 })),
       markShuttingDown: assign({ shuttingDown: true }),
       refreshStatus: assign(({ context }) => ({ status: { ...context.status, ...context.outbox.drain.status() } })),
       takeProgress: assign(({ context, event }) =>
@@ -100,6 +111,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
     guards: {
       brokerDown: ({ context }) => !context.connected,
       rescanRequested: ({ context }) => context.rescan,
+      walkDue: ({ context }) => context.status.depth > 0 || context.quietTicks + 1 >= OUTBOX_EMPTY_RESCAN_TICKS,
       shuttingDown: ({ context }) => context.shuttingDown,
     },
     delays: {
@@ -115,6 +127,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
       rescan: false,
       shuttingDown: false,
       status: EMPTY_STATUS,
+      quietTicks: 0,
     }),
     invoke: { id: 'watchOutbox', src: 'watchOutbox', input: ({ context }) => ({ services: context.services, outbox: context.outbox }) },
     initial: 'running',
@@ -148,8 +161,14 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
                 on: { shutdown: { target: '#outbox-' + kind + '.stopped' } },
               },
               idle: {
-                description: 'Nothing due; a pass starts on enqueue, reconnect or the 1 s safety tick.',
-                after: { tick: 'draining' },
+                description:
+                  'Nothing due; a pass starts on enqueue, reconnect, or the 1 s safety tick while files remain (every 30th tick when the outbox is empty).',
+                after: {
+                  tick: [
+                    { guard: 'walkDue', target: 'draining' },
+                    { target: 'idle', reenter: true, actions: 'countQuietTick' },
+                  ],
+                },
                 on: {
                   'result.enqueued': { target: 'draining', actions: 'refreshStatus' },
                   'broker.disconnected': { target: 'paused', actions: 'markDisconnected' },

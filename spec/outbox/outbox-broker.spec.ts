@@ -109,6 +109,8 @@ describe('outbox drain against a real broker', () => {
     await waitUntil(() => child.getSnapshot().context.status.stuck === 3, 5_000, 'stuck count in status');
     // A second bad file of the same name gets a numbered twin, never overwriting the first.
     await writeFile(path.join(dir, 'empty.json'), '');
+    // A file dropped in from outside is walked within OUTBOX_EMPTY_RESCAN_TICKS; wake the drain now.
+    child.send({ type: 'result.enqueued' });
     await waitUntil(async () => (await outboxes.results.store.listStuck()).length === 4, 10_000, 'second quarantine');
     expect((await readdir(path.join(dir, 'stuck'))).sort()).toContain('empty.json.1.reason');
     child.send({ type: 'shutdown' });

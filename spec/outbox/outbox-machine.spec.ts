@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock, type EventObject } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { OUTBOX_TICK_MS } from '../../contract/index.js';
-import { createOutboxMachine, OUTBOX_SHUTDOWN_GRACE_MS } from '../../machines/outbox-machine.js';
-import { outboxServices, tempDataDir } from './helpers.js';
+import { createOutboxMachine, OUTBOX_EMPTY_RESCAN_TICKS, OUTBOX_SHUTDOWN_GRACE_MS } from '../../machines/outbox-machine.js';
+import { outboxServices, sampleResult, tempDataDir } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -50,18 +50,35 @@ async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
 }
 
 describe('outbox child machine', () => {
-  it('preparing → draining when connected; draining → idle when the pass ends; idle → draining on the 1 s tick', async () => {
+  it('preparing → draining when connected; draining → idle when the pass ends; an empty outbox is walked every 30th tick', async () => {
     const h = await harness();
     await h.flush();
     expect(h.drainState()).toEqual({ draining: 'walking' });
     expect(h.child.getSnapshot().hasTag('busy')).toBe(true);
     h.finishPass();
     expect(h.drainState()).toBe('idle');
+    for (let tick = 1; tick < OUTBOX_EMPTY_RESCAN_TICKS; tick += 1) h.clock.increment(OUTBOX_TICK_MS);
+    expect(h.drainState()).toBe('idle');
+    expect(h.log.passes).toBe(1);
+    h.clock.increment(OUTBOX_TICK_MS);
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    expect(h.log.passes).toBe(2);
+  });
+
+  it('idle → draining on the next 1 s tick while files remain on disk', async () => {
+    const h = await harness();
+    await h.flush();
+    await h.outboxes.results.enqueue(sampleResult());
+    h.finishPass(); // the enqueue asked for a rescan
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    h.finishPass(); // the fake delivers nothing: the file remains
+    expect(h.drainState()).toBe('idle');
+    expect(h.child.getSnapshot().context.status.depth).toBeGreaterThan(0);
     h.clock.increment(OUTBOX_TICK_MS - 1);
     expect(h.drainState()).toBe('idle');
     h.clock.increment(1);
     expect(h.drainState()).toEqual({ draining: 'walking' });
-    expect(h.log.passes).toBe(2);
+    expect(h.log.passes).toBe(3);
   });
 
   it('idle → draining at once on result.enqueued (no waiting for the tick)', async () => {
