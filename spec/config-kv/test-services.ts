@@ -10,6 +10,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_TARGET_VERSION_JITTER_MS } from 
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { NO_FAILPOINTS, type Failpoints } from '../../actors/failpoints.js';
 import { createLiveValue, type AgentServices, type BrokerState, type OutboxPort } from '../../actors/ports.js';
+import { pollUntil } from '../harness/poll.js';
 
 /** A BrokerPort the test drives. */
 export interface TestBroker {
@@ -112,13 +113,4 @@ export function createTestServices(pcId: string, opts: { config?: Partial<AgentC
   return { services, broker, obs, logs };
 }
 
-/** Polls `probe` every 25 ms until it returns something truthy; throws after `timeoutMs`. */
-export async function pollUntil<T>(what: string, timeoutMs: number, probe: () => T | undefined | false | null | Promise<T | undefined | false | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+export { pollUntil };

@@ -22,6 +22,7 @@ import { createFailpoints } from '../../actors/failpoints.js';
 import { createLiveValue, type AgentServices, type OutboxPort } from '../../actors/ports.js';
 import { executorMachine } from '../../machines/executor-machine.js';
 import type { Broker } from '../harness/broker.js';
+import { pollUntil } from '../harness/poll.js';
 
 /** Options of {@link startExecutor}. */
 export interface ExecutorOptions {
@@ -137,16 +138,6 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
   };
 }
 
-/** Polls `probe` every 25 ms until truthy; throws after `timeoutMs`. */
-export async function pollUntil<T>(what: string, timeoutMs: number, probe: () => T | undefined | false | null | Promise<T | undefined | false | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** Every ExecResult stored in RESULTS for `requestId`, oldest first. */
 export async function resultsFor(broker: Broker, requestId: string): Promise<ExecResult[]> {
@@ -199,3 +190,5 @@ export function alive(pid: number): boolean {
     return true;
   }
 }
+
+export { pollUntil };

@@ -9,6 +9,7 @@ import type { StreamInfo } from "@nats-io/jetstream";
 import { bootstrapBackendResources } from "../../actors/dev-broker/bootstrap.js";
 import { findNatsServerBinary, NATS_SERVER_INSTALL_HINT, startNatsServer } from "../../actors/dev-broker/nats-server.js";
 import { startBroker, startCluster, type Broker, type BrokerCluster } from "./broker.js";
+import { pollUntil } from "./poll.js";
 
 const NS_PER_DAY = 24 * 60 * 60 * 1e9;
 const MiB = 1024 * 1024;
@@ -42,23 +43,6 @@ const CONTRACT_OBJECT_STORES: Record<string, { max_age: number; max_bytes: numbe
   scripts: { max_age: 0, max_bytes: -1 },
 };
 
-/** Polls `probe` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-async function pollUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last error: ${String(lastError)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
-}
 
 /** Resolves on the next status event of `type` from `nc`. */
 function nextStatus(nc: NatsConnection, type: Status["type"]): Promise<Status> {
@@ -207,7 +191,7 @@ describe("single-node broker", () => {
 
     const stored = await pollUntil("RESULTS message after restart", RECONNECT_TIMEOUT_MS, () =>
       broker.jsm.streams.getMessage("RESULTS", { seq: ack.seq }).then((m) => m ?? undefined),
-    );
+    POLL_INTERVAL_MS);
     expect(stored.string()).toBe("payload-before-restart");
     const ack2 = await broker.js.publish("results.req-2.pc-1", "payload-after-restart");
     expect(ack2.seq).toBe(ack.seq + 1);
@@ -243,11 +227,11 @@ describe("3-node cluster", () => {
 
     const second = await pollUntil("publish after node loss", FAILOVER_TIMEOUT_MS, () =>
       cluster.js.publish("results.req-2.pc-1", "after-failure", { timeout: 2_000, msgID: "req-2" }),
-    );
+    POLL_INTERVAL_MS);
     expect(second.seq).toBe(first.seq + 1);
     const stored = await pollUntil("read after node loss", FAILOVER_TIMEOUT_MS, () =>
       cluster.jsm.streams.getMessage("RESULTS", { seq: first.seq }).then((m) => m ?? undefined),
-    );
+    POLL_INTERVAL_MS);
     expect(stored.string()).toBe("before-failure");
     const after = await cluster.jsm.streams.info("RESULTS");
     expect(after.cluster?.leader).not.toBe(info.cluster?.leader);

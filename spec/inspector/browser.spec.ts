@@ -69,7 +69,7 @@ beforeAll(async () => {
     KANADE_AGENT_DATA_DIR: '',
     KANADE_NATS_RECONNECT_WAIT_MS: String(TEST_AGENT_RECONNECT_WAIT_MS),
   });
-  url = await pollUntil('the inspector URL on stderr', async () => /inspector on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(agent.output.stderr)?.[1], 15_000, 50);
+  url = await pollUntil('the inspector URL on stderr', 15_000, async () => /inspector on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(agent.output.stderr)?.[1], 50);
   expect(url).toBe(`http://127.0.0.1:${port}/`);
   context = await chromium.launchPersistentContext(join(tmp, 'chromium-profile'), {
     executablePath: CHROMIUM,
@@ -104,12 +104,13 @@ describe('inspector in a real browser', () => {
     // Every child the supervisor lists is running and connected to the broker.
     const { ids, live } = await pollUntil(
       'every child running and the connection connected',
+      15_000,
       async () => {
         const children = await rootChildren();
         const connected = JSON.stringify(children.live.get('connection')?.value) === '{"live":"connected"}';
         return connected && children.ids.length > 0 && children.ids.every((id) => children.live.has(id)) ? children : undefined;
       },
-      15_000,
+      100,
     );
     expect(ids).toEqual(expect.arrayContaining(['connection']));
 
@@ -156,16 +157,17 @@ describe('inspector in a real browser', () => {
       expect(everything).toContain('[redacted script, 7 chars]');
       expect(everything).not.toContain('echo hi');
       // The executor counted the command; its highlighted state is the intake's (commands run as child actors).
-      await pollUntil('the executor status to change', async () => (await card('executor')).summary !== before.summary, 10_000);
+      await pollUntil('the executor status to change', 10_000, async () => (await card('executor')).summary !== before.summary, 100);
       expect((await card('executor')).highlighted.length).toBeGreaterThan(0);
       // The results outbox delivered the result: its status changed and its state trail moved after the command.
       await pollUntil(
         'the results outbox to change state and status after the command',
+        10_000,
         async () => {
           const outbox = await card('outbox-results');
           return outbox.summary !== outboxBefore.summary && outbox.trail.some((t) => t.at >= execStarted);
         },
-        10_000,
+        100,
       );
     }
 

@@ -5,6 +5,7 @@ import { createInspectionHub } from '../../actors/inspector/inspection-hub.js';
 import { MAX_SSE_CLIENTS, startInspectorServer, type InspectorServer } from '../../actors/inspector/inspector-server.js';
 import { extractMachineGraph } from '../../actors/inspector/machine-graph.js';
 import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
+import { pollUntil } from '../harness/poll.js';
 
 const echo = setup({}).createMachine({
   id: 'echo',
@@ -18,14 +19,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function poll<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function poll<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  return pollUntil(what, timeoutMs, fn, 20);
 }
 
 describe('inspector server', () => {

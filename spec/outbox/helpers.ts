@@ -15,6 +15,7 @@ import { uuidV4 } from '../../actors/ids.js';
 import { createLiveValue, type AgentServices } from '../../actors/ports.js';
 import { createOutboxes, type DrainableOutboxes } from '../../actors/outbox/create-outboxes.js';
 import type { EffectiveConfig, ExecResult } from '../../contract/index.js';
+import { pollUntil } from '../harness/poll.js';
 
 /** A silent logger (set OUTBOX_TEST_LOG=debug to see the drain). */
 export const testLog: Logger = pino({ level: process.env['OUTBOX_TEST_LOG'] ?? 'silent' });
@@ -79,14 +80,9 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<Ar
   return out;
 }
 
-/** Polls `check` every 50 ms until it returns true or `timeoutMs` passes (then throws with `what`). */
+/** Waits until `check` holds (the outbox specs' argument order for {@link pollUntil}). */
 export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await pollUntil(what, timeoutMs, check, 50);
 }
 
 /** Groups stream bodies by result_id: how many ids, how many duplicates, whether copies are identical. */

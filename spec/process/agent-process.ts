@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { readControlSocket } from '../../actors/control-socket.js';
 import type { StatusReport } from '../../supervisor/status-projection.js';
 import { finished, spawnCli, type CliRun } from '../cli/run-cli.js';
+import { pollUntil } from '../harness/poll.js';
 
 /** Short reconnect wait so broker restarts are picked up fast (documented env). */
 export const TEST_AGENT_RECONNECT_WAIT_MS = 100;
@@ -82,28 +83,18 @@ export async function readStatus(socket: string): Promise<StatusReport | null> {
   }
 }
 
-/** Polls `probe` every `intervalMs` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function pollUntil<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    last = value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
 
 /** Polls the socket until `predicate(report)` holds; returns that report. */
 export function waitForStatus(socket: string, what: string, predicate: (report: StatusReport) => boolean, timeoutMs = 15_000): Promise<StatusReport> {
-  return pollUntil(what, async () => {
+  return pollUntil(what, timeoutMs, async () => {
     const report = await readStatus(socket);
     return report !== null && predicate(report) ? report : undefined;
-  }, timeoutMs);
+  }, 100);
 }
 
 /** The `connection` row of a report. */
 export function connectionRow(report: StatusReport) {
   return report.children.find((c) => c.id === 'connection')!;
 }
+
+export { pollUntil };
