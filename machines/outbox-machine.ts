@@ -23,15 +23,15 @@ import { createOutboxMessageRunner } from './outbox-message-machine.js';
 
 /** Longest wait on shutdown for messages in flight to get their PubAck. */
 export const OUTBOX_SHUTDOWN_GRACE_MS = 2_000;
-/** The supervisor's grace for an outbox child: the drain grace plus a margin. */
 /**
- * With nothing left on disk, the 1 s safety tick walks the directory only every this many ticks.
+ * With nothing left on disk, the safety tick is this many times the 1 s tick.
  * Enqueues by this process wake the drain at once, so only files another process drops in (an
  * operator's `kanade-agent outbox retry`) wait up to 30 s; an idle agent saves three directory
  * walks a second, most of its idle CPU (docs/PERFORMANCE.md).
  */
 export const OUTBOX_EMPTY_RESCAN_TICKS = 30;
 
+/** The supervisor's grace for an outbox child: the drain grace plus a margin. */
 export const OUTBOX_CHILD_SHUTDOWN_MS = OUTBOX_SHUTDOWN_GRACE_MS + 1_000;
 
 /** `context.status` of an outbox child: the drain figures plus the enqueue error while degraded. */
@@ -53,8 +53,6 @@ interface OutboxContext {
   readonly rescan: boolean;
   readonly shuttingDown: boolean;
   readonly status: OutboxChildStatus;
-  /** Safety ticks that found the outbox empty since the last walk. */
-  readonly quietTicks: number;
 }
 
 type OutboxEvent = OutboxActorEvent | { readonly type: 'shutdown' };
@@ -84,8 +82,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
       markConnected: assign({ connected: true }),
       markDisconnected: assign({ connected: false }),
       requestRescan: assign({ rescan: true }),
-      clearRescan: assign({ rescan: false, quietTicks: 0 }),
-      countQuietTick: assign(({ context }) => ({ quietTicks: context.quietTicks + 1 })),
+      clearRescan: assign({ rescan: false }),
       markShuttingDown: assign({ shuttingDown: true }),
       refreshStatus: assign(({ context }) => ({ status: { ...context.status, ...context.outbox.drain.status() } })),
       takeProgress: assign(({ context, event }) =>
@@ -111,11 +108,11 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
     guards: {
       brokerDown: ({ context }) => !context.connected,
       rescanRequested: ({ context }) => context.rescan,
-      walkDue: ({ context }) => context.status.depth > 0 || context.quietTicks + 1 >= OUTBOX_EMPTY_RESCAN_TICKS,
       shuttingDown: ({ context }) => context.shuttingDown,
     },
     delays: {
       tick: OUTBOX_TICK_MS,
+      safetyTick: ({ context }) => (context.status.depth > 0 ? OUTBOX_TICK_MS : OUTBOX_TICK_MS * OUTBOX_EMPTY_RESCAN_TICKS),
       shutdownGrace: OUTBOX_SHUTDOWN_GRACE_MS,
     },
   }).createMachine({
@@ -127,7 +124,6 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
       rescan: false,
       shuttingDown: false,
       status: EMPTY_STATUS,
-      quietTicks: 0,
     }),
     invoke: { id: 'watchOutbox', src: 'watchOutbox', input: ({ context }) => ({ services: context.services, outbox: context.outbox }) },
     initial: 'running',
@@ -162,13 +158,8 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
               },
               idle: {
                 description:
-                  'Nothing due; a pass starts on enqueue, reconnect, or the 1 s safety tick while files remain (every 30th tick when the outbox is empty).',
-                after: {
-                  tick: [
-                    { guard: 'walkDue', target: 'draining' },
-                    { target: 'idle', reenter: true, actions: 'countQuietTick' },
-                  ],
-                },
+                  'Nothing due; a pass starts on enqueue, reconnect, or the safety tick: 1 s while files remain, 30 s when the outbox is empty.',
+                after: { safetyTick: 'draining' },
                 on: {
                   'result.enqueued': { target: 'draining', actions: 'refreshStatus' },
                   'broker.disconnected': { target: 'paused', actions: 'markDisconnected' },

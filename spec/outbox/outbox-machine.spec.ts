@@ -50,7 +50,7 @@ async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
 }
 
 describe('outbox child machine', () => {
-  it('preparing → draining when connected; draining → idle when the pass ends; an empty outbox is walked every 30th tick', async () => {
+  it('preparing → draining when connected; draining → idle when the pass ends; an empty outbox is walked every 30 s', async () => {
     const h = await harness();
     await h.flush();
     expect(h.drainState()).toEqual({ draining: 'walking' });
