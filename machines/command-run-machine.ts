@@ -160,6 +160,11 @@ export const commandRunMachine = setup({
     rememberLaunchRecord: assign(({ event }) => ({ record: (event as unknown as { output: AdmissionRecord }).output })),
     latchKill: assign(({ context, event }) => ({ killReason: context.killReason ?? (event.type === 'kill' ? event.reason : 'shutdown') })),
     latchTimeout: assign({ killReason: () => 'timeout' as const }),
+    // A remote kill or shutdown that lands while a timeout is being enforced wins: no retry after a kill (§8.4).
+    escalateKill: assign(({ context, event }) => {
+      const reason = event.type === 'kill' ? event.reason : 'shutdown';
+      return { killReason: context.killReason === 'timeout' && reason !== 'timeout' ? reason : context.killReason ?? reason };
+    }),
     killProcess: sendTo('runProcess', { type: 'kill' }),
     recordAttempt: assign(({ context, event }) => {
       if (event.type !== 'process.exited') return {};
@@ -318,7 +323,7 @@ export const commandRunMachine = setup({
             killing: {
               description: 'SIGTERM to the process group (taskkill /T /F on Windows), SIGKILL after 5 s; waits for the exit.',
               entry: 'killProcess',
-              on: { kill: {} },
+              on: { kill: { actions: 'escalateKill' } },
             },
           },
         },
