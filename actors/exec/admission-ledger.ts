@@ -131,6 +131,19 @@ export async function openAdmissionLedger(
       return undefined;
     }
   };
+  /** Like `readRecord`, but only a vanished file reads as absent; any other failure throws. */
+  const readKnownRecord = async (requestId: string): Promise<AdmissionRecord | undefined> => {
+    let text: string;
+    try {
+      text = await readFile(fileOf(requestId), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    const record = parseRecord(text);
+    if (record === undefined) throw new Error(`admission record of ${requestId} is unreadable; not admitting it again`);
+    return record;
+  };
   const remember = (record: AdmissionRecord, bytes: number) => {
     const old = index.get(record.request_id);
     totalBytes += bytes - (old?.bytes ?? 0);
@@ -182,7 +195,9 @@ export async function openAdmissionLedger(
       const sha = bodySha256(body);
       const known = index.get(requestId);
       if (known !== undefined) {
-        const record = await readRecord(requestId);
+        // A known id whose record cannot be read must not be admitted again (it could run twice):
+        // the error makes the pipeline answer `unavailable` (no ack, redelivered later).
+        const record = await readKnownRecord(requestId);
         if (record !== undefined) {
           return record.body_sha256 === sha ? { kind: 'duplicate', record } : { kind: 'conflict', record, bodySha256: sha };
         }

@@ -54,19 +54,20 @@ export async function checkGates(
     return { exitCode: EXIT_SKIP_STALENESS, stderr: stalenessSkipMessage(stale, policy.max_cache_age_ms) };
   }
   if (policy.mode !== 'unchecked') {
-    let current: string | undefined;
-    let status: string | undefined;
-    try {
-      // Both reads at once: each is a broker round trip on the launch path.
-      const strict = { strict: policy.mode === 'strict' };
-      [current, status] = await Promise.all([reader.read(KV_SCRIPT_CURRENT, command.id, strict), reader.read(KV_SCRIPT_STATUS, command.id, strict)]);
-    } catch {
-      // Strict mode needs fresh policy: a failed live read counts as exceeding the bound (§8.1).
-      // Cached mode with nothing seen yet proceeds: a missing key also proceeds (§8.1).
-      if (policy.mode === 'strict') {
-        return { exitCode: EXIT_SKIP_STALENESS, stderr: stalenessSkipMessage(stale, policy.max_cache_age_ms) };
-      }
+    // Both reads at once: each is a broker round trip on the launch path. Settled separately, so a
+    // failed read never hides the other's REVOKED or pin value.
+    const strict = { strict: policy.mode === 'strict' };
+    const [pin, revoke] = await Promise.allSettled([
+      reader.read(KV_SCRIPT_CURRENT, command.id, strict),
+      reader.read(KV_SCRIPT_STATUS, command.id, strict),
+    ]);
+    // Strict mode needs fresh policy: a failed live read counts as exceeding the bound (§8.1).
+    // Cached mode with nothing seen yet proceeds: a missing key also proceeds (§8.1).
+    if (policy.mode === 'strict' && (pin.status === 'rejected' || revoke.status === 'rejected')) {
+      return { exitCode: EXIT_SKIP_STALENESS, stderr: stalenessSkipMessage(stale, policy.max_cache_age_ms) };
     }
+    const current = pin.status === 'fulfilled' ? pin.value : undefined;
+    const status = revoke.status === 'fulfilled' ? revoke.value : undefined;
     if (current !== undefined && current !== command.version) {
       return { exitCode: EXIT_SKIP_VERSION_PIN, stderr: versionPinSkipMessage(command.id, current, command.version) };
     }

@@ -168,7 +168,7 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
       void cleanup().then(() => resolve({ kind: 'exited', exitCode: exitCode as number, stdout: stdout.text(), stderr: stderr.text() }));
     };
     child.once('exit', (code, signal) => {
-      exitCode = code ?? (signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : -1);
+      exitCode = exitCodeOf(code, signal);
       drainTimer = setTimeout(finish, OUTPUT_DRAIN_GRACE_MS);
     });
     child.once('close', finish);
@@ -219,4 +219,13 @@ function groupAlive(pgid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The ExecResult exit code of a child's `exit` event: `| 0` wraps Windows' unsigned DWORD codes
+ * (0xC0000005 → -1073741819) into the contract's i32 (§5.3); a signal death is 128 + its number.
+ */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code | 0;
+  return signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : -1;
 }
