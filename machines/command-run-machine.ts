@@ -27,6 +27,16 @@ import {
 /** Why a run is being killed. */
 export type KillReason = 'remote' | 'timeout' | 'shutdown';
 
+/** setTimeout's ceiling (2³¹−1 ms, ≈ 24.8 d): a longer delay would fire at once, so delays are clamped to it. */
+const MAX_TIMER_MS = 2_147_483_647;
+/** Node timers can fire up to a millisecond before `Date.now()` reaches their time. */
+const TIMER_EARLY_TOLERANCE_MS = 5;
+
+/** A delay for xstate's `after`: never negative, never past setTimeout's ceiling. */
+function timerMs(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
+}
+
 /** Input of a run: the shared runtime and the admitted command. */
 export interface CommandRunInput {
   readonly runtime: ExecRuntime;
@@ -99,7 +109,6 @@ export const commandRunMachine = setup({
     bypassesBudget: ({ context }) => context.command.bypass_local_limit,
     hasNoJitter: ({ context }) => (context.command.jitter_secs ?? 0) <= 1,
     didNotWait: ({ context }) => !context.waited,
-    hasDeadline: ({ context }) => deadlineMs(context.command) !== undefined,
     hasTimeout: ({ context }) => context.command.timeout_secs > 0,
     killRequested: ({ context }) => context.killReason !== undefined,
     shouldRetry: ({ context, event }) => {
@@ -107,6 +116,11 @@ export const commandRunMachine = setup({
       if (context.killReason === 'remote' || context.killReason === 'shutdown') return false;
       const failed = context.killReason === 'timeout' || event.outcome.exitCode !== 0;
       return failed && context.retries < (context.command.retry?.max ?? 0);
+    },
+    // The slot-wait timer may be clamped (timerMs) or fire a millisecond early: act only when the deadline is really here.
+    deadlineDue: ({ context }) => {
+      const deadline = deadlineMs(context.command);
+      return deadline !== undefined && context.runtime.now() >= deadline - TIMER_EARLY_TOLERANCE_MS;
     },
     deadlinePassed: ({ context }) => {
       const deadline = deadlineMs(context.command);
@@ -119,10 +133,10 @@ export const commandRunMachine = setup({
       const secs = context.command.jitter_secs ?? 0;
       return secs > 1 ? Math.floor(Math.random() * secs * 1000) : 0;
     },
-    timeout: ({ context }) => context.command.timeout_secs * 1000,
+    timeout: ({ context }) => timerMs(context.command.timeout_secs * 1000),
     // The deadline passes when now > deadline, so the skip fires one millisecond after it.
-    untilDeadline: ({ context }) => Math.max(0, (deadlineMs(context.command) ?? 0) - context.runtime.now() + 1),
-    backoff: ({ context }) => (context.command.retry?.backoff_secs ?? 0) * 1000,
+    untilDeadline: ({ context }) => timerMs((deadlineMs(context.command) ?? 0) - context.runtime.now() + 1),
+    backoff: ({ context }) => timerMs((context.command.retry?.backoff_secs ?? 0) * 1000),
   },
   actions: {
     finishWithSkip: assign(({ context, event }) => {
@@ -271,7 +285,7 @@ export const commandRunMachine = setup({
             input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
             onDone: { target: 'checkingGatesAgain', actions: 'keepSlot' },
           },
-          after: { untilDeadline: { guard: 'hasDeadline', target: '#commandRun.finishing', actions: 'finishDeadlineWaitingForSlot' } },
+          after: { untilDeadline: { guard: 'deadlineDue', target: '#commandRun.finishing', actions: 'finishDeadlineWaitingForSlot' } },
           on: { kill: { target: '#commandRun.finishing', actions: 'finishKilledWaitingForSlot' } },
         },
         checkingGatesAgain: {

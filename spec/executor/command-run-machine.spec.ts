@@ -108,6 +108,14 @@ describe('commandRun machine', () => {
     expect(h.delivered[0]?.exit_code).toBe(-1);
   });
 
+  it('a timeout beyond setTimeout\'s 24.8-day ceiling does not fire at once', async () => {
+    const h = harness({ shell: 'sh', script: 'x', timeout_secs: 3_000_000 });
+    await h.settle();
+    h.clock.increment(60_000);
+    expect(h.actor.getSnapshot().matches({ armed: { executing: 'running' } })).toBe(true);
+    expect(h.processes[0]?.kills).toBe(0);
+  });
+
   it('retries after a failure with backoff on the clock and notes the success', async () => {
     const h = harness({ shell: 'sh', script: 'x', retry: { max: 2, backoff_secs: 3 } });
     await h.settle();
