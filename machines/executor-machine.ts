@@ -9,7 +9,7 @@
  * executor.send({ type: 'shutdown' });
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { assign, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { assign, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
 import type { AgentServices } from '../actors/ports.js';
 import { createExecRuntime, type ExecRuntime } from '../actors/exec/exec-runtime.js';
 import type { AdmittedCommand } from '../actors/exec/intake-pipeline.js';
@@ -56,6 +56,12 @@ const runId = (admitted: AdmittedCommand) => `run-${admitted.record.result_id}`;
 const createRuntime = fromPromise<ExecRuntime, AgentServices>(({ input }) => createExecRuntime(input));
 /** Startup recovery of the ledger (§7). */
 const recoverAdmissions = fromPromise<AdmittedCommand[], ExecRuntime>(({ input }) => recoverLedger(input));
+/**
+ * Listens to the runtime's admission sink for as long as the executor is active, so a command the
+ * intake admitted just as it was stopped by a disconnect is still run (the sink outlives the intake).
+ */
+const watchAdmissions = fromCallback<{ type: string }, ExecRuntime>(({ input, sendBack }) =>
+  input.admissions.subscribe((admitted) => sendBack({ type: 'command.admitted', admitted })));
 
 /** The `executor` child's statechart. */
 export const executorMachine = setup({
@@ -64,7 +70,7 @@ export const executorMachine = setup({
     events: {} as Event,
     input: {} as AgentServices,
   },
-  actors: { createRuntime, recoverAdmissions, watchBroker, runIntake, commandRun: commandRunMachine },
+  actors: { createRuntime, recoverAdmissions, watchBroker, watchAdmissions, runIntake, commandRun: commandRunMachine },
   guards: {
     noRunsLeft: ({ context }) => Object.keys(context.runs).length === 0,
   },
@@ -147,7 +153,10 @@ export const executorMachine = setup({
       on: { shutdown: 'draining' },
     },
     active: {
-      invoke: { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
+      invoke: [
+        { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
+        { id: 'watchAdmissions', src: 'watchAdmissions', input: ({ context }) => context.runtime as ExecRuntime },
+      ],
       on: {
         'command.admitted': { actions: 'spawnRun' },
         shutdown: 'draining',

@@ -11,7 +11,7 @@ import { uuidV4 } from '../ids.js';
 import type { AgentServices } from '../ports.js';
 import { openAdmissionLedger, type AdmissionLedger, type AdmissionRecord } from './admission-ledger.js';
 import { createScriptPolicyReader, type ScriptPolicyReader } from './gates.js';
-import { createIntakePipeline, type IntakeDecision, type IntakeMessage } from './intake-pipeline.js';
+import { createIntakePipeline, type AdmittedCommand, type IntakeDecision, type IntakeMessage } from './intake-pipeline.js';
 import { keyringFor, type Keyring } from './keyring.js';
 import { createSlotBudget, type SlotBudget } from './slot-budget.js';
 
@@ -21,6 +21,38 @@ export const DELIVERY_RETRY_BASE_MS = 250;
 export const DELIVERY_RETRY_CAP_MS = 30_000;
 /** How often the ledger is pruned (bounded passes). */
 export const LEDGER_PRUNE_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * Hand-off of admitted commands from the intake to the executor. It outlives the intake actor: a
+ * command admitted (ledger `pending`, message acked) while the intake is being stopped by a
+ * `broker.disconnected` still reaches the executor, which otherwise would never run it (every later
+ * copy is a duplicate). Commands pushed while nobody listens wait in memory for the next listener.
+ */
+export interface AdmissionSink {
+  /** Delivers `admitted` to the listener, or keeps it until one subscribes. */
+  push(admitted: AdmittedCommand): void;
+  /** Sets the single listener and hands it everything kept so far; returns the unsubscribe function. */
+  subscribe(listener: (admitted: AdmittedCommand) => void): () => void;
+}
+
+/** Builds an {@link AdmissionSink}. */
+export function createAdmissionSink(): AdmissionSink {
+  const kept: AdmittedCommand[] = [];
+  let listener: ((admitted: AdmittedCommand) => void) | undefined;
+  return {
+    push(admitted) {
+      if (listener === undefined) kept.push(admitted);
+      else listener(admitted);
+    },
+    subscribe(next) {
+      listener = next;
+      for (const admitted of kept.splice(0)) next(admitted);
+      return () => {
+        if (listener === next) listener = undefined;
+      };
+    },
+  };
+}
 
 /** The executor's shared pieces. */
 export interface ExecRuntime {
@@ -34,6 +66,8 @@ export interface ExecRuntime {
   /** Groups used for addressing (§7); the intake keeps it current. */
   readonly groups: { current: ReadonlySet<string> };
   readonly pipeline: (msg: IntakeMessage) => Promise<IntakeDecision>;
+  /** Where the intake hands admitted commands; the executor listens for as long as it is active. */
+  readonly admissions: AdmissionSink;
   now(): number;
   /** Queues an obs event (never rejects; a failure is logged). */
   obs(kind: string, source: string, payload: Record<string, unknown>): Promise<void>;
@@ -106,7 +140,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     }
   };
 
-  const pipeline = createIntakePipeline({
+  const decide = createIntakePipeline({
     pcId,
     log,
     keyring,
@@ -116,6 +150,15 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     obs,
     enqueueResult: (result) => services.outboxes.results.enqueue(result),
   });
+  // One chain for the whole runtime, not per intake actor: an intake stopped by a disconnect may
+  // still be inside `ledger.admit` when the re-entered intake gets the replay copy of the same
+  // request_id; serialised, that copy is a duplicate instead of a second admission.
+  let pipelineChain: Promise<unknown> = Promise.resolve();
+  const pipeline = (msg: IntakeMessage): Promise<IntakeDecision> => {
+    const run = pipelineChain.then(() => decide(msg));
+    pipelineChain = run.catch(() => undefined);
+    return run;
+  };
 
   const pruneTimer = setInterval(() => {
     ledger.prune(now()).catch((err: Error) => log.warn({ err: err.message }, 'admission ledger pruning failed'));
@@ -125,6 +168,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
 
   return {
     services, pcId, log, keyring, ledger, budget, groups, pipeline, now, obs,
+    admissions: createAdmissionSink(),
     policy: createScriptPolicyReader(services.broker),
     async started(event) {
       try {

@@ -15,7 +15,7 @@ import {
 } from '../../contract/index.js';
 import { resourceRetryDelayMs } from '../kv-config/resource-backoff.js';
 import type { ExecRuntime } from './exec-runtime.js';
-import type { AdmittedCommand, IntakeMessage } from './intake-pipeline.js';
+import type { IntakeMessage } from './intake-pipeline.js';
 import { signatureHeaders } from './verify-signature.js';
 
 /** Messages the replay consumer buffers at once. */
@@ -27,9 +27,8 @@ export interface IntakeInput {
   readonly nc: NatsConnection;
 }
 
-/** Events the intake sends to its parent. */
+/** Events the intake sends to its parent (admitted commands go through `runtime.admissions`). */
 export type IntakeEvent =
-  | { type: 'command.admitted'; admitted: AdmittedCommand }
   | { type: 'intake.replay_started' };
 
 /** Reads this PC's groups once from both KV buckets (§4); a missing key is no groups. */
@@ -61,8 +60,18 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
     chain = chain.then(async () => {
       if (stopped) return;
       const decision = await runtime.pipeline(msg);
-      if (decision.ack) ack?.();
-      if (decision.admitted !== undefined && !stopped) sendBack({ type: 'command.admitted', admitted: decision.admitted });
+      // Handed off before the ack and even when this actor was stopped meanwhile (a disconnect
+      // during `ledger.admit`): the record is `pending` and later copies are duplicates, so a
+      // dropped hand-off would leave the command unrun until the next start.
+      if (decision.admitted !== undefined) runtime.admissions.push(decision.admitted);
+      if (decision.ack && ack !== undefined) {
+        try {
+          ack();
+        } catch (err) {
+          // A lost ack only means a redelivery, which the ledger answers as a duplicate.
+          log.warn({ err: (err as Error).message, subject: msg.subject }, 'ack failed; the redelivered copy will be a duplicate');
+        }
+      }
     }).catch((err: Error) => log.error({ err: err.message, subject: msg.subject }, 'intake pipeline failed on a message'));
   };
   const onCore = (subscriptionSubject: string) => (err: Error | null, msg: { subject: string; data: Uint8Array; headers?: import('@nats-io/transport-node').MsgHdrs }) => {

@@ -11,7 +11,8 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function harness(opts: { intakeThrows?: boolean } = {}) {
   let broker: ((e: AnyEventObject) => void) | undefined;
-  let intake: ((e: AnyEventObject) => void) | undefined;
+  let admissions: ((e: AnyEventObject) => void) | undefined;
+  let intake = false;
   const runs: Array<{ id: string; finish: () => void }> = [];
   // A stand-in run: finishes when told to, or on shutdown.
   const fakeRun = createMachine({
@@ -27,11 +28,15 @@ function harness(opts: { intakeThrows?: boolean } = {}) {
       watchBroker: fromCallback(({ sendBack }) => {
         broker = sendBack;
       }),
-      runIntake: fromCallback(({ sendBack }) => {
+      // Admitted commands reach the executor through the runtime's sink, not from the intake actor.
+      watchAdmissions: fromCallback(({ sendBack }) => {
+        admissions = sendBack;
+      }),
+      runIntake: fromCallback(() => {
         if (opts.intakeThrows) throw new Error('subscribe failed: connection closed');
-        intake = sendBack;
+        intake = true;
         return () => {
-          intake = undefined;
+          intake = false;
         };
       }),
       commandRun: fakeRun as never,
@@ -42,10 +47,10 @@ function harness(opts: { intakeThrows?: boolean } = {}) {
   actor.start();
   const admit = (script: string) => {
     const command = draftCommand({ shell: 'sh', script });
-    intake?.({ type: 'command.admitted', admitted: { command, record: { result_id: command.request_id } } });
+    admissions?.({ type: 'command.admitted', admitted: { command, record: { result_id: command.request_id } } });
     return command;
   };
-  return { actor, connect: () => broker?.({ type: 'broker.connected', nc: {} }), disconnect: () => broker?.({ type: 'broker.disconnected' }), admit, runs, intakeOn: () => intake !== undefined };
+  return { actor, connect: () => broker?.({ type: 'broker.connected', nc: {} }), disconnect: () => broker?.({ type: 'broker.disconnected' }), admit, runs, intakeOn: () => intake };
 }
 
 describe('executor machine', () => {
@@ -66,6 +71,16 @@ describe('executor machine', () => {
     expect(h.actor.getSnapshot().context.status.intake).toBe('off');
     // Runs go on without the broker.
     expect(Object.keys(h.actor.getSnapshot().context.runs)).toHaveLength(2);
+  });
+
+  it('a command admitted after the intake was stopped by a disconnect still runs (the sink outlives the intake)', async () => {
+    const h = harness();
+    await settle();
+    h.connect();
+    h.disconnect();
+    expect(h.intakeOn()).toBe(false);
+    const a = h.admit('late');
+    expect(h.actor.getSnapshot().context.status.running).toEqual([a.request_id]);
   });
 
   it('shutdown stops intake, tells every run, and is final once the runs are done', async () => {
