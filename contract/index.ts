@@ -15,3 +15,4 @@ export * from './groups.js';
 export * from './command-keys.js';
 export * from './signature.js';
 export * from './run-messages.js';
+export * from './timer.js';

@@ -11,7 +11,7 @@ import { assign, sendTo, setup } from 'xstate';
 import {
   appendStderrLine, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, EXIT_KILLED, EXIT_SKIP_DEADLINE, formatRfc3339, KILLED_WAITING_FOR_SLOT_MESSAGE,
   parseRfc3339, remoteKillMessage, retryExhaustedNote, retryKilledNote, retrySucceededNote, runAsUnsupportedMessage,
-  scriptObjectFailedMessage, SHUTDOWN_KILL_MESSAGE, spawnFailedMessage, timeoutMessage, type Command, type ExecResult,
+  scriptObjectFailedMessage, SHUTDOWN_KILL_MESSAGE, spawnFailedMessage, timeoutMessage, timerDelayMs, type Command, type ExecResult,
 } from '../contract/index.js';
 import type { AdmissionRecord } from '../actors/exec/admission-ledger.js';
 import type { ExecRuntime } from '../actors/exec/exec-runtime.js';
@@ -27,15 +27,9 @@ import {
 /** Why a run is being killed. */
 export type KillReason = 'remote' | 'timeout' | 'shutdown';
 
-/** setTimeout's ceiling (2³¹−1 ms, ≈ 24.8 d): a longer delay would fire at once, so delays are clamped to it. */
-const MAX_TIMER_MS = 2_147_483_647;
 /** Node timers can fire up to a millisecond before `Date.now()` reaches their time. */
 const TIMER_EARLY_TOLERANCE_MS = 5;
 
-/** A delay for xstate's `after`: never negative, never past setTimeout's ceiling. */
-function timerMs(ms: number): number {
-  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
-}
 
 /** Input of a run: the shared runtime and the admitted command. */
 export interface CommandRunInput {
@@ -117,7 +111,7 @@ export const commandRunMachine = setup({
       const failed = context.killReason === 'timeout' || event.outcome.exitCode !== 0;
       return failed && context.retries < (context.command.retry?.max ?? 0);
     },
-    // The slot-wait timer may be clamped (timerMs) or fire a millisecond early: act only when the deadline is really here.
+    // The slot-wait timer may be clamped (timerDelayMs) or fire a millisecond early: act only when the deadline is really here.
     deadlineDue: ({ context }) => {
       const deadline = deadlineMs(context.command);
       return deadline !== undefined && context.runtime.now() >= deadline - TIMER_EARLY_TOLERANCE_MS;
@@ -133,10 +127,10 @@ export const commandRunMachine = setup({
       const secs = context.command.jitter_secs ?? 0;
       return secs > 1 ? Math.floor(Math.random() * secs * 1000) : 0;
     },
-    timeout: ({ context }) => timerMs(context.command.timeout_secs * 1000),
+    timeout: ({ context }) => timerDelayMs(context.command.timeout_secs * 1000),
     // The deadline passes when now > deadline, so the skip fires one millisecond after it.
-    untilDeadline: ({ context }) => timerMs((deadlineMs(context.command) ?? 0) - context.runtime.now() + 1),
-    backoff: ({ context }) => timerMs((context.command.retry?.backoff_secs ?? 0) * 1000),
+    untilDeadline: ({ context }) => timerDelayMs((deadlineMs(context.command) ?? 0) - context.runtime.now() + 1),
+    backoff: ({ context }) => timerDelayMs((context.command.retry?.backoff_secs ?? 0) * 1000),
   },
   actions: {
     finishWithSkip: assign(({ context, event }) => {

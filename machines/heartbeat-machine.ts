@@ -13,7 +13,7 @@
  */
 import { assign, setup, type ActorRefFrom } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DEFAULT_HEARTBEAT_INTERVAL_MS } from '../contract/index.js';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, timerDelayMs } from '../contract/index.js';
 import type { AgentServices } from '../actors/ports.js';
 import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
 import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
@@ -87,7 +87,7 @@ export const heartbeatMachine = setup({
     isShorterInterval: ({ context, event }) => event.type === 'config.interval' && event.intervalMs < context.intervalMs,
   },
   delays: {
-    heartbeatInterval: ({ context }) => context.intervalMs,
+    heartbeatInterval: ({ context }) => timerDelayMs(context.intervalMs),
     announceRetry: ({ context }) => resourceRetryDelayMs(context.announceAttempts - 1),
   },
 }).createMachine({

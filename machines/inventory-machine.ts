@@ -13,7 +13,7 @@
  */
 import { assign, sendTo, setup, type ActorRefFrom } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { HwInventory } from '../contract/index.js';
+import { timerDelayMs, type HwInventory } from '../contract/index.js';
 import type { AgentServices } from '../actors/ports.js';
 import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
 import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
@@ -126,7 +126,7 @@ export const inventoryMachine = setup({
     isConnected: ({ context }) => context.nc !== null,
   },
   delays: {
-    nextRun: ({ context }) => context.nextDelayMs,
+    nextRun: ({ context }) => timerDelayMs(context.nextDelayMs),
     collectTimeout: COLLECT_TIMEOUT_MS,
     publishRetry: ({ context }) => resourceRetryDelayMs(context.publishAttempts - 1),
   },

@@ -69,3 +69,12 @@ describe('signing and ids (§6)', () => {
     expect(signatureRefusedResultId('r', 'PC001')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
+
+describe('timer delays', () => {
+  it('clamps to setTimeout\'s ceiling and to zero', async () => {
+    const { timerDelayMs, MAX_TIMER_MS } = await import('../../contract/index.js');
+    expect(timerDelayMs(30 * 86_400_000)).toBe(MAX_TIMER_MS);
+    expect(timerDelayMs(-5)).toBe(0);
+    expect(timerDelayMs(30_000)).toBe(30_000);
+  });
+});

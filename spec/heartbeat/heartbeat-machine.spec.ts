@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { heartbeatMachine } from '../../machines/heartbeat-machine.js';
+import { MAX_TIMER_MS } from '../../contract/index.js';
 import { createPublishHeartbeat, type PublishHeartbeatInput, type PublishHeartbeatOutput } from '../../actors/heartbeat/publish-heartbeat.js';
 import { buildHeartbeat } from '../../actors/heartbeat/build-heartbeat.js';
 import { samplePerf } from '../../actors/heartbeat/perf-sample.js';
@@ -89,6 +90,25 @@ describe('heartbeat machine (simulated clock)', () => {
     clock.increment(1);
     await flush();
     expect(ticks).toHaveLength(5);
+    actor.send({ type: 'shutdown' });
+  });
+
+  it('a 30-day interval from KV is clamped to setTimeout\'s ceiling (review finding: it used to fire every millisecond)', async () => {
+    const t = createTestServices('PC-hb-long');
+    const simulated = new SimulatedClock();
+    const delays: number[] = [];
+    const clock = {
+      setTimeout: (fn: (...args: unknown[]) => void, ms: number) => { delays.push(ms); return simulated.setTimeout(fn, ms); },
+      clearTimeout: (id: number) => simulated.clearTimeout(id),
+    };
+    const publish = fromPromise<PublishHeartbeatOutput, PublishHeartbeatInput>(async () => ({ ok: true, at: new Date().toISOString(), sample: { wallUs: 1, cpuUs: 1 } }));
+    const noPing = fromCallback<{ type: string }, ServePingInput>(() => () => undefined);
+    t.services.effectiveConfig.set({ ...defaultEffectiveConfig(), heartbeat_interval_ms: 30 * 86_400_000 });
+    const actor = createActor(heartbeatMachine.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), { input: t.services, clock }).start();
+    t.broker.connected({} as NatsConnection);
+    await flush();
+    expect(delays.length).toBeGreaterThan(0);
+    expect(Math.max(...delays)).toBe(MAX_TIMER_MS);
     actor.send({ type: 'shutdown' });
   });
 
