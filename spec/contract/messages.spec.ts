@@ -118,7 +118,7 @@ describe('ConfigScope and EffectiveConfig (§5.6)', () => {
   it('keeps valid fields, warns on bad ones, treats null as absent', () => {
     const decoded = decodeConfigScope(JSON.stringify({ heartbeat_interval: 'fast', max_local_concurrent: 0, target_version: null, target_version_jitter: '0s', process_perf_top_n: 5 }));
     if (!decoded.ok) throw new Error('must decode');
-    expect(decoded.value.scope).toEqual({ target_version_jitter_ms: 0 });
+    expect(decoded.value.scope).toEqual({ target_version_jitter_ms: 0, invalid: ['max_local_concurrent', 'heartbeat_interval_ms'] });
     expect(decoded.value.warnings).toHaveLength(2);
     expect(decoded.value.warnings.join('\n')).toContain('heartbeat_interval');
     expect(decoded.value.warnings.join('\n')).toContain('max_local_concurrent');
@@ -138,6 +138,14 @@ describe('ConfigScope and EffectiveConfig (§5.6)', () => {
     expect(config).toEqual({ max_local_concurrent: 2, heartbeat_interval_ms: 10_000, target_version: '1.3.0', target_version_jitter_ms: 600_000 });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('zeta wins');
+  });
+
+  it('an invalid value in a later layer means the default, overriding earlier layers (§5.6 "invalid ⇒ 30 s")', () => {
+    const pc = decodeConfigScope('{"heartbeat_interval":"banana"}');
+    if (!pc.ok) throw new Error('must decode');
+    const { config } = resolveEffectiveConfig({ global: { heartbeat_interval_ms: 1_000, max_local_concurrent: 3 }, groups: new Map(), pc: pc.value.scope }, 8);
+    expect(config.heartbeat_interval_ms).toBe(30_000);
+    expect(config.max_local_concurrent).toBe(3);
   });
 
   it('defaults max_local_concurrent to the CPU count, at least 1', () => {
