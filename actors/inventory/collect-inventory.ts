@@ -6,7 +6,7 @@
  * report.failures; // [{ part: 'sw', error: 'dpkg-query failed: …' }]
  */
 import os from 'node:os';
-import { formatRfc3339, type HwInventory } from '../../contract/index.js';
+import { decode, describeDecodeError, formatRfc3339, hwInventory, type HwInventory } from '../../contract/index.js';
 import { createPosixCollector } from './posix-collector.js';
 import { createWindowsCollector } from './windows-collector.js';
 import type { InventoryCollector, InventoryPart, NetAdapter, SoftwareList } from './types.js';
@@ -41,12 +41,18 @@ export async function collectInventory(collector: InventoryCollector, pcId: stri
       return undefined;
     }
   };
-  const hwFacts = await attempt('hw', () => collector.collectHw());
+  // The backend rejects an HwInventory outside §5.5 (cores/RAM > 0, non-empty hostname and os_name):
+  // such a collection is a failed hw part, reported by field, never published.
+  const hw = await attempt('hw', async () => {
+    const checked = decode(hwInventory, { pc_id: pcId, collected_at: collectedAt, ...(await collector.collectHw()) });
+    if (!checked.ok) throw new Error(`collected hw does not satisfy the contract: ${describeDecodeError(checked.error)}`);
+    return checked.value;
+  });
   const sw = await attempt('sw', () => collector.collectSw());
   const net = await attempt('net', () => collector.collectNet());
   return {
     collected_at: collectedAt,
-    ...(hwFacts && { hw: { pc_id: pcId, collected_at: collectedAt, ...hwFacts } }),
+    ...(hw && { hw }),
     ...(sw && { sw }),
     ...(net && { net }),
     failures,
