@@ -24,6 +24,8 @@ export interface BrokerPort {
 /** A durable outbox: `enqueue` resolves only once the message is on disk (fsynced); it rejects on disk errors. */
 export interface OutboxPort<T> {
   enqueue(message: T): Promise<void>;
+  /** True when a message with file id `id` is still in the outbox or its `stuck/` (file outboxes only). */
+  has?(id: string): Promise<boolean>;
 }
 
 /** The three outboxes of §9. */

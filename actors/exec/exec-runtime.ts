@@ -134,8 +134,9 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     try {
       await ledger.update(record, { state: 'finished', queued: true, result });
     } catch (err) {
-      // The result is queued; a stale `launching` record only yields an exit-121 result with the
-      // same result_id, which the backend ignores for a finished row.
+      // The result is queued; at the next start recovery finds it in the outbox and only marks the
+      // record. Once published, a stale record yields an exit-121 with the same result_id, which
+      // the backend ignores for a finished row.
       log.error({ request_id: result.request_id, err: (err as Error).message }, 'result queued but the ledger could not record it');
     }
   };

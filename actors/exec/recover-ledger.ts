@@ -1,7 +1,8 @@
 /**
  * Startup recovery of the admission ledger, before intake (§7): `pending` is re-verified and run
  * (or refused with 123), `launching` is reported once as exit 121 with its stored result_id, and a
- * `finished` result that never reached the outbox is re-queued.
+ * `finished` result that never reached the outbox is re-queued. A result already in the outbox
+ * under the record's result_id is never replaced: the record is only marked finished and queued.
  */
 import {
   decodeCommandBody, EXIT_RESTARTED_OUTCOME_UNKNOWN, RESTARTED_OUTCOME_UNKNOWN_MESSAGE,
@@ -10,12 +11,38 @@ import type { ExecRuntime } from './exec-runtime.js';
 import type { AdmittedCommand } from './intake-pipeline.js';
 import { buildResult } from './results.js';
 
+/**
+ * Whether a result with `resultId` already waits in the results outbox (or its `stuck/`): then the
+ * real result was queued before the stop (SIGKILL between the enqueue and the ledger write, or a
+ * failed ledger write) and must not be replaced by a re-queue under the same file name.
+ */
+async function alreadyQueued(runtime: ExecRuntime, resultId: string): Promise<boolean> {
+  const has = runtime.services.outboxes.results.has;
+  return has === undefined ? false : has.call(runtime.services.outboxes.results, resultId);
+}
+
 /** Recovers every unfinished record; returns the pending commands to run now. Deliveries continue in the background. */
 export async function recoverLedger(runtime: ExecRuntime): Promise<AdmittedCommand[]> {
   const { ledger, log } = runtime;
   const toRun: AdmittedCommand[] = [];
   for (const record of await ledger.unfinished()) {
     const rlog = log.child({ request_id: record.request_id, result_id: record.result_id });
+    if (record.state === 'finished' || record.state === 'launching') {
+      let queued: boolean;
+      try {
+        queued = await alreadyQueued(runtime, record.result_id);
+      } catch (err) {
+        // Unknown: queuing now could replace the real result; the record is recovered at the next start.
+        rlog.error({ err: (err as Error).message }, 'cannot check the results outbox; leaving the record for the next start');
+        continue;
+      }
+      if (queued) {
+        rlog.info({ state: record.state }, 'the result is already in the outbox; marking the record finished and queued');
+        await ledger.update(record, { state: 'finished', queued: true }).catch((err: Error) =>
+          rlog.error({ err: err.message }, 'cannot mark the recovered record finished'));
+        continue;
+      }
+    }
     if (record.state === 'finished') {
       if (record.result === undefined) continue;
       rlog.info('re-queuing a finished result that never reached the outbox');
@@ -45,8 +72,11 @@ export async function recoverLedger(runtime: ExecRuntime): Promise<AdmittedComma
     if (decision.command !== undefined) {
       rlog.info('re-verified a pending command from before the restart; running it');
       toRun.push({ command: decision.command, record });
+    } else if (!decision.ack) {
+      // Refused but the 123 could not be queued: keep the record so the next start queues it.
+      rlog.error({ outcome: decision.outcome }, 'pending command refused but its result could not be queued; kept for the next start');
     } else {
-      // Refused (123 already queued) or no longer decodable: the request_id is not consumed.
+      // Refused (123 queued) or no longer decodable: the request_id is not consumed.
       rlog.warn({ outcome: decision.outcome }, 'pending command not run after re-verification');
       await ledger.remove(record.request_id).catch(() => undefined);
     }

@@ -39,6 +39,7 @@ export function createOutbox<K extends OutboxKind>(kind: K, dir: string, log: Lo
     store,
     drain: new OutboxDrain(store, log),
     enqueue: (message) => store.enqueue(message),
+    has: (id) => store.has(id),
   };
   DRAINABLE.add(outbox);
   return outbox;

@@ -143,6 +143,25 @@ export class OutboxStore<T> implements OutboxPort<T> {
     for (const listener of [...this.enqueueListeners]) listener();
   }
 
+  /**
+   * True when a message with file id `id` waits in the outbox (`<id>.json`, `<id>.retry-<n>.json`)
+   * or in `stuck/`; read-only. Startup recovery asks before queuing a stand-in result under the
+   * same id, which would otherwise replace the real one. Rejects on disk errors other than ENOENT.
+   */
+  async has(id: string): Promise<boolean> {
+    if (await exists(path.join(this.dir, `${id}${MESSAGE_SUFFIX}`))) return true;
+    if (await exists(path.join(this.dir, `${id}.retry-1${MESSAGE_SUFFIX}`))) return true;
+    let names: string[];
+    try {
+      names = await readdir(this.stuckDir);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return false;
+      throw err;
+    }
+    return names.some((n) => (n.startsWith(`${id}${MESSAGE_SUFFIX}`) || n.startsWith(`${id}.retry-`))
+      && !n.endsWith(REASON_SUFFIX) && !n.endsWith('.tmp'));
+  }
+
   /** Calls `listener` after each successful enqueue (wakes the drain); returns the unsubscribe function. */
   onEnqueued(listener: () => void): () => void {
     this.enqueueListeners.add(listener);
