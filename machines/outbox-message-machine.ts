@@ -1,7 +1,10 @@
 /**
  * The life cycle of one outbox message (contract §9): enqueued → publishing → awaitingAck →
  * acked → deleting → done, or ackTimedOut / publishFailed → backoff → publishing, or quarantined
- * after 10 failures in a row or when the file cannot be a message at all.
+ * after 10 failures in a row or when the file cannot be a message at all. A publish that finds its
+ * stream/store missing or JetStream not answering (`publish.unavailable`, contract §4 "retries until
+ * its resource exists") goes resourceUnavailable → backoff: it lengthens the backoff (cap 300 s)
+ * but is never counted toward quarantine, so results survive a backend that is not set up yet (§9).
  *
  * The machine only says when; the drain pool (actors/outbox/outbox-drain.ts) does the I/O through
  * the provided actions and reports back with events. It is built for 20,000-file drains: no invoked
@@ -33,6 +36,8 @@ export interface OutboxMessageContext {
   /** Consecutive failures of this file (kept in memory across attempts by the pool). */
   readonly failures: number;
   readonly lastError: string;
+  /** Attempts that found the stream/store missing: they lengthen the backoff, never quarantine. */
+  readonly waits: number;
   readonly ackTimeoutMs: number;
   /** Why the file is quarantined, once it is. */
   readonly quarantineReason: string;
@@ -44,6 +49,7 @@ export interface OutboxMessageInput {
   readonly ackTimeoutMs?: number;
   readonly failures?: number;
   readonly lastError?: string;
+  readonly waits?: number;
 }
 
 const noEffect = (): void => undefined;
@@ -68,12 +74,16 @@ export const outboxMessageMachine = setup({
     })),
     assignMessage: assign(({ event }) =>
       event.type === 'message.assigned'
-        ? { name: event.name, failures: event.failures, lastError: event.lastError, quarantineReason: '' }
+        ? { name: event.name, failures: event.failures, lastError: event.lastError, waits: event.waits ?? 0, quarantineReason: '' }
         : {},
     ),
     countFailure: assign(({ context, event }) => ({
       failures: context.failures + 1,
       lastError: event.type === 'publish.failed' || event.type === 'delete.failed' ? event.error : 'failed',
+    })),
+    countWait: assign(({ context, event }) => ({
+      waits: context.waits + 1,
+      lastError: event.type === 'publish.unavailable' ? event.error : 'resource unavailable',
     })),
     noteUnreadable: assign(({ event }) => ({
       quarantineReason: event.type === 'message.unreadable' ? event.reason : 'unreadable',
@@ -83,7 +93,7 @@ export const outboxMessageMachine = setup({
     })),
   },
   guards: {
-    hasPriorFailures: ({ event }) => event.type === 'message.assigned' && event.failures > 0,
+    hasPriorFailures: ({ event }) => event.type === 'message.assigned' && (event.failures > 0 || (event.waits ?? 0) > 0),
     failedTooOften: ({ context }) => context.failures >= OUTBOX_QUARANTINE_AFTER_FAILURES,
   },
 }).createMachine({
@@ -92,6 +102,7 @@ export const outboxMessageMachine = setup({
     name: input.name,
     failures: input.failures ?? 0,
     lastError: input.lastError ?? '',
+    waits: input.waits ?? 0,
     ackTimeoutMs: input.ackTimeoutMs ?? PUB_ACK_TIMEOUT_MS,
     quarantineReason: '',
   }),
@@ -114,6 +125,7 @@ export const outboxMessageMachine = setup({
       on: {
         'publish.sent': 'awaitingAck',
         'publish.failed': { target: 'publishFailed', actions: 'countFailure' },
+        'publish.unavailable': { target: 'resourceUnavailable', actions: 'countWait' },
         'message.unreadable': { target: 'quarantined', actions: 'noteUnreadable' },
         'message.vanished': {
           target: 'done',
@@ -128,6 +140,7 @@ export const outboxMessageMachine = setup({
         'ack.timedOut': { target: 'ackTimedOut', actions: 'countAckTimeout' },
         'ack.received': 'acked',
         'publish.failed': { target: 'publishFailed', actions: 'countFailure' },
+        'publish.unavailable': { target: 'resourceUnavailable', actions: 'countWait' },
       },
     },
     ackTimedOut: {
@@ -137,6 +150,12 @@ export const outboxMessageMachine = setup({
     publishFailed: {
       description: 'The publish or the offload failed: one more failure for this file.',
       always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff', actions: 'parkMessage' }],
+    },
+    resourceUnavailable: {
+      description:
+        'The target stream/store does not exist yet or JetStream gave no responders: wait for it (contract §4) without counting a failure, so the file never reaches stuck/ for this.',
+      tags: ['degraded'],
+      always: { target: 'backoff', actions: 'parkMessage' },
     },
     backoff: {
       description: 'Waiting 1, 2, 4 … s (cap 300 s) before the next attempt; the pool parks the file until it is due and the slot takes other files meanwhile.',
@@ -180,7 +199,7 @@ export const createOutboxMessageRunner: OutboxMessageRunnerFactory = (effects: O
       publishMessage: ({ context }) => effects.publish(context.name),
       recordAck: ({ context }) => effects.acked(context.name),
       deleteFile: ({ context }) => effects.remove(context.name),
-      parkMessage: ({ context }) => effects.park(context.name, context.failures, context.lastError),
+      parkMessage: ({ context }) => effects.park(context.name, context.failures, context.lastError, context.waits),
       quarantineFile: ({ context }) => effects.quarantine(context.name, context.quarantineReason),
       releaseMessage: ({ context }) => effects.release(context.name),
     },
@@ -192,7 +211,7 @@ export const createOutboxMessageRunner: OutboxMessageRunnerFactory = (effects: O
     start(name: string, prior?: PriorFailures): OutboxMessageHandle {
       const actor = free.pop() ?? createActor(logic, { input: { name, ackTimeoutMs: options.ackTimeoutMs }, ...actorOptions }).start();
       // A slot resumes a file with prior failures in `backoff`; it is not parked a second time.
-      actor.send({ type: 'message.assigned', name, failures: prior?.failures ?? 0, lastError: prior?.lastError ?? '' });
+      actor.send({ type: 'message.assigned', name, failures: prior?.failures ?? 0, lastError: prior?.lastError ?? '', waits: prior?.waits ?? 0 });
       return {
         send: (event) => actor.send(event),
         stop: () => {

@@ -6,12 +6,21 @@
 
 /** Events of the per-message life cycle; the pool sends them when an effect finishes. */
 export type OutboxMessageEvent =
-  | { readonly type: 'message.assigned'; readonly name: string; readonly failures: number; readonly lastError: string }
+  | {
+      readonly type: 'message.assigned';
+      readonly name: string;
+      readonly failures: number;
+      readonly lastError: string;
+      /** Earlier attempts that found the stream/store missing (they lengthen the backoff only). */
+      readonly waits?: number;
+    }
   | { readonly type: 'publish.start' }
   | { readonly type: 'message.vanished' }
   | { readonly type: 'message.unreadable'; readonly reason: string }
   | { readonly type: 'publish.sent' }
   | { readonly type: 'publish.failed'; readonly error: string }
+  /** The stream/store does not exist yet or JetStream is not answering: back off, not a failure. */
+  | { readonly type: 'publish.unavailable'; readonly error: string }
   | { readonly type: 'ack.received'; readonly latencyMs: number }
   | { readonly type: 'ack.timedOut' }
   | { readonly type: 'backoff.elapsed' }
@@ -26,8 +35,11 @@ export interface OutboxMessageEffects {
   acked(name: string): void;
   /** Delete the delivered file; report `file.deleted` or `delete.failed`. */
   remove(name: string): void;
-  /** Failed: remember failures and due time, and let the message go until it is due. */
-  park(name: string, failures: number, lastError: string): void;
+  /**
+   * Failed or found its resource missing: remember failures, waits (resource-unavailable attempts,
+   * never counted toward quarantine) and due time, and let the message go until it is due.
+   */
+  park(name: string, failures: number, lastError: string, waits: number): void;
   /** Move the file to `stuck/` with `reason`. */
   quarantine(name: string, reason: string): void;
   /** Done: the message left the outbox. */
@@ -47,11 +59,13 @@ export interface OutboxMessageHandle {
 export interface PriorFailures {
   readonly failures: number;
   readonly lastError: string;
+  /** Attempts that found the stream/store missing (backoff only). */
+  readonly waits?: number;
 }
 
 /** Starts message life cycles bound to one pool's effects. */
 export interface OutboxMessageRunner {
-  /** Assigns the file to a (reused or new) slot: fresh → `enqueued`; prior failures → `backoff`. */
+  /** Assigns the file to a (reused or new) slot: fresh → `enqueued`; prior failures or waits → `backoff`. */
   start(name: string, prior?: PriorFailures): OutboxMessageHandle;
 }
 

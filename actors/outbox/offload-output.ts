@@ -72,7 +72,12 @@ export async function offloadLargeOutput(
   return out;
 }
 
-/** Opens `result_output` on `nc` (the backend creates it; a missing store is an error the drain retries). */
+/**
+ * Opens `result_output` on `nc` without the existence check: that check is a
+ * `$JS.API.STREAM.INFO.OBJ_result_output` call the agent role (contract §3) does not need. A
+ * missing store shows up on the first `info`/`putBlob` as stream-not-found, which the drain treats
+ * as "resource unavailable" and retries without counting toward quarantine.
+ */
 export function openResultOutput(nc: NatsConnection): Promise<ObjectStore> {
-  return new Objm(nc).open(OBJ_RESULT_OUTPUT);
+  return new Objm(nc).open(OBJ_RESULT_OUTPUT, false);
 }

@@ -27,6 +27,7 @@ import {
 import type { OutboxMessageHandle, OutboxMessageRunner, OutboxMessageRunnerFactory, TimerClock } from './message-runner.js';
 import type { OutboxKindSpec } from './outbox-kinds.js';
 import { describeError, errorCode, type OutboxStore, type PrefetchedFile } from './outbox-store.js';
+import { isResourceUnavailable } from './publish-errors.js';
 
 /** Messages publishing or awaiting their PubAck at once (issue #3: default 64). */
 export const OUTBOX_PUBLISH_WINDOW = 64;
@@ -103,6 +104,8 @@ export interface DrainPass {
 interface Parked {
   readonly failures: number;
   readonly lastError: string;
+  /** Attempts that found the stream/store missing (backoff only, never quarantine). */
+  readonly waits: number;
   readonly dueAt: number;
   readonly mtimeMs: number;
 }
@@ -160,6 +163,11 @@ export class OutboxDrain<T> {
   /** Failures remembered for `name` (tests and status). */
   failuresOf(name: string): number {
     return this.parked.get(name)?.failures ?? 0;
+  }
+
+  /** Attempts of `name` that found the stream/store missing (tests and status). */
+  waitsOf(name: string): number {
+    return this.parked.get(name)?.waits ?? 0;
   }
 
   /** Starts one walk over the directory; see {@link DrainPass}. */
@@ -261,7 +269,7 @@ class Pass<T> implements DrainPass {
         publish: (name) => this.publishEffect(name),
         acked: (name) => this.ackedEffect(name),
         remove: (name) => this.removeEffect(name),
-        park: (name, failures, lastError) => this.parkEffect(name, failures, lastError),
+        park: (name, failures, lastError, waits) => this.parkEffect(name, failures, lastError, waits),
         quarantine: (name, reason) => this.quarantineEffect(name, reason),
         release: (name) => this.releaseEffect(name),
       },
@@ -406,7 +414,7 @@ class Pass<T> implements DrainPass {
     busy.add(file.name);
     this.records.set(file.name, record);
     this.inWindow += 1;
-    record.handle = this.runner.start(file.name, prior === undefined ? undefined : { failures: prior.failures, lastError: prior.lastError });
+    record.handle = this.runner.start(file.name, prior === undefined ? undefined : { failures: prior.failures, lastError: prior.lastError, waits: prior.waits });
     record.handle.send(prior === undefined ? { type: 'publish.start' } : { type: 'backoff.elapsed' });
   }
 
@@ -457,7 +465,7 @@ class Pass<T> implements DrainPass {
       subject = this.spec.subject(decoded.value);
       if (this.options.prepare !== undefined) payload = await this.options.prepare(decoded.value, bytes);
     } catch (err) {
-      send({ type: 'publish.failed', error: `offload: ${describeError(err)}` });
+      send({ type: isResourceUnavailable(err) ? 'publish.unavailable' : 'publish.failed', error: `offload: ${describeError(err)}` });
       return;
     }
     if (record.closed) return;
@@ -466,7 +474,7 @@ class Pass<T> implements DrainPass {
       record.sentAt = this.now();
       ack = this.options.publish(subject, payload, this.ackTimeoutMs + ACK_CLIENT_GRACE_MS);
     } catch (err) {
-      send({ type: 'publish.failed', error: describeError(err) });
+      send({ type: isResourceUnavailable(err) ? 'publish.unavailable' : 'publish.failed', error: describeError(err) });
       return;
     }
     send({ type: 'publish.sent' });
@@ -474,7 +482,7 @@ class Pass<T> implements DrainPass {
     try {
       await ack;
     } catch (err) {
-      send({ type: 'publish.failed', error: describeError(err) });
+      send({ type: isResourceUnavailable(err) ? 'publish.unavailable' : 'publish.failed', error: describeError(err) });
       return;
     }
     if (record.closed) {
@@ -558,15 +566,22 @@ class Pass<T> implements DrainPass {
     );
   }
 
-  private parkEffect(name: string, failures: number, lastError: string): void {
+  private parkEffect(name: string, failures: number, lastError: string, waits: number): void {
     const record = this.records.get(name);
     if (record === undefined) return;
-    const delayMs = outboxBackoffMs(failures);
-    this.drain.internals.parked.set(name, { failures, lastError, dueAt: this.now() + delayMs, mtimeMs: record.mtimeMs });
+    const { parked, log } = this.drain.internals;
+    const waitsBefore = parked.get(name)?.waits ?? 0;
+    // Waits lengthen the backoff like failures (1, 2, 4 … s, cap 300 s) but never quarantine.
+    const delayMs = outboxBackoffMs(failures + waits);
+    parked.set(name, { failures, lastError, waits, dueAt: this.now() + delayMs, mtimeMs: record.mtimeMs });
     this.drain.internals.error(`${name}: ${lastError}`);
-    const fields = { outbox: this.spec.kind, file: name, failures, retry_in_ms: delayMs, err: lastError };
-    if (failures >= OUTBOX_WARN_AFTER_FAILURES) this.drain.internals.log.warn(fields, 'outbox message keeps failing');
-    else this.drain.internals.log.debug(fields, 'outbox message failed; backing off');
+    const fields = { outbox: this.spec.kind, file: name, failures, waits, retry_in_ms: delayMs, err: lastError };
+    if (waits > waitsBefore) {
+      // Once per file: a backend that is not set up yet would otherwise log every retry of every file.
+      if (waitsBefore === 0) log.warn(fields, 'outbox target stream/store not available (JetStream no responders or not found); waiting for it, not counted toward quarantine');
+      else log.debug(fields, 'outbox target still not available; backing off');
+    } else if (failures >= OUTBOX_WARN_AFTER_FAILURES) log.warn(fields, 'outbox message keeps failing');
+    else log.debug(fields, 'outbox message failed; backing off');
     this.close(record);
   }
 
@@ -588,7 +603,7 @@ class Pass<T> implements DrainPass {
       },
       (err: unknown) => {
         // Could not even move it: keep it parked at the longest backoff and try again later.
-        this.drain.internals.parked.set(name, { failures: Number.MAX_SAFE_INTEGER, lastError: reason, dueAt: this.now() + OUTBOX_BACKOFF_CAP_MS, mtimeMs: record.mtimeMs });
+        this.drain.internals.parked.set(name, { failures: Number.MAX_SAFE_INTEGER, lastError: reason, waits: 0, dueAt: this.now() + OUTBOX_BACKOFF_CAP_MS, mtimeMs: record.mtimeMs });
         this.drain.internals.busy.delete(name);
         this.drain.internals.error(`${name}: cannot quarantine: ${describeError(err)}`);
         this.drain.internals.log.error({ outbox: this.spec.kind, file: name, reason, err: describeError(err) }, 'outbox message could not be moved to stuck/');

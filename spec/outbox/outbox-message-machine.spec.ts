@@ -134,6 +134,51 @@ describe('outbox message machine', () => {
     expect(byDelete.calls.at(-1)).toBe('quarantine a.json failed 10 times in a row; last error: EPERM');
   });
 
+  it('15 "no responders" (resource unavailable) attempts in a row never quarantine; they only lengthen the backoff', () => {
+    const clock = new SimulatedClock();
+    const parks: Array<{ failures: number; waits: number; lastError: string }> = [];
+    const quarantines: string[] = [];
+    const machine = outboxMessageMachine.provide({
+      actions: {
+        parkMessage: ({ context }) => parks.push({ failures: context.failures, waits: context.waits, lastError: context.lastError }),
+        quarantineFile: ({ context }) => quarantines.push(context.quarantineReason),
+      },
+    });
+    const actor = createActor(machine, { input: { name: 'a.json', ackTimeoutMs: ACK_TIMEOUT_MS }, clock }).start();
+    actor.send({ type: 'publish.start' });
+    for (let attempt = 1; attempt <= 15; attempt += 1) {
+      if (attempt % 2 === 0) actor.send({ type: 'publish.sent' }); // rejected before or after the send
+      actor.send({ type: 'publish.unavailable', error: "no responders: 'results.r1'" });
+      expect(actor.getSnapshot().value).toBe('backoff');
+      clock.increment(300_000);
+      actor.send({ type: 'backoff.elapsed' });
+      expect(actor.getSnapshot().value).toBe('publishing');
+    }
+    expect(quarantines).toEqual([]);
+    expect(parks).toHaveLength(15);
+    expect(parks.at(-1)).toEqual({ failures: 0, waits: 15, lastError: "no responders: 'results.r1'" });
+    // Real failures still count on their own: 10 of them quarantine, however many waits came first.
+    for (let failure = 1; failure < OUTBOX_QUARANTINE_AFTER_FAILURES; failure += 1) {
+      actor.send({ type: 'publish.failed', error: 'boom' });
+      actor.send({ type: 'backoff.elapsed' });
+    }
+    expect(quarantines).toEqual([]);
+    actor.send({ type: 'publish.sent' });
+    actor.send({ type: 'ack.timedOut' });
+    expect(actor.getSnapshot().value).toBe('quarantined');
+    expect(quarantines).toEqual([`failed 10 times in a row; last error: no PubAck within ${ACK_TIMEOUT_MS} ms`]);
+  });
+
+  it('a slot assigned a file with only prior waits resumes it in backoff', () => {
+    const { effects, calls } = recordingEffects();
+    const runner = createOutboxMessageRunner(effects, { ackTimeoutMs: ACK_TIMEOUT_MS, clock: new SimulatedClock() });
+    const message = runner.start('a.json', { failures: 0, lastError: 'no responders', waits: 4 });
+    expect(message.state()).toBe('backoff');
+    message.send({ type: 'backoff.elapsed' });
+    message.send({ type: 'publish.unavailable', error: 'stream not found' });
+    expect(calls.at(-1)).toBe('park a.json 0 stream not found');
+  });
+
   it('nine failures are not enough to quarantine', () => {
     const { message } = start({ failures: OUTBOX_QUARANTINE_AFTER_FAILURES - 2, lastError: 'x' });
     message.send({ type: 'backoff.elapsed' });

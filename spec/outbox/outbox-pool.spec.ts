@@ -8,7 +8,8 @@ import { SimulatedClock } from 'xstate';
 import { pino } from 'pino';
 import { mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
+import { NoRespondersError, RequestError } from '@nats-io/transport-node';
+import { OUTBOX_BACKOFF_CAP_MS, OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
 import { createOutbox } from '../../actors/outbox/create-outboxes.js';
 import { outboxBackoffMs, type PublishFn } from '../../actors/outbox/outbox-drain.js';
 import { OutboxWriteError } from '../../actors/outbox/outbox-store.js';
@@ -109,12 +110,39 @@ describe('outbox drain pool', () => {
     expect(failures.at(-1)!.msg).toBe('outbox message keeps failing');
   });
 
+  it('a missing stream (NoRespondersError) backs off to the 300 s cap, is never quarantined, and warns once', async () => {
+    const data = await tempDataDir();
+    cleanups.push(data.cleanup);
+    const lines: Array<{ level: number; msg: string; waits?: number; retry_in_ms?: number }> = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const dir = path.join(data.dir, 'outbox');
+    const outbox = createOutbox('results', dir, log);
+    const r = sampleResult();
+    await outbox.enqueue(r);
+    const clock = new SimulatedClock();
+    const publish: PublishFn = async (subject) => {
+      throw new RequestError('no responders', { cause: new NoRespondersError(subject) });
+    };
+    for (let attempt = 1; attempt <= 15; attempt += 1) {
+      await outbox.drain.runPass({ publish, runnerFactory: createOutboxMessageRunner, clock }).done;
+      clock.increment(OUTBOX_BACKOFF_CAP_MS);
+    }
+    const name = `${r.result_id}.json`;
+    expect(outbox.drain.waitsOf(name)).toBe(15);
+    expect(outbox.drain.failuresOf(name)).toBe(0);
+    expect((await readdir(dir)).filter((n) => n.endsWith('.json'))).toEqual([name]);
+    expect(await outbox.store.listStuck()).toEqual([]);
+    const parked = lines.filter((l) => l.waits !== undefined);
+    expect(parked.filter((l) => l.level === 40)).toHaveLength(1);
+    expect(parked.at(-1)!.retry_in_ms).toBe(OUTBOX_BACKOFF_CAP_MS);
+  });
+
   it('quarantines after 10 consecutive failures with the last error in the reason; never deletes', async () => {
     const { outbox, clock, run, files, dir } = await setup();
     const bad = sampleResult();
     await outbox.enqueue(bad);
     const publish: PublishFn = async () => {
-      throw new Error('stream not found');
+      throw new Error('publish rejected');
     };
     for (let attempt = 1; attempt <= OUTBOX_QUARANTINE_AFTER_FAILURES; attempt += 1) {
       await run(publish);
@@ -123,7 +151,7 @@ describe('outbox drain pool', () => {
     await waitUntil(async () => (await files()).length === 0, 5_000, 'file moved to stuck/');
     const stuck = await outbox.store.listStuck();
     expect(stuck.map((s) => s.name)).toEqual([`${bad.result_id}.json`]);
-    expect(stuck[0]!.reason).toMatch(/failed 10 times in a row; last error: stream not found/);
+    expect(stuck[0]!.reason).toMatch(/failed 10 times in a row; last error: publish rejected/);
     expect(JSON.parse(await readFile(path.join(dir, 'stuck', `${bad.result_id}.json`), 'utf8'))).toMatchObject({ result_id: bad.result_id });
     expect(outbox.drain.status().stuck).toBe(1);
   });
