@@ -257,6 +257,22 @@ describe('data dir', () => {
 });
 
 describe('environment', () => {
+  it('on Windows takes the NATS token from the registry value NatsToken before KANADE_NATS_TOKEN (§2)', async () => {
+    const asked: string[] = [];
+    const readRegistry = async (value: string) => {
+      asked.push(value);
+      return value === 'NatsToken' ? 'from-registry' : undefined;
+    };
+    const win = await load(MINIMAL, { platform: 'win32', env: { ProgramData: 'C:\\ProgramData', KANADE_NATS_TOKEN: 'from-env' }, readRegistry });
+    expect(win.credentials.token).toBe('from-registry');
+    expect(asked).toEqual(['NatsToken']);
+    const noValue = await load(MINIMAL, { platform: 'win32', env: { ProgramData: 'C:\\ProgramData', KANADE_NATS_TOKEN: 'from-env' }, readRegistry: async () => undefined });
+    expect(noValue.credentials.token).toBe('from-env');
+    const linux = await load(MINIMAL, { env: { KANADE_NATS_TOKEN: 'from-env' }, readRegistry });
+    expect(linux.credentials.token).toBe('from-env');
+    expect(asked).toHaveLength(1);
+  });
+
   it('ignores KANADE_NATS_URL with a warning', async () => {
     const config = await load(MINIMAL, { env: { KANADE_NATS_URL: 'nats://elsewhere:4222' } });
     expect(config.natsUrls).toEqual(['nats://broker:4222']);

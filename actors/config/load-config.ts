@@ -12,6 +12,7 @@
  * for (const warning of config.warnings) log.warn(warning);
  */
 import { credentialsFromEnv } from '../nats-options.js';
+import { queryRegistryValue } from '../windows-registry.js';
 import { access, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +37,8 @@ export const DEFAULT_LOG_KEEP_DAYS = 14;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 /** Marker file whose mere existence enforces signed commands on Linux/macOS (contract §13). */
 export const REQUIRE_SIGNED_MARKER_PATH = '/etc/kanade/require-signed-commands';
+/** Registry value (under `HKLM\SOFTWARE\kanade\agent`) holding the NATS token on Windows (§2). */
+export const NATS_TOKEN_REGISTRY_VALUE = 'NatsToken';
 /** Status socket on Windows, where a Unix socket under the data dir is not the convention (§13). */
 export const WINDOWS_CONTROL_PIPE = '\\\\.\\pipe\\kanade-agent';
 
@@ -81,6 +84,8 @@ export interface LoadAgentConfigOptions {
   hostname?: string;
   /** Overrides {@link REQUIRE_SIGNED_MARKER_PATH}. */
   requireSignedMarkerPath?: string;
+  /** Reads a REG_SZ under `HKLM\SOFTWARE\kanade\agent` (Windows only); `reg query` by default. */
+  readRegistry?: (value: string) => Promise<string | undefined>;
 }
 
 /** A config problem the agent cannot start with; `exitCode` is EX_CONFIG (78). */
@@ -131,6 +136,9 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
   const markerPath = opts.requireSignedMarkerPath ?? REQUIRE_SIGNED_MARKER_PATH;
   // The marker lets an installer enforce signing without rewriting a config it does not own.
   const markerOn = platform !== 'win32' && (await exists(markerPath));
+  // §2: the token comes from the registry value NatsToken first, then KANADE_NATS_TOKEN.
+  const registryToken = platform === 'win32' ? nonEmpty(await (opts.readRegistry ?? queryRegistryValue)(NATS_TOKEN_REGISTRY_VALUE)) : undefined;
+  const credentials = credentialsFromEnv(env);
   const control = read.section(root, 'control') ?? {};
   const inventory = read.section(root, 'inventory') ?? {};
 
@@ -161,7 +169,7 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
       intervalMs: read.duration(inventory, 'inventory', 'interval', 1) ?? DEFAULT_INVENTORY_INTERVAL_MS,
       jitterMs: read.duration(inventory, 'inventory', 'jitter', 0) ?? DEFAULT_INVENTORY_JITTER_MS,
     }),
-    credentials: Object.freeze(credentialsFromEnv(env)),
+    credentials: Object.freeze(registryToken === undefined ? credentials : { ...credentials, token: registryToken }),
     deprecatedGroups: agent.groups !== undefined,
     warnings: Object.freeze(warnings),
   });

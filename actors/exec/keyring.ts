@@ -10,12 +10,12 @@
  * heartbeat.command_keys = ring.fingerprints(); heartbeat.enforcing = ring.enforcing();
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { decodeCommandKeys, describeDecodeError, type CommandKey } from '../../contract/index.js';
 import type { AgentConfig } from '../config/load-config.js';
 import { publicKeyFromRaw } from '../ed25519.js';
+import { KANADE_AGENT_REGISTRY_KEY, parseRegQuery, queryRegistryValue } from '../windows-registry.js';
 
 /** Unknown-kid reloads happen at most this often when not enforcing (§6.2). */
 export const UNKNOWN_KID_RELOAD_INTERVAL_MS = 30_000;
@@ -52,7 +52,8 @@ export interface Keyring {
 }
 
 /** Registry key and value Windows installers write the ring to (§6.2). */
-export const WINDOWS_KEYRING_REGISTRY = { key: 'HKLM\\SOFTWARE\\kanade\\agent', value: 'CommandKeys' } as const;
+export const WINDOWS_KEYRING_REGISTRY = { key: KANADE_AGENT_REGISTRY_KEY, value: 'CommandKeys' } as const;
+export { parseRegQuery };
 
 /** Options of {@link createKeyring}; `now`, `platform` and `readRegistry` are injectable for tests. */
 export interface KeyringOptions {
@@ -65,22 +66,9 @@ export interface KeyringOptions {
   readonly readRegistry?: () => Promise<string | undefined>;
 }
 
-/** The REG_SZ data of `value` in `reg query` output, or undefined. */
-export function parseRegQuery(output: string, value: string): string | undefined {
-  for (const line of output.split(/\r?\n/)) {
-    const m = /^\s+(\S+)\s+REG_SZ\s+(.*)$/.exec(line);
-    if (m !== null && m[1] === value) return m[2];
-  }
-  return undefined;
-}
-
 /** `reg query HKLM\SOFTWARE\kanade\agent /v CommandKeys`; undefined when the key or value is absent. */
 export function queryRegistryKeyring(): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    execFile('reg', ['query', WINDOWS_KEYRING_REGISTRY.key, '/v', WINDOWS_KEYRING_REGISTRY.value], { windowsHide: true }, (err, stdout) => {
-      resolve(err ? undefined : parseRegQuery(stdout, WINDOWS_KEYRING_REGISTRY.value));
-    });
-  });
+  return queryRegistryValue(WINDOWS_KEYRING_REGISTRY.value, WINDOWS_KEYRING_REGISTRY.key);
 }
 
 /** Loads the ring once (missing file = empty ring) and returns the live keyring. */
