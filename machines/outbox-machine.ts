@@ -80,6 +80,8 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
     actors: { watchOutbox, ensureOutboxDir, drainBacklog },
     actions: {
       markConnected: assign({ connected: true }),
+      // A reconnect may be what parked files waited for (§4 "woken on reconnect"): make them due now.
+      wakeParkedFiles: ({ context }) => context.outbox.drain.wakeParked(),
       markDisconnected: assign({ connected: false }),
       requestRescan: assign({ rescan: true }),
       clearRescan: assign({ rescan: false }),
@@ -131,7 +133,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
       running: {
         type: 'parallel',
         on: {
-          'broker.connected': { actions: 'markConnected' },
+          'broker.connected': { actions: ['markConnected', 'wakeParkedFiles'] },
           'broker.disconnected': { actions: 'markDisconnected' },
           'outbox.progress': { actions: 'takeProgress' },
         },
@@ -213,7 +215,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
               paused: {
                 description: 'The broker is disconnected: nothing is published; files wait on disk.',
                 on: {
-                  'broker.connected': { target: 'draining', actions: 'markConnected' },
+                  'broker.connected': { target: 'draining', actions: ['markConnected', 'wakeParkedFiles'] },
                   shutdown: { target: '#outbox-' + kind + '.stopped' },
                 },
               },

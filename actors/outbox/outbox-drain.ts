@@ -160,6 +160,14 @@ export class OutboxDrain<T> {
     this.stuckCount = await this.store.countStuck();
   }
 
+  /**
+   * Makes every parked file due now (failure counts kept): a reconnect may be exactly what they
+   * waited for (contract §4: "woken on reconnect").
+   */
+  wakeParked(): void {
+    for (const [name, parked] of this.parked) this.parked.set(name, { ...parked, dueAt: 0 });
+  }
+
   /** Failures remembered for `name` (tests and status). */
   failuresOf(name: string): number {
     return this.parked.get(name)?.failures ?? 0;

@@ -67,6 +67,23 @@ describe('outbox drain pool', () => {
     expect(outboxBackoffMs(50)).toBe(300_000);
   });
 
+  it('a reconnect makes parked files due at once, keeping their failure counts (§4 "woken on reconnect")', async () => {
+    const { outbox, run } = await setup();
+    const bad = sampleResult();
+    await outbox.enqueue(bad);
+    let attempts = 0;
+    const failing: PublishFn = async () => {
+      attempts += 1;
+      throw new Error('publish rejected');
+    };
+    await run(failing);
+    await run(failing);
+    expect(attempts).toBe(1); // parked for 1 s
+    outbox.drain.wakeParked();
+    const pass = await run(async () => undefined);
+    expect(pass.delivered).toBe(1);
+  });
+
   it('times out a PubAck exactly at the bound on the pass clock, while the others are acked', async () => {
     const { outbox, clock, files } = await setup();
     const stalled = sampleResult();
