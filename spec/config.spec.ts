@@ -265,12 +265,20 @@ describe('environment', () => {
     };
     const win = await load(MINIMAL, { platform: 'win32', env: { ProgramData: 'C:\\ProgramData', KANADE_NATS_TOKEN: 'from-env' }, readRegistry });
     expect(win.credentials.token).toBe('from-registry');
-    expect(asked).toEqual(['NatsToken']);
+    expect(asked).toEqual(['RequireSignedCommands', 'NatsToken']);
     const noValue = await load(MINIMAL, { platform: 'win32', env: { ProgramData: 'C:\\ProgramData', KANADE_NATS_TOKEN: 'from-env' }, readRegistry: async () => undefined });
     expect(noValue.credentials.token).toBe('from-env');
     const linux = await load(MINIMAL, { env: { KANADE_NATS_TOKEN: 'from-env' }, readRegistry });
     expect(linux.credentials.token).toBe('from-env');
-    expect(asked).toHaveLength(1);
+    expect(asked).toHaveLength(2);
+  });
+
+  it('on Windows RequireSignedCommands = 1/true/yes in the registry requests enforcement (§6.2)', async () => {
+    const env = { ProgramData: 'C:\\ProgramData' };
+    for (const [value, on] of [['1', true], ['Yes', true], ['true', true], ['0', false], [undefined, false]] as const) {
+      const config = await load(MINIMAL, { platform: 'win32', env, readRegistry: async (v) => (v === 'RequireSignedCommands' ? value : undefined) });
+      expect(config.security.requireSignedCommands, String(value)).toBe(on);
+    }
   });
 
   it('ignores KANADE_NATS_URL with a warning', async () => {

@@ -39,6 +39,9 @@ export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export const REQUIRE_SIGNED_MARKER_PATH = '/etc/kanade/require-signed-commands';
 /** Registry value (under `HKLM\SOFTWARE\kanade\agent`) holding the NATS token on Windows (§2). */
 export const NATS_TOKEN_REGISTRY_VALUE = 'NatsToken';
+/** Registry value that requests signed-command enforcement on Windows (§6.2), true when 1/true/yes. */
+export const REQUIRE_SIGNED_REGISTRY_VALUE = 'RequireSignedCommands';
+const REGISTRY_TRUE = new Set(['1', 'true', 'yes']);
 /** Status socket on Windows, where a Unix socket under the data dir is not the convention (§13). */
 export const WINDOWS_CONTROL_PIPE = '\\\\.\\pipe\\kanade-agent';
 
@@ -135,9 +138,13 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
   const security = read.section(root, 'security') ?? {};
   const markerPath = opts.requireSignedMarkerPath ?? REQUIRE_SIGNED_MARKER_PATH;
   // The marker lets an installer enforce signing without rewriting a config it does not own.
-  const markerOn = platform !== 'win32' && (await exists(markerPath));
+  // §6.2: enforcement is also requested by a marker file (Linux/macOS) or a registry value (Windows).
+  const readRegistry = opts.readRegistry ?? queryRegistryValue;
+  const markerOn = platform === 'win32'
+    ? REGISTRY_TRUE.has((await readRegistry(REQUIRE_SIGNED_REGISTRY_VALUE))?.trim().toLowerCase() ?? '')
+    : await exists(markerPath);
   // §2: the token comes from the registry value NatsToken first, then KANADE_NATS_TOKEN.
-  const registryToken = platform === 'win32' ? nonEmpty(await (opts.readRegistry ?? queryRegistryValue)(NATS_TOKEN_REGISTRY_VALUE)) : undefined;
+  const registryToken = platform === 'win32' ? nonEmpty(await readRegistry(NATS_TOKEN_REGISTRY_VALUE)) : undefined;
   const credentials = credentialsFromEnv(env);
   const control = read.section(root, 'control') ?? {};
   const inventory = read.section(root, 'inventory') ?? {};
