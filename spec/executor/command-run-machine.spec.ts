@@ -77,13 +77,17 @@ describe('commandRun machine', () => {
     expect(h.delivered[0]).toMatchObject({ exit_code: -1, skipped: false, stderr: 'partial\ntimeout after 5s' });
   });
 
-  it('a remote kill while a timeout is being enforced wins: no retry, one -1 result with the kill line (§8.4)', async () => {
-    // Review finding: the kill used to be dropped in `killing`, and the timeout then retried the job.
+  // Review finding: a kill in `killing` used to be dropped, and the timeout then retried the job.
+  it.each([
+    ['a remote kill', 'killed by remote signal (kill.e3)'],
+    ['shutdown', 'killed: agent shutting down'],
+  ] as const)('%s while a timeout is being enforced wins: no retry, one -1 result (§8.4)', async (what, line) => {
     const h = harness({ shell: 'sh', script: 'x', exec_id: 'e3', timeout_secs: 5, retry: { max: 2, backoff_secs: 1 } });
     await h.settle();
     h.clock.increment(5_000);
     expect(h.actor.getSnapshot().matches({ armed: { executing: 'killing' } })).toBe(true);
-    h.remoteKill();
+    if (what === 'shutdown') h.actor.send({ type: 'shutdown' });
+    else h.remoteKill();
     h.exit(143);
     await h.settle();
     h.clock.increment(10_000);
@@ -91,21 +95,7 @@ describe('commandRun machine', () => {
     expect(h.processes).toHaveLength(1);
     expect(h.delivered).toHaveLength(1);
     expect(h.delivered[0]?.exit_code).toBe(-1);
-    expect(h.delivered[0]?.stderr).toContain('killed by remote signal (kill.e3)');
-  });
-
-  it('shutdown while a timeout is being enforced does not retry either', async () => {
-    const h = harness({ shell: 'sh', script: 'x', timeout_secs: 5, retry: { max: 2, backoff_secs: 1 } });
-    await h.settle();
-    h.clock.increment(5_000);
-    h.actor.send({ type: 'shutdown' });
-    h.exit(143);
-    await h.settle();
-    h.clock.increment(10_000);
-    await h.settle();
-    expect(h.processes).toHaveLength(1);
-    expect(h.delivered).toHaveLength(1);
-    expect(h.delivered[0]?.exit_code).toBe(-1);
+    expect(h.delivered[0]?.stderr).toContain(line);
   });
 
   it('a timeout beyond setTimeout\'s 24.8-day ceiling does not fire at once', async () => {

@@ -13,12 +13,14 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { bootstrapBackendResources } from "../../actors/dev-broker/bootstrap.js";
 import {
+  pickFreePort,
   startNatsCluster,
   startNatsServer,
   type NatsClusterHandle,
   type NatsServerHandle,
   type NatsServerOptions,
 } from "../../actors/dev-broker/nats-server.js";
+import { pollUntil } from "./poll.js";
 
 /** Reconnect wait for test clients: short so restarts are picked up quickly. */
 export const TEST_RECONNECT_WAIT_MS = 100;
@@ -138,4 +140,18 @@ export async function startCluster(size = 3): Promise<BrokerCluster> {
     await cluster.stopAll();
     throw err;
   }
+}
+
+/**
+ * A nats-server that requires `token` (no JetStream resources: the tests that use it are about
+ * authentication). The harness readiness probe cannot authenticate, so readiness is polled with
+ * the token.
+ */
+export async function startTokenServer(token: string): Promise<NatsServerHandle> {
+  const server = await startNatsServer({ port: await pickFreePort(), args: ['--auth', token], skipReadyWait: true });
+  await pollUntil('the token-protected server to accept the token', 10_000, async () => {
+    await (await connect({ servers: server.url, token })).close();
+    return true;
+  }, 100);
+  return server;
 }

@@ -3,8 +3,8 @@
  * manager restarts the process instead of the agent spinning. Takes ≈ 31 s (the contract's window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '@nats-io/transport-node';
-import { pickFreePort, startNatsServer, type NatsServerHandle } from '../../actors/dev-broker/nats-server.js';
+import type { NatsServerHandle } from '../../actors/dev-broker/nats-server.js';
+import { startTokenServer } from '../harness/broker.js';
 import { AUTH_REFUSED_GIVE_UP_MS } from '../../contract/index.js';
 import { readLastExit } from '../../supervisor/last-exit.js';
 import { agentDir, spawnAgent, waitForStatus, connectionRow, type AgentDir } from './agent-process.js';
@@ -14,16 +14,7 @@ let server: NatsServerHandle;
 let dir: AgentDir;
 
 beforeAll(async () => {
-  server = await startNatsServer({ port: await pickFreePort(), args: ['--auth', TOKEN], skipReadyWait: true });
-  for (let i = 0; ; i++) {
-    try {
-      await (await connect({ servers: server.url, token: TOKEN })).close();
-      break;
-    } catch (error) {
-      if (i > 100) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  server = await startTokenServer(TOKEN);
   dir = await agentDir([server.url], 'auth-escalation-pc');
 });
 afterAll(async () => {

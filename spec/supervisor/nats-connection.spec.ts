@@ -6,8 +6,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createActor, waitFor } from 'xstate';
-import { connect } from '@nats-io/transport-node';
-import { pickFreePort, startNatsServer, type NatsServerHandle } from '../../actors/dev-broker/nats-server.js';
+import type { NatsServerHandle } from '../../actors/dev-broker/nats-server.js';
+import { startTokenServer } from '../harness/broker.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { connectionMachine } from '../../machines/connection-machine.js';
 import { fakeServices } from './fake-children.js';
@@ -17,17 +17,7 @@ let server: NatsServerHandle;
 
 beforeAll(async () => {
   process.env['KANADE_NATS_RECONNECT_WAIT_MS'] = '100';
-  server = await startNatsServer({ port: await pickFreePort(), args: ['--auth', TOKEN], skipReadyWait: true });
-  // The harness readiness probe cannot authenticate; poll with the token instead.
-  for (let i = 0; ; i++) {
-    try {
-      await (await connect({ servers: server.url, token: TOKEN })).close();
-      break;
-    } catch (error) {
-      if (i > 100) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  server = await startTokenServer(TOKEN);
 });
 afterAll(async () => {
   await server?.cleanup();
