@@ -55,6 +55,12 @@ export interface OutboxMessageInput {
 const noEffect = (): void => undefined;
 
 /** The per-message statechart; default actions do nothing (the pool provides them). */
+/** Where every counted failure leads: quarantine after the 10th in a row, else back off (§9). */
+const AFTER_FAILURE = [
+  { guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' },
+  { target: 'backoff', actions: 'parkMessage' },
+] as const;
+
 export const outboxMessageMachine = setup({
   types: {
     context: {} as OutboxMessageContext,
@@ -145,11 +151,11 @@ export const outboxMessageMachine = setup({
     },
     ackTimedOut: {
       description: 'No PubAck in time: one more failure for this file.',
-      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff', actions: 'parkMessage' }],
+      always: AFTER_FAILURE,
     },
     publishFailed: {
       description: 'The publish or the offload failed: one more failure for this file.',
-      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff', actions: 'parkMessage' }],
+      always: AFTER_FAILURE,
     },
     resourceUnavailable: {
       description:
@@ -178,7 +184,7 @@ export const outboxMessageMachine = setup({
     },
     deleteFailed: {
       description: 'Delivered but the file could not be removed: retried like a failed publish (the resend is de-duplicated by the backend).',
-      always: [{ guard: 'failedTooOften', target: 'quarantined', actions: 'noteTooManyFailures' }, { target: 'backoff', actions: 'parkMessage' }],
+      always: AFTER_FAILURE,
     },
     quarantined: {
       description: 'Moved to stuck/ with a .reason sidecar; never deleted. The slot can take another file.',
