@@ -10,6 +10,7 @@ import path from 'node:path';
 import {
   ADMISSION_MAX_BYTES, ADMISSION_MAX_RECORDS, ADMISSION_TOMBSTONE_MS, decodeExecResult, type ExecResult,
 } from '../../contract/index.js';
+import { syncDirectory } from '../durable-fs.js';
 import type { HeaderMap } from './verify-signature.js';
 
 /** Records deleted per pruning pass at most, so a pass never stalls intake. */
@@ -83,7 +84,8 @@ export function bodySha256(body: Uint8Array): string {
 
 /**
  * Writes `data` to `file` durably: `<file>.tmp`, fsync, rename; with `syncDir` also fsyncs the
- * directory, so the rename itself survives a power cut (a process crash never loses it).
+ * directory (not on Windows, see {@link syncDirectory}), so the rename itself survives a power cut
+ * (a process crash never loses it).
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { syncDir?: boolean } = {}): Promise<void> {
   const tmp = `${file}.tmp`;
@@ -95,14 +97,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     await handle.close();
   }
   await rename(tmp, file);
-  if (opts.syncDir) {
-    const dir = await open(path.dirname(file), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
+  if (opts.syncDir) await syncDirectory(path.dirname(file));
 }
 
 /** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */

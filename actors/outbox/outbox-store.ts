@@ -17,6 +17,7 @@ import { close as closeFd, constants as fsConstants, fstat, open as openFd, read
 import { lstat, mkdir, open, opendir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { canSyncDirectory, syncDirectory } from '../durable-fs.js';
 import type { OutboxPort } from '../ports.js';
 import type { OutboxKindSpec } from './outbox-kinds.js';
 
@@ -398,8 +399,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
 
   /** fsync of a directory, coalesced: callers arriving while one runs share the next one. */
   private syncDir(dir: string): Promise<void> {
-    // Windows cannot open a directory for fsync; NTFS journals the rename itself.
-    if (this.platform === 'win32') return Promise.resolve();
+    if (!canSyncDirectory(this.platform)) return Promise.resolve();
     if (this.dirSyncQueued !== undefined) return this.dirSyncQueued;
     if (this.dirSyncRunning !== undefined) {
       const queued = this.dirSyncRunning.catch(() => undefined).then(() => {
@@ -413,14 +413,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
   }
 
   private startDirSync(dir: string): Promise<void> {
-    const run = (async () => {
-      const handle = await open(dir, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    })();
+    const run = syncDirectory(dir, this.platform);
     this.dirSyncRunning = run;
     const clear = (): void => {
       if (this.dirSyncRunning === run) this.dirSyncRunning = undefined;
