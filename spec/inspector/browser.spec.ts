@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickFreePort } from '../../actors/dev-broker/nats-server.js';
+import { installHint, locate, TOOLS } from '../../scripts/ensure-tools.mjs';
 import type { ActorView } from '../../actors/inspector/inspection-hub.js';
 import { AGENT_BIN, spawnCli } from '../cli/run-cli.js';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { agentDir, pollUntil, TEST_AGENT_RECONNECT_WAIT_MS, type AgentDir } from '../process/agent-process.js';
 
-/** Debian's chromium (`.ci/run` installs it when missing). */
-const CHROMIUM = '/usr/bin/chromium';
+/** Debian's chromium, where `scripts/ensure-tools.mjs` (run by `npm test`) finds or installs it. */
+const CHROMIUM = chromiumPath();
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const PC_ID = 'inspector-e2e';
 /** Generous bound for a loaded 2-core CI machine; it usually takes 10–20 s. */
@@ -29,6 +30,15 @@ let agent: ReturnType<typeof spawnCli>;
 let context: BrowserContext;
 let page: Page;
 let url: string;
+
+/** The chromium the ensure step found; a missing one fails the file with the install hint. */
+function chromiumPath(): string {
+  const row = TOOLS.find((tool) => tool.bin === 'chromium');
+  if (!row) throw new Error('scripts/ensure-tools.mjs has no chromium row');
+  const found = locate(row).path;
+  if (!found) throw new Error(installHint([row]));
+  return found;
+}
 
 interface State {
   actors: ActorView[];
