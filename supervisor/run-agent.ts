@@ -2,7 +2,8 @@
  * The agent process's life cycle: config → logger → services → root supervisor → control socket;
  * signals stop the tree in reverse order; the exit code tells the service manager what happened.
  *
- * Exit codes: 0 stopped by a signal (graceful); 1 the supervisor gave up, a child escalated, the
+ * Exit codes: 0 stopped by a signal or, when KANADE_AGENT_STOP_ON_STDIN_EOF=1 (set by the service
+ * hosts, docs/service.md), by stdin EOF (graceful); 1 the supervisor gave up, a child escalated, the
  * root crashed or an uncaught error happened; 78 the config is unusable (EX_CONFIG, restarting will
  * not help); 130 / 143 a second SIGINT / SIGTERM during shutdown (exit at once).
  *
@@ -15,6 +16,7 @@ import { PROCESS_EXIT_CONFIG, PROCESS_EXIT_FAILURE } from '../contract/index.js'
 import { ConfigError, loadAgentConfig, type AgentConfig } from '../actors/config/load-config.js';
 import { startControlSocket, type ControlSocket } from '../actors/control-socket.js';
 import { createLogger } from '../actors/logger.js';
+import { STOP_ON_STDIN_EOF_ENV, watchStdinEof } from '../actors/stdin-stop.js';
 import type { AgentServices } from '../actors/ports.js';
 import { AGENT_VERSION } from '../actors/version.js';
 import type { ChildSpec } from './child-spec.js';
@@ -188,6 +190,10 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
+  const unwatchStdin = watchStdinEof(opts.env ?? process.env, process.stdin, (why) => {
+    log.info({ reason: why, env: STOP_ON_STDIN_EOF_ENV }, 'stdin closed by the service host: shutting down');
+    beginStop('shutdown', why);
+  });
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUncaught);
 
@@ -204,5 +210,6 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
   log.info({ exit_code: code }, 'kanade-agent exiting');
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onSigterm);
+  unwatchStdin();
   return code;
 }
