@@ -1,7 +1,8 @@
 /**
  * The status report: a plain-JSON projection of the root supervisor's snapshot, the live snapshot
  * of every child and the broker hub. `kanade-agent status --json` prints exactly this shape
- * (docs/status.md); fields are only ever added.
+ * (docs/status.md, `schema` {@link STATUS_SCHEMA}): snake_case keys, integer milliseconds, RFC 3339
+ * UTC times; fields are only ever added within a schema.
  *
  * @example
  * const report = projectStatus({ root: rootActor.getSnapshot(), services, startedAt, now: Date.now(), pid: process.pid });
@@ -10,6 +11,10 @@ import type { AnyActorRef, SnapshotFrom, StateValue } from 'xstate';
 import type { AgentServices } from '../actors/ports.js';
 import type { ChildPhase, RootMachine, StopCause } from './root-machine.js';
 import { restartsInWindow } from './rules.js';
+import { toStatusShape } from './status-shape.js';
+
+/** Version of the report's shape; bumped only when a field is renamed, removed or retyped. */
+export const STATUS_SCHEMA = 1;
 
 /** Overall health; `status` maps it to its exit code (0, 1, 3). */
 export type Health = 'healthy' | 'degraded' | 'gave_up';
@@ -22,7 +27,7 @@ export interface ChildStatus {
   /** The child's state value (JSON), or null while it is not running. */
   readonly state: StateValue | null;
   readonly tags: readonly string[];
-  /** The child's own `context.status` summary, or null. */
+  /** The child's own `context.status` summary in the report's style ({@link toStatusShape}), or null. */
   readonly status: unknown;
   readonly restarts: number;
   readonly last_exit: { readonly reason: string; readonly at: string; readonly error: string | null } | null;
@@ -32,6 +37,7 @@ export interface ChildStatus {
 
 /** The whole report; see docs/status.md. */
 export interface StatusReport {
+  readonly schema: typeof STATUS_SCHEMA;
   readonly pc_id: string;
   readonly agent_version: string;
   readonly pid: number;
@@ -90,11 +96,11 @@ function childStatus(root: SnapshotFrom<RootMachine>, id: string, now: number, l
     phase: record.phase,
     state: active ? (snap.value as StateValue) : null,
     tags,
-    status: active ? ((snap.context as { status?: unknown } | undefined)?.status ?? null) : null,
+    status: active ? toStatusShape((snap.context as { status?: unknown } | undefined)?.status ?? null) : null,
     restarts: record.restarts,
     last_exit: record.lastExit === null ? null : { reason: record.lastExit.reason, at: iso(record.lastExit.at), error: record.lastExit.error },
-    next_restart_in_ms: record.nextRestartAt === null ? null : Math.max(0, record.nextRestartAt - now),
-    uptime_ms: record.startedAt === null ? null : now - record.startedAt,
+    next_restart_in_ms: record.nextRestartAt === null ? null : Math.max(0, Math.round(record.nextRestartAt - now)),
+    uptime_ms: record.startedAt === null ? null : Math.round(now - record.startedAt),
   };
 }
 
@@ -115,11 +121,12 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
     !broker.connected ||
     children.some((c) => c.phase === 'backoff' || c.tags.includes('degraded'));
   return {
+    schema: STATUS_SCHEMA,
     pc_id: services.config.pcId,
     agent_version: services.agentVersion,
     pid: input.pid,
     started_at: iso(input.startedAt),
-    uptime_ms: now - input.startedAt,
+    uptime_ms: Math.round(now - input.startedAt),
     health: gaveUp ? 'gave_up' : degraded ? 'degraded' : 'healthy',
     supervisor: {
       state: typeof root.value === 'string' ? root.value : JSON.stringify(root.value),
@@ -134,7 +141,7 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
       connected: broker.connected,
       server: broker.connected ? broker.server : null,
       connected_since: broker.connected ? iso(broker.since) : null,
-      rtt_ms: connectionStatus?.rtt_ms ?? null,
+      rtt_ms: typeof connectionStatus?.rtt_ms === 'number' ? Math.round(connectionStatus.rtt_ms) : null,
     },
     outbox,
   };

@@ -69,13 +69,13 @@ describe('kanade-agent run: heartbeat, config and inventory children', () => {
       expect(hw.ok && hw.value.pc_id).toBe(PC);
 
       const report = await waitForStatus(dir.socket, 'children summaries', (r) => {
-        const inventory = r.children.find((c) => c.id === 'inventory')?.status as { lastPublishedAt?: string | null } | undefined;
-        return typeof inventory?.lastPublishedAt === 'string';
+        const inventory = r.children.find((c) => c.id === 'inventory')?.status as { last_published_at?: string | null } | undefined;
+        return typeof inventory?.last_published_at === 'string';
       });
       const row = (id: string) => report.children.find((c) => c.id === id);
       expect(row('config')?.status).toMatchObject({ synced: true, effective: { heartbeat_interval_ms: 1_000 } });
       expect((row('heartbeat')?.status as { beats: number }).beats).toBeGreaterThanOrEqual(4);
-      expect(row('heartbeat')?.status).toMatchObject({ intervalMs: 1_000, online: 'enqueued' });
+      expect(row('heartbeat')?.status).toMatchObject({ interval_ms: 1_000, online: 'enqueued' });
     } finally {
       sub.unsubscribe();
       agent.kill('SIGTERM');
@@ -103,8 +103,8 @@ describe('kanade-agent run: heartbeat, config and inventory children', () => {
       await pollUntil('a heartbeat after the restart', 30_000, () => beats.some((at) => at > restartedAt));
       await retrying('KV put after the restart', async () => (await broker.kvm.open('agent_config')).put('global', JSON.stringify({ heartbeat_interval: '2s', inventory_enabled: false })));
       const report = await waitForStatus(restartDir.socket, 'interval 2 s after reconnect', (r) => {
-        const hb = r.children.find((c) => c.id === 'heartbeat')?.status as { intervalMs?: number } | undefined;
-        return hb?.intervalMs === 2_000;
+        const hb = r.children.find((c) => c.id === 'heartbeat')?.status as { interval_ms?: number } | undefined;
+        return hb?.interval_ms === 2_000;
       }, 30_000);
       expect(report.children.find((c) => c.id === 'inventory')?.status).toMatchObject({ enabled: false, runs: 0 });
     } finally {

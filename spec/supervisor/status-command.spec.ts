@@ -12,6 +12,7 @@ import type { StatusReport } from '../../supervisor/status-projection.js';
 import { runCli } from '../cli/run-cli.js';
 
 const report = (health: StatusReport['health']): StatusReport => ({
+  schema: 1,
   pc_id: 'pc-1',
   agent_version: '9.9.9',
   pid: 42,
