@@ -25,7 +25,7 @@ export class DailyLogFile {
     private readonly keepDays: number,
     private readonly now: () => number = Date.now,
   ) {
-    mkdirSync(path.dirname(basePath), { recursive: true });
+    mkdirSync(path.dirname(basePath), { recursive: true, mode: 0o700 });
   }
 
   /** Appends one chunk (pino calls this with a whole line). */
@@ -44,7 +44,8 @@ export class DailyLogFile {
 
   private roll(now: number): void {
     this.end();
-    this.fd = openSync(dailyLogPath(this.basePath, now), 'a');
+    // 0600: log lines name commands, paths and errors (private files, issue #13).
+    this.fd = openSync(dailyLogPath(this.basePath, now), 'a', 0o600);
     this.dayEndsAt = (Math.floor(now / DAY_MS) + 1) * DAY_MS;
     this.prune(now);
   }

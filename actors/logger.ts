@@ -47,10 +47,10 @@ export interface CreateLoggerOptions {
 /** Creates a synchronous, secret-redacting pino logger writing to a file (parent created) or stdout. */
 export function createLogger(opts: CreateLoggerOptions): Logger {
   const dest = opts.destination ?? STDOUT_FD;
-  if (typeof dest === 'string') mkdirSync(path.dirname(dest), { recursive: true });
+  if (typeof dest === 'string') mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
   const stream = typeof dest === 'string' && opts.keepDays !== undefined && opts.keepDays > 0
     ? new DailyLogFile(dest, opts.keepDays)
-    : pino.destination({ dest, sync: true });
+    : pino.destination({ dest, sync: true, mode: 0o600 });
   return pino(
     {
       level: opts.level,

@@ -1,4 +1,5 @@
 /** Names of the JetStream resources the kanade backend owns (§4) and the subjects of §3. */
+import { subjectPcId as pc, subjectToken as token } from './subject-token.js';
 
 export const STREAM_RESULTS = 'RESULTS';
 export const STREAM_EXEC = 'EXEC';
@@ -16,26 +17,33 @@ export const OBJ_RESULT_OUTPUT = 'result_output';
 export const OBJ_AGENT_RELEASES = 'agent_releases';
 export const OBJ_SCRIPTS = 'scripts';
 
-/** Core subjects and subject builders (§3). Subjects are case-sensitive; ids go in verbatim. */
+/**
+ * Core subjects and subject builders (§3). Subjects are case-sensitive; ids go in verbatim, but
+ * only after the one check of subject-token.ts: a builder given a wildcard, a dot or whitespace
+ * throws `SubjectTokenError` instead of widening a subscription.
+ */
 export const subjects = {
   commandsAll: 'commands.all',
   commandsWildcard: 'commands.>',
-  commandsPc: (pcId: string) => `commands.pc.${pcId}`,
-  commandsGroup: (group: string) => `commands.group.${group}`,
-  kill: (execId: string) => `kill.${execId}`,
-  ping: (pcId: string) => `agents.${pcId}.ping`,
-  heartbeat: (pcId: string) => `heartbeat.${pcId}`,
-  results: (requestId: string) => `results.${requestId}`,
-  eventsStarted: (execId: string, pcId: string) => `events.started.${execId}.${pcId}`,
-  obs: (pcId: string) => `obs.${pcId}`,
-  inventoryHw: (pcId: string) => `inventory.${pcId}.hw`,
+  commandsPc: (pcId: string) => `commands.pc.${pc(pcId)}`,
+  commandsGroup: (group: string) => `commands.group.${token(group, 'group')}`,
+  kill: (execId: string) => `kill.${token(execId, 'exec_id')}`,
+  ping: (pcId: string) => `agents.${pc(pcId)}.ping`,
+  heartbeat: (pcId: string) => `heartbeat.${pc(pcId)}`,
+  results: (requestId: string) => `results.${token(requestId, 'request_id')}`,
+  eventsStarted: (execId: string, pcId: string) => `events.started.${token(execId, 'exec_id')}.${pc(pcId)}`,
+  obs: (pcId: string) => `obs.${pc(pcId)}`,
+  inventoryHw: (pcId: string) => `inventory.${pc(pcId)}.hw`,
 } as const;
 
-/** Key of a PC's layer in `agent_config` and of a group's layer (§5.6). */
+/** The prefix of group layers in `agent_config` (§5.6). */
+export const CONFIG_GROUP_PREFIX = 'groups.';
+
+/** Key of a PC's layer in `agent_config` and of a group's layer (§5.6); KV keys are subjects too. */
 export const configKeys = {
   global: 'global',
-  group: (group: string) => `groups.${group}`,
-  pc: (pcId: string) => `pcs.${pcId}`,
+  group: (group: string) => `${CONFIG_GROUP_PREFIX}${token(group, 'group')}`,
+  pc: (pcId: string) => `pcs.${pc(pcId)}`,
 } as const;
 
 /** Object keys in `result_output` (§8.5): `<request_id>/<pc_id>/stdout`, then `.r1`, `.r2` … */

@@ -9,7 +9,7 @@
  */
 import { assign, sendTo, setup } from 'xstate';
 import {
-  appendStderrLine, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, EXIT_KILLED, EXIT_SKIP_DEADLINE, formatRfc3339, KILLED_WAITING_FOR_SLOT_MESSAGE,
+  appendStderrLine, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, EXEC_ID_NOT_TOKEN_MESSAGE, EXIT_KILLED, isSubjectToken, EXIT_SKIP_DEADLINE, formatRfc3339, KILLED_WAITING_FOR_SLOT_MESSAGE,
   parseRfc3339, remoteKillMessage, retryExhaustedNote, retryKilledNote, retrySucceededNote, runAsUnsupportedMessage,
   scriptObjectFailedMessage, SHUTDOWN_KILL_MESSAGE, spawnFailedMessage, timeoutMessage, timerDelayMs, type Command, type ExecResult,
 } from '../contract/index.js';
@@ -96,6 +96,7 @@ export const commandRunMachine = setup({
   },
   actors: { checkRunGates, fetchScript, watchKill, acquireSlot, markLaunching, runProcess, deliverRunResult },
   guards: {
+    execIdNotToken: ({ context }) => context.command.exec_id !== undefined && !isSubjectToken(context.command.exec_id),
     gateSkipped: ({ event }) => (event as unknown as { output: GateSkip | undefined }).output !== undefined,
     runAsUnsupported: ({ context }) => context.command.run_as !== 'system',
     hasNoScriptObject: ({ context }) => context.command.script_object === undefined,
@@ -137,6 +138,9 @@ export const commandRunMachine = setup({
       const skip = (event as unknown as { output: GateSkip }).output;
       return { result: skipResult(identity(context), skip.exitCode, skip.stderr, context.runtime.now()) };
     }),
+    finishExecIdRefused: assign(({ context }) => ({
+      result: notRunResult(identity(context), EXEC_ID_NOT_TOKEN_MESSAGE, context.runtime.now()),
+    })),
     finishRunAsUnsupported: assign(({ context }) => ({
       result: notRunResult(identity(context), runAsUnsupportedMessage(context.command.run_as), context.runtime.now()),
     })),
@@ -223,8 +227,9 @@ export const commandRunMachine = setup({
   output: ({ context }) => ({ result: context.result as ExecResult }),
   states: {
     checkingGates: {
-      description: 'Staleness, version pin, revoke and deadline, in the contract order (§8.1).',
+      description: 'Staleness, version pin, revoke and deadline, in the contract order (§8.1). An exec_id that is not one subject token is refused first: kill.<exec_id> and events.started.<exec_id> would be wildcards.',
       tags: ['busy'],
+      always: { guard: 'execIdNotToken', target: 'finishing', actions: 'finishExecIdRefused' },
       invoke: {
         id: 'checkRunGates',
         src: 'checkRunGates',

@@ -20,8 +20,8 @@ export interface LastExit {
 
 /** Writes `<data_dir>/last-exit.json` (creating the data dir). */
 export async function writeLastExit(dataDir: string, lastExit: LastExit): Promise<void> {
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(path.join(dataDir, LAST_EXIT_FILE), `${JSON.stringify(lastExit)}\n`);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await writeFile(path.join(dataDir, LAST_EXIT_FILE), `${JSON.stringify(lastExit)}\n`, { mode: 0o600 });
 }
 
 /** Reads it; null when absent or unreadable. */

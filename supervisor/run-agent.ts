@@ -18,6 +18,7 @@ import { startControlSocket, type ControlSocket } from '../actors/control-socket
 import { createLogger } from '../actors/logger.js';
 import { STOP_ON_STDIN_EOF_ENV, watchStdinEof } from '../actors/stdin-stop.js';
 import type { AgentServices } from '../actors/ports.js';
+import { securePrivateFiles } from '../actors/private-files.js';
 import { AGENT_VERSION } from '../actors/version.js';
 import type { ChildSpec } from './child-spec.js';
 import { LAST_EXIT_FILE, writeLastExit, type LastExit } from './last-exit.js';
@@ -76,6 +77,7 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
   });
   for (const warning of config.warnings) log.warn(warning);
   if (config.deprecatedGroups) log.warn('[agent] groups is deprecated and ignored; groups come from the agent_groups KV');
+  await securePrivateFiles(config.dataDir, config.log.path, log);
   const services = createAgentServices({ config, log, agentVersion: AGENT_VERSION, env });
   const startedAt = Date.now();
   const root = createActor(rootMachine, {

@@ -21,6 +21,7 @@ import {
   DEFAULT_INVENTORY_INTERVAL_MS,
   DEFAULT_INVENTORY_JITTER_MS,
 } from '../../contract/constants.js';
+import { pcIdProblem } from '../../contract/subject-token.js';
 import { parseDurationMs } from './duration.js';
 
 /** sysexits.h EX_CONFIG: tells the service manager (and the operator) that restarting will not help. */
@@ -129,6 +130,8 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
   const agent = read.section(root, 'agent') ?? {};
   const pcId = read.string(agent, 'agent', 'id') ?? host;
   if (pcId.length === 0) read.fail('[agent] id', 'a non-empty string', pcId);
+  // pc_id goes into every subject (§3): no wildcards, whitespace or empty dot-separated parts.
+  if (pcIdProblem(pcId) !== undefined) read.fail('[agent] id', `a pc_id usable in NATS subjects (this one ${pcIdProblem(pcId)})`, pcId);
   const natsUrls = read.natsUrls(agent);
   const dataDir = nonEmpty(env.KANADE_AGENT_DATA_DIR)
     ?? read.path(agent, 'agent', 'data_dir')

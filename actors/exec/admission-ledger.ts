@@ -89,7 +89,8 @@ export function bodySha256(body: Uint8Array): string {
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { syncDir?: boolean } = {}): Promise<void> {
   const tmp = `${file}.tmp`;
-  const handle = await open(tmp, 'w');
+  // 0600: ledger records and cached scripts hold script bodies (private files, issue #13).
+  const handle = await open(tmp, 'w', 0o600);
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -114,7 +115,7 @@ export async function openAdmissionLedger(
   const maxRecords = opts.maxRecords ?? ADMISSION_MAX_RECORDS;
   const maxBytes = opts.maxBytes ?? ADMISSION_MAX_BYTES;
   const dir = path.join(dataDir, 'admission');
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const index = new Map<string, IndexEntry>();
   let totalBytes = 0;
 

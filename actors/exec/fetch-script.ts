@@ -45,7 +45,7 @@ export async function fetchScriptObject(
   const actual = digest(bytes);
   if (actual !== sha256) return { ok: false, reason: `SHA-256 mismatch (expected ${sha256}, got ${actual})` };
   try {
-    await mkdir(cacheDir, { recursive: true });
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(cacheFile, bytes);
   } catch {
     // The cache is an optimisation; the verified bytes are used anyway.

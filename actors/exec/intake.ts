@@ -8,9 +8,10 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
 import { fromCallback } from 'xstate';
 import {
-  decodeGroupsValue, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED, replayDurableName, STREAM_EXEC, subjects, unionGroups,
+  decodeGroupsValue, invalidGroupNames, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED, replayDurableName, STREAM_EXEC, subjects, unionGroups,
   type GroupsValue,
 } from '../../contract/index.js';
 import { resourceRetryDelayMs } from '../kv-config/resource-backoff.js';
@@ -32,7 +33,7 @@ export type IntakeEvent =
   | { type: 'intake.replay_started' };
 
 /** Reads this PC's groups once from both KV buckets (§4); a missing key is no groups. */
-export async function readGroupsOnce(nc: NatsConnection, pcId: string): Promise<string[]> {
+export async function readGroupsOnce(nc: NatsConnection, pcId: string, log?: Logger): Promise<string[]> {
   const kvm = new Kvm(nc);
   const values: Array<GroupsValue | undefined> = [];
   for (const bucket of [KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED]) {
@@ -44,6 +45,9 @@ export async function readGroupsOnce(nc: NatsConnection, pcId: string): Promise<
     }
     const decoded = decodeGroupsValue(entry.value);
     values.push(decoded.ok ? decoded.value : undefined);
+    for (const group of decoded.ok ? invalidGroupNames(decoded.value) : []) {
+      log?.warn({ bucket, group }, 'group name is not a single NATS subject token; skipped');
+    }
   }
   return unionGroups(...values);
 }
@@ -107,10 +111,16 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
     let added = false;
     for (const group of wanted) {
       if (groupSubs.has(group)) continue;
-      const subject = subjects.commandsGroup(group);
-      groupSubs.set(group, nc.subscribe(subject, { callback: onCore(subject) }));
-      added = true;
-      log.info({ group }, 'joined group: subscribed');
+      // A subscribe error (a name the hub should never hold, a closed connection) is one log line:
+      // this runs inside the groups hub's writer, the config child, and must never throw into it.
+      try {
+        const subject = subjects.commandsGroup(group);
+        groupSubs.set(group, nc.subscribe(subject, { callback: onCore(subject) }));
+        added = true;
+        log.info({ group }, 'joined group: subscribed');
+      } catch (err) {
+        log.warn({ group, err: (err as Error).message }, 'cannot subscribe to the group; skipped');
+      }
     }
     if (added) nc.flush().catch((err: Error) => log.warn({ err: err.message }, 'flush after group subscribe failed'));
   };
@@ -126,7 +136,7 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
   const startReplay = async () => {
     for (let attempt = 0; !stopped; attempt += 1) {
       try {
-        initialRead = await readGroupsOnce(nc, pcId);
+        initialRead = await readGroupsOnce(nc, pcId, log);
         reconcile();
         const durable = replayDurableName(pcId);
         const jsm = await jetstreamManager(nc);

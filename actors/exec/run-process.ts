@@ -15,10 +15,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { KILL_ESCALATION_MS, OUTPUT_DRAIN_GRACE_MS, type Shell } from '../../contract/index.js';
 import { OutputCapture } from './output-capture.js';
+import { scriptEnv } from './script-env.js';
 
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-/** What to run. `platform`, `env`, `stagingRoot` are injectable for tests (fake pwsh on PATH). */
+/**
+ * What to run. `platform`, `env`, `stagingRoot` are injectable for tests (fake pwsh on PATH); the
+ * child gets `env` (default: the agent's) through `scriptEnv`, never as it is.
+ */
 export interface ProcessSpec {
   readonly shell: Shell;
   readonly script: string;
@@ -90,8 +94,8 @@ export async function stagePowerShell(script: string, dir: string): Promise<{ di
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const scriptPath = path.join(dir, 'script.ps1');
   const launcher = path.join(dir, 'launcher.ps1');
-  await writeFile(scriptPath, Buffer.concat([UTF8_BOM, Buffer.from(script, 'utf8')]));
-  await writeFile(launcher, Buffer.concat([UTF8_BOM, Buffer.from(launcherScript(scriptPath), 'utf8')]));
+  await writeFile(scriptPath, Buffer.concat([UTF8_BOM, Buffer.from(script, 'utf8')]), { mode: 0o600 });
+  await writeFile(launcher, Buffer.concat([UTF8_BOM, Buffer.from(launcherScript(scriptPath), 'utf8')]), { mode: 0o600 });
   return { dir, launcher };
 }
 
@@ -124,7 +128,8 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
   try {
     child = spawn(file, args, {
       cwd: spec.cwd,
-      env,
+      // Every shell on every platform: no NATS credentials or signing settings in scripts (§8.3).
+      env: scriptEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
       // Unix: its own session and process group, so a kill reaches every descendant.
       detached: !windows,

@@ -10,7 +10,7 @@
  * resolveLayers(state, 'PC001', 2).config.heartbeat_interval_ms; // 1000
  */
 import {
-  configKeys, decodeConfigScope, decodeGroupsValue, describeDecodeError, resolveEffectiveConfig, unionGroups,
+  CONFIG_GROUP_PREFIX, configKeys, decodeConfigScope, decodeGroupsValue, describeDecodeError, invalidGroupNames, resolveEffectiveConfig, unionGroups,
   type ConfigScope, type EffectiveConfig, type GroupsValue,
 } from '../../contract/index.js';
 
@@ -44,7 +44,7 @@ export interface AppliedEntry {
   readonly warnings: readonly string[];
 }
 
-const GROUP_PREFIX = configKeys.group('');
+const GROUP_PREFIX = CONFIG_GROUP_PREFIX;
 
 /** A state with no layers (defaults only). */
 export function emptyLayerState(): LayerState {
@@ -96,7 +96,9 @@ export function applyKvEntry(state: LayerState, entry: KvEntryEvent, pcId: strin
   if (!decoded.ok) {
     return { state: { ...state, revisions }, changed: false, warnings: [`${where}: unparseable group membership skipped: ${describeDecodeError(decoded.error)}`] };
   }
-  return { state: { ...state, revisions, membership: { ...state.membership, [bucket]: decoded.value } }, changed: true, warnings: [] };
+  // Kept in the state as read; unionGroups leaves the bad names out of every subject and key.
+  const skipped = invalidGroupNames(decoded.value).map((g) => `${where}: group ${JSON.stringify(g)} is not a single NATS subject token; skipped`);
+  return { state: { ...state, revisions, membership: { ...state.membership, [bucket]: decoded.value } }, changed: true, warnings: skipped };
 }
 
 /** What the layers resolve to for `pcId`: the effective config, the sorted groups, conflict warnings. */

@@ -183,7 +183,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
   /** Creates the directory (and parents); cheap once it succeeded. Throws on failure (the drain retries each tick). */
   async ensureDir(): Promise<void> {
     if (this.dirReady) return;
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     this.dirReady = true;
   }
 
@@ -356,7 +356,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
   }
 
   private async quarantineNow(name: string, reason: string, now: Date): Promise<string | undefined> {
-    await mkdir(this.stuckDir, { recursive: true });
+    await mkdir(this.stuckDir, { recursive: true, mode: 0o700 });
     const from = path.join(this.dir, name);
     let target = name;
     for (let n = 1; await exists(path.join(this.stuckDir, target)); n += 1) {
@@ -365,7 +365,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
     }
     // Sidecar first, so a quarantined file never lacks its reason (a crash in between leaves only
     // a harmless orphan sidecar).
-    await writeFile(path.join(this.stuckDir, `${target}${REASON_SUFFIX}`), `${now.toISOString()} ${reason}\n`);
+    await writeFile(path.join(this.stuckDir, `${target}${REASON_SUFFIX}`), `${now.toISOString()} ${reason}\n`, { mode: 0o600 });
     try {
       await rename(from, path.join(this.stuckDir, target));
     } catch (err) {

@@ -1,0 +1,109 @@
+/**
+ * Private files (issue #13): the data dir is 0700 and every file the agent writes in it (ledger,
+ * outboxes, script cache, last-exit) and its log files are 0600, since they hold script bodies,
+ * results and output. At start, modes looser than that are tightened, with one log line.
+ * Windows has no mode bits (ACLs are the Windows installer's job; see docs/security.md), so there
+ * the functions do nothing.
+ *
+ * @example
+ * await ensurePrivateDir('/var/lib/kanade');           // created 0700, or chmod'ed to 0700
+ * await tightenPrivateTree('/var/lib/kanade', log);     // 0644 files → 0600, one log line
+ */
+import { chmod, lstat, mkdir, opendir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+
+/** Mode of every directory the agent creates for its own data. */
+export const PRIVATE_DIR_MODE = 0o700;
+/** Mode of every file the agent writes. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** The tighten log line lists at most this many paths (the count covers all). */
+const LOGGED_PATHS_MAX = 20;
+
+const POSIX = process.platform !== 'win32';
+
+/** `mkdir -p` with 0700 for what it creates; the leaf itself is chmod'ed to 0700 when looser. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (!POSIX) return;
+  const st = await lstat(dir);
+  if (st.isDirectory() && (st.mode & 0o077) !== 0) await chmod(dir, PRIVATE_DIR_MODE);
+}
+
+/** What {@link tightenPrivateTree} changed. */
+export interface Tightened {
+  readonly count: number;
+  readonly paths: readonly string[];
+}
+
+/**
+ * Walks `root` (symlinks are not followed) and takes group/other bits off every directory (→ 0700)
+ * and file (→ 0600); logs one warning naming what was tightened. A missing root is nothing to do;
+ * an entry that vanishes or cannot be changed is skipped (the warning counts only real changes).
+ */
+export async function tightenPrivateTree(root: string, log?: Logger): Promise<Tightened> {
+  const changed: string[] = [];
+  if (!POSIX) return { count: 0, paths: [] };
+  const visit = async (entry: string): Promise<void> => {
+    const st = await lstat(entry).catch(() => undefined);
+    if (st === undefined || st.isSymbolicLink()) return;
+    if (st.isDirectory()) {
+      if ((st.mode & 0o077) !== 0 && (await tighten(entry, PRIVATE_DIR_MODE))) changed.push(entry);
+      const dir = await opendir(entry).catch(() => undefined);
+      if (dir === undefined) return;
+      for await (const child of dir) await visit(path.join(entry, child.name));
+      return;
+    }
+    if ((st.isFile() || st.isSocket()) && (st.mode & 0o077) !== 0 && (await tighten(entry, PRIVATE_FILE_MODE))) changed.push(entry);
+  };
+  await visit(root);
+  return report(root, changed, log);
+}
+
+/** Tightens the regular files of `dir` whose names pass `match` (the daily log files) to 0600. */
+export async function tightenFilesIn(dir: string, match: (name: string) => boolean, log?: Logger): Promise<Tightened> {
+  const changed: string[] = [];
+  if (!POSIX) return { count: 0, paths: [] };
+  const handle = await opendir(dir).catch(() => undefined);
+  if (handle === undefined) return { count: 0, paths: [] };
+  for await (const child of handle) {
+    if (!match(child.name)) continue;
+    const file = path.join(dir, child.name);
+    const st = await lstat(file).catch(() => undefined);
+    if (st?.isFile() === true && (st.mode & 0o077) !== 0 && (await tighten(file, PRIVATE_FILE_MODE))) changed.push(file);
+  }
+  return report(dir, changed, log);
+}
+
+function tighten(entry: string, mode: number): Promise<boolean> {
+  return chmod(entry, mode).then(() => true, () => false);
+}
+
+function report(root: string, changed: string[], log: Logger | undefined): Tightened {
+  if (changed.length > 0) {
+    log?.warn(
+      { dir: root, tightened: changed.length, paths: changed.slice(0, LOGGED_PATHS_MAX) },
+      `tightened ${changed.length} file mode(s) under ${root} to 0600/0700 (agent data is private)`,
+    );
+  }
+  return { count: changed.length, paths: changed };
+}
+
+/**
+ * The start-up step: the data dir exists and is 0700, everything under it is tightened, and so are
+ * this agent's daily log files (`<stem>.*<ext>` next to `[log] path`; other files there are left).
+ * Never throws: a failure is one error line and the agent goes on (the writers report their own).
+ */
+export async function securePrivateFiles(dataDir: string, logPath: string | undefined, log: Logger): Promise<void> {
+  try {
+    await ensurePrivateDir(dataDir);
+    await tightenPrivateTree(dataDir, log);
+    if (logPath !== undefined) {
+      const ext = path.extname(logPath);
+      const stem = path.basename(logPath, ext);
+      await tightenFilesIn(path.dirname(logPath), (name) => name.startsWith(`${stem}.`) && name.endsWith(ext), log);
+    }
+  } catch (err) {
+    log.error({ dir: dataDir, err: (err as Error).message }, 'cannot make the data dir private (0700)');
+  }
+}
