@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import { bootstrapBackendResources } from '../../actors/dev-broker/bootstrap.js';
 import { pickFreePort, startNatsServer } from '../../actors/dev-broker/nats-server.js';
+import { selfCommand } from '../../actors/self-command.js';
 import { DEFAULT_EXEC_NATS_URL } from './exec.js';
 
 const DEFAULT_DEV_PORT = Number(new URL(DEFAULT_EXEC_NATS_URL).port);
@@ -63,11 +63,12 @@ async function runDev(opts: DevOptions): Promise<number> {
     ].join('\n'),
   );
 
-  const agentArgs = [fileURLToPath(new URL('../kanade-agent.js', import.meta.url)), 'run', '--config', configPath];
+  const agentArgs = ['run', '--config', configPath];
   if (opts.inspect !== undefined && opts.inspect !== false) agentArgs.push('--inspect', ...(opts.inspect === true ? [] : [opts.inspect]));
   const env = { ...process.env };
   delete env['KANADE_AGENT_DATA_DIR'];
-  const agent = spawn(process.execPath, agentArgs, { stdio: 'inherit', env });
+  const self = selfCommand(agentArgs);
+  const agent = spawn(self.file, self.args, { stdio: 'inherit', env });
   let signals = 0;
   const forward = (signal: NodeJS.Signals) => {
     signals += 1;

@@ -28,7 +28,7 @@ describe('kanade-agent exec', () => {
     expect(help.code).toBe(0);
     for (const verb of ['run', 'dev', 'exec', 'status']) expect(help.stdout).toContain(verb);
     const version = await runCli(['--version']);
-    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(version.stdout).toMatch(/^kanade-agent \d+\.\d+\.\d+\S*\n$/);
   });
 
   it('publishes a contract-valid, signed Command and times out clearly when no agent answers', async () => {

@@ -1,9 +1,9 @@
-/** Spawns the compiled `kanade-agent` CLI and collects its output (process-level tests). */
+/**
+ * Spawns the `kanade-agent` CLI under test (dist/ or the single executable, see
+ * spec/harness/agent-binary.ts) and collects its output (process-level tests).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-/** Path of the compiled entry point that `npm test` builds before running specs. */
-export const AGENT_BIN = fileURLToPath(new URL('../../dist/bin/kanade-agent.js', import.meta.url));
+import { agentBinary, type AgentBinary } from '../harness/agent-binary.js';
 
 export interface CliRun {
   readonly code: number | null;
@@ -13,13 +13,13 @@ export interface CliRun {
 }
 
 /** Runs `kanade-agent <args>` to completion. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CliRun> {
-  return finished(spawnCli(args, env));
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env, binary: AgentBinary = agentBinary()): Promise<CliRun> {
+  return finished(spawnCli(args, env, binary));
 }
 
 /** Starts `kanade-agent <args>` and returns the child (the caller ends it). */
-export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env): ChildProcess & { output: { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [AGENT_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env, binary: AgentBinary = agentBinary()): ChildProcess & { output: { stdout: string; stderr: string } } {
+  const child = spawn(binary.file, [...binary.args, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };
   child.stdout?.on('data', (chunk: Buffer) => { output.stdout += chunk.toString('utf8'); });
   child.stderr?.on('data', (chunk: Buffer) => { output.stderr += chunk.toString('utf8'); });

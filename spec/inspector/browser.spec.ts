@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickFreePort } from '../../actors/dev-broker/nats-server.js';
 import { installHint, locate, TOOLS } from '../../scripts/ensure-tools.mjs';
 import type { ActorView } from '../../actors/inspector/inspection-hub.js';
-import { AGENT_BIN, spawnCli } from '../cli/run-cli.js';
+import { spawnCli } from '../cli/run-cli.js';
+import { agentBinary } from '../harness/agent-binary.js';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { agentDir, pollUntil, TEST_AGENT_RECONNECT_WAIT_MS, type AgentDir } from '../process/agent-process.js';
 
@@ -145,7 +146,8 @@ describe('inspector in a real browser', () => {
       const outboxBefore = await card('outbox-results');
       const execStarted = Date.now();
       const exec = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        const child = spawn(process.execPath, [AGENT_BIN, 'exec', '--nats', broker.url, '--pc', PC_ID, '--timeout', '10', '--wait', '20', '--', 'echo hi'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const bin = agentBinary();
+        const child = spawn(bin.file, [...bin.args, 'exec', '--nats', broker.url, '--pc', PC_ID, '--timeout', '10', '--wait', '20', '--', 'echo hi'], { stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
         child.on('exit', (code) => resolve({ code, stdout }));

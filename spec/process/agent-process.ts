@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { readControlSocket } from '../../actors/control-socket.js';
 import type { StatusReport } from '../../supervisor/status-projection.js';
 import { finished, spawnCli, type CliRun } from '../cli/run-cli.js';
+import type { AgentBinary } from '../harness/agent-binary.js';
 import { pollUntil } from '../harness/poll.js';
 
 /** Short reconnect wait so broker restarts are picked up fast (documented env). */
@@ -56,14 +57,20 @@ export interface AgentProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/** How to start the agent: its arguments (default `run --config <dir>`) and the binary (default: under test). */
+export interface SpawnAgentOptions {
+  readonly args?: readonly string[];
+  readonly binary?: AgentBinary;
+}
+
 /** Spawns `kanade-agent run --config <dir>` with extra env (e.g. KANADE_FAILPOINTS). */
-export function spawnAgent(dir: AgentDir, env: Record<string, string> = {}): AgentProcess {
-  const child = spawnCli(['run', '--config', dir.configPath], {
+export function spawnAgent(dir: AgentDir, env: Record<string, string> = {}, opts: SpawnAgentOptions = {}): AgentProcess {
+  const child = spawnCli(opts.args ?? ['run', '--config', dir.configPath], {
     ...process.env,
     KANADE_AGENT_DATA_DIR: '',
     KANADE_NATS_RECONNECT_WAIT_MS: String(TEST_AGENT_RECONNECT_WAIT_MS),
     ...env,
-  });
+  }, opts.binary);
   return {
     pid: child.pid!,
     output: child.output,
