@@ -3,7 +3,10 @@
  * spec/harness/agent-binary.ts) and collects its output (process-level tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { agentBinary, type AgentBinary } from '../harness/agent-binary.js';
+import { agentBinary, DIST_ENTRY, type AgentBinary } from '../harness/agent-binary.js';
+
+/** The dist/ entry only; spawn through {@link agentBinary} so a test also covers the executable. */
+export const AGENT_BIN = DIST_ENTRY;
 
 export interface CliRun {
   readonly code: number | null;

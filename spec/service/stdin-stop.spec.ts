@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STOP_ON_STDIN_EOF_ENV, watchStdinEof } from '../../actors/stdin-stop.js';
-import { AGENT_BIN, finished } from '../cli/run-cli.js';
+import { finished } from '../cli/run-cli.js';
+import { agentBinary } from '../harness/agent-binary.js';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { agentDir, connectionRow, waitForStatus, type AgentDir } from '../process/agent-process.js';
 
@@ -54,7 +55,8 @@ describe('kanade-agent run with a service host closing stdin', () => {
   });
 
   const start = (env: Record<string, string>) => {
-    const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', dir.configPath], {
+    const bin = agentBinary();
+    const child = spawn(bin.file, [...bin.args, 'run', '--config', dir.configPath], {
       env: { ...process.env, KANADE_AGENT_DATA_DIR: '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
