@@ -11,7 +11,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { assign, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
 import type { AgentServices } from '../actors/ports.js';
-import { createExecRuntime, type ExecRuntime } from '../actors/exec/exec-runtime.js';
+import { createExecRuntime, type ExecRuntime, type IntakeStats } from '../actors/exec/exec-runtime.js';
 import type { AdmittedCommand } from '../actors/exec/intake-pipeline.js';
 import { runIntake } from '../actors/exec/intake.js';
 import { recoverLedger } from '../actors/exec/recover-ledger.js';
@@ -20,6 +20,9 @@ import { commandRunMachine } from './command-run-machine.js';
 
 /** Grace the supervisor gives the executor to queue shutdown results (§8.4: the agent exits within 10 s). */
 export const EXECUTOR_SHUTDOWN_MS = 7_000;
+
+/** How often the admission queue's counters are copied into `status`. */
+export const INTAKE_STATS_INTERVAL_MS = 1_000;
 
 /** The `status` summary of the executor. */
 export interface ExecutorStatus {
@@ -31,6 +34,8 @@ export interface ExecutorStatus {
   readonly finished: number;
   /** The local job budget when the run list last changed: limit, in use, queued. */
   readonly slots: { readonly limit: number; readonly inUse: number; readonly waiting: number } | null;
+  /** The queue between delivery and admission (snake_case, status schema 1 style). */
+  readonly intake_queue: IntakeStats | null;
 }
 
 interface Context {
@@ -39,6 +44,8 @@ interface Context {
   readonly nc: NatsConnection | undefined;
   readonly runs: Readonly<Record<string, ActorRefFrom<typeof commandRunMachine>>>;
   readonly pending: readonly AdmittedCommand[];
+  /** Every message delivered before shutdown has its admission decision (draining waits for it). */
+  readonly intakeSettled: boolean;
   readonly status: ExecutorStatus;
 }
 
@@ -46,6 +53,7 @@ type Event =
   | BrokerEvent
   | { type: 'command.admitted'; admitted: AdmittedCommand }
   | { type: 'intake.replay_started' }
+  | { type: 'intake.stats'; stats: IntakeStats }
   | { type: 'shutdown' }
   | { type: `xstate.done.actor.${string}` }
   | { type: `xstate.error.actor.${string}`; error: unknown };
@@ -60,8 +68,25 @@ const recoverAdmissions = fromPromise<AdmittedCommand[], ExecRuntime>(({ input }
  * Listens to the runtime's admission sink for as long as the executor is active, so a command the
  * intake admitted just as it was stopped by a disconnect is still run (the sink outlives the intake).
  */
-const watchAdmissions = fromCallback<{ type: string }, ExecRuntime>(({ input, sendBack }) =>
-  input.admissions.subscribe((admitted) => sendBack({ type: 'command.admitted', admitted })));
+const watchAdmissions = fromCallback<{ type: string }, ExecRuntime>(({ input, sendBack }) => {
+  const unsubscribe = input.admissions.subscribe((admitted) => sendBack({ type: 'command.admitted', admitted }));
+  // The queue's counters reach `status` at most once a second, and only when they moved.
+  let last = '';
+  const timer = setInterval(() => {
+    const stats = input.intakeStats();
+    const text = JSON.stringify(stats);
+    if (text === last) return;
+    last = text;
+    sendBack({ type: 'intake.stats', stats });
+  }, INTAKE_STATS_INTERVAL_MS);
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
+});
+
+/** Waits until every delivered message has been admitted or refused (the queue outlives the intake). */
+const settleIntake = fromPromise<void, ExecRuntime | undefined>(async ({ input }) => input?.intakeSettled());
 
 /** The `executor` child's statechart. */
 export const executorMachine = setup({
@@ -70,9 +95,9 @@ export const executorMachine = setup({
     events: {} as Event,
     input: {} as AgentServices,
   },
-  actors: { createRuntime, recoverAdmissions, watchBroker, watchAdmissions, runIntake, commandRun: commandRunMachine },
+  actors: { createRuntime, recoverAdmissions, watchBroker, watchAdmissions, runIntake, settleIntake, commandRun: commandRunMachine },
   guards: {
-    noRunsLeft: ({ context }) => Object.keys(context.runs).length === 0,
+    drained: ({ context }) => context.intakeSettled && Object.keys(context.runs).length === 0,
   },
   actions: {
     keepRuntime: assign({ runtime: ({ event }) => (event as unknown as { output: ExecRuntime }).output }),
@@ -115,6 +140,8 @@ export const executorMachine = setup({
       for (const run of Object.values(context.runs)) run.send({ type: 'shutdown' });
     },
     closeRuntime: ({ context }) => context.runtime?.close(),
+    noteIntakeSettled: assign({ intakeSettled: true }),
+    keepIntakeStats: assign({ status: ({ context, event }) => (event.type === 'intake.stats' ? { ...context.status, intake_queue: event.stats } : context.status) }),
     // A failure to open the ledger or recover it is a crash: the supervisor restarts the child.
     crash: ({ event }) => {
       throw (event as unknown as { error: unknown }).error;
@@ -128,7 +155,8 @@ export const executorMachine = setup({
     nc: undefined,
     runs: {},
     pending: [],
-    status: { intake: 'off', replay: false, running: [], admitted: 0, finished: 0, slots: null },
+    intakeSettled: false,
+    status: { intake: 'off', replay: false, running: [], admitted: 0, finished: 0, slots: null, intake_queue: null },
   }),
   initial: 'starting',
   on: {
@@ -159,6 +187,7 @@ export const executorMachine = setup({
       ],
       on: {
         'command.admitted': { actions: 'spawnRun' },
+        'intake.stats': { actions: 'keepIntakeStats' },
         shutdown: 'draining',
       },
       initial: 'offline',
@@ -183,9 +212,10 @@ export const executorMachine = setup({
       },
     },
     draining: {
-      description: 'Intake is off; every run is told to stop and queue its result; final once none is left.',
+      description: 'Intake is off; messages already delivered are still admitted (they run at the next start); every run is told to stop and queue its result; final once both are done.',
       entry: 'stopRuns',
-      always: { guard: 'noRunsLeft', target: 'stopped' },
+      invoke: { id: 'settleIntake', src: 'settleIntake', input: ({ context }) => context.runtime, onDone: { actions: 'noteIntakeSettled' }, onError: { actions: 'noteIntakeSettled' } },
+      always: { guard: 'drained', target: 'stopped' },
     },
     stopped: { type: 'final', entry: 'closeRuntime' },
   },

@@ -185,9 +185,26 @@ export async function openAdmissionLedger(
     remember(record, Buffer.byteLength(text));
   }
 
+  // Admissions run concurrently (group commit); two copies of one request_id (live and replay)
+  // must still be decided one after the other, or both would be admitted.
+  const admitting = new Map<string, Promise<unknown>>();
+  const oneAtATime = async <T>(requestId: string, fn: () => Promise<T>): Promise<T> => {
+    for (let busy = admitting.get(requestId); busy !== undefined; busy = admitting.get(requestId)) {
+      await busy.catch(() => undefined);
+    }
+    const run = fn();
+    admitting.set(requestId, run);
+    try {
+      return await run;
+    } finally {
+      if (admitting.get(requestId) === run) admitting.delete(requestId);
+    }
+  };
+
   return {
     dir,
-    async admit({ requestId, body, headers, subject, receivedAt, resultId, nowMs }) {
+    admit: (input) => oneAtATime(input.requestId, async () => {
+      const { requestId, body, headers, subject, receivedAt, resultId, nowMs } = input;
       const sha = bodySha256(body);
       const known = index.get(requestId);
       if (known !== undefined) {
@@ -213,8 +230,8 @@ export async function openAdmissionLedger(
         updated_at_ms: nowMs,
       };
       await write(record);
-      return { kind: 'admitted', record };
-    },
+      return { kind: 'admitted' as const, record };
+    }),
     async update(record, patch, nowMs = Date.now()) {
       const next: AdmissionRecord = { ...record, ...patch, updated_at_ms: nowMs };
       await write(next);

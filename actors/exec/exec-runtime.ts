@@ -5,13 +5,16 @@
  */
 import type { Logger } from 'pino';
 import {
-  formatRfc3339, type EventStarted, type ExecResult, type ObsEvent,
+  formatRfc3339, OBS_SOURCE_ADMISSION, type EventStarted, type ExecResult, type ObsEvent,
 } from '../../contract/index.js';
 import { uuidV4 } from '../ids.js';
 import type { AgentServices } from '../ports.js';
 import { openAdmissionLedger, type AdmissionLedger, type AdmissionRecord } from './admission-ledger.js';
 import { createScriptPolicyReader, type ScriptPolicyReader } from './gates.js';
-import { createIntakePipeline, type AdmittedCommand, type IntakeDecision, type IntakeMessage } from './intake-pipeline.js';
+import {
+  createIntakePipeline, isScreened, screenMessage, type AdmittedCommand, type IntakeDecision, type IntakeMessage, type ScreenedMessage,
+} from './intake-pipeline.js';
+import { requestIdHint } from './body-limits.js';
 import { keyringFor, type Keyring } from './keyring.js';
 import { createSlotBudget, type SlotBudget } from './slot-budget.js';
 
@@ -19,6 +22,19 @@ import { createSlotBudget, type SlotBudget } from './slot-budget.js';
 export const DELIVERY_RETRY_BASE_MS = 250;
 /** Longest wait between enqueue retries. */
 export const DELIVERY_RETRY_CAP_MS = 30_000;
+/**
+ * Most messages waiting between delivery and admission (issue #17 item 1, our choice). Beyond it —
+ * or beyond {@link INTAKE_QUEUE_MAX_BYTES} — a replay copy is left unacked (JetStream redelivers it
+ * after its ack wait) and a live copy is answered as an admission failure (§7: error log +
+ * `command_admission_unavailable`, reason `intake queue full`); never a silent drop.
+ */
+export const INTAKE_QUEUE_MAX_MESSAGES = 4096;
+/** Most body bytes waiting between delivery and admission (our choice; see {@link INTAKE_QUEUE_MAX_MESSAGES}). */
+export const INTAKE_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+/** Messages admitted concurrently, so their ledger writes share fsyncs (group commit). */
+export const ADMISSION_BATCH_MAX = 64;
+/** Queue-full obs events being queued at once; past it only the log line is written. */
+const QUEUE_FULL_OBS_IN_FLIGHT_MAX = 32;
 /** How often the ledger is pruned (bounded passes). */
 export const LEDGER_PRUNE_INTERVAL_MS = 10 * 60_000;
 
@@ -54,6 +70,16 @@ export function createAdmissionSink(): AdmissionSink {
   };
 }
 
+/** The admission queue between delivery and the ledger. */
+export interface IntakeStats {
+  /** Messages delivered to the intake since start (screened ones included). */
+  readonly received: number;
+  readonly queued: number;
+  readonly queued_bytes: number;
+  /** Messages answered with the queue-full flow control since start. */
+  readonly refused_queue_full: number;
+}
+
 /** The executor's shared pieces. */
 export interface ExecRuntime {
   readonly services: AgentServices;
@@ -65,7 +91,17 @@ export interface ExecRuntime {
   readonly policy: ScriptPolicyReader;
   /** Groups used for addressing (§7); the intake keeps it current. */
   readonly groups: { current: ReadonlySet<string> };
-  readonly pipeline: (msg: IntakeMessage) => Promise<IntakeDecision>;
+  readonly pipeline: (msg: IntakeMessage | ScreenedMessage) => Promise<IntakeDecision>;
+  /**
+   * Takes one delivered message (never throws): screened at once, then queued for admission, which
+   * goes on whether or not the broker (or the intake that received it) is still there. `ack` is
+   * called after the terminal decision; an ack that fails only means a redelivered duplicate.
+   */
+  submit(msg: IntakeMessage, ack?: () => void): void;
+  /** Resolves once every message submitted so far has its decision (shutdown waits for it). */
+  intakeSettled(): Promise<void>;
+  /** The admission queue, for status. */
+  intakeStats(): IntakeStats;
   /** Where the intake hands admitted commands; the executor listens for as long as it is active. */
   readonly admissions: AdmissionSink;
   now(): number;
@@ -151,15 +187,85 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     obs,
     enqueueResult: (result) => services.outboxes.results.enqueue(result),
   });
-  // One chain for the whole runtime, not per intake actor: an intake stopped by a disconnect may
-  // still be inside `ledger.admit` when the re-entered intake gets the replay copy of the same
-  // request_id; serialised, that copy is a duplicate instead of a second admission.
-  let pipelineChain: Promise<unknown> = Promise.resolve();
-  const pipeline = (msg: IntakeMessage): Promise<IntakeDecision> => {
-    const run = pipelineChain.then(() => decide(msg));
-    pipelineChain = run.catch(() => undefined);
-    return run;
+  // One queue for the whole runtime, not per intake actor: an intake stopped by a disconnect still
+  // has its delivered messages admitted (admission needs only the disk; the ack waits for the next
+  // connection's redelivery), and the live and replay copies of one request_id meet in the same
+  // ledger, which serialises admissions per request_id.
+  const intakeLog = log.child({ part: 'intake' });
+  const queue: Array<{ screened: ScreenedMessage; ack?: (() => void) | undefined; bytes: number }> = [];
+  let queuedBytes = 0;
+  let refusedQueueFull = 0;
+  let received = 0;
+  let queueFullObsInFlight = 0;
+  let working: Promise<void> | undefined;
+  const settle = async (item: { screened: ScreenedMessage; ack?: (() => void) | undefined }) => {
+    let decision: IntakeDecision;
+    try {
+      decision = await decide(item.screened);
+    } catch (err) {
+      intakeLog.error({ err: (err as Error).message, subject: item.screened.msg.subject }, 'intake pipeline failed on a message; not acked');
+      return;
+    }
+    // Handed off before the ack and even when the intake was stopped meanwhile: the record is
+    // `pending` and later copies are duplicates, so a dropped hand-off would leave it unrun.
+    if (decision.admitted !== undefined) admissions.push(decision.admitted);
+    if (decision.ack) acknowledge(item.ack, item.screened.msg.subject);
   };
+  const acknowledge = (ack: (() => void) | undefined, subject: string) => {
+    if (ack === undefined) return;
+    try {
+      ack();
+    } catch (err) {
+      intakeLog.warn({ err: (err as Error).message, subject }, 'ack failed; the redelivered copy will be a duplicate');
+    }
+  };
+  const work = async () => {
+    while (queue.length > 0) {
+      const batch = queue.splice(0, ADMISSION_BATCH_MAX);
+      await Promise.all(batch.map(settle));
+      for (const item of batch) queuedBytes -= item.bytes;
+    }
+  };
+  const kick = () => {
+    if (working !== undefined) return;
+    working = work().finally(() => {
+      working = undefined;
+      if (queue.length > 0) kick();
+    });
+  };
+  const submit = (msg: IntakeMessage, ack?: () => void) => {
+    received += 1;
+    const screened = screenMessage(msg, { pcId, log: intakeLog, groups: () => groups.current });
+    if (!isScreened(screened)) {
+      acknowledge(ack, msg.subject);
+      return;
+    }
+    const bytes = msg.data.length;
+    if (queue.length >= INTAKE_QUEUE_MAX_MESSAGES || queuedBytes + bytes > INTAKE_QUEUE_MAX_BYTES) {
+      refusedQueueFull += 1;
+      const requestId = requestIdHint(screened.parsed);
+      const reason = `intake queue full (${queue.length} messages, ${queuedBytes} bytes waiting for admission)`;
+      if (ack !== undefined) {
+        intakeLog.warn({ subject: msg.subject, request_id: requestId, reason }, 'replay copy not admitted now; left unacked so JetStream redelivers it');
+        return;
+      }
+      intakeLog.error({ subject: msg.subject, request_id: requestId, reason }, 'command not admitted: intake queue full');
+      if (queueFullObsInFlight < QUEUE_FULL_OBS_IN_FLIGHT_MAX) {
+        queueFullObsInFlight += 1;
+        void obs('command_admission_unavailable', OBS_SOURCE_ADMISSION, { request_id: requestId, subject: msg.subject, reason })
+          .finally(() => { queueFullObsInFlight -= 1; });
+      }
+      return;
+    }
+    queue.push({ screened, ack, bytes });
+    queuedBytes += bytes;
+    kick();
+  };
+  const intakeSettled = async () => {
+    while (working !== undefined) await working;
+  };
+  const admissions = createAdmissionSink();
+  const pipeline = (msg: IntakeMessage | ScreenedMessage): Promise<IntakeDecision> => decide(msg);
 
   const pruneTimer = setInterval(() => {
     ledger.prune(now()).catch((err: Error) => log.warn({ err: err.message }, 'admission ledger pruning failed'));
@@ -168,8 +274,8 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   await ledger.prune(now()).catch((err: Error) => log.warn({ err: err.message }, 'admission ledger pruning failed'));
 
   return {
-    services, pcId, log, keyring, ledger, budget, groups, pipeline, now, obs,
-    admissions: createAdmissionSink(),
+    services, pcId, log, keyring, ledger, budget, groups, pipeline, now, obs, submit, intakeSettled, admissions,
+    intakeStats: () => ({ received, queued: queue.length, queued_bytes: queuedBytes, refused_queue_full: refusedQueueFull }),
     policy: createScriptPolicyReader(services.broker),
     async started(event) {
       try {

@@ -5,18 +5,18 @@
  */
 import type { Logger } from 'pino';
 import {
-  commandEnvelope, decode, decodeCommandBody, describeDecodeError, EXIT_REJECTED_UNSIGNED, formatRfc3339,
+  commandBody, commandEnvelope, decode, describeDecodeError, EXIT_REJECTED_UNSIGNED, formatRfc3339,
   FUTURE_SKEW_ALLOWANCE_MS, isAddressedTo, MAX_ENVELOPE_VALIDITY_MS, OBS_SOURCE_ADMISSION, OBS_SOURCE_SIGNATURE,
   parseRfc3339, SIGNATURE_OUTCOME_KIND, signatureRefusedStderr, type Command, type ExecResult,
 } from '../../contract/index.js';
 import { signatureRefusedResultId, uuidV4 } from '../ids.js';
 import type { AdmissionLedger, AdmissionRecord } from './admission-ledger.js';
+import { jsonNestingDepth, MAX_COMMAND_BODY_BYTES, MAX_COMMAND_JSON_DEPTH, requestIdHint } from './body-limits.js';
 import type { Keyring } from './keyring.js';
 import { notRunResult } from './results.js';
 import { verifySignature, type HeaderMap, type SignatureCheck } from './verify-signature.js';
 
-/** Bodies larger than this are refused unread (NATS' default max_payload; our choice). */
-export const MAX_COMMAND_BODY_BYTES = 1024 * 1024;
+export { MAX_COMMAND_BODY_BYTES } from './body-limits.js';
 
 /** One message as intake sees it, from a core subscription or the replay consumer. */
 export interface IntakeMessage {
@@ -31,6 +31,12 @@ export interface IntakeMessage {
 export interface AdmittedCommand {
   readonly command: Command;
   readonly record: AdmissionRecord;
+}
+
+/** A message that passed the synchronous screen: addressed to us, small and shallow enough, parsed JSON. */
+export interface ScreenedMessage {
+  readonly msg: IntakeMessage;
+  readonly parsed: unknown;
 }
 
 /** The decision: ack or not, and maybe a command to run. */
@@ -85,35 +91,53 @@ export function checkEnvelope(
   return { ok: true, command: envelope.command };
 }
 
+/**
+ * The synchronous, bounded part of the pipeline (§7 addressing, then size, nesting depth and
+ * UTF-8/JSON checks): a terminal decision (acked, logged with size and reason), or the parsed body.
+ * Runs where a message is delivered, so a flood of hostile bodies never occupies the admission queue.
+ */
+export function screenMessage(
+  msg: IntakeMessage, ctx: Pick<IntakeContext, 'pcId' | 'log' | 'groups'>,
+): IntakeDecision | ScreenedMessage {
+  if (msg.source !== 'recovery' && !isAddressedTo(msg.subject, ctx.pcId, ctx.groups())) {
+    ctx.log.debug({ subject: msg.subject, source: msg.source }, 'command not addressed to this PC; acked');
+    return { ack: true, outcome: 'not_for_me' };
+  }
+  const bytes = msg.data.length;
+  const undecodable = (reason: string): IntakeDecision => {
+    ctx.log.warn({ subject: msg.subject, source: msg.source, bytes, reason }, 'undecodable command body; acked and dropped');
+    return { ack: true, outcome: 'undecodable' };
+  };
+  if (bytes > MAX_COMMAND_BODY_BYTES) return undecodable(`body over ${MAX_COMMAND_BODY_BYTES} bytes`);
+  if (jsonNestingDepth(msg.data, MAX_COMMAND_JSON_DEPTH) > MAX_COMMAND_JSON_DEPTH) {
+    return undecodable(`JSON nested deeper than ${MAX_COMMAND_JSON_DEPTH} levels`);
+  }
+  try {
+    return { msg, parsed: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(msg.data)) };
+  } catch (err) {
+    return undecodable(`not UTF-8 JSON (${(err as Error).message.slice(0, 200)})`);
+  }
+}
+
+/** Whether `value` is a screened message rather than a terminal decision. */
+export function isScreened(value: IntakeDecision | ScreenedMessage): value is ScreenedMessage {
+  return 'parsed' in value;
+}
+
 /** Creates the per-executor pipeline; it remembers the last signature outcome for the "on change" obs rule. */
-export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage) => Promise<IntakeDecision> {
+export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | ScreenedMessage) => Promise<IntakeDecision> {
   let lastOutcome: string | undefined;
 
-  return async (msg) => {
+  return async (input) => {
+    const screened = 'parsed' in input ? input : screenMessage(input, ctx);
+    if (!isScreened(screened)) return screened;
+    const { msg, parsed } = screened;
     const log = ctx.log.child({ subject: msg.subject, source: msg.source });
-    if (msg.source !== 'recovery' && !isAddressedTo(msg.subject, ctx.pcId, ctx.groups())) {
-      log.debug('command not addressed to this PC; acked');
-      return { ack: true, outcome: 'not_for_me' };
-    }
-    if (msg.data.length > MAX_COMMAND_BODY_BYTES) {
-      log.warn({ bytes: msg.data.length }, `command body over ${MAX_COMMAND_BODY_BYTES} bytes; dropped`);
-      return { ack: true, outcome: 'undecodable' };
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(msg.data));
-    } catch (err) {
-      log.warn({ reason: (err as Error).message }, 'undecodable command (not UTF-8 JSON); dropped');
-      return { ack: true, outcome: 'undecodable' };
-    }
     const isEnvelope = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && 'kind' in parsed;
     const now = ctx.now();
     const sig = await verifySignature(msg.headers, msg.data, ctx.keyring, now, !isEnvelope);
-    const requestIdHint = typeof parsed === 'object' && parsed !== null
-      ? String((parsed as Record<string, unknown>)['request_id'] ?? ((parsed as Record<string, Record<string, unknown>>)['command']?.['request_id'] ?? ''))
-      : '';
     const obsPayload = (reason: string) => ({
-      request_id: requestIdHint, subject: msg.subject, ...(sig.kid !== undefined && { kid: sig.kid }), reason,
+      request_id: requestIdHint(parsed), subject: msg.subject, ...(sig.kid !== undefined && { kid: sig.kid }), reason,
     });
 
     let command: Command;
@@ -131,9 +155,9 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage) =
       }
       command = checked.command;
     } else {
-      const decoded = decodeCommandBody(msg.data);
+      const decoded = decode(commandBody, parsed);
       if (!decoded.ok) {
-        log.warn({ reason: describeDecodeError(decoded.error) }, 'undecodable command; dropped');
+        log.warn({ bytes: msg.data.length, reason: describeDecodeError(decoded.error) }, 'undecodable command; acked and dropped');
         return { ack: true, outcome: 'undecodable' };
       }
       command = decoded.value.command;

@@ -2,8 +2,8 @@
  * Intake (§3, §7): core subscriptions `commands.all`, `commands.pc.<pc_id>` and one
  * `commands.group.<g>` per current group (subscribe, then flush), plus the durable replay consumer
  * `agent_replay_<pc_id>` on `EXEC`, started after the first group read. Every message goes through
- * one serial pipeline (so live and replay copies of a request_id are admitted once) and a JetStream
- * message is acked only after its terminal decision.
+ * the runtime's bounded admission queue (live and replay copies of a request_id are admitted once)
+ * and a JetStream message is acked only after its terminal decision.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
@@ -58,26 +58,9 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
   const { services, pcId } = runtime;
   const log = runtime.log.child({ part: 'intake' });
   let stopped = false;
-  let chain: Promise<void> = Promise.resolve();
-
-  const submit = (msg: IntakeMessage, ack?: () => void) => {
-    chain = chain.then(async () => {
-      if (stopped) return;
-      const decision = await runtime.pipeline(msg);
-      // Handed off before the ack and even when this actor was stopped meanwhile (a disconnect
-      // during `ledger.admit`): the record is `pending` and later copies are duplicates, so a
-      // dropped hand-off would leave the command unrun until the next start.
-      if (decision.admitted !== undefined) runtime.admissions.push(decision.admitted);
-      if (decision.ack && ack !== undefined) {
-        try {
-          ack();
-        } catch (err) {
-          // A lost ack only means a redelivery, which the ledger answers as a duplicate.
-          log.warn({ err: (err as Error).message, subject: msg.subject }, 'ack failed; the redelivered copy will be a duplicate');
-        }
-      }
-    }).catch((err: Error) => log.error({ err: err.message, subject: msg.subject }, 'intake pipeline failed on a message'));
-  };
+  // Delivered messages go to the runtime's admission queue, which outlives this actor: stopping the
+  // intake (a disconnect) ends delivery, never the admission of what was already delivered.
+  const submit = (msg: IntakeMessage, ack?: () => void) => runtime.submit(msg, ack);
   const onCore = (subscriptionSubject: string) => (err: Error | null, msg: { subject: string; data: Uint8Array; headers?: import('@nats-io/transport-node').MsgHdrs }) => {
     if (err !== null) {
       log.warn({ subject: subscriptionSubject, err: err.message }, 'command subscription error');
