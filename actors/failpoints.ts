@@ -3,11 +3,13 @@
  * makes the named point throw or hang. Unset, `hit()` is one Map lookup on an empty map.
  *
  * Actions: `throw` (every time), `throw-once` (first hit only), `hang` (a promise that never settles),
- * `exit` (process.exit(1) at once, a crash without cleanup).
+ * `exit` (process.exit(1) at once, a crash without cleanup), `sleep<ms>` (e.g. `sleep500`: every
+ * hit waits that long; `hitSync` ignores it) to widen a window for a test.
  */
 
-export type FailpointAction = 'throw' | 'throw-once' | 'hang' | 'exit';
-const ACTIONS: readonly FailpointAction[] = ['throw', 'throw-once', 'hang', 'exit'];
+export type FailpointAction = 'throw' | 'throw-once' | 'hang' | 'exit' | `sleep${number}`;
+const ACTIONS: readonly string[] = ['throw', 'throw-once', 'hang', 'exit'];
+const SLEEP = /^sleep(\d{1,6})$/;
 
 export class FailpointError extends Error {
   constructor(readonly point: string) {
@@ -32,8 +34,8 @@ export function parseFailpoints(spec: string | undefined): { armed: Map<string, 
   const errors: string[] = [];
   for (const part of (spec ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
     const [point, action] = part.split('=', 2).map((s) => s.trim());
-    if (!point || !action || !ACTIONS.includes(action as FailpointAction)) {
-      errors.push(`ignoring failpoint ${JSON.stringify(part)}: expected <point>=${ACTIONS.join('|')}`);
+    if (!point || !action || (!ACTIONS.includes(action) && !SLEEP.test(action))) {
+      errors.push(`ignoring failpoint ${JSON.stringify(part)}: expected <point>=${ACTIONS.join('|')}|sleep<ms>`);
       continue;
     }
     armed.set(point, action as FailpointAction);
@@ -49,6 +51,8 @@ export function createFailpoints(spec: string | undefined): Failpoints & { error
     if (action === undefined) return undefined;
     if (action === 'throw-once') armed.delete(point);
     if (action === 'exit') process.exit(1);
+    const sleep = SLEEP.exec(action);
+    if (sleep !== null) return canHang ? new Promise<void>((resolve) => setTimeout(resolve, Number(sleep[1]))) : undefined;
     if (action === 'hang' && canHang) return NEVER;
     throw new FailpointError(point);
   };

@@ -221,6 +221,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   };
   const work = async () => {
     while (queue.length > 0) {
+      await services.failpoints.hit('intake.batch').catch(() => undefined);
       const batch = queue.splice(0, ADMISSION_BATCH_MAX);
       await Promise.all(batch.map(settle));
       for (const item of batch) queuedBytes -= item.bytes;

@@ -13,7 +13,9 @@ import { startBroker, type Broker } from '../harness/broker.js';
 import { agentDir, readStatus, spawnAgent, type AgentDir, type AgentProcess } from '../process/agent-process.js';
 import { pollUntil, resultsFor, waitForResults } from './harness.js';
 
-const BURST = 300;
+const BURST = 150;
+/** Each admission batch (64 messages) waits 1 s, so the broker stops while most of the burst is still queued. */
+const SLOW_ADMISSION = 'intake.batch=sleep1000';
 
 describe('intake reliability in the agent process', () => {
   let broker: Broker;
@@ -35,7 +37,7 @@ describe('intake reliability in the agent process', () => {
   beforeAll(async () => {
     broker = await startBroker();
     dir = await agentDir([broker.url], pcId);
-    agent = spawnAgent(dir);
+    agent = spawnAgent(dir, { KANADE_FAILPOINTS: SLOW_ADMISSION });
     await ready();
   });
   afterAll(async () => {
@@ -75,6 +77,7 @@ describe('intake reliability in the agent process', () => {
       const q = await intakeQueue();
       return q !== undefined && q.received - before >= BURST ? q : undefined;
     });
+    expect(atStop.queued).toBeGreaterThan(0);
     await broker.server.kill();
     // Admission goes on without the broker: every command gets its ledger record.
     const ledger = path.join(dir.dataDir, 'admission');
@@ -90,5 +93,5 @@ describe('intake reliability in the agent process', () => {
     // Exactly one result each (no copy admitted twice).
     for (const cmd of commands.slice(0, 20)) expect(await resultsFor(broker, cmd.request_id)).toHaveLength(1);
     expect(atStop.refused_queue_full).toBe(0);
-  });
+  }, 180_000);
 });
