@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readRegularText } from '../regular-file.js';
 import path from 'node:path';
 import {
   ADMISSION_MAX_BYTES, ADMISSION_MAX_RECORDS, ADMISSION_TOMBSTONE_MS, decodeExecResult, type ExecResult,
@@ -122,7 +123,7 @@ export async function openAdmissionLedger(
   const fileOf = (requestId: string) => path.join(dir, `${ledgerFileStem(requestId)}.json`);
   const readRecord = async (requestId: string): Promise<AdmissionRecord | undefined> => {
     try {
-      return parseRecord(await readFile(fileOf(requestId), 'utf8'));
+      return parseRecord(await readRegularText(fileOf(requestId)));
     } catch {
       return undefined;
     }
@@ -131,7 +132,7 @@ export async function openAdmissionLedger(
   const readKnownRecord = async (requestId: string): Promise<AdmissionRecord | undefined> => {
     let text: string;
     try {
-      text = await readFile(fileOf(requestId), 'utf8');
+      text = await readRegularText(fileOf(requestId));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -172,7 +173,8 @@ export async function openAdmissionLedger(
     if (!name.endsWith('.json')) continue;
     let text: string;
     try {
-      text = await readFile(path.join(dir, name), 'utf8');
+      // Never opens a FIFO, socket, device or symlink (issue #17.3: a FIFO would block the start).
+      text = await readRegularText(path.join(dir, name));
     } catch (err) {
       opts.onBadRecord?.(name, (err as Error).message);
       continue;

@@ -55,6 +55,9 @@ export const ensureOutboxDir = fromPromise<void, OutboxActorInput>(async ({ inpu
   await input.outbox.drain.refreshStuck();
 });
 
+/** A running pass re-sends its status this often even when nothing settles (stall detection). */
+export const OUTBOX_STATUS_REFRESH_MS = 1_000;
+
 /** Input of a drain pass actor. */
 export interface DrainBacklogInput extends OutboxActorInput {
   readonly runnerFactory: OutboxMessageRunnerFactory;
@@ -98,13 +101,29 @@ export function createDrainBacklog(effects: DrainBacklogEffects = JETSTREAM_EFFE
       onProgress: (status) => sendBack({ type: 'outbox.progress', status }),
     });
     let settled = false;
+    // Progress also on a timer: a pass that settles nothing (a hung read) still updates status,
+    // so `stalled_ms` reaches the child's `progress` region.
+    const clock = (system as { _clock?: TimerClock })._clock as TimerClock;
+    let refresh: unknown;
+    const armRefresh = (): void => {
+      refresh = clock.setTimeout(() => {
+        if (settled) return;
+        sendBack({ type: 'outbox.progress', status: input.outbox.drain.status() });
+        armRefresh();
+      }, OUTBOX_STATUS_REFRESH_MS);
+    };
+    armRefresh();
+    const end = (): void => {
+      settled = true;
+      clock.clearTimeout(refresh);
+    };
     pass.done.then(
       (summary) => {
-        settled = true;
+        end();
         sendBack({ type: 'drain.finished', summary });
       },
       (err: unknown) => {
-        settled = true;
+        end();
         sendBack({ type: 'drain.failed', error: describeError(err) });
       },
     );
@@ -113,6 +132,7 @@ export function createDrainBacklog(effects: DrainBacklogEffects = JETSTREAM_EFFE
     });
     return () => {
       if (!settled) pass.stop();
+      end();
     };
   });
 }

@@ -26,7 +26,8 @@ import {
 } from '../../contract/index.js';
 import type { OutboxMessageHandle, OutboxMessageRunner, OutboxMessageRunnerFactory, TimerClock } from './message-runner.js';
 import type { OutboxKindSpec } from './outbox-kinds.js';
-import { describeError, errorCode, type OutboxStore, type PrefetchedFile } from './outbox-store.js';
+import { describeIrregular } from '../regular-file.js';
+import { describeError, errorCode, type ListedBatch, type OutboxStore, type PrefetchedFile } from './outbox-store.js';
 import { isResourceUnavailable } from './publish-errors.js';
 
 /** Messages publishing or awaiting their PubAck at once (issue #3: default 64). */
@@ -61,6 +62,19 @@ export interface OutboxStatus {
   readonly stuck: number;
   /** Age of the oldest message the drain knows of, or null when none. */
   readonly oldest_age_ms: number | null;
+  /**
+   * Age (from its mtime) of the oldest message a running pass has picked up and not yet settled
+   * (publishing, awaiting its PubAck, being deleted, or read ahead and waiting for the window);
+   * null when the pass holds none.
+   */
+  readonly oldest_due_age_ms: number | null;
+  /**
+   * How long a running pass has held due work (messages picked up, or a batch being read) without
+   * settling any message; 0 when it is making progress or idle. The child turns `degraded` when
+   * this passes twice the ack timeout: every publish settles within the ack timeout, so longer
+   * means the drain is stuck (a hung file system), not slow.
+   */
+  readonly stalled_ms: number;
   readonly last_ack_latency_ms: number | null;
   readonly last_error: string | null;
 }
@@ -136,6 +150,7 @@ export class OutboxDrain<T> {
   private stuckCount = 0;
   private inFlightNow = 0;
   private oldestMtimeMs: number | null = null;
+  private activePass: { progress(now: number): { oldestDueMtimeMs: number | null; stalledMs: number } } | undefined;
 
   constructor(
     readonly store: OutboxStore<T>,
@@ -145,11 +160,16 @@ export class OutboxDrain<T> {
   /** The status summary as of now. */
   status(): OutboxStatus {
     const depth = Math.max(0, this.depthAtPassStart + (this.store.enqueuedCount - this.enqueuedAtPassStart) - this.completedSincePassStart);
+    const wallNow = Date.now();
+    const progress = this.activePass?.progress(wallNow);
+    const oldestDue = progress?.oldestDueMtimeMs ?? null;
     return {
       depth,
       in_flight: this.inFlightNow,
       stuck: this.stuckCount,
-      oldest_age_ms: depth === 0 || this.oldestMtimeMs === null ? null : Math.max(0, Date.now() - this.oldestMtimeMs),
+      oldest_age_ms: depth === 0 || this.oldestMtimeMs === null ? null : Math.max(0, Math.round(wallNow - this.oldestMtimeMs)),
+      oldest_due_age_ms: oldestDue === null ? null : Math.max(0, Math.round(wallNow - oldestDue)),
+      stalled_ms: Math.max(0, Math.round(progress?.stalledMs ?? 0)),
       last_ack_latency_ms: this.lastAckLatencyMs,
       last_error: this.lastError,
     };
@@ -218,6 +238,12 @@ export class OutboxDrain<T> {
     inFlight: (n: number): void => {
       this.inFlightNow = n;
     },
+    passStarted: (pass: NonNullable<OutboxDrain<T>['activePass']>): void => {
+      this.activePass = pass;
+    },
+    passEnded: (pass: NonNullable<OutboxDrain<T>['activePass']>): void => {
+      if (this.activePass === pass) this.activePass = undefined;
+    },
     seenMtime: (mtimeMs: number): void => {
       if (this.oldestMtimeMs === null || mtimeMs < this.oldestMtimeMs) this.oldestMtimeMs = mtimeMs;
     },
@@ -231,7 +257,7 @@ class Pass<T> implements DrainPass {
   private rejectDone!: (err: unknown) => void;
   private readonly records = new Map<string, MessageRecord>();
   private queue: PrefetchedFile[] = [];
-  private lister: AsyncGenerator<string[]> | undefined;
+  private lister: AsyncGenerator<ListedBatch> | undefined;
   private listingDone = false;
   private fetching = false;
   private started = false;
@@ -247,6 +273,9 @@ class Pass<T> implements DrainPass {
   private quarantinedCount = 0;
   private notDue = 0;
   private lastProgressAt = -Infinity;
+  /** Wall-clock ms of the pass start or of the last settled message (the stall figure). */
+  private lastSettledAt = Date.now();
+  private fetchStartedAt = 0;
   /** Messages awaiting a PubAck in send order; deadlines are monotonic (one timeout for all). */
   private ackDeadlines: Array<{ record: MessageRecord; attempt: number; deadline: number }> = [];
   private ackDeadlineHead = 0;
@@ -287,7 +316,22 @@ class Pass<T> implements DrainPass {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
+    this.drain.internals.passStarted(this);
     void this.begin();
+  }
+
+  /** Oldest unsettled due message and stall time, for {@link OutboxDrain.status} (wall clock). */
+  progress(now: number): { oldestDueMtimeMs: number | null; stalledMs: number } {
+    let oldest: number | null = null;
+    for (const record of this.records.values()) if (record.mtimeMs > 0 && (oldest === null || record.mtimeMs < oldest)) oldest = record.mtimeMs;
+    for (const file of this.queue) if (file.mtimeMs > 0 && (oldest === null || file.mtimeMs < oldest)) oldest = file.mtimeMs;
+    const holdsWork = this.records.size > 0 || this.queue.length > 0 || this.fetching;
+    return { oldestDueMtimeMs: oldest, stalledMs: holdsWork && !this.settled ? now - Math.max(this.lastSettledAt, this.fetching && this.records.size === 0 && this.queue.length === 0 ? this.fetchStartedAt : 0) : 0 };
+  }
+
+  /** A message settled (delivered, parked, quarantined, vanished): the drain is moving. */
+  private noteSettled(): void {
+    this.lastSettledAt = Date.now();
   }
 
   stop(): void {
@@ -345,6 +389,7 @@ class Pass<T> implements DrainPass {
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
+    this.drain.internals.passEnded(this);
     if (this.ackTimer !== undefined) this.timers.clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.ackDeadlines = [];
@@ -387,17 +432,20 @@ class Pass<T> implements DrainPass {
 
   private async fetchBatch(): Promise<void> {
     this.fetching = true;
+    this.fetchStartedAt = Date.now();
     try {
-      const next = await (this.lister as AsyncGenerator<string[]>).next();
+      const next = await (this.lister as AsyncGenerator<ListedBatch>).next();
       if (next.done === true) this.listingDone = true;
       else {
-        // One open per file gives the mtime (oldest first within the batch) and the bytes.
+        // One open per file gives the mtime (oldest first within the batch) and the bytes; entries
+        // that are not regular files are never opened (their kind comes from the listing).
         const store = this.drain.store;
-        const files = await Promise.all(next.value.map((name) => store.readWithStat(name, OUTBOX_PREFETCH_MAX_BYTES)));
+        const { names, irregular } = next.value;
+        const files = await Promise.all(names.map((name) => store.readWithStat(name, OUTBOX_PREFETCH_MAX_BYTES, irregular?.get(name) ?? 'file')));
         files.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
         this.listed += files.length;
         for (const file of files) {
-          this.drain.internals.seenMtime(file.mtimeMs);
+          if (file.mtimeMs > 0) this.drain.internals.seenMtime(file.mtimeMs);
           this.queue.push(file);
         }
       }
@@ -454,7 +502,10 @@ class Pass<T> implements DrainPass {
     }
     if (readError !== undefined) {
       if (readError.code === 'ENOENT') send({ type: 'message.vanished' });
-      else if (readError.code === 'EISDIR') send({ type: 'message.unreadable', reason: 'a directory, not a message file' });
+      else if (readError.code === 'EISDIR' || readError.code === 'ENOTREG') {
+        const kind = prefetched?.kind ?? (readError.error as { kind?: Parameters<typeof describeIrregular>[0] }).kind ?? (readError.code === 'EISDIR' ? 'directory' : 'unknown');
+        send({ type: 'message.unreadable', reason: describeIrregular(kind) });
+      }
       else send({ type: 'publish.failed', error: `read: ${describeError(readError.error)}` });
       return;
     }
@@ -632,6 +683,7 @@ class Pass<T> implements DrainPass {
   /** Takes the record out of the pass; the actor stops after its current step. */
   private close(record: MessageRecord, keepBusy = false): void {
     if (record.closed) return;
+    this.noteSettled();
     if (record.phase === 'window') this.inWindow -= 1;
     else if (record.phase === 'deleting') this.deleting -= 1;
     record.phase = 'closing';

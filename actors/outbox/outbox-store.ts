@@ -13,11 +13,12 @@
  * await store.enqueue(result); // durable once this resolves
  * for await (const names of store.listNameBatches(256)) console.log(names);
  */
-import { close as closeFd, constants as fsConstants, fstat, open as openFd, read as readFd } from 'node:fs';
-import { lstat, mkdir, open, opendir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { close as closeFd, constants as fsConstants, fstat, lstat as lstatCb, open as openFd, read as readFd } from 'node:fs';
+import { lstat, mkdir, open, opendir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { canSyncDirectory, syncDirectory } from '../durable-fs.js';
+import { fileKind, readRegularFile, readRegularText, SAFE_READ_FLAGS, type FileKind } from '../regular-file.js';
 import type { OutboxPort } from '../ports.js';
 import type { OutboxKindSpec } from './outbox-kinds.js';
 
@@ -42,9 +43,21 @@ export interface PrefetchedFile {
   readonly mtimeMs: number;
   /** Undefined when the file is larger than the prefetch limit (read again at its turn) or unreadable. */
   readonly bytes: Buffer | undefined;
-  /** errno code when the file could not be opened or read (ENOENT: gone meanwhile). */
+  /** errno code when the file could not be opened or read (ENOENT: gone meanwhile; ENOTREG / EISDIR: see `kind`). */
   readonly errorCode?: string;
   readonly error?: unknown;
+  /** Set when the entry is not a regular file (it was never opened). */
+  readonly kind?: FileKind;
+}
+
+/**
+ * One listing batch: message names, and for the rare entries that are not regular files (a FIFO,
+ * socket, device, symlink or directory named `*.json`) their kind from the directory entry, so
+ * they are never opened.
+ */
+export interface ListedBatch {
+  readonly names: string[];
+  readonly irregular: ReadonlyMap<string, FileKind> | undefined;
 }
 
 /** A quarantined file and why it was moved. */
@@ -189,23 +202,28 @@ export class OutboxStore<T> implements OutboxPort<T> {
 
   /**
    * Streams the directory and yields batches of at most `batchSize` message file names, unsorted
-   * (the drain reads them with {@link readWithStat} and sorts by the mtime it gets from the same open).
+   * (the drain reads them with {@link readWithStat} and sorts by the mtime it gets from the same
+   * open). The type comes from the directory entry itself (no extra syscall): entries that are not
+   * regular files are listed with their kind so the drain can quarantine them unopened.
    */
-  async *listNameBatches(batchSize: number, skip?: (name: string) => boolean): AsyncGenerator<string[]> {
+  async *listNameBatches(batchSize: number, skip?: (name: string) => boolean): AsyncGenerator<ListedBatch> {
     const dir = await this.openDir();
     let names: string[] = [];
+    let irregular: Map<string, FileKind> | undefined;
     try {
       for await (const entry of dir) {
         const name = entry.name;
-        if (!name.endsWith(MESSAGE_SUFFIX) || entry.isDirectory()) continue;
+        if (!name.endsWith(MESSAGE_SUFFIX)) continue;
         if (skip?.(name)) continue;
         names.push(name);
+        if (!entry.isFile()) (irregular ??= new Map()).set(name, fileKind(entry));
         if (names.length >= batchSize) {
-          yield names;
+          yield { names, irregular };
           names = [];
+          irregular = undefined;
         }
       }
-      if (names.length > 0) yield names;
+      if (names.length > 0) yield { names, irregular };
     } finally {
       await dir.close().catch(() => undefined);
     }
@@ -214,44 +232,62 @@ export class OutboxStore<T> implements OutboxPort<T> {
   /**
    * open → fstat → read → close with plain callbacks (the promise FileHandle API costs measurably
    * more per file): one open gives both the mtime for ordering and, up to `maxBytes`, the content.
+   * `kind` is what the directory entry said: anything but `file` is `lstat`ed and, unless that
+   * shows a regular file, never opened. The open uses `O_NONBLOCK | O_NOFOLLOW`, so a file swapped
+   * for a FIFO or symlink after the listing fails or is caught by the `fstat` instead of blocking.
    * Never rejects: failures come back in `errorCode`.
    */
-  readWithStat(name: string, maxBytes: number): Promise<PrefetchedFile> {
+  readWithStat(name: string, maxBytes: number, kind: FileKind = 'file'): Promise<PrefetchedFile> {
     const file = path.join(this.dir, name);
     return new Promise((resolve) => {
       const failed = (err: NodeJS.ErrnoException, mtimeMs = 0): void =>
         resolve({ name, mtimeMs, bytes: undefined, errorCode: errorCode(err), error: err });
-      openFd(file, 'r', (openErr, fd) => {
-        if (openErr) return failed(openErr);
-        fstat(fd, (statErr, st) => {
-          if (statErr) {
-            closeFd(fd, () => undefined);
-            return failed(statErr);
-          }
-          if (st.size > maxBytes || !st.isFile()) {
-            closeFd(fd, () => undefined);
-            return resolve({ name, mtimeMs: st.mtimeMs, bytes: undefined, ...(st.isFile() ? {} : { errorCode: 'EISDIR' }) });
-          }
-          const buffer = Buffer.allocUnsafe(st.size);
-          const step = (offset: number): void => {
-            if (offset >= buffer.length) {
+      const irregular = (found: FileKind, mtimeMs: number): void =>
+        resolve({ name, mtimeMs, bytes: undefined, errorCode: found === 'directory' ? 'EISDIR' : 'ENOTREG', kind: found });
+      const openAndRead = (): void => {
+        openFd(file, SAFE_READ_FLAGS, (openErr, fd) => {
+          if (openErr) return openErr.code === 'ELOOP' ? irregular('symlink', 0) : failed(openErr);
+          fstat(fd, (statErr, st) => {
+            if (statErr) {
               closeFd(fd, () => undefined);
-              return resolve({ name, mtimeMs: st.mtimeMs, bytes: buffer });
+              return failed(statErr);
             }
-            readFd(fd, buffer, offset, buffer.length - offset, offset, (readErr, n) => {
-              if (readErr) {
+            if (!st.isFile()) {
+              closeFd(fd, () => undefined);
+              return irregular(fileKind(st), st.mtimeMs);
+            }
+            if (st.size > maxBytes) {
+              closeFd(fd, () => undefined);
+              return resolve({ name, mtimeMs: st.mtimeMs, bytes: undefined });
+            }
+            const buffer = Buffer.allocUnsafe(st.size);
+            const step = (offset: number): void => {
+              if (offset >= buffer.length) {
                 closeFd(fd, () => undefined);
-                return failed(readErr, st.mtimeMs);
+                return resolve({ name, mtimeMs: st.mtimeMs, bytes: buffer });
               }
-              if (n === 0) {
-                closeFd(fd, () => undefined);
-                return resolve({ name, mtimeMs: st.mtimeMs, bytes: buffer.subarray(0, offset) });
-              }
-              step(offset + n);
-            });
-          };
-          step(0);
+              readFd(fd, buffer, offset, buffer.length - offset, offset, (readErr, n) => {
+                if (readErr) {
+                  closeFd(fd, () => undefined);
+                  return failed(readErr, st.mtimeMs);
+                }
+                if (n === 0) {
+                  closeFd(fd, () => undefined);
+                  return resolve({ name, mtimeMs: st.mtimeMs, bytes: buffer.subarray(0, offset) });
+                }
+                step(offset + n);
+              });
+            };
+            step(0);
+          });
         });
+      };
+      if (kind === 'file') return openAndRead();
+      lstatCb(file, (statErr, st) => {
+        if (statErr) return failed(statErr);
+        const found = fileKind(st);
+        if (found === 'file') return openAndRead();
+        irregular(found, st.mtimeMs);
       });
     });
   }
@@ -265,7 +301,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
     for (const name of await readdir(this.dir)) {
       if (!name.endsWith(TMP_SUFFIX)) continue;
       const file = path.join(this.dir, name);
-      const info = await stat(file).catch(() => undefined);
+      const info = await lstat(file).catch(() => undefined);
       if (info === undefined || now - info.mtimeMs < maxAgeMs) continue;
       await unlink(file).then(() => (removed += 1), () => undefined);
     }
@@ -281,9 +317,9 @@ export class OutboxStore<T> implements OutboxPort<T> {
     return count;
   }
 
-  /** Reads one message file. */
+  /** Reads one message file; rejects with `NotRegularFileError` (code ENOTREG / EISDIR) for anything but a regular file. */
   read(name: string): Promise<Buffer> {
-    return readFile(path.join(this.dir, name));
+    return readRegularFile(path.join(this.dir, name));
   }
 
   /** Deletes a delivered file; a file already gone counts as deleted. */
@@ -318,9 +354,10 @@ export class OutboxStore<T> implements OutboxPort<T> {
     const out: StuckFile[] = [];
     for (const name of names) {
       if (name.endsWith(REASON_SUFFIX) || name.endsWith('.tmp')) continue;
-      const info = await stat(path.join(this.stuckDir, name)).catch(() => undefined);
-      if (info === undefined || !info.isFile()) continue;
-      const reason = await readFile(path.join(this.stuckDir, `${name}${REASON_SUFFIX}`), 'utf8').catch(() => '(no reason recorded)');
+      // lstat: a quarantined FIFO or symlink is listed too (it is why it was quarantined).
+      const info = await lstat(path.join(this.stuckDir, name)).catch(() => undefined);
+      if (info === undefined) continue;
+      const reason = await readRegularText(path.join(this.stuckDir, `${name}${REASON_SUFFIX}`)).catch(() => '(no reason recorded)');
       out.push({ name, reason: reason.trim(), mtimeMs: info.mtimeMs });
     }
     return out.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));

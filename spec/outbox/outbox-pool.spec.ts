@@ -6,7 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { pino } from 'pino';
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { NoRespondersError, RequestError } from '@nats-io/transport-node';
 import { OUTBOX_BACKOFF_CAP_MS, OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
@@ -213,6 +215,43 @@ describe('outbox drain pool', () => {
     });
     expect(seen).toEqual([{ subject: `results.${rust.request_id}`, body: text }]);
     expect(await files()).toEqual([]);
+  });
+
+  it('entries that are not regular files are quarantined unopened with their kind; the real messages are delivered (#17.3)', async () => {
+    const { dir, outbox, run, files } = await setup();
+    const good = [sampleResult(), sampleResult()];
+    for (const r of good) await outbox.enqueue(r);
+    execFileSync('mkfifo', ['-m', '600', path.join(dir, 'a-fifo.json')]);
+    await symlink(path.join(dir, `${good[0]!.result_id}.json`), path.join(dir, 'a-link.json'));
+    await symlink('/dev/zero', path.join(dir, 'a-device-link.json'));
+    await mkdir(path.join(dir, 'a-dir.json'));
+    const socketServer = net.createServer();
+    await new Promise<void>((resolve) => socketServer.listen(path.join(dir, 'a-socket.json'), resolve));
+    cleanups.push(() => new Promise((resolve) => socketServer.close(() => resolve())));
+    const published: string[] = [];
+    const summary = await run(async (subject) => {
+      published.push(subject);
+    });
+    expect(summary.delivered).toBe(2);
+    expect(published.sort()).toEqual(good.map((r) => `results.${r.request_id}`).sort());
+    // Quarantine renames finish after the pass settles.
+    await waitUntil(async () => (await files()).length === 0, 5_000, 'five quarantines');
+    const stuck = new Map((await outbox.store.listStuck()).map((f) => [f.name, f.reason]));
+    expect(stuck.get('a-fifo.json')).toMatch(/a FIFO \(named pipe\), not a regular file \(never opened\)$/);
+    expect(stuck.get('a-link.json')).toMatch(/a symbolic link, not a regular file \(never followed\)$/);
+    expect(stuck.get('a-device-link.json')).toMatch(/a symbolic link/);
+    expect(stuck.get('a-dir.json')).toMatch(/a directory, not a message file$/);
+    expect(stuck.get('a-socket.json')).toMatch(/a socket, not a regular file \(never opened\)$/);
+    expect(outbox.drain.status()).toMatchObject({ stuck: 5, stalled_ms: 0, oldest_due_age_ms: null });
+  });
+
+  it('readWithStat refuses a FIFO swapped in after the listing said "file" (O_NONBLOCK + fstat), and read() refuses one too', async () => {
+    const { dir, outbox } = await setup();
+    await outbox.store.ensureDir();
+    execFileSync('mkfifo', ['-m', '600', path.join(dir, 'late.json')]);
+    const got = await outbox.store.readWithStat('late.json', 1024, 'file');
+    expect(got).toMatchObject({ errorCode: 'ENOTREG', kind: 'fifo', bytes: undefined });
+    await expect(outbox.store.read('late.json')).rejects.toMatchObject({ code: 'ENOTREG', kind: 'fifo' });
   });
 
   it('a pass over a vanished directory fails, and ensureDir creates it again', async () => {
