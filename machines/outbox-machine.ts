@@ -5,14 +5,17 @@
  * and by a 1 s safety tick. A parallel `health` region carries the `degraded` tag while enqueues
  * fail (disk full, read-only), so `kanade-agent status` shows it.
  *
- * Each message inside a pass follows machines/outbox-message-machine.ts. `shutdown` lets the
- * messages in flight settle (bounded) and reaches `stopped`.
+ * Each message inside a pass follows machines/outbox-message-machine.ts. `shutdown` during a pass
+ * keeps draining (every due file, and another pass for files enqueued meanwhile, such as the
+ * executor's `killed: agent shutting down` results) until the outbox is empty or the grace the
+ * supervisor gave it is spent (contract §8.4), then reaches `stopped`. A `progress` region carries
+ * `degraded` while a pass holds due work without settling anything (a stalled drain).
  *
  * @example
  * const child = createActor(createOutboxMachine('results'), { input: services }).start();
  * child.getSnapshot().context.status; // { depth, in_flight, stuck, … }
  */
-import { assign, sendTo, setup, type EventObject } from 'xstate';
+import { assign, not, raise, setup } from 'xstate';
 import { OUTBOX_TICK_MS, PUB_ACK_TIMEOUT_MS } from '../contract/index.js';
 import { drainableOutbox, type DrainableOutbox } from '../actors/outbox/create-outboxes.js';
 import { drainBacklog, ensureOutboxDir, watchOutbox, type OutboxActorEvent } from '../actors/outbox/outbox-actors.js';
@@ -21,8 +24,10 @@ import type { OutboxKind } from '../actors/outbox/outbox-kinds.js';
 import type { AgentServices } from '../actors/ports.js';
 import { createOutboxMessageRunner } from './outbox-message-machine.js';
 
-/** Longest wait on shutdown for messages in flight to get their PubAck. */
+/** Flush time on shutdown when the `shutdown` event does not say how long the supervisor waits. */
 export const OUTBOX_SHUTDOWN_GRACE_MS = 2_000;
+/** Kept back from the supervisor's grace, so the child stops itself instead of being stopped by force. */
+export const OUTBOX_STOP_MARGIN_MS = 300;
 /**
  * With nothing left on disk, the safety tick is this many times the 1 s tick.
  * Enqueues by this process wake the drain at once, so only files another process drops in (an
@@ -31,8 +36,13 @@ export const OUTBOX_SHUTDOWN_GRACE_MS = 2_000;
  */
 export const OUTBOX_EMPTY_RESCAN_TICKS = 30;
 
-/** The supervisor's grace for an outbox child: the drain grace plus a margin. */
-export const OUTBOX_CHILD_SHUTDOWN_MS = OUTBOX_SHUTDOWN_GRACE_MS + 1_000;
+/** The supervisor's grace for the events and obs children (they stop before `outbox-results`). */
+export const OUTBOX_CHILD_SHUTDOWN_MS = 3_000;
+/**
+ * The supervisor's grace for `outbox-results`: the whole tree budget (supervisor/root-machine.ts
+ * SHUTDOWN_BUDGET_MS); the root clamps it to what is left, so results get the rest of the 10 s.
+ */
+export const OUTBOX_RESULTS_SHUTDOWN_MS = 9_000;
 
 /** `context.status` of an outbox child: the drain figures plus the enqueue error while degraded. */
 export interface OutboxChildStatus extends OutboxStatus {
@@ -55,13 +65,25 @@ interface OutboxContext {
   readonly status: OutboxChildStatus;
 }
 
-type OutboxEvent = OutboxActorEvent | { readonly type: 'shutdown' };
+/**
+ * `shutdown` from the supervisor; `graceMs` is how long it will wait before stopping the child by
+ * force. `flush.deadline` is the child's own timer for the end of the flush.
+ */
+type OutboxEvent = OutboxActorEvent | { readonly type: 'shutdown'; readonly graceMs?: number } | { readonly type: 'flush.deadline' };
+
+/** How long the shutdown flush may last, from the supervisor's grace (margin kept) or the default. */
+export function flushGraceMs(graceMs: number | undefined): number {
+  if (graceMs === undefined || !Number.isFinite(graceMs)) return OUTBOX_SHUTDOWN_GRACE_MS;
+  return Math.max(0, Math.floor(graceMs) - OUTBOX_STOP_MARGIN_MS);
+}
 
 const EMPTY_STATUS: OutboxChildStatus = {
   depth: 0,
   in_flight: 0,
   stuck: 0,
   oldest_age_ms: null,
+  oldest_due_age_ms: null,
+  stalled_ms: 0,
   last_ack_latency_ms: null,
   last_error: null,
   enqueue_error: null,
@@ -71,6 +93,8 @@ const EMPTY_STATUS: OutboxChildStatus = {
 export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOptions = {}) {
   const ackTimeoutMs = options.ackTimeoutMs ?? PUB_ACK_TIMEOUT_MS;
   const window = options.window ?? OUTBOX_PUBLISH_WINDOW;
+  // Every publish settles within the ack timeout; twice that without settling anything is a stall.
+  const stallMs = 2 * ackTimeoutMs;
   return setup({
     types: {
       input: {} as AgentServices,
@@ -86,6 +110,12 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
       requestRescan: assign({ rescan: true }),
       clearRescan: assign({ rescan: false }),
       markShuttingDown: assign({ shuttingDown: true }),
+      scheduleFlushDeadline: raise({ type: 'flush.deadline' }, {
+        id: 'flushDeadline',
+        delay: ({ event }) => flushGraceMs(event.type === 'shutdown' ? event.graceMs : undefined),
+      }),
+      logFlushDeadline: ({ context }) =>
+        context.services.log.warn({ outbox: kind, depth: context.outbox.drain.status().depth }, 'shutdown: outbox flush time spent; the rest stays on disk for the next start'),
       refreshStatus: assign(({ context }) => ({ status: { ...context.status, ...context.outbox.drain.status() } })),
       takeProgress: assign(({ context, event }) =>
         event.type === 'outbox.progress' ? { status: { ...context.status, ...event.status } } : {},
@@ -105,17 +135,17 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
           'outbox directory unavailable; retrying every tick',
         );
       },
-      finishInFlight: sendTo('drainBacklog', { type: 'drain.finish' } as EventObject),
     },
     guards: {
       brokerDown: ({ context }) => !context.connected,
       rescanRequested: ({ context }) => context.rescan,
       shuttingDown: ({ context }) => context.shuttingDown,
+      flushAgain: ({ context }) => context.shuttingDown && context.rescan,
+      drainStalled: ({ event }) => event.type === 'outbox.progress' && event.status.stalled_ms >= stallMs,
     },
     delays: {
       tick: OUTBOX_TICK_MS,
       safetyTick: ({ context }) => (context.status.depth > 0 ? OUTBOX_TICK_MS : OUTBOX_TICK_MS * OUTBOX_EMPTY_RESCAN_TICKS),
-      shutdownGrace: OUTBOX_SHUTDOWN_GRACE_MS,
     },
   }).createMachine({
     id: `outbox-${kind}`,
@@ -136,6 +166,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
           'broker.connected': { actions: ['markConnected', 'wakeParkedFiles'] },
           'broker.disconnected': { actions: 'markDisconnected' },
           'outbox.progress': { actions: 'takeProgress' },
+          'flush.deadline': { target: '#outbox-' + kind + '.stopped', actions: 'logFlushDeadline' },
         },
         states: {
           drain: {
@@ -186,18 +217,21 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
                 initial: 'walking',
                 states: {
                   walking: {
+                    always: { guard: 'shuttingDown', target: 'flushing' },
                     on: {
                       'result.enqueued': { actions: 'requestRescan' },
-                      shutdown: { target: 'finishing', actions: ['markShuttingDown', 'finishInFlight'] },
+                      shutdown: { target: 'flushing', actions: ['markShuttingDown', 'scheduleFlushDeadline'] },
                     },
                   },
-                  finishing: {
-                    description: 'Shutting down: no new publishes; waiting (bounded) for the PubAcks in flight.',
-                    after: { shutdownGrace: '#outbox-' + kind + '.stopped' },
+                  flushing: {
+                    description:
+                      'Shutting down: the pass keeps publishing every due file, and files enqueued meanwhile get another pass, until the outbox is empty or the flush time (the supervisor grace minus a margin) is spent.',
+                    on: { 'result.enqueued': { actions: 'requestRescan' } },
                   },
                 },
                 on: {
                   'drain.finished': [
+                    { guard: 'flushAgain', target: 'draining', reenter: true, actions: 'refreshStatus' },
                     { guard: 'shuttingDown', target: '#outbox-' + kind + '.stopped', actions: 'refreshStatus' },
                     { guard: 'rescanRequested', target: 'draining', reenter: true, actions: 'refreshStatus' },
                     { target: 'idle', actions: 'refreshStatus' },
@@ -238,6 +272,25 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
               },
             },
           },
+          progress: {
+            initial: 'moving',
+            states: {
+              moving: {
+                on: { 'outbox.progress': { guard: 'drainStalled', target: 'stalled', actions: 'takeProgress' } },
+              },
+              stalled: {
+                description:
+                  'A pass has held due work for twice the ack timeout without settling any message (a hung read or list); `stalled_ms` and `oldest_due_age_ms` in status say how long.',
+                tags: ['degraded'],
+                on: {
+                  'outbox.progress': [{ guard: not('drainStalled'), target: 'moving', actions: 'takeProgress' }, { actions: 'takeProgress' }],
+                  'drain.finished': 'moving',
+                  'drain.failed': 'moving',
+                  'broker.disconnected': 'moving',
+                },
+              },
+            },
+          },
         },
       },
       stopped: {
@@ -252,7 +305,7 @@ export const outboxMachine = createOutboxMachine('results');
 
 /** Child specs of the three outbox children, in start order (supervisor/children.ts lists them after `config`). */
 export const OUTBOX_CHILD_SPECS = [
-  { id: 'outbox-results', logic: outboxMachine, restart: 'permanent', shutdownMs: OUTBOX_CHILD_SHUTDOWN_MS },
+  { id: 'outbox-results', logic: outboxMachine, restart: 'permanent', shutdownMs: OUTBOX_RESULTS_SHUTDOWN_MS },
   { id: 'outbox-events', logic: createOutboxMachine('events'), restart: 'permanent', shutdownMs: OUTBOX_CHILD_SHUTDOWN_MS },
   { id: 'outbox-obs', logic: createOutboxMachine('obs'), restart: 'permanent', shutdownMs: OUTBOX_CHILD_SHUTDOWN_MS },
 ] as const;

@@ -281,7 +281,8 @@ export const rootMachine = setup({
         if (withholdsShutdown(context.services, id)) {
           context.services.log.warn({ child: id }, `failpoint ${id}.shutdown: not asking ${id} to stop; it will be stopped by force`);
         } else {
-          enqueue.sendTo(ref, { type: 'shutdown' });
+          // graceMs: how long this child has before it is stopped by force (the outboxes flush until then).
+          enqueue.sendTo(ref, { type: 'shutdown', graceMs: grace });
         }
         enqueue.raise({ type: 'child.graceExpired', id }, { delay: grace, id: `grace:${id}` });
         enqueue.assign({ records, stopQueue: queue, stoppingChild: id });

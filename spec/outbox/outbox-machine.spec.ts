@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock, type EventObject } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { OUTBOX_TICK_MS } from '../../contract/index.js';
-import { createOutboxMachine, OUTBOX_EMPTY_RESCAN_TICKS, OUTBOX_SHUTDOWN_GRACE_MS } from '../../machines/outbox-machine.js';
+import { OUTBOX_TICK_MS, PUB_ACK_TIMEOUT_MS } from '../../contract/index.js';
+import { createOutboxMachine, flushGraceMs, OUTBOX_EMPTY_RESCAN_TICKS, OUTBOX_SHUTDOWN_GRACE_MS, OUTBOX_STOP_MARGIN_MS } from '../../machines/outbox-machine.js';
 import { outboxServices, sampleResult, tempDataDir } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -46,7 +46,8 @@ async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
   const flush = () => new Promise((resolve) => setImmediate(resolve));
   const finishPass = () => passSendBack?.({ type: 'drain.finished', summary: { listed: 0, delivered: 0, quarantined: 0, notDue: 0, stopped: false } });
   const drainState = () => (child.getSnapshot().value as { running?: { drain?: unknown } }).running?.drain;
-  return { child, clock, hub, outboxes, log, flush, finishPass, drainState };
+  const sendProgress = (status: Record<string, unknown>) => passSendBack?.({ type: 'outbox.progress', status });
+  return { child, clock, hub, outboxes, log, flush, finishPass, drainState, sendProgress };
 }
 
 describe('outbox child machine', () => {
@@ -164,24 +165,55 @@ describe('outbox child machine', () => {
     expect(h.child.getSnapshot().context.status.enqueue_error).toBeNull();
   });
 
-  it('shutdown while draining lets the pass finish its in-flight messages, then stops', async () => {
+  it('shutdown while draining keeps the pass going; an enqueue meanwhile gets another pass; stops when a pass finds nothing new (§8.4)', async () => {
     const h = await harness();
     await h.flush();
-    h.child.send({ type: 'shutdown' });
-    expect(h.drainState()).toEqual({ draining: 'finishing' });
-    expect(h.log.finishRequests).toBe(1);
+    h.child.send({ type: 'shutdown', graceMs: 8_000 });
+    expect(h.drainState()).toEqual({ draining: 'flushing' });
+    expect(h.log.passes).toBe(1);
+    // The executor's `killed: agent shutting down` results arrive while the pass runs.
+    h.child.send({ type: 'result.enqueued' });
+    h.finishPass();
+    expect(h.child.getSnapshot().status).toBe('active');
+    expect(h.drainState()).toEqual({ draining: 'flushing' });
+    expect(h.log.passes).toBe(2);
     h.finishPass();
     expect(h.child.getSnapshot().status).toBe('done');
   });
 
-  it('shutdown while draining stops after the grace even if acks never come', async () => {
+  it('the shutdown flush ends at the supervisor grace minus the margin even if acks never come', async () => {
     const h = await harness();
     await h.flush();
-    h.child.send({ type: 'shutdown' });
-    h.clock.increment(OUTBOX_SHUTDOWN_GRACE_MS - 1);
+    h.child.send({ type: 'shutdown', graceMs: 5_000 });
+    h.clock.increment(flushGraceMs(5_000) - 1);
     expect(h.child.getSnapshot().status).toBe('active');
     h.clock.increment(1);
     expect(h.child.getSnapshot().status).toBe('done');
+    expect(flushGraceMs(5_000)).toBe(5_000 - OUTBOX_STOP_MARGIN_MS);
+    expect(flushGraceMs(undefined)).toBe(OUTBOX_SHUTDOWN_GRACE_MS);
+  });
+
+  it('a broker disconnect during the shutdown flush stops at once (the files wait on disk)', async () => {
+    const h = await harness();
+    await h.flush();
+    h.child.send({ type: 'shutdown', graceMs: 8_000 });
+    h.child.send({ type: 'broker.disconnected' });
+    expect(h.child.getSnapshot().status).toBe('done');
+  });
+
+  it('a pass that settles nothing for twice the ack timeout turns the child degraded until it moves again', async () => {
+    const h = await harness();
+    await h.flush();
+    const status = (stalled_ms: number) => ({
+      depth: 3, in_flight: 0, stuck: 0, oldest_age_ms: 1, oldest_due_age_ms: stalled_ms, stalled_ms, last_ack_latency_ms: null, last_error: null,
+    });
+    h.sendProgress(status(2 * PUB_ACK_TIMEOUT_MS - 1));
+    expect(h.child.getSnapshot().hasTag('degraded')).toBe(false);
+    h.sendProgress(status(2 * PUB_ACK_TIMEOUT_MS));
+    expect(h.child.getSnapshot().hasTag('degraded')).toBe(true);
+    expect(h.child.getSnapshot().context.status).toMatchObject({ stalled_ms: 2 * PUB_ACK_TIMEOUT_MS, oldest_due_age_ms: 2 * PUB_ACK_TIMEOUT_MS });
+    h.sendProgress(status(0));
+    expect(h.child.getSnapshot().hasTag('degraded')).toBe(false);
   });
 
   it('shutdown from idle, paused or dirUnavailable stops at once', async () => {
@@ -207,7 +239,7 @@ describe('outbox child machine', () => {
     await h.flush();
     h.child.send({
       type: 'outbox.progress',
-      status: { depth: 7, in_flight: 3, stuck: 1, oldest_age_ms: 50, last_ack_latency_ms: 2, last_error: null },
+      status: { depth: 7, in_flight: 3, stuck: 1, oldest_age_ms: 50, oldest_due_age_ms: 40, stalled_ms: 0, last_ack_latency_ms: 2, last_error: null },
     });
     expect(h.child.getSnapshot().context.status).toMatchObject({ depth: 7, in_flight: 3, stuck: 1, last_ack_latency_ms: 2 });
   });
