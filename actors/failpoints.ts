@@ -64,7 +64,8 @@ export function createFailpoints(spec: string | undefined): Failpoints & { error
       await trigger(point, true);
     },
     hitSync: (point) => {
-      if (armed.size !== 0) trigger(point, false);
+      // Never a promise here: `hang` is not allowed without await (canHang = false).
+      if (armed.size !== 0) void trigger(point, false);
     },
   };
 }

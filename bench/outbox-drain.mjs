@@ -13,7 +13,7 @@
  * RSS above idle while a 100,000-file backlog drains. The last line is one JSON object.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, open, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

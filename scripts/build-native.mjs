@@ -36,10 +36,10 @@ function ensureCompiler() {
   if (isRoot && existsSync("/etc/debian_version") && !process.env.KANADE_MINGW_GCC) {
     console.error(`build-native: installing ${PACKAGE}`);
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    let r = spawnSync("apt-get", ["install", "-y", "-qq", PACKAGE], { stdio: "inherit", env });
-    if (r.status !== 0) {
+    const first = spawnSync("apt-get", ["install", "-y", "-qq", PACKAGE], { stdio: "inherit", env });
+    if (first.status !== 0) {
       spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-      r = spawnSync("apt-get", ["install", "-y", "-qq", PACKAGE], { stdio: "inherit", env });
+      spawnSync("apt-get", ["install", "-y", "-qq", PACKAGE], { stdio: "inherit", env });
     }
     if (haveCompiler()) return;
   }

@@ -204,7 +204,7 @@ describe('outbox drain pool', () => {
   });
 
   it('takes over files written by the Rust agent (<request_id>.json) and publishes their bytes as they are', async () => {
-    const { outbox, run, dir, files } = await setup();
+    const { run, dir, files } = await setup();
     await mkdir(dir, { recursive: true });
     const rust = { ...sampleResult(), parent_result_id: null, collect_object: null };
     const text = JSON.stringify(rust, null, 2);
