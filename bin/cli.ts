@@ -10,6 +10,7 @@ import { registerExec } from './commands/exec.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerOutbox } from './commands/outbox.js';
 import { registerRun } from './commands/run.js';
+import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
 import { versionRequest, withDefaultCommand } from './default-command.js';
 import { versionText } from './version-text.js';
@@ -29,6 +30,7 @@ function buildProgram(): Command {
   registerInventory(program);
   registerCharts(program);
   registerOutbox(program);
+  registerService(program);
   return program;
 }
 
