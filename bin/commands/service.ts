@@ -10,8 +10,8 @@ interface ServiceOptions {
 
 /** This agent as the service should start it: the single executable, or node + the entry script. */
 async function selfSource(): Promise<AgentSource> {
-  const { isSea } = await import('node:sea');
-  if (isSea() || process.argv[1] === undefined) return { kind: 'exe', path: process.execPath };
+  const { isSingleExecutable } = await import('../../actors/self-command.js');
+  if (isSingleExecutable() || process.argv[1] === undefined) return { kind: 'exe', path: process.execPath };
   return { kind: 'node', node: process.execPath, script: process.argv[1] };
 }
 
