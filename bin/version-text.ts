@@ -3,6 +3,7 @@
  * reads the second word, wire contract §10); with `--json`, the build facts as one JSON line.
  */
 import { BUILD_INFO, type BuildInfo } from '../actors/version.js';
+import { embeddedAssetNames } from '../actors/sea-asset.js';
 import { isSingleExecutable } from '../actors/self-command.js';
 
 /** `--version --json`: snake_case like every JSON the agent prints. */
@@ -13,6 +14,8 @@ export interface VersionReport extends BuildInfo {
   readonly platform: string;
   /** True for the single executable built by `npm run release`, false from dist/. */
   readonly single_executable: boolean;
+  /** SEA assets embedded at build time (win-x64: the native helpers); [] from dist/. */
+  readonly assets: readonly string[];
 }
 
 /** The version report of this process. */
@@ -23,6 +26,7 @@ export function versionReport(): VersionReport {
     node_version: process.version,
     platform: `${process.platform}-${process.arch}`,
     single_executable: isSingleExecutable(),
+    assets: embeddedAssetNames(),
   };
 }
 

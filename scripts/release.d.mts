@@ -33,6 +33,8 @@ export interface BuildReleaseOptions {
   outDir?: string;
   /** 'auto' (default): code cache for the host's own target only; false: none. */
   codeCache?: 'auto' | boolean;
+  /** Build native/*.c (scripts/build-native.mjs) before a win-x64 build; default true. */
+  nativeHelpers?: boolean;
   log?: (line: string) => void;
 }
 
@@ -48,7 +50,8 @@ export const TARGETS: Record<TargetName, {
 }>;
 export function buildRelease(opts?: BuildReleaseOptions): Promise<ReleaseManifest>;
 export function bundle(opts: { buildInfo: { version: string; commit: string; built_at: string }; outFile: string }): Promise<{ file: string; metafile: import('esbuild').Metafile }>;
-export function nativeAssets(dir?: string): Promise<Record<string, string>>;
+export function nativeAssets(target: TargetName, dir?: string): Promise<Record<string, string>>;
+export function stripPeSignature(image: Buffer): Buffer;
 export function nodeBinary(target: TargetName, opts?: { nodeVersion?: string; log?: (line: string) => void }): Promise<string>;
 export function nodeCacheDir(env?: NodeJS.ProcessEnv): string;
 export function hostTarget(): TargetName | undefined;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run release [-- --version V] [--targets linux-x64,linux-arm64,win-x64] [--out DIR] [--no-code-cache]`
+ * `npm run release [-- --version V] [--targets linux-x64,linux-arm64,win-x64] [--out DIR] [--no-code-cache] [--no-native]`
  *
  * Builds the agent as one raw executable per target (a Node single executable application):
  * esbuild bundles the TypeScript sources into one CommonJS file with the version fixed at build
@@ -73,6 +73,9 @@ export const NODE_PACKAGE_INTEGRITY = {
 /** Versions are semver: they become file names and object keys. */
 const VERSION_RE = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
+/** The asset listing the names of the others (actors/sea-asset.ts reads it). */
+const ASSET_INDEX = 'kanade-assets.json';
+
 /** Files in this directory become SEA assets named by their file name (docs/release.md). */
 export const NATIVE_ASSET_DIR = join(ROOT, 'build', 'native');
 
@@ -140,6 +143,19 @@ export async function nodeBinary(target, { nodeVersion = process.versions.node, 
   return binary;
 }
 
+/**
+ * Builds native/*.c into build/native/*.exe (scripts/build-native.mjs, mingw) so the Windows
+ * executable always carries the current helpers. Skipped when the checkout has no native sources.
+ */
+function buildNativeHelpers(log) {
+  const script = join(ROOT, 'scripts', 'build-native.mjs');
+  const sourceDir = join(ROOT, 'native');
+  if (!existsSync(script) || !existsSync(sourceDir)) return;
+  log('building native/*.c for win-x64 (scripts/build-native.mjs)');
+  const r = spawnSync(process.execPath, [script], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`scripts/build-native.mjs exited with ${r.status ?? r.signal}: the Windows executable would lack its helpers`);
+}
+
 function gitCommit() {
   const head = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
   if (head.status !== 0) return 'unknown';
@@ -202,9 +218,13 @@ export async function bundle({ buildInfo, outFile }) {
   return { file: outFile, metafile: result.metafile };
 }
 
-/** Every file of build/native/ (e.g. mingw-built helpers) as a SEA asset named by its file name. */
-export async function nativeAssets(dir = NATIVE_ASSET_DIR) {
+/**
+ * The SEA assets of a target: for win-x64, every `*.exe` of build/native/ (the mingw-built helpers
+ * of scripts/build-native.mjs) named by its file name; Linux targets carry none.
+ */
+export async function nativeAssets(target, dir = NATIVE_ASSET_DIR) {
   const assets = {};
+  if (TARGETS[target].platform !== 'win32') return assets;
   let names;
   try {
     names = await readdir(dir);
@@ -213,7 +233,7 @@ export async function nativeAssets(dir = NATIVE_ASSET_DIR) {
     throw error;
   }
   for (const name of names.sort()) {
-    if (name.startsWith('.')) continue;
+    if (name.startsWith('.') || !name.endsWith('.exe')) continue;
     const file = join(dir, name);
     if ((await stat(file)).isFile()) assets[name] = file;
   }
@@ -223,22 +243,50 @@ export async function nativeAssets(dir = NATIVE_ASSET_DIR) {
 /** Makes a SEA blob from the bundle; with `codeCache`, V8's code cache for this host's Node. */
 async function seaBlob({ bundleFile, blobFile, codeCache, assets }) {
   const configFile = `${blobFile}.json`;
+  const indexFile = `${blobFile}.assets.json`;
+  await writeFile(indexFile, JSON.stringify(Object.keys(assets)));
   await writeFile(configFile, JSON.stringify({
     main: bundleFile,
     output: blobFile,
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: codeCache,
-    assets,
+    assets: { ...assets, [ASSET_INDEX]: indexFile },
   }, null, 2));
   run(process.execPath, ['--experimental-sea-config', configFile]);
   return blobFile;
 }
 
+/**
+ * Removes the Authenticode signature of a PE image (what `signtool remove /s` does): injecting the
+ * blob would leave node.exe's signature invalid, and a broken signature looks worse than none.
+ * Zeroes the security data directory and the checksum, and cuts the certificate table off the end.
+ */
+export function stripPeSignature(image) {
+  if (image.readUInt16LE(0) !== 0x5a4d) throw new Error('not a PE image (no MZ header)');
+  const pe = image.readUInt32LE(0x3c);
+  if (image.readUInt32LE(pe) !== 0x00004550) throw new Error('not a PE image (no PE signature)');
+  const optional = pe + 24;
+  const magic = image.readUInt16LE(optional);
+  if (magic !== 0x20b && magic !== 0x10b) throw new Error(`unknown PE optional header magic 0x${magic.toString(16)}`);
+  const securityEntry = optional + (magic === 0x20b ? 112 : 96) + 4 * 8;
+  const offset = image.readUInt32LE(securityEntry);
+  const size = image.readUInt32LE(securityEntry + 4);
+  if (offset === 0 || size === 0) return image;
+  // The certificate table is the last thing in the file (8-byte aligned): anything else is not a
+  // layout we know how to cut.
+  if (offset + size > image.length || image.length - (offset + size) >= 8) throw new Error('PE certificate table is not at the end of the file');
+  image.writeUInt32LE(0, securityEntry);
+  image.writeUInt32LE(0, securityEntry + 4);
+  image.writeUInt32LE(0, optional + 64);
+  return image.subarray(0, offset);
+}
+
 /** Copies the Node binary to `outFile` and injects the blob (postject's API, no child process). */
 async function injectBlob({ nodeFile, blobFile, outFile, target }) {
   const { inject } = await import('postject');
-  await copyFile(nodeFile, outFile);
+  if (TARGETS[target].platform === 'win32') await writeFile(outFile, stripPeSignature(await readFile(nodeFile)));
+  else await copyFile(nodeFile, outFile);
   await chmod(outFile, 0o755);
   // LIEF (inside postject) warns about Node's unnamed ELF note sections on every build; harmless.
   const warn = console.warn;
@@ -266,6 +314,7 @@ export async function buildRelease({
   targets = Object.keys(TARGETS),
   outDir,
   codeCache = 'auto',
+  nativeHelpers = true,
   log = (line) => process.stderr.write(`release: ${line}\n`),
 } = {}) {
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
@@ -286,16 +335,19 @@ export async function buildRelease({
     const started = Date.now();
     const { file: bundleFile } = await bundle({ buildInfo, outFile: join(work, 'kanade-agent.cjs') });
     log(`bundled ${version} (${buildInfo.commit}): ${(await stat(bundleFile)).size} bytes in ${Date.now() - started} ms`);
-    const assets = await nativeAssets();
-    if (Object.keys(assets).length > 0) log(`SEA assets: ${Object.keys(assets).join(', ')}`);
+    if (nativeHelpers && targets.some((t) => TARGETS[t].platform === 'win32')) buildNativeHelpers(log);
 
     const host = hostTarget();
     const blobs = new Map();
-    const blobFor = async (withCache) => {
-      if (!blobs.has(withCache)) {
-        blobs.set(withCache, await seaBlob({ bundleFile, blobFile: join(work, withCache ? 'sea-cached.blob' : 'sea.blob'), codeCache: withCache, assets }));
+    /** One blob per (code cache, asset set): targets that share both share the blob. */
+    const blobFor = async (target, withCache) => {
+      const assets = await nativeAssets(target);
+      const id = JSON.stringify([withCache, assets]);
+      if (!blobs.has(id)) {
+        if (Object.keys(assets).length > 0) log(`${target}: SEA assets ${Object.keys(assets).join(', ')}`);
+        blobs.set(id, await seaBlob({ bundleFile, blobFile: join(work, `sea-${blobs.size}.blob`), codeCache: withCache, assets }));
       }
-      return blobs.get(withCache);
+      return blobs.get(id);
     };
 
     await mkdir(outDir, { recursive: true });
@@ -307,7 +359,7 @@ export async function buildRelease({
       const name = spec.file(version);
       const partial = join(outDir, `.${name}.partial`);
       const t0 = Date.now();
-      await injectBlob({ nodeFile, blobFile: await blobFor(withCache), outFile: partial, target });
+      await injectBlob({ nodeFile, blobFile: await blobFor(target, withCache), outFile: partial, target });
       await rename(partial, join(outDir, name));
       const bytes = await readFile(join(outDir, name));
       files.push({ file: name, key: spec.key(version), target, size: bytes.length, sha256: sha256(bytes), code_cache: withCache });
@@ -337,13 +389,14 @@ function parseArgs(argv) {
     else if (arg === '--targets') opts.targets = value().split(',').map((t) => t.trim()).filter(Boolean);
     else if (arg === '--out') opts.outDir = value();
     else if (arg === '--no-code-cache') opts.codeCache = false;
+    else if (arg === '--no-native') opts.nativeHelpers = false;
     else if (arg === '--help' || arg === '-h') opts.help = true;
     else throw new Error(`unknown argument ${arg}`);
   }
   return opts;
 }
 
-const USAGE = 'usage: npm run release [-- --version V] [--targets linux-x64,linux-arm64,win-x64] [--out DIR] [--no-code-cache]';
+const USAGE = 'usage: npm run release [-- --version V] [--targets linux-x64,linux-arm64,win-x64] [--out DIR] [--no-code-cache] [--no-native]';
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {
