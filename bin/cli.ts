@@ -9,6 +9,7 @@ import { registerDev } from './commands/dev.js';
 import { registerExec } from './commands/exec.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerOutbox } from './commands/outbox.js';
+import { registerRelease } from './commands/release.js';
 import { registerRun } from './commands/run.js';
 import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
@@ -31,6 +32,7 @@ function buildProgram(): Command {
   registerCharts(program);
   registerOutbox(program);
   registerService(program);
+  registerRelease(program);
   return program;
 }
 

@@ -2,6 +2,7 @@
 export * from './decode.js';
 export * from './constants.js';
 export * from './names.js';
+export * from './release-key.js';
 export * from './subject-token.js';
 export * from './time.js';
 export * from './humantime.js';
