@@ -18,3 +18,4 @@ export * from './command-keys.js';
 export * from './signature.js';
 export * from './run-messages.js';
 export * from './timer.js';
+export * from './agent-release.js';

@@ -15,6 +15,8 @@ export interface ObsEvent {
 export const OBS_SOURCE_STARTUP = 'agent:startup';
 export const OBS_SOURCE_SIGNATURE = 'command_signature';
 export const OBS_SOURCE_ADMISSION = 'command_admission';
+/** Self-update events `agent_update_*` (docs/updater.md). */
+export const OBS_SOURCE_SELF_UPDATE = 'agent:self_update';
 
 export const obsEvent: Decoder<ObsEvent> = (value, path) => {
   const obj = record(value, path);
