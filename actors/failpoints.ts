@@ -5,13 +5,14 @@
  * Actions: `throw` (every time), `throw-once` (first hit only), `hang` (a promise that never settles),
  * `exit` (process.exit(1) at once, a crash without cleanup), `exit64` (process.exit(64) at once: what
  * the self-update does after a swap, which service hosts answer with an immediate restart),
+ * `kill` (SIGKILL to itself: a power cut as far as the files are concerned),
  * `sleep<ms>` (e.g. `sleep500`: every hit waits that long; `hitSync` ignores it) to widen a window
  * for a test. `<point>=<action>@N` arms the point from its N-th hit on (`heartbeat.tick=exit64@2`:
  * the first beat goes out, the second tick exits).
  */
 
-export type FailpointAction = 'throw' | 'throw-once' | 'hang' | 'exit' | 'exit64' | `sleep${number}`;
-const ACTIONS: readonly string[] = ['throw', 'throw-once', 'hang', 'exit', 'exit64'];
+export type FailpointAction = 'throw' | 'throw-once' | 'hang' | 'exit' | 'exit64' | 'kill' | `sleep${number}`;
+const ACTIONS: readonly string[] = ['throw', 'throw-once', 'hang', 'exit', 'exit64', 'kill'];
 const SLEEP = /^sleep(\d{1,6})$/;
 
 export class FailpointError extends Error {
@@ -66,6 +67,11 @@ export function createFailpoints(spec: string | undefined): Failpoints & { error
     if (action === 'throw-once') armed.delete(point);
     if (action === 'exit') process.exit(1);
     if (action === 'exit64') process.exit(64);
+    if (action === 'kill') {
+      process.kill(process.pid, 'SIGKILL');
+      // Never run another line while the signal is being delivered.
+      for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000);
+    }
     const sleep = SLEEP.exec(action);
     if (sleep !== null) return canHang ? new Promise<void>((resolve) => setTimeout(resolve, Number(sleep[1]))) : undefined;
     if (action === 'hang' && canHang) return NEVER;
