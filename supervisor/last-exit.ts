@@ -10,7 +10,8 @@ export const LAST_EXIT_FILE = 'last-exit.json';
 
 /** What the file holds. */
 export interface LastExit {
-  readonly reason: 'shutdown' | 'gave_up' | 'crashed';
+  /** `exit_requested`: a child asked for the exit code (the updater after a swap: 64). */
+  readonly reason: 'shutdown' | 'gave_up' | 'crashed' | 'exit_requested';
   readonly detail: string | null;
   /** RFC 3339. */
   readonly at: string;

@@ -12,6 +12,7 @@ import { heartbeatMachine } from '../machines/heartbeat-machine.js';
 import { inventoryMachine } from '../machines/inventory-machine.js';
 import { outboxMachine } from '../machines/outbox-machine.js';
 import { outboxMessageMachine } from '../machines/outbox-message-machine.js';
+import { updaterMachine } from '../machines/updater-machine.js';
 import { rootMachine } from './root-machine.js';
 
 /** Machine name (kebab-case, the chart's file name) → machine definition, in tree order. */
@@ -23,6 +24,7 @@ export const MACHINE_CATALOG: Readonly<Record<string, AnyStateMachine>> = {
   'outbox-message': outboxMessageMachine,
   heartbeat: heartbeatMachine,
   inventory: inventoryMachine,
+  updater: updaterMachine,
   executor: executorMachine,
   'command-run': commandRunMachine,
 };

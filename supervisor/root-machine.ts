@@ -62,7 +62,9 @@ export interface ChildRecord {
 /** Why the tree stopped. */
 export type StopCause =
   | { readonly kind: 'shutdown' }
-  | { readonly kind: 'gave_up'; readonly child: string; readonly reason: string };
+  | { readonly kind: 'gave_up'; readonly child: string; readonly reason: string }
+  /** A child asked for the process to end with `exit_code` (the updater after a swap: 64). */
+  | { readonly kind: 'exit_requested'; readonly child: string; readonly reason: string; readonly exit_code: number };
 
 /** Input of {@link rootMachine}. */
 export interface RootInput {
@@ -99,6 +101,8 @@ type RootEvent =
   | { type: 'child.restart'; id: string }
   | { type: 'child.graceExpired'; id: string }
   | { type: 'supervisor.gaveUp'; child: string; reason: string }
+  /** From a child (sendParent): stop the tree gracefully, then exit the process with `code`. */
+  | { type: 'exit'; code: number; child: string; reason: string }
   | { type: `xstate.done.actor.${string}`; output?: unknown }
   | { type: `xstate.error.actor.${string}`; error: unknown };
 
@@ -159,8 +163,9 @@ export const rootMachine = setup({
         return;
       }
       // Logic comes from the child list at run time, not from `setup({ actors })`, hence the loose type.
-      const spawn = enqueue.spawnChild as unknown as (logic: AnyActorLogic, options: { id: string; systemId: string; input: AgentServices }) => void;
-      spawn(spec.logic, { id: spec.id, systemId: spec.id, input: context.services });
+      const spawn = enqueue.spawnChild as unknown as (logic: AnyActorLogic, options: { id: string; systemId: string; input: unknown }) => void;
+      const input = spec.input === undefined ? context.services : spec.input(context.services, { now, random: context.random() });
+      spawn(spec.logic, { id: spec.id, systemId: spec.id, input });
     }),
     /** Decides what a child's exit means: nothing, a restart after backoff, or giving up. */
     handleExit: enqueueActions(({ context, event, enqueue }) => {
@@ -246,7 +251,9 @@ export const rootMachine = setup({
         }
       }
       const stopCause: StopCause =
-        event.type === 'supervisor.gaveUp' ? { kind: 'gave_up', child: event.child, reason: event.reason } : { kind: 'shutdown' };
+        event.type === 'supervisor.gaveUp' ? { kind: 'gave_up', child: event.child, reason: event.reason }
+          : event.type === 'exit' ? { kind: 'exit_requested', child: event.child, reason: event.reason, exit_code: event.code }
+            : { kind: 'shutdown' };
       if (stopCause.kind === 'gave_up') {
         context.services.log.error({ child: stopCause.child, reason: stopCause.reason }, 'supervisor giving up: stopping the tree');
       } else {
@@ -355,6 +362,7 @@ export const rootMachine = setup({
         },
         'supervisor.gaveUp': { target: 'stopping' },
         shutdown: { target: 'stopping' },
+        exit: { target: 'stopping' },
       },
     },
     stopping: {

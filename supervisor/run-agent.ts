@@ -6,17 +6,25 @@
  * hosts, docs/service.md), by stdin EOF (graceful); 1 the supervisor gave up, a child escalated, the
  * root crashed or an uncaught error happened; 78 the config is unusable (EX_CONFIG, restarting will
  * not help); 130 / 143 a second SIGINT / SIGTERM during shutdown (exit at once).
+ * Exit codes: 0 stopped by a signal (graceful); 1 the supervisor gave up, a child escalated, the
+ * root crashed or an uncaught error happened; 64 self-update: the updater swapped the executable
+ * (a graceful stop of the tree), or the boot sentinel restored the last-good one (before the tree
+ * started) — the service manager starts the new one; 78 the config is unusable (EX_CONFIG,
+ * restarting will not help); 130 / 143 a second SIGINT / SIGTERM during shutdown (exit at once).
  *
  * @example
  * process.exit(await runAgent({ configPath: '/etc/kanade/agent.toml' }));
  */
 import type { Logger } from 'pino';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { PROCESS_EXIT_CONFIG, PROCESS_EXIT_FAILURE } from '../contract/index.js';
+import { PROCESS_EXIT_CONFIG, PROCESS_EXIT_FAILURE, PROCESS_EXIT_SELF_UPDATE } from '../contract/index.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from '../actors/config/load-config.js';
 import { startControlSocket, type ControlSocket } from '../actors/control-socket.js';
+import { createFailpoints } from '../actors/failpoints.js';
 import { createLogger } from '../actors/logger.js';
 import { STOP_ON_STDIN_EOF_ENV, watchStdinEof } from '../actors/stdin-stop.js';
+import { BootRolledBack, checkBoot, reportRollback } from '../actors/updater/boot-sentinel.js';
+import { selfExecutable } from '../actors/updater/self-executable.js';
 import type { AgentServices } from '../actors/ports.js';
 import { securePrivateFiles } from '../actors/private-files.js';
 import { AGENT_VERSION } from '../actors/version.js';
@@ -78,6 +86,15 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
   for (const warning of config.warnings) log.warn(warning);
   if (config.deprecatedGroups) log.warn('[agent] groups is deprecated and ignored; groups come from the agent_groups KV');
   await securePrivateFiles(config.dataDir, config.log.path, log);
+  // §10 step 6: before anything else of the tree runs, count this boot and roll a failing release back.
+  const failpoints = createFailpoints(env['KANADE_FAILPOINTS']);
+  const boot = checkBoot({ dataDir: config.dataDir, exe: selfExecutable(), version: AGENT_VERSION, log, failpoints });
+  if (boot.kind === 'rolled_back') {
+    await reportRollback({ dataDir: config.dataDir, pcId: config.pcId, log }, boot);
+    throw new BootRolledBack(boot.from, boot.to);
+  }
+  // Tests: a release that fails at boot, after the sentinel counted it (`agent.boot@<version>=exit`).
+  failpoints.hitSync(`agent.boot@${AGENT_VERSION}`);
   const services = createAgentServices({ config, log, agentVersion: AGENT_VERSION, env });
   const startedAt = Date.now();
   const root = createActor(rootMachine, {
@@ -98,6 +115,9 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
       if (cause?.kind === 'gave_up') {
         log.fatal({ child: cause.child, reason: cause.reason }, `supervisor gave up on child ${cause.child}: ${cause.reason}`);
         settle(PROCESS_EXIT_FAILURE);
+      } else if (cause?.kind === 'exit_requested') {
+        log.info({ child: cause.child, exit_code: cause.exit_code }, `all children stopped; ${cause.child} asked to exit ${cause.exit_code}: ${cause.reason}`);
+        settle(cause.exit_code);
       } else {
         log.info('all children stopped');
         settle(0);
@@ -150,6 +170,7 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
       process.stderr.write(`kanade-agent: ${error.message}\n`);
       return PROCESS_EXIT_CONFIG;
     }
+    if (error instanceof BootRolledBack) return PROCESS_EXIT_SELF_UPDATE;
     process.stderr.write(`kanade-agent: ${error instanceof Error ? error.message : String(error)}\n`);
     return PROCESS_EXIT_FAILURE;
   }
@@ -203,6 +224,9 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
   const cause = agent.root.getSnapshot().output as StopCause | undefined;
   if (cause?.kind === 'gave_up') {
     stopReason = 'gave_up';
+    stopDetail = `${cause.child}: ${cause.reason}`;
+  } else if (cause?.kind === 'exit_requested' && stopReason === 'shutdown') {
+    stopReason = 'exit_requested';
     stopDetail = `${cause.child}: ${cause.reason}`;
   } else if (agent.root.getSnapshot().status === 'error') {
     stopReason = 'crashed';

@@ -13,6 +13,7 @@ import type { AgentServices } from '../ports.js';
 import { buildHeartbeat } from './build-heartbeat.js';
 import { readCommandKeyStatus, type CommandKeyStatusReader } from './command-key-status.js';
 import { samplePerf, type PerfCounters } from './perf-sample.js';
+import { readQuarantine } from '../updater/install-state.js';
 
 /** Name of the failpoint hit at every tick (process-level supervisor tests arm it). */
 export const HEARTBEAT_TICK_FAILPOINT = 'heartbeat.tick';
@@ -36,7 +37,9 @@ export function createPublishHeartbeat(readKeys: CommandKeyStatusReader = readCo
     await services.failpoints.hit(HEARTBEAT_TICK_FAILPOINT);
     const keys = await readKeys(services, { reload: true });
     const perf = samplePerf(input.previous);
-    const beat = buildHeartbeat({ pcId: services.config.pcId, agentVersion: services.agentVersion, keys, perf, kind: 'periodic', atMs: Date.now() });
+    // §5.4 quarantined_versions: what the boot sentinel rolled back here (docs/updater.md).
+    const quarantinedVersions = (await readQuarantine(services.config.dataDir)).value;
+    const beat = buildHeartbeat({ pcId: services.config.pcId, agentVersion: services.agentVersion, keys, perf, kind: 'periodic', atMs: Date.now(), quarantinedVersions });
     try {
       // Never publish into a closed client: nats.js would throw; a stale queued beat is worse than none.
       if (nc.isClosed()) throw new Error('connection closed');

@@ -158,5 +158,32 @@ export function renderReport(report: StatusReport): string {
       lines.push(`outbox ${name}: depth ${s.depth ?? '-'}  stuck ${s.stuck ?? '-'}`);
     }
   }
+  const updater = report.children.find((c) => c.id === 'updater')?.status as UpdaterLine | null | undefined;
+  if (updater) lines.push('', updaterLine(updater));
   return lines.join('\n');
+}
+
+/** The fields of the updater's status row the human rendering shows (docs/updater.md). */
+interface UpdaterLine {
+  target?: string | null;
+  running_version?: string;
+  self_update?: string;
+  bytes_done?: number;
+  bytes_total?: number | null;
+  boot?: string;
+  wait_ms?: number | null;
+  parked_reason?: string | null;
+  last_error?: string | null;
+  quarantined_versions?: readonly string[];
+}
+
+function updaterLine(u: UpdaterLine): string {
+  const parts = [`updater: ${u.self_update ?? '-'}`, `running ${u.running_version ?? '-'}`, `target ${u.target ?? '-'}`];
+  if (u.bytes_total !== null && u.bytes_total !== undefined) parts.push(`${u.bytes_done ?? 0}/${u.bytes_total} bytes`);
+  if (u.wait_ms !== null && u.wait_ms !== undefined) parts.push(`wait ${duration(u.wait_ms)}`);
+  parts.push(`boot ${u.boot ?? '-'}`);
+  if (u.quarantined_versions && u.quarantined_versions.length > 0) parts.push(`quarantined ${u.quarantined_versions.join(',')}`);
+  if (u.parked_reason) parts.push(`parked: ${u.parked_reason}`);
+  if (u.last_error) parts.push(`last error: ${u.last_error}`);
+  return parts.join('  ');
 }
