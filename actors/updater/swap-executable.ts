@@ -79,7 +79,7 @@ export function commitSwapSync(exe: string, failpoints: Failpoints, record: () =
         renameSync(old, exe);
         fsyncDirSync(dir);
       } catch (undoError) {
-        throw new Error(`${(error as Error).message}; undo failed too (${(undoError as Error).message}): restore ${old} to ${exe} by hand`);
+        throw new Error(`${(error as Error).message}; undo failed too (${(undoError as Error).message}): restore ${old} to ${exe} by hand`, { cause: undoError });
       }
     } else if (oldKept) {
       removeQuietly(old);
