@@ -3,13 +3,13 @@
  * build), else null: under `node dist/bin/kanade-agent.js` the "executable" is Node itself, which
  * the updater must never replace.
  */
-import { isSea } from 'node:sea';
+import { isSingleExecutable } from '../self-command.js';
 import path from 'node:path';
 import type { SelfExecutable } from './updater-types.js';
 
 /** `process.execPath` of a single executable, with its stem (`kanade-agent` for `kanade-agent.exe`). */
 export function selfExecutable(): SelfExecutable | null {
-  if (!isSea()) return null;
+  if (!isSingleExecutable()) return null;
   return describeExecutable(process.execPath);
 }
 
