@@ -1,10 +1,9 @@
 /**
- * Self-update names and formats (§4, §10): the `agent_releases` key of a version on a platform, the
- * check a `target_version` must pass before it reaches a key or a file name, the object digest
- * `SHA-256=<base64url>` as bytes, and `<data_dir>/last_swap.json`.
+ * Self-update formats (§4, §10): the check a `target_version` must pass before it reaches an object
+ * key or a file name (keys: contract/release-key.ts), the object digest `SHA-256=<base64url>` as
+ * bytes, and `<data_dir>/last_swap.json`.
  *
  * @example
- * agentReleaseKey('1.4.0', 'linux', 'x64'); // '1.4.0-linux-x86_64'
  * decodeObjectDigest('SHA-256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU='); // 32 bytes
  */
 import { decodeJson, field, record, string, type Decoded, type Decoder } from './decode.js';
@@ -20,18 +19,6 @@ const VERSION_LABEL = /^[0-9A-Za-z][0-9A-Za-z._+-]*$/;
  */
 export function isReleaseVersion(version: string): boolean {
   return version.length <= MAX_RELEASE_VERSION_LENGTH && VERSION_LABEL.test(version) && !version.includes('..');
-}
-
-/**
- * The `agent_releases` key of `version` for a Node `platform`/`arch` pair (§4): Windows `<version>`;
- * `<version>-linux-x86_64`, `<version>-linux-aarch64`, `<version>-macos-aarch64`; null elsewhere.
- */
-export function agentReleaseKey(version: string, platform: string, arch: string): string | null {
-  if (platform === 'win32' && arch === 'x64') return version;
-  if (platform === 'linux' && arch === 'x64') return `${version}-linux-x86_64`;
-  if (platform === 'linux' && arch === 'arm64') return `${version}-linux-aarch64`;
-  if (platform === 'darwin' && arch === 'arm64') return `${version}-macos-aarch64`;
-  return null;
 }
 
 /** Byte length of a SHA-256 digest. */

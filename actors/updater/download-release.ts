@@ -41,7 +41,7 @@ export async function downloadToStaging(
   const { ports, target } = job;
   if (ports.exe === null) return failed('error', 'not a single executable');
   const key = agentReleaseKey(target, ports.platform, ports.arch);
-  if (key === null) return failed('error', `no agent_releases key for ${ports.platform}-${ports.arch}`);
+  if (key === undefined) return failed('error', `no agent_releases key for ${ports.platform}-${ports.arch}`);
   const state = ports.broker.state();
   if (!state.connected) return failed('unavailable', 'the broker is not connected');
   const file = stagedPath(ports.dataDir, ports.exe.stem, target);

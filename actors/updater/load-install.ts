@@ -18,7 +18,7 @@ export async function loadInstallState(ports: UpdaterPorts, runningVersion: stri
   if (ports.exe === null) {
     return { supported: false, reason: 'not running as a single executable (started through node); self-update needs the release build', quarantined: quarantine.value };
   }
-  if (agentReleaseKey('0', ports.platform, ports.arch) === null) {
+  if (agentReleaseKey('0', ports.platform, ports.arch) === undefined) {
     return { supported: false, reason: `no agent_releases key for ${ports.platform}-${ports.arch} (§4)`, quarantined: quarantine.value };
   }
   const lastSwap = await readLastSwap(ports.dataDir);

@@ -79,8 +79,8 @@ describe('agent_releases keys and version labels (§4)', () => {
     ['linux', 'x64', '1.2.3-linux-x86_64'],
     ['linux', 'arm64', '1.2.3-linux-aarch64'],
     ['darwin', 'arm64', '1.2.3-macos-aarch64'],
-    ['darwin', 'x64', null],
-    ['freebsd', 'x64', null],
+    ['darwin', 'x64', undefined],
+    ['freebsd', 'x64', undefined],
   ])('%s-%s → %s', (platform, arch, key) => {
     expect(agentReleaseKey('1.2.3', platform, arch)).toBe(key);
   });
