@@ -27,6 +27,8 @@ export const NATS_RECONNECT_WAIT_ENV = 'KANADE_NATS_RECONNECT_WAIT_MS';
 export const DEFAULT_RECONNECT_WAIT_MS = 2_000;
 /** Random extra wait per reconnect so a fleet does not reconnect in lock step after a broker restart. */
 export const RECONNECT_JITTER_MS = 1_000;
+/** Env overriding the reconnect jitter (0 = none; bench/fleet.mjs compares the reconnect storm with and without). */
+export const NATS_RECONNECT_JITTER_ENV = 'KANADE_NATS_RECONNECT_JITTER_MS';
 /** While credentials keep being refused, at most one warning per credential per this period. */
 export const AUTH_REFUSED_LOG_EVERY_MS = 10_000;
 /** A liveness probe (publish + round trip) slower than this forces a reconnect. */
@@ -46,6 +48,12 @@ export type NatsConnectionEvent =
 export function reconnectWaitMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = Number(env[NATS_RECONNECT_WAIT_ENV]);
   return Number.isFinite(raw) && raw > 0 ? raw : DEFAULT_RECONNECT_WAIT_MS;
+}
+
+/** Reconnect jitter from {@link NATS_RECONNECT_JITTER_ENV} (≥ 0), else {@link RECONNECT_JITTER_MS}; never above the wait. */
+export function reconnectJitterMs(waitMs: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[NATS_RECONNECT_JITTER_ENV] === undefined || env[NATS_RECONNECT_JITTER_ENV] === '' ? Number.NaN : Number(env[NATS_RECONNECT_JITTER_ENV]);
+  return Math.min(Number.isFinite(raw) && raw >= 0 ? raw : RECONNECT_JITTER_MS, waitMs);
 }
 
 /** True for the server's "Authorization Violation" (and expired credentials). */
@@ -155,7 +163,7 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
             waitOnFirstConnect: true,
             maxReconnectAttempts: -1,
             reconnectTimeWait: waitMs,
-            reconnectJitter: Math.min(RECONNECT_JITTER_MS, waitMs),
+            reconnectJitter: reconnectJitterMs(waitMs),
           });
           break;
         } catch (error) {

@@ -43,6 +43,8 @@ const FILES = arg('--files', 20_000);
 const RSS_FILES = arg('--rss-files', 100_000);
 const RAW_WINDOW = 256;
 const ROUNDS = arg('--rounds', 3);
+/** `--rss-only`: skip (a), (b), (c) and measure only the RSS of the 100,000-file drain. */
+const RSS_ONLY = args.includes('--rss-only');
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const ENQUEUE_CONCURRENCY = 16;
 const log = pino({ level: 'silent' });
@@ -133,6 +135,8 @@ async function rawDrain(js, dir, window) {
 
 /** Child process: RSS of the agent's drain over a big backlog, above idle. */
 async function rssChild(url, dataDir) {
+  // A V8 flag set at run time, as the agent itself would (e.g. --semi-space-growth-factor=1).
+  if (process.env.KANADE_BENCH_RUNTIME_V8_FLAGS) (await import('node:v8')).setFlagsFromString(process.env.KANADE_BENCH_RUNTIME_V8_FLAGS);
   const nc = await connect({ servers: url });
   const hub = createBrokerHub();
   const outboxes = createOutboxes(dataDir, 'PC-BENCH-0001', log);
@@ -144,8 +148,13 @@ async function rssChild(url, dataDir) {
   await new Promise((resolve) => setTimeout(resolve, 500));
   const idle = process.memoryUsage().rss;
   let peak = idle;
+  let peakHeapTotal = 0;
+  let peakExternal = 0;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    peakHeapTotal = Math.max(peakHeapTotal, m.heapTotal);
+    peakExternal = Math.max(peakExternal, m.external + m.arrayBuffers);
   }, 50);
   const start = performance.now();
   const child = createActor(createOutboxMachine('results'), { input: services }).start();
@@ -163,23 +172,13 @@ async function rssChild(url, dataDir) {
   peak = Math.max(peak, process.memoryUsage().rss);
   child.send({ type: 'shutdown' });
   await nc.close();
-  process.stdout.write(JSON.stringify({ idle_rss_mb: idle / 2 ** 20, peak_rss_mb: peak / 2 ** 20, rate: RSS_FILES / seconds }) + '\n');
+  process.stdout.write(JSON.stringify({ idle_rss_mb: idle / 2 ** 20, peak_rss_mb: peak / 2 ** 20, peak_heap_total_mb: peakHeapTotal / 2 ** 20, peak_external_mb: peakExternal / 2 ** 20, rate: RSS_FILES / seconds }) + '\n');
 }
 
-async function main() {
-  if (args[0] === '--rss-child') return rssChild(args[1], args[2]);
-  const server = await startNatsServer();
-  const nc = await connect({ servers: server.url });
-  await bootstrapBackendResources(nc);
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  const work = await mkdtemp(path.join(tmpdir(), 'kanade-outbox-bench-'));
-  const dataDir = path.join(work, 'data');
-  const dir = path.join(dataDir, 'outbox');
-  try {
+/** (a), (b), (c) and the enqueue rates, alternated ROUNDS times; fills `figures`. */
+async function throughputRounds(js, jsm, dataDir, dir, figures) {
     const results = Array.from({ length: FILES }, (_, i) => realisticResult(i));
     const writer = createOutboxes(dataDir, 'PC-BENCH-0001', log).results;
-    const figures = {};
     const refill = async () => {
       await jsm.streams.purge('RESULTS');
       return durableEnqueue(writer, results);
@@ -218,6 +217,22 @@ async function main() {
     console.log(`durable enqueue (one at a time) ${figures.enqueue_serial_per_s.toFixed(0)} files/s`);
     await rawDrain(js, dir, RAW_WINDOW);
 
+}
+
+async function main() {
+  if (args[0] === '--rss-child') return rssChild(args[1], args[2]);
+  const server = await startNatsServer();
+  const nc = await connect({ servers: server.url });
+  await bootstrapBackendResources(nc);
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const work = await mkdtemp(path.join(tmpdir(), 'kanade-outbox-bench-'));
+  const dataDir = path.join(work, 'data');
+  const dir = path.join(dataDir, 'outbox');
+  try {
+    const figures = {};
+    if (!RSS_ONLY) await throughputRounds(js, jsm, dataDir, dir, figures);
+
     // RSS: a 100,000-file backlog (written without fsync: only the drain is measured), once with
     // node's default young generation and once with --max-semi-space-size=2 (the garbage of a
     // fast drain, not live data, is what grows the heap: heap used after GC stays ~10 MB).
@@ -234,10 +249,11 @@ async function main() {
         }),
       );
     };
-    const rssRun = (nodeFlags) =>
+    const rssRun = (nodeFlags, runtimeFlags = '') =>
       new Promise((resolve, reject) => {
         const p = spawn(process.execPath, [...nodeFlags, '--expose-gc', fileURLToPath(import.meta.url), '--rss-child', server.url, dataDir, '--rss-files', String(RSS_FILES)], {
           stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, KANADE_BENCH_RUNTIME_V8_FLAGS: runtimeFlags },
         });
         let out = '';
         p.stdout.on('data', (d) => (out += d));
@@ -247,6 +263,12 @@ async function main() {
     const rss = await rssRun([]);
     await writeBacklog();
     const rssSmall = await rssRun(['--max-semi-space-size=2']);
+    await writeBacklog();
+    const rssGrowth1 = await rssRun([], '--semi-space-growth-factor=1');
+    figures.rss_above_idle_growth1_mb = rssGrowth1.peak_rss_mb - rssGrowth1.idle_rss_mb;
+    figures.rss_drain_growth1_per_s = rssGrowth1.rate;
+    figures.rss_drain_semi2_per_s = rssSmall.rate;
+    figures.rss_runs = { default: rss, semi2: rssSmall, growth1: rssGrowth1 };
     figures.rss_idle_mb = rss.idle_rss_mb;
     figures.rss_peak_mb = rss.peak_rss_mb;
     figures.rss_above_idle_mb = rss.peak_rss_mb - rss.idle_rss_mb;
@@ -255,11 +277,14 @@ async function main() {
     figures.rss_drain_per_s = rss.rate;
     console.log(`RSS draining ${RSS_FILES} files: idle ${rss.idle_rss_mb.toFixed(1)} MB, peak ${rss.peak_rss_mb.toFixed(1)} MB (+${figures.rss_above_idle_mb.toFixed(1)} MB), ${rss.rate.toFixed(0)} files/s`);
     console.log(`  with --max-semi-space-size=2: +${figures.rss_above_idle_semi2_mb.toFixed(1)} MB, ${rssSmall.rate.toFixed(0)} files/s`);
+    console.log(`  with v8.setFlagsFromString('--semi-space-growth-factor=1') at run time: +${figures.rss_above_idle_growth1_mb.toFixed(1)} MB, ${rssGrowth1.rate.toFixed(0)} files/s`);
 
+    if (!RSS_ONLY) {
     figures.files = FILES;
     figures.ratio_a_over_b = figures.agent_per_s / figures.raw_w256_per_s;
     figures.ratio_a_over_c = figures.agent_per_s / figures.serial_per_s;
     figures.goal_met = figures.ratio_a_over_b >= 0.8 && figures.ratio_a_over_c >= 1.5 && Math.min(figures.rss_above_idle_mb, figures.rss_above_idle_semi2_mb) <= 50;
+    }
     const rounded = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 100) / 100 : v]));
     console.log(JSON.stringify({ bench: 'outbox-drain', ...rounded }));
   } finally {

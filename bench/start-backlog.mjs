@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * Start → first heartbeat with a results backlog present (issue #15 table, last row). Needs the
+ * compiled agent (`npx tsc -p tsconfig.json`); `--bin PATH` measures another executable (the
+ * release build) instead of `node dist/bin/kanade-agent.js`.
+ *
+ *   node bench/start-backlog.mjs [--backlog 100000] [--rounds 3] [--bin release/kanade-agent]
+ *
+ * On a real nats-server, it spawns `kanade-agent run` on a data dir whose `outbox/` holds
+ * `--backlog` realistic results (and, side by side, on an empty one) and times spawn → the first
+ * `heartbeat.<pc_id>` seen by a subscriber. Rounds alternate empty / backlog; medians are printed.
+ * The last line is one JSON object.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => import(path.join(root, 'dist', p));
+const { startNatsServer } = await dist('actors/dev-broker/nats-server.js');
+const { bootstrapBackendResources } = await dist('actors/dev-broker/bootstrap.js');
+const { encodeExecResult } = await dist('contract/index.js');
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const BACKLOG = Number(arg('--backlog', 100_000));
+const ROUNDS = Number(arg('--rounds', 3));
+const BIN = arg('--bin', undefined);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function result(i, pc) {
+  return {
+    result_id: randomUUID(), request_id: randomUUID(), pc_id: pc, manifest_id: 'inventory-software', exit_code: 0, skipped: false,
+    stdout: Array.from({ length: 14 }, (_, n) => `Package-${n}  ${n}.${i % 10}  installed`).join('\n'), stderr: '',
+    started_at: '2026-11-27T05:00:00.000Z', finished_at: '2026-11-27T05:00:02.375Z',
+  };
+}
+
+async function agentDir(work, name, url, backlog) {
+  const dir = path.join(work, name);
+  const dataDir = path.join(dir, 'data');
+  const outbox = path.join(dataDir, 'outbox');
+  await mkdir(outbox, { recursive: true });
+  let next = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (next < backlog) {
+      const r = result(next++, name);
+      await writeFile(path.join(outbox, `${r.result_id}.json`), encodeExecResult(r));
+    }
+  }));
+  const config = path.join(dir, 'agent.toml');
+  await writeFile(config, ['[agent]', `id = ${JSON.stringify(name)}`, `nats_url = ${JSON.stringify(url)}`, `data_dir = ${JSON.stringify(dataDir)}`,
+    '[log]', 'level = "warn"', 'keep_days = 0', '[control]', `socket = ${JSON.stringify(path.join(dataDir, 'agent.sock'))}`, ''].join('\n'));
+  return config;
+}
+
+/** Spawns the agent; resolves with spawn → first heartbeat (ms), then stops it. */
+async function timeToHeartbeat(nc, config, pc) {
+  const sub = nc.subscribe(`heartbeat.${pc}`, { max: 1 });
+  await nc.flush();
+  const t0 = performance.now();
+  const [cmd, cmdArgs] = BIN === undefined ? [process.execPath, [path.join(root, 'dist', 'bin', 'kanade-agent.js')]] : [BIN, []];
+  const child = spawn(cmd, [...cmdArgs, 'run', '--config', config], { stdio: 'ignore', env: { ...process.env, KANADE_AGENT_DATA_DIR: '' } });
+  for await (const _ of sub) break;
+  const ms = performance.now() - t0;
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  return ms;
+}
+
+const server = await startNatsServer();
+const work = await mkdtemp(path.join(tmpdir(), 'kanade-start-bench-'));
+try {
+  const nc = await connect({ servers: server.url });
+  await bootstrapBackendResources(nc);
+  const empty = await agentDir(work, 'START-EMPTY', server.url, 0);
+  const full = await agentDir(work, 'START-BACKLOG', server.url, BACKLOG);
+  const runs = { empty: [], backlog: [] };
+  // Warm-up (page cache of the agent's code), not measured.
+  await timeToHeartbeat(nc, empty, 'START-EMPTY');
+  for (let r = 0; r < ROUNDS; r += 1) {
+    runs.empty.push(await timeToHeartbeat(nc, empty, 'START-EMPTY'));
+    // SIGKILL leaves the backlog in place (a few files may have been delivered; refill is not needed for the figure).
+    runs.backlog.push(await timeToHeartbeat(nc, full, 'START-BACKLOG'));
+    console.log(`round ${r + 1}: empty ${runs.empty.at(-1).toFixed(0)} ms, ${BACKLOG} backlog ${runs.backlog.at(-1).toFixed(0)} ms`);
+  }
+  await nc.close();
+  console.log(JSON.stringify({
+    bench: 'start-backlog', bin: BIN ?? 'node dist/bin/kanade-agent.js', backlog: BACKLOG, load: loadavg().map((x) => Math.round(x * 10) / 10),
+    empty_ms: Math.round(median(runs.empty)), backlog_ms: Math.round(median(runs.backlog)),
+    empty_runs: runs.empty.map(Math.round), backlog_runs: runs.backlog.map(Math.round),
+  }));
+} finally {
+  await server.cleanup();
+  await rm(work, { recursive: true, force: true });
+}
