@@ -176,7 +176,7 @@ async function rssChild(url, dataDir) {
 }
 
 /** (a), (b), (c) and the enqueue rates, alternated ROUNDS times; fills `figures`. */
-async function throughputRounds(js, jsm, dataDir, dir, figures) {
+async function throughputRounds(nc, js, jsm, dataDir, dir, figures) {
     const results = Array.from({ length: FILES }, (_, i) => realisticResult(i));
     const writer = createOutboxes(dataDir, 'PC-BENCH-0001', log).results;
     const refill = async () => {
@@ -231,7 +231,7 @@ async function main() {
   const dir = path.join(dataDir, 'outbox');
   try {
     const figures = {};
-    if (!RSS_ONLY) await throughputRounds(js, jsm, dataDir, dir, figures);
+    if (!RSS_ONLY) await throughputRounds(nc, js, jsm, dataDir, dir, figures);
 
     // RSS: a 100,000-file backlog (written without fsync: only the drain is measured), once with
     // node's default young generation and once with --max-semi-space-size=2 (the garbage of a

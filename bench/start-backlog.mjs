@@ -68,7 +68,7 @@ async function timeToHeartbeat(nc, config, pc) {
   const t0 = performance.now();
   const [cmd, cmdArgs] = BIN === undefined ? [process.execPath, [path.join(root, 'dist', 'bin', 'kanade-agent.js')]] : [BIN, []];
   const child = spawn(cmd, [...cmdArgs, 'run', '--config', config], { stdio: 'ignore', env: { ...process.env, KANADE_AGENT_DATA_DIR: '' } });
-  for await (const _ of sub) break;
+  await sub[Symbol.asyncIterator]().next();
   const ms = performance.now() - t0;
   const exited = new Promise((resolve) => child.on('exit', resolve));
   child.kill('SIGKILL');

@@ -5,7 +5,7 @@
  * retention caps cheap; the files stay the truth.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { readRegularText } from '../regular-file.js';
 import path from 'node:path';
 import {
