@@ -9,6 +9,7 @@ import type { ExecRuntime } from './exec-runtime.js';
 import { fetchScriptObject, type ScriptFetch } from './fetch-script.js';
 import { checkGates, type GateSkip } from './gates.js';
 import { armKillSwitch } from './kill-switch.js';
+import { jobLauncherFor } from './job-launcher.js';
 import { startProcess, type ProcessOutcome } from './run-process.js';
 
 /** Input shared by the run's effects. */
@@ -75,6 +76,7 @@ export const runProcess = fromCallback<{ type: string }, RunEffectInput & { scri
     shell: input.command.shell,
     script: input.script,
     ...(input.command.cwd !== undefined && { cwd: input.command.cwd }),
+    jobLauncher: jobLauncherFor(input.runtime.services.config.dataDir, input.runtime.log),
   }).then(async (proc) => {
     kill = () => proc.kill();
     if (killRequested) proc.kill();

@@ -1,8 +1,10 @@
 /**
  * Starts a command's shell as a plain child process (§8.3, §8.4) and kills its whole tree on
  * request: on Unix the child leads a new session/process group and a kill is SIGTERM to the group,
- * SIGKILL after `KILL_ESCALATION_MS`; on Windows `taskkill /T /F`. PowerShell scripts are staged as
- * BOM-prefixed `.ps1` files plus a UTF-8 launcher, deleted after the run.
+ * SIGKILL after `KILL_ESCALATION_MS`; on Windows the shell runs under `kanade-job.exe`, which holds
+ * it in a Job Object that dies with the launcher (actors/exec/job-launcher.ts), so a kill terminates
+ * the launcher (`taskkill /T /F` only when no launcher is available). PowerShell scripts are staged
+ * as BOM-prefixed `.ps1` files plus a UTF-8 launcher, deleted after the run.
  *
  * @example
  * const proc = await startProcess({ shell: 'sh', script: 'echo ok' });
@@ -14,6 +16,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { KILL_ESCALATION_MS, OUTPUT_DRAIN_GRACE_MS, type Shell } from '../../contract/index.js';
+import { JOB_LAUNCH_FAILED_EXIT, type JobLauncherSource } from './job-launcher.js';
 import { OutputCapture } from './output-capture.js';
 import { scriptEnv } from './script-env.js';
 
@@ -32,6 +35,8 @@ export interface ProcessSpec {
   /** Overrides the per-OS staging parent for PowerShell scripts. */
   readonly stagingRoot?: string;
   readonly maxCaptureBytes?: number;
+  /** Windows: the Job Object launcher to run the shell under (see actors/exec/job-launcher.ts). */
+  readonly jobLauncher?: JobLauncherSource;
 }
 
 /** How a process ended. */
@@ -121,8 +126,12 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
   const cleanup = async () => {
     if (staged !== undefined) await rm(staged.dir, { recursive: true, force: true }).catch(() => undefined);
   };
-  const { file, args } = shellInvocation(spec.shell, spec.script, platform, staged?.launcher);
+  const shell = shellInvocation(spec.shell, spec.script, platform, staged?.launcher);
   const windows = platform === 'win32';
+  const verbatim = spec.shell === 'cmd' && windows;
+  const jobLauncher = windows ? await spec.jobLauncher?.() : undefined;
+  // Under the launcher the shell's command line follows the launcher's own name unchanged.
+  const { file, args } = jobLauncher === undefined ? shell : { file: jobLauncher, args: [shell.file, ...shell.args] };
 
   let child: ChildProcess;
   try {
@@ -135,7 +144,9 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
       detached: !windows,
       windowsHide: true,
       // cmd parses its own command line; Node's quoting would mangle the script.
-      windowsVerbatimArguments: spec.shell === 'cmd' && windows,
+      windowsVerbatimArguments: verbatim,
+      // Verbatim arguments are not quoted, not even the program's own name.
+      ...(verbatim && jobLauncher !== undefined && { argv0: `"${jobLauncher}"` }),
     });
   } catch (err) {
     await cleanup();
@@ -157,6 +168,7 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   const pid = child.pid;
   let killed = false;
+  let launchFailed = false;
   let escalation: NodeJS.Timeout | undefined;
 
   const done = new Promise<ProcessOutcome>((resolve) => {
@@ -170,10 +182,13 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
       // A descendant may still hold the pipes; after the grace we stop reading (§8.4).
       child.stdout?.destroy();
       child.stderr?.destroy();
-      void cleanup().then(() => resolve({ kind: 'exited', exitCode: exitCode as number, stdout: stdout.text(), stderr: stderr.text() }));
+      void cleanup().then(() => resolve(launchFailed
+        ? { kind: 'spawnFailed', error: launchError(stderr.text()) }
+        : { kind: 'exited', exitCode: exitCode as number, stdout: stdout.text(), stderr: stderr.text() }));
     };
     child.once('exit', (code, signal) => {
       exitCode = exitCodeOf(code, signal);
+      if (jobLauncher !== undefined && code === JOB_LAUNCH_FAILED_EXIT && !killed) launchFailed = true;
       drainTimer = setTimeout(finish, OUTPUT_DRAIN_GRACE_MS);
     });
     child.once('close', finish);
@@ -186,7 +201,17 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
       if (killed || pid === undefined) return;
       killed = true;
       if (windows) {
-        spawn('taskkill', ['/T', '/F', '/PID', String(pid)], { stdio: 'ignore', windowsHide: true }).on('error', () => undefined);
+        // TerminateProcess of the launcher closes the job, and the job takes the whole tree along.
+        if (jobLauncher !== undefined) {
+          child.kill();
+          return;
+        }
+        // No launcher: taskkill walks the tree; where it fails (Wine's has no /T), at least the shell dies.
+        spawn('taskkill', ['/T', '/F', '/PID', String(pid)], { stdio: 'ignore', windowsHide: true })
+          .on('error', () => child.kill())
+          .on('exit', (code) => {
+            if (code !== 0) child.kill();
+          });
         return;
       }
       signalGroup(pid, 'SIGTERM');
@@ -203,6 +228,12 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
       setTimeout(() => clearInterval(poll), KILL_ESCALATION_MS + 100);
     },
   };
+}
+
+/** The spawn failure text of a launcher that could not start the shell: its one `kanade-job: …` stderr line. */
+export function launchError(stderr: string): string {
+  const line = stderr.split(/\r?\n/).find((l) => l.startsWith('kanade-job: ')) ?? 'kanade-job: launch failed';
+  return line.slice('kanade-job: '.length);
 }
 
 function failed(error: string): RunningProcess {

@@ -1,0 +1,107 @@
+/**
+ * Issue #18, under Wine: the agent as Windows code (node.exe for Windows on dist/, or the release
+ * executable) against a real nats-server. Heartbeat with os_family "windows", `cmd` commands (exit
+ * codes, stdout/stderr in the OEM code page and UTF-8, timeout), `status` over the named pipe, and
+ * the default paths under %ProgramData%\Kanade\. One prefix and one agent for the whole file.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandBytes, draftCommand, publishCommand } from '../../actors/command-publisher.js';
+import { decodeHeartbeat, subjects } from '../../contract/index.js';
+import type { Subscription } from '@nats-io/transport-node';
+import { startBroker, type Broker } from '../harness/broker.js';
+import { resultsFor, waitForResults } from '../executor/harness.js';
+import {
+  createWinePrefix, fixtureExe, pollUntil, toWindowsPath, spawnWindowsAgent, stopWindowsAgent, writeDefaultConfig,
+  type WinePrefix, type WineProcess,
+} from './wine.js';
+
+const PC = 'wine-pc-1';
+const tree = fixtureExe('tree');
+/** Long enough for Wine to start launcher → cmd → 3 tree processes on a loaded 2-core machine. */
+const TREE_TIMEOUT_SECS = 15;
+
+describe('the Windows agent under Wine', () => {
+  let broker: Broker;
+  let wine: WinePrefix;
+  let agent: WineProcess | undefined;
+  let sub: Subscription;
+  const beats: Array<Record<string, unknown>> = [];
+
+  const exec = async (draft: Parameters<typeof draftCommand>[0]) => {
+    const cmd = draftCommand(draft);
+    await publishCommand(broker.nc, subjects.commandsPc(PC), commandBytes(cmd));
+    const [result] = await waitForResults(broker, cmd.request_id, 1, 60_000);
+    return result!;
+  };
+
+  beforeAll(async () => {
+    [broker, wine] = await Promise.all([startBroker(), createWinePrefix()]);
+    await writeDefaultConfig(wine, PC, broker.url);
+    const kv = await broker.kvm.open('agent_config');
+    await kv.put('global', JSON.stringify({ heartbeat_interval: '1s' }));
+    sub = broker.nc.subscribe(subjects.heartbeat(PC), {
+      callback: (_err, msg) => {
+        const decoded = decodeHeartbeat(msg.data);
+        if (decoded.ok) beats.push(decoded.value as unknown as Record<string, unknown>);
+      },
+    });
+    agent = spawnWindowsAgent(wine);
+    await pollUntil('a heartbeat from the Windows agent', 90_000, () => beats.length >= 1, 200).catch(async (error) => {
+      const out = await agent!.output();
+      throw new Error(`${(error as Error).message}\n${out.stdout.slice(-3_000)}\n${out.stderr.slice(-3_000)}`);
+    });
+  }, 180_000);
+  afterAll(async () => {
+    const run = await stopWindowsAgent(agent);
+    if (run !== undefined && run.code !== 0) console.error(`agent exit ${run.code ?? run.signal}\n${run.stderr.slice(-4_000)}`);
+    await broker?.stop();
+    await wine?.destroy();
+  });
+
+  it('beats with os_family "windows"', () => {
+    sub.unsubscribe();
+    expect(beats[0]).toMatchObject({ pc_id: PC, os_family: 'windows' });
+  });
+
+  it('runs cmd: exit codes and stdout/stderr', async () => {
+    const ok = await exec({ shell: 'cmd', script: 'echo out-line & echo err-line 1>&2 & exit /b 3' });
+    expect(ok).toMatchObject({ exit_code: 3 });
+    expect(ok.stdout.trim()).toBe('out-line');
+    expect(ok.stderr.trim()).toBe('err-line');
+    const zero = await exec({ shell: 'cmd', script: 'ver >nul' });
+    expect(zero.exit_code).toBe(0);
+  });
+
+  it('decodes output as lossy UTF-8: UTF-8 bytes arrive intact, an ANSI code page byte becomes U+FFFD', async () => {
+    // The fixture writes UTF-8 bytes; cmd's echo writes the ANSI code page (Wine: 1252, é = 0xE9).
+    const utf8 = await exec({ shell: 'cmd', script: `${toWindowsPath(tree)} utf8` });
+    expect(utf8).toMatchObject({ exit_code: 0, stdout: 'héllo ✓' });
+    const ansi = await exec({ shell: 'cmd', script: 'echo h\u00e9llo' });
+    expect(ansi.stdout.trim()).toBe('h\uFFFDllo');
+  });
+
+  it.each([
+    ['timeout', undefined],
+    ['kill.<exec_id>', 'kill'],
+  ] as const)('%s ends a tree of 3 nested processes (one orphaned) through the Job Object, none left alive', async (_name, how) => {
+    const pidFile = `C:\\kanade-tree-${how ?? 'timeout'}.txt`;
+    const execId = `wine-tree-${how ?? 'timeout'}-${Date.now()}`;
+    const cmd = draftCommand({
+      shell: 'cmd', script: `"${toWindowsPath(tree)}" 3 ${pidFile} orphan`, exec_id: execId, timeout_secs: how === undefined ? TREE_TIMEOUT_SECS : 120,
+    });
+    await publishCommand(broker.nc, subjects.commandsPc(PC), commandBytes(cmd));
+    const started = await pollUntil('three processes of the tree (or an early result)', 60_000, async () => {
+      if ((await readFile(wine.linuxPath(pidFile), 'utf8').catch(() => '')).trim().split(/\s+/).length >= 3) return 'tree';
+      const early = await resultsFor(broker, cmd.request_id);
+      return early.length > 0 ? JSON.stringify(early) : undefined;
+    }, 250);
+    expect(started).toBe('tree');
+    if (how === 'kill') broker.nc.publish(subjects.kill(execId), '');
+    const [result] = await waitForResults(broker, cmd.request_id, 1, 60_000);
+    expect(result, JSON.stringify(result)).toMatchObject({ exit_code: -1 });
+    expect(result!.stderr).toContain(how === undefined ? `timeout after ${TREE_TIMEOUT_SECS}s` : `kill.${execId}`);
+    const alive = await wine.run([tree, 'alive', pidFile]);
+    expect(alive.stdout.trim()).toBe('0');
+  }, 120_000);
+});
