@@ -2,8 +2,16 @@
  * The one rule for making a rename durable across a power cut: fsync the directory that holds it.
  * Windows refuses to open a directory for fsync (EPERM) and NTFS journals the rename itself, so
  * there the directory sync is skipped. The admission ledger and the outbox both go through here.
+ * Windows also refuses to replace a file while another handle has it open (a concurrent reader):
+ * such a rename is retried briefly instead of failing the write.
  */
-import { open } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Waits between rename attempts on Windows (ms); their sum bounds how long a reader may block a replace. */
+export const WINDOWS_RENAME_RETRY_MS: readonly number[] = [10, 20, 40, 80, 160, 320, 640];
+/** Errors Windows gives a rename whose target another handle has open (a transient sharing violation). */
+const WINDOWS_RENAME_BUSY = new Set(['EPERM', 'EACCES', 'EBUSY']);
 
 /**
  * Whether `platform` lets a directory be fsynced (everything but Windows).
@@ -22,5 +30,29 @@ export async function syncDirectory(dir: string, platform: NodeJS.Platform = pro
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Renames `from` over `to`. On Windows a target held open by a reader answers EPERM/EACCES/EBUSY
+ * for as long as the reader holds it, so the rename is retried after each of
+ * {@link WINDOWS_RENAME_RETRY_MS}; elsewhere, and for other errors, the first failure rejects.
+ */
+export async function renameReplacing(
+  from: string,
+  to: string,
+  platform: NodeJS.Platform = process.platform,
+  renameFile: (from: string, to: string) => Promise<void> = rename,
+): Promise<void> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await renameFile(from, to);
+      return;
+    } catch (error) {
+      const waitMs = WINDOWS_RENAME_RETRY_MS[attempt];
+      const busy = WINDOWS_RENAME_BUSY.has((error as NodeJS.ErrnoException).code ?? '');
+      if (platform !== 'win32' || !busy || waitMs === undefined) throw error;
+      await sleep(waitMs);
+    }
   }
 }

@@ -334,7 +334,7 @@ export const commandRunMachine = setup({
               on: { kill: { target: 'killing', actions: 'latchKill' } },
             },
             killing: {
-              description: 'SIGTERM to the process group (taskkill /T /F on Windows), SIGKILL after 5 s; waits for the exit.',
+              description: 'SIGTERM to the process group (Windows: the command\'s Job Object ends), SIGKILL after 5 s; waits for the exit.',
               entry: 'killProcess',
               on: { kill: { actions: 'escalateKill' } },
             },

@@ -25,8 +25,8 @@ import { pathToFileURL } from "node:url";
 export const TOOLS = [
   { bin: "nats-server", pkg: "nats-server", why: "every broker test and `dev`", env: "KANADE_NATS_SERVER" },
   { bin: "chromium", pkg: "chromium", why: "spec/inspector/browser.spec.ts", env: "KANADE_CHROMIUM" },
-  { bin: "wine", pkg: "wine", why: "the Windows service under Wine (spec/service/), spec/release/windows-exe.spec.ts" },
-  { bin: "x86_64-w64-mingw32-gcc", pkg: "gcc-mingw-w64-x86-64", why: "scripts/build-native.mjs (native/*.c)", env: "KANADE_MINGW_GCC" },
+  { bin: "wine", pkg: "wine", why: "spec/windows/ (the agent under Wine, docs/windows.md), the Windows service under Wine (spec/service/), spec/release/windows-exe.spec.ts" },
+  { bin: "x86_64-w64-mingw32-gcc", pkg: "gcc-mingw-w64-x86-64", why: "scripts/build-native.mjs (native/*.c), spec/windows/fixtures/*.c", env: "KANADE_MINGW_GCC" },
   { bin: "systemd-analyze", pkg: "systemd", why: "spec/service/ (systemd-analyze verify of the generated unit)" },
   { bin: "plistutil", pkg: "libplist-utils", why: "spec/service/ (the generated launchd plist parses)" },
 ];

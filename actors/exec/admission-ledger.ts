@@ -5,13 +5,13 @@
  * retention caps cheap; the files stay the truth.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { readRegularText } from '../regular-file.js';
 import path from 'node:path';
 import {
   ADMISSION_MAX_BYTES, ADMISSION_MAX_RECORDS, ADMISSION_TOMBSTONE_MS, decodeExecResult, type ExecResult,
 } from '../../contract/index.js';
-import { syncDirectory } from '../durable-fs.js';
+import { renameReplacing, syncDirectory } from '../durable-fs.js';
 import type { HeaderMap } from './verify-signature.js';
 
 /** Records deleted per pruning pass at most, so a pass never stalls intake. */
@@ -98,7 +98,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   } finally {
     await handle.close();
   }
-  await rename(tmp, file);
+  await renameReplacing(tmp, file);
   if (opts.syncDir) await syncDirectory(path.dirname(file));
 }
 

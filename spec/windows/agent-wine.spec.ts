@@ -46,7 +46,7 @@ describe('the Windows agent under Wine', () => {
         if (decoded.ok) beats.push(decoded.value as unknown as Record<string, unknown>);
       },
     });
-    agent = spawnWindowsAgent(wine);
+    agent = await spawnWindowsAgent(wine);
     await pollUntil('a heartbeat from the Windows agent', 90_000, () => beats.length >= 1, 200).catch(async (error) => {
       const out = await agent!.output();
       throw new Error(`${(error as Error).message}\n${out.stdout.slice(-3_000)}\n${out.stderr.slice(-3_000)}`);

