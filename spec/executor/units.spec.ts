@@ -178,6 +178,11 @@ describe('keyring from the Windows registry (§6.2; verified only with a fake re
     const output = `\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\kanade\\agent\r\n    CommandKeys    REG_SZ    ${json}\r\n\r\n`;
     expect(parseRegQuery(output, 'CommandKeys')).toBe(json);
     expect(parseRegQuery(output, 'Other')).toBeUndefined();
+    // `reg add /v RequireSignedCommands /t REG_DWORD /d 1` (found under Wine, #18: it read as absent).
+    const flags = '    RequireSignedCommands    REG_DWORD    0x1\r\n    Big    REG_DWORD    0xffffffff\r\n    Bad    REG_DWORD    1\r\n';
+    expect(parseRegQuery(flags, 'RequireSignedCommands')).toBe('1');
+    expect(parseRegQuery(flags, 'Big')).toBe('4294967295');
+    expect(parseRegQuery(flags, 'Bad')).toBeUndefined();
     const dir = await temp();
     const ring = await createKeyring({ file: path.join(dir, 'absent.json'), requireSigned: true, log, platform: 'win32', readRegistry: async () => json });
     expect(ring.fingerprints()).toHaveLength(1);

@@ -20,8 +20,10 @@ const PC = 'wine-pc-1';
 const tree = fixtureExe('tree');
 /** Long enough for Wine to start launcher → cmd → 3 tree processes on a loaded 2-core machine. */
 const TREE_TIMEOUT_SECS = 15;
+/** Per test: every command starts processes under Wine, slow on a loaded 2-core machine. */
+const WINE_TEST_TIMEOUT_MS = 180_000;
 
-describe('the Windows agent under Wine', () => {
+describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () => {
   let broker: Broker;
   let wine: WinePrefix;
   let agent: WineProcess | undefined;
@@ -103,5 +105,5 @@ describe('the Windows agent under Wine', () => {
     expect(result!.stderr).toContain(how === undefined ? `timeout after ${TREE_TIMEOUT_SECS}s` : `kill.${execId}`);
     const alive = await wine.run([tree, 'alive', pidFile]);
     expect(alive.stdout.trim()).toBe('0');
-  }, 120_000);
+  });
 });
