@@ -1,5 +1,5 @@
 /**
- * `kanade-agent inventory --json` (dist build): prints hw, sw and net of this Linux machine for
+ * `kanade-agent inventory --json` (the binary under test, spec/harness/agent-binary.ts): prints hw, sw and net of this Linux machine for
  * operators; hw is the contract HwInventory, sw and net are collected here only.
  */
 import { describe, expect, it } from 'vitest';
@@ -7,18 +7,18 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { decodeHwInventory } from '../../contract/index.js';
+import { agentBinary } from '../harness/agent-binary.js';
 
-const BIN = fileURLToPath(new URL('../../dist/bin/kanade-agent.js', import.meta.url));
+const BIN = agentBinary();
 const run = promisify(execFile);
 
 describe('kanade-agent inventory', () => {
   it('--json prints hw (contract shape), the software list and the adapters', async () => {
     const env = { ...process.env };
     delete env.KANADE_AGENT_CONFIG;
-    const { stdout } = await run(process.execPath, [BIN, 'inventory', '--json'], { env, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(BIN.file, [...BIN.args, 'inventory', '--json'], { env, maxBuffer: 64 * 1024 * 1024 });
     const out = JSON.parse(stdout) as Record<string, unknown> & { sw: Array<Record<string, unknown>>; net: Array<Record<string, unknown>>; failures: unknown[] };
     expect(out.pc_id).toBe(os.hostname());
     expect(out.published_subject).toBe(`inventory.${os.hostname()}.hw`);
@@ -38,7 +38,7 @@ describe('kanade-agent inventory', () => {
     try {
       const config = path.join(dir, 'agent.toml');
       await writeFile(config, `[agent]\nid = "PC-FROM-TOML"\nnats_url = "nats://127.0.0.1:4222"\ndata_dir = "${dir}"\n[log]\nlevel = "info"\nkeep_days = 0\n`);
-      const { stdout } = await run(process.execPath, [BIN, 'inventory', '--config', config], { maxBuffer: 64 * 1024 * 1024 });
+      const { stdout } = await run(BIN.file, [...BIN.args, 'inventory', '--config', config], { maxBuffer: 64 * 1024 * 1024 });
       expect(stdout).toContain('hw (published on inventory.PC-FROM-TOML.hw):');
       expect(stdout).toContain('  pc_id: PC-FROM-TOML');
       expect(stdout).toMatch(/sw \(collected, not published\): \d+ packages/);
