@@ -8,9 +8,10 @@
  * // later
  * await socket.close();
  */
-import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { untrusted } from './private-files.js';
 
 /** How long to wait for an existing socket to answer before treating it as stale. */
 export const STALE_PROBE_TIMEOUT_MS = 500;
@@ -40,6 +41,17 @@ export class ControlSocketInUseError extends Error {
   }
 }
 
+/**
+ * The socket's directory is writable by others or owned by another user: a local user could
+ * squat the path (their own socket answering `status`) or swap it. Restarting does not fix it.
+ */
+export class ControlSocketDirError extends Error {
+  constructor(readonly socketPath: string, readonly problem: string) {
+    super(`[control] socket ${socketPath}: ${problem}; use a directory only the agent's user can write (e.g. the data dir)`);
+    this.name = 'ControlSocketDirError';
+  }
+}
+
 function isWindowsPipe(socketPath: string, platform: NodeJS.Platform): boolean {
   return platform === 'win32' && socketPath.startsWith('\\\\.\\pipe\\');
 }
@@ -64,7 +76,10 @@ export async function startControlSocket(opts: ControlSocketOptions): Promise<Co
   const platform = opts.platform ?? process.platform;
   const pipe = isWindowsPipe(opts.path, platform);
   if (!pipe) {
-    await mkdir(path.dirname(opts.path), { recursive: true });
+    await mkdir(path.dirname(opts.path), { recursive: true, mode: 0o700 });
+    const dir = path.dirname(opts.path);
+    const problem = untrusted(await stat(dir), `its directory ${dir}`, platform);
+    if (problem !== undefined) throw new ControlSocketDirError(opts.path, problem);
     if (await probeSocket(opts.path)) throw new ControlSocketInUseError(opts.path);
     await unlink(opts.path).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;

@@ -11,6 +11,7 @@
  */
 import { chmod, lstat, mkdir, opendir } from 'node:fs/promises';
 import path from 'node:path';
+import type { Stats } from 'node:fs';
 import type { Logger } from 'pino';
 
 /** Mode of every directory the agent creates for its own data. */
@@ -106,4 +107,16 @@ export async function securePrivateFiles(dataDir: string, logPath: string | unde
   } catch (err) {
     log.error({ dir: dataDir, err: (err as Error).message }, 'cannot make the data dir private (0700)');
   }
+}
+
+/**
+ * Why a file or directory the agent trusts (the keyring and its directory §6.2, the control
+ * socket's directory) cannot be trusted (our choice): not owned by the agent's
+ * user, or writable by group/other. Windows has no mode bits (ACLs: docs/windows.md).
+ */
+export function untrusted(st: Pick<Stats, 'uid' | 'mode'>, what: string, platform: NodeJS.Platform = process.platform, uid: number | undefined = process.getuid?.()): string | undefined {
+  if (platform === 'win32' || uid === undefined) return undefined;
+  if (st.uid !== uid) return `${what} is owned by uid ${st.uid}, not by the agent's user (uid ${uid})`;
+  if ((st.mode & 0o022) !== 0) return `${what} is writable by group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
+  return undefined;
 }

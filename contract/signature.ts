@@ -31,6 +31,14 @@ export function signatureRefusedName(requestId: string, pcId: string): string {
   return `${requestId}|${pcId}|signature-refused`;
 }
 
+/** The deterministic name hashed into the result_id of a legacy command refused by `require_envelope` (§13). */
+export function legacyRefusedName(requestId: string, pcId: string): string {
+  return `${requestId}|${pcId}|legacy-refused`;
+}
+
+/** stderr of a legacy command refused by `[security] require_envelope` (§13). */
+export const LEGACY_REFUSED_STDERR = 'refused: legacy command format (signed v2 envelopes are required on this host)';
+
 /** stderr of a signature refusal (§6.2). */
 export function signatureRefusedStderr(outcome: SignatureOutcome): string {
   return `refused: command signature ${outcome.replace('_', ' ')} (signed commands are required on this host)`;

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import { PROCESS_EXIT_CONFIG, PROCESS_EXIT_FAILURE, PROCESS_EXIT_SELF_UPDATE } from '../contract/index.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from '../actors/config/load-config.js';
-import { startControlSocket, type ControlSocket } from '../actors/control-socket.js';
+import { ControlSocketDirError, startControlSocket, type ControlSocket } from '../actors/control-socket.js';
 import { createFailpoints } from '../actors/failpoints.js';
 import { createLogger } from '../actors/logger.js';
 import { STOP_ON_STDIN_EOF_ENV, watchStdinEof } from '../actors/stdin-stop.js';
@@ -166,7 +166,7 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
   try {
     agent = await startAgent(opts);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof ControlSocketDirError) {
       process.stderr.write(`kanade-agent: ${error.message}\n`);
       return PROCESS_EXIT_CONFIG;
     }

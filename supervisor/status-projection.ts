@@ -8,6 +8,7 @@
  * const report = projectStatus({ root: rootActor.getSnapshot(), services, startedAt, now: Date.now(), pid: process.pid });
  */
 import type { AnyActorRef, SnapshotFrom, StateValue } from 'xstate';
+import { keyringIfLoaded } from '../actors/exec/keyring.js';
 import type { AgentServices } from '../actors/ports.js';
 import type { ChildPhase, RootMachine, StopCause } from './root-machine.js';
 import { restartsInWindow } from './rules.js';
@@ -53,6 +54,15 @@ export interface StatusReport {
     readonly stop_cause: StopCause | null;
   };
   readonly children: readonly ChildStatus[];
+  /** Command signing (§6.2): what is required and whether the ring can satisfy it. */
+  readonly signing?: {
+    readonly required: boolean;
+    readonly require_envelope: boolean;
+    readonly enforcing: boolean;
+    readonly keys: number;
+    /** Why every command is refused (fail closed), or null. */
+    readonly problem: string | null;
+  };
   readonly connection: {
     readonly connected: boolean;
     readonly server: string | null;
@@ -117,8 +127,17 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
     if (child.id.startsWith(OUTBOX_PREFIX)) outbox[child.id.slice(OUTBOX_PREFIX.length)] = child.status;
   }
   const gaveUp = context.stopCause?.kind === 'gave_up';
+  const ring = keyringIfLoaded(services.config);
+  const security = services.config.security;
+  const signing = {
+    required: security.requireSignedCommands,
+    require_envelope: security.requireEnvelope ?? false,
+    enforcing: ring?.enforcing() ?? security.requireSignedCommands,
+    keys: ring?.size() ?? 0,
+    problem: ring?.problem() ?? null,
+  };
   const degraded =
-    !broker.connected ||
+    !broker.connected || signing.problem !== null ||
     children.some((c) => c.phase === 'backoff' || c.tags.includes('degraded'));
   return {
     schema: STATUS_SCHEMA,
@@ -137,6 +156,7 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
       stop_cause: context.stopCause,
     },
     children,
+    signing,
     connection: {
       connected: broker.connected,
       server: broker.connected ? broker.server : null,

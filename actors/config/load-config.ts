@@ -62,7 +62,7 @@ export interface AgentConfig {
   readonly dataDir: string;
   /** `path` undefined means stdout: none configured, or `keep_days = 0` (contract §12). */
   readonly log: { readonly path?: string; readonly level: LogLevel; readonly keepDays: number };
-  readonly security: { readonly commandKeysFile: string; readonly requireSignedCommands: boolean };
+  readonly security: { readonly commandKeysFile: string; readonly requireSignedCommands: boolean; readonly requireEnvelope?: boolean };
   readonly control: { readonly socket: string };
   readonly inventory: { readonly enabled: boolean; readonly intervalMs: number; readonly jitterMs: number };
   /** From the environment only; contract §2 forbids credentials in `agent.toml`. */
@@ -169,6 +169,8 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
       commandKeysFile: read.path(security, 'security', 'command_keys_file')
         ?? platformPath(platform).join(configDir(env, platform), 'command-keys.json'),
       requireSignedCommands: (read.bool(security, 'security', 'require_signed_commands') ?? false) || markerOn,
+      // §13 (our addition): only v2 envelopes run; legacy bodies are refused with 123.
+      requireEnvelope: read.bool(security, 'security', 'require_envelope') ?? false,
     }),
     control: Object.freeze({
       socket: read.path(control, 'control', 'socket')
@@ -386,7 +388,10 @@ class TableReader {
     const list = typeof value === 'string' ? [value] : Array.isArray(value) && value.length > 0 ? value : undefined;
     if (list === undefined) return this.fail('[agent] nats_url', NATS_URL_EXPECTED, value);
     list.forEach((url, i) => {
-      if (!isNatsUrl(url)) this.fail(Array.isArray(value) ? `[agent] nats_url[${i}]` : '[agent] nats_url', NATS_URL_EXPECTED, url);
+      const key = Array.isArray(value) ? `[agent] nats_url[${i}]` : '[agent] nats_url';
+      if (!isNatsUrl(url)) this.fail(key, NATS_URL_EXPECTED, url);
+      // §2: credentials never go in agent.toml; the URL would carry them into logs and the inspector.
+      if (hasUserinfo(url)) this.fail(key, `${NATS_URL_EXPECTED} without user:password@ (credentials come from the environment, wire contract §2)`, redactUserinfo(url));
     });
     return list as string[];
   }
@@ -400,6 +405,19 @@ function isNatsUrl(value: unknown): value is string {
   } catch {
     return false;
   }
+}
+
+function hasUserinfo(value: string): boolean {
+  const url = new URL(value);
+  return url.username.length > 0 || url.password.length > 0;
+}
+
+/** The URL with its userinfo replaced, so the error line never repeats a secret. */
+function redactUserinfo(value: string): string {
+  const url = new URL(value);
+  url.username = 'REDACTED';
+  url.password = '';
+  return url.toString();
 }
 
 function isTable(value: unknown): value is Table {

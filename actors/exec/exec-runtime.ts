@@ -181,6 +181,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     pcId,
     log,
     keyring,
+    requireEnvelope: services.config.security.requireEnvelope ?? false,
     ledger,
     groups: () => groups.current,
     now,

@@ -7,9 +7,9 @@ import type { Logger } from 'pino';
 import {
   commandBody, commandEnvelope, decode, describeDecodeError, EXIT_REJECTED_UNSIGNED, formatRfc3339,
   FUTURE_SKEW_ALLOWANCE_MS, isAddressedTo, MAX_ENVELOPE_VALIDITY_MS, OBS_SOURCE_ADMISSION, OBS_SOURCE_SIGNATURE,
-  parseRfc3339, SIGNATURE_OUTCOME_KIND, signatureRefusedStderr, type Command, type ExecResult,
+  LEGACY_REFUSED_STDERR, parseRfc3339, SIGNATURE_OUTCOME_KIND, signatureRefusedStderr, type Command, type ExecResult,
 } from '../../contract/index.js';
-import { signatureRefusedResultId, uuidV4 } from '../ids.js';
+import { legacyRefusedResultId, signatureRefusedResultId, uuidV4 } from '../ids.js';
 import type { AdmissionLedger, AdmissionRecord } from './admission-ledger.js';
 import { jsonNestingDepth, MAX_COMMAND_BODY_BYTES, MAX_COMMAND_JSON_DEPTH, requestIdHint } from './body-limits.js';
 import type { Keyring } from './keyring.js';
@@ -54,6 +54,8 @@ export interface IntakeContext {
   readonly pcId: string;
   readonly log: Logger;
   readonly keyring: Keyring;
+  /** `[security] require_envelope` (§13): legacy bodies are refused with 123. */
+  readonly requireEnvelope?: boolean;
   readonly ledger: AdmissionLedger;
   groups(): ReadonlySet<string>;
   now(): number;
@@ -164,13 +166,20 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
     }
     const requestLog = log.child({ request_id: command.request_id });
 
-    if (ctx.keyring.enforcing() && sig.outcome !== 'verified') {
-      const result = notRunResult(
-        { resultId: signatureRefusedResultId(command.request_id, ctx.pcId), pcId: ctx.pcId, command },
-        signatureRefusedStderr(sig.outcome), now, EXIT_REJECTED_UNSIGNED,
-      );
-      requestLog.warn({ outcome: sig.outcome, reason: sig.reason }, 'command refused: signed commands are required on this host');
-      await ctx.obs(SIGNATURE_OUTCOME_KIND[sig.outcome], OBS_SOURCE_SIGNATURE, obsPayload(sig.reason));
+    const legacyRefused = !isEnvelope && ctx.requireEnvelope === true;
+    if (legacyRefused || (ctx.keyring.enforcing() && sig.outcome !== 'verified')) {
+      const result = legacyRefused
+        ? notRunResult({ resultId: legacyRefusedResultId(command.request_id, ctx.pcId), pcId: ctx.pcId, command }, LEGACY_REFUSED_STDERR, now, EXIT_REJECTED_UNSIGNED)
+        : notRunResult(
+          { resultId: signatureRefusedResultId(command.request_id, ctx.pcId), pcId: ctx.pcId, command },
+          signatureRefusedStderr(sig.outcome), now, EXIT_REJECTED_UNSIGNED,
+        );
+      if (legacyRefused) {
+        requestLog.warn({ outcome: sig.outcome }, 'command refused: legacy format, only v2 envelopes run on this host (require_envelope)');
+      } else {
+        requestLog.warn({ outcome: sig.outcome, reason: sig.reason }, 'command refused: signed commands are required on this host');
+        await ctx.obs(SIGNATURE_OUTCOME_KIND[sig.outcome], OBS_SOURCE_SIGNATURE, obsPayload(sig.reason));
+      }
       try {
         await ctx.enqueueResult(result);
       } catch (err) {

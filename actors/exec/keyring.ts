@@ -1,8 +1,14 @@
 /**
- * The command keyring (§6.2): keys from `[security] command_keys_file`, reloaded each heartbeat and
- * on an unknown kid (rate-limited), and the enforcement flag. One instance per agent process, shared
- * by the executor (verification) and the heartbeat (`command_keys`, `enforcing`): get it with
+ * The command keyring (§6.2): keys from `[security] command_keys_file`, reloaded each heartbeat, when
+ * the file's mtime/size changed (a `stat` before each verification) and on an unknown kid
+ * (rate-limited), and the enforcement flag. One instance per agent process, shared by the executor
+ * (verification), the heartbeat (`command_keys`, `enforcing`) and `status`: get it with
  * {@link keyringFor}.
+ *
+ * Fail closed (§6.2, our choice): `enforcing` = requested. Requested with an empty, missing or
+ * unreadable ring refuses every command, logs an error and makes `status` degraded. A file (or its
+ * directory) not owned by the agent's user, or writable by group/other, is a bad file: a local user
+ * who could write it could add a key and run commands as root.
  *
  * @example
  * const ring = keyringFor(services);
@@ -10,11 +16,14 @@
  * heartbeat.command_keys = ring.fingerprints(); heartbeat.enforcing = ring.enforcing();
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { decodeCommandKeys, describeDecodeError, type CommandKey } from '../../contract/index.js';
 import type { AgentConfig } from '../config/load-config.js';
 import { publicKeyFromRaw } from '../ed25519.js';
+import { untrusted } from '../private-files.js';
 import { KANADE_AGENT_REGISTRY_KEY, parseRegQuery, queryRegistryValue } from '../windows-registry.js';
 
 /** Unknown-kid reloads happen at most this often when not enforcing (§6.2). */
@@ -39,10 +48,14 @@ export interface Keyring {
   reload(): Promise<void>;
   /** `["<kid>:<first 16 hex of sha256(raw key)>"]` in file order, `[]` if none (§5.4). */
   fingerprints(): string[];
-  /** Enforcement requested and a ring present, or a bad file at start with enforcement requested (§6.2). */
+  /** Enforcement requested (§6.2, our choice: whatever the ring holds). */
   enforcing(): boolean;
-  /** True when enforcement was requested but the file at start was bad: every command is refused. */
+  /** True when enforcement is requested and the ring is empty (missing, empty, bad at start): every command is refused. */
   refusingAll(): boolean;
+  /** Why every command is refused (for `status`), or null. */
+  problem(): string | null;
+  /** Re-reads the ring when the file's identity, mtime or size changed since the last read (one `stat`). Never rejects. */
+  refreshIfChanged(): Promise<void>;
   /** Keys in the ring (0 when empty). */
   size(): number;
   /** The key for `kid`, or undefined. */
@@ -74,33 +87,61 @@ export function queryRegistryKeyring(): Promise<string | undefined> {
 /** Loads the ring once (missing file = empty ring) and returns the live keyring. */
 export async function createKeyring(opts: KeyringOptions): Promise<Keyring> {
   const now = opts.now ?? Date.now;
+  const platform = opts.platform ?? process.platform;
   let keys: RingKey[] = [];
-  let refuseAll = false;
+  /** Why the ring is empty (missing, empty, bad at start); null while it holds keys. */
+  let emptyBecause: string | null = null;
   let lastUnknownKidReload = Number.NEGATIVE_INFINITY;
+  /** `ino:size:mtime` of the file at the last read ('' = absent); compared by {@link Keyring.refreshIfChanged}. */
+  let seen: string | undefined;
+  let reloading: Promise<void> | undefined;
 
-  const read = async (): Promise<{ ok: true; keys: RingKey[] } | { ok: false; reason: string }> => {
+  const read = async (): Promise<{ ok: true; keys: RingKey[]; empty: string | null } | { ok: false; reason: string }> => {
     let bytes: Buffer | string;
     try {
-      bytes = await readFile(opts.file);
+      const dirProblem = await untrustedDir(path.dirname(opts.file), platform);
+      if (dirProblem !== undefined) return { ok: false, reason: dirProblem };
+      // Checked on the open handle, so the file read is the file checked.
+      const handle = await open(opts.file, 'r');
+      try {
+        const st = await handle.stat();
+        seen = identity(st);
+        const fileProblem = untrusted(st, 'the keyring file', platform);
+        if (fileProblem !== undefined) return { ok: false, reason: fileProblem };
+        bytes = await handle.readFile();
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return { ok: false, reason: (err as Error).message };
+      seen = '';
       // No file: on Windows the installer may have written the same JSON to the registry (§6.2).
-      const fromRegistry = (opts.platform ?? process.platform) === 'win32' ? await (opts.readRegistry ?? queryRegistryKeyring)() : undefined;
-      if (fromRegistry === undefined) return { ok: true, keys: [] };
+      const fromRegistry = platform === 'win32' ? await (opts.readRegistry ?? queryRegistryKeyring)() : undefined;
+      if (fromRegistry === undefined) return { ok: true, keys: [], empty: `the keyring file ${opts.file} does not exist` };
       bytes = fromRegistry;
     }
     const decoded = decodeCommandKeys(bytes);
     if (!decoded.ok) return { ok: false, reason: describeDecodeError(decoded.error) };
-    return { ok: true, keys: decoded.value.map(toRingKey) };
+    return { ok: true, keys: decoded.value.map(toRingKey), empty: decoded.value.length === 0 ? `the keyring file ${opts.file} holds no keys` : null };
+  };
+
+  /** One error line each time the ring turns unusable while enforcement is requested. */
+  const noteEmpty = (reason: string | null) => {
+    const was = emptyBecause;
+    emptyBecause = reason;
+    if (reason !== null && reason !== was && opts.requireSigned) {
+      opts.log.error({ file: opts.file, reason }, 'command keyring empty or unusable and signed commands are required: refusing every command');
+    }
   };
 
   const first = await read();
   if (first.ok) {
     keys = first.keys;
+    noteEmpty(first.empty);
   } else if (opts.requireSigned) {
-    refuseAll = true;
-    opts.log.error({ file: opts.file, reason: first.reason }, 'command keyring unreadable at start and signed commands are required: refusing every command');
+    noteEmpty(`the keyring file ${opts.file} is unusable: ${first.reason}`);
   } else {
+    emptyBecause = `the keyring file ${opts.file} is unusable: ${first.reason}`;
     opts.log.error({ file: opts.file, reason: first.reason }, 'command keyring unreadable at start; continuing with an empty ring');
   }
 
@@ -108,17 +149,28 @@ export async function createKeyring(opts: KeyringOptions): Promise<Keyring> {
     async reload() {
       const next = await read();
       if (!next.ok) {
+        // §6.2: a bad file on reload keeps the old ring (an emptied ring already refuses all).
         opts.log.warn({ file: opts.file, reason: next.reason }, 'command keyring unreadable on reload; keeping the previous ring');
         return;
       }
       const before = ring.fingerprints().join(',');
       keys = next.keys;
-      refuseAll = false;
+      noteEmpty(next.empty);
       if (ring.fingerprints().join(',') !== before) opts.log.info({ keys: ring.fingerprints() }, 'command keyring changed');
     },
+    async refreshIfChanged() {
+      if (reloading !== undefined) return reloading;
+      const current = await stat(opts.file).then(identity, (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : undefined));
+      if (current !== undefined && current === seen) return;
+      // Remembered even when the reload refuses the file, so a bad file is re-read (and logged) once per change.
+      if (current !== undefined) seen = current;
+      reloading = ring.reload().finally(() => { reloading = undefined; });
+      return reloading;
+    },
     fingerprints: () => keys.map((k) => `${k.kid}:${k.fingerprint}`),
-    enforcing: () => opts.requireSigned && (keys.length > 0 || refuseAll),
-    refusingAll: () => refuseAll,
+    enforcing: () => opts.requireSigned,
+    refusingAll: () => opts.requireSigned && keys.length === 0,
+    problem: () => (opts.requireSigned && keys.length === 0 ? `signed commands are required but no command key is usable: ${emptyBecause ?? 'the ring is empty'}` : null),
     size: () => keys.length,
     lookup: (kid) => keys.find((k) => k.kid === kid),
     async reloadForUnknownKid(kid) {
@@ -134,6 +186,17 @@ export async function createKeyring(opts: KeyringOptions): Promise<Keyring> {
   return ring;
 }
 
+/** The part of a file's stat that changes when it is replaced or rewritten. */
+function identity(st: Stats): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+async function untrustedDir(dir: string, platform: NodeJS.Platform): Promise<string | undefined> {
+  if (platform === 'win32') return undefined;
+  const st = await stat(dir).catch(() => undefined);
+  return st === undefined ? undefined : untrusted(st, `the keyring directory ${dir}`, platform);
+}
+
 function toRingKey(key: CommandKey): RingKey {
   const raw = Buffer.from(key.public_key, 'base64');
   return {
@@ -146,6 +209,12 @@ function toRingKey(key: CommandKey): RingKey {
 }
 
 const shared = new WeakMap<AgentConfig, Promise<Keyring>>();
+const loaded = new WeakMap<AgentConfig, Keyring>();
+
+/** The keyring for this config once it has loaded (for `status`, which cannot wait); else undefined. */
+export function keyringIfLoaded(config: AgentConfig): Keyring | undefined {
+  return loaded.get(config);
+}
 
 /** The process-wide keyring for this agent config (created on first use, then shared). */
 export function keyringFor(services: { readonly config: AgentConfig; readonly log: Logger }): Promise<Keyring> {
@@ -156,6 +225,8 @@ export function keyringFor(services: { readonly config: AgentConfig; readonly lo
       requireSigned: services.config.security.requireSignedCommands,
       log: services.log,
     });
+    const config = services.config;
+    void ring.then((r) => loaded.set(config, r), () => undefined);
     shared.set(services.config, ring);
   }
   return ring;

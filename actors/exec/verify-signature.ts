@@ -4,7 +4,7 @@
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
 import {
-  HEADER_SIG, HEADER_SIG_ALG, HEADER_SIG_AT, HEADER_SIG_KID, SIG_ALG_ED25519, signedBytes, type SignatureOutcome,
+  ADMISSION_TOMBSTONE_MS, HEADER_SIG, HEADER_SIG_ALG, HEADER_SIG_AT, HEADER_SIG_KID, SIG_ALG_ED25519, signedBytes, type SignatureOutcome,
 } from '../../contract/index.js';
 import { verifyBytes } from '../ed25519.js';
 import type { Keyring, RingKey } from './keyring.js';
@@ -37,12 +37,15 @@ export function signatureHeaders(headers: MsgHdrs | undefined): HeaderMap {
 }
 
 /**
- * Verifies `body` against the ring. `checkMaxAge` applies the break-glass freshness bound (§6.2);
- * v2 envelopes check it last instead (§6.3 KeyAgeExceeded).
+ * Verifies `body` against the ring. `checkMaxAge` (legacy commands) applies the break-glass
+ * freshness bound and, while enforcing, the 8-day replay horizon (§6.2); v2 envelopes check the
+ * break-glass bound last instead (§6.3 KeyAgeExceeded) and carry their own expiry.
  */
 export async function verifySignature(
   headers: HeaderMap, body: Uint8Array, ring: Keyring, nowMs: number, checkMaxAge = true,
 ): Promise<SignatureCheck> {
+  // A changed file is re-read before it decides anything (§6.2): one stat per command.
+  await ring.refreshIfChanged();
   const sig = headers[HEADER_SIG];
   const kid = headers[HEADER_SIG_KID];
   const alg = headers[HEADER_SIG_ALG];
@@ -75,6 +78,11 @@ export async function verifySignature(
   }
   if (checkMaxAge && key.maxAgeSecs !== undefined && Math.abs(nowMs - atMs) > key.maxAgeSecs * 1000) {
     return { outcome: 'stale', kid, atMs, key, reason: `break-glass key ${kid} signature is older than max_age_secs=${key.maxAgeSecs}` };
+  }
+  // While enforcing, a legacy signature older than the ledger's tombstone horizon may have lost its
+  // ledger record and could run a second time: Stale (§6.2, our choice). v2 envelopes expire sooner.
+  if (checkMaxAge && ring.enforcing() && nowMs - atMs > ADMISSION_TOMBSTONE_MS) {
+    return { outcome: 'stale', kid, atMs, key, reason: `signature is older than the ${ADMISSION_TOMBSTONE_MS / 86_400_000}-day replay horizon` };
   }
   return { outcome: 'verified', kid, atMs, key, reason: `verified with key ${kid}` };
 }

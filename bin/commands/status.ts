@@ -135,6 +135,7 @@ export function renderReport(report: StatusReport): string {
   lines.push(`supervisor ${sup.state}  ${sup.strategy}  restarts in window ${sup.restarts_in_window}/${sup.intensity} per ${duration(sup.period_ms)}${sup.stop_cause ? `  stop: ${JSON.stringify(sup.stop_cause)}` : ''}`);
   const c = report.connection;
   lines.push(c.connected ? `connection ${c.server}  since ${c.connected_since}  rtt ${c.rtt_ms ?? '-'}ms` : 'connection DISCONNECTED');
+  if (report.signing?.problem) lines.push(`signing REFUSING ALL COMMANDS: ${report.signing.problem}`);
   lines.push('');
   const rows = [['ACTOR', 'PHASE', 'STATE', 'TAGS', 'RESTARTS', 'LAST EXIT', 'NEXT RESTART', 'UPTIME']];
   for (const child of report.children) {

@@ -30,6 +30,7 @@ export interface ExecutorOptions {
   dataDir?: string;
   keysFile?: string;
   requireSigned?: boolean;
+  requireEnvelope?: boolean;
   maxConcurrent?: number;
   groups?: string[];
   failpoints?: string;
@@ -93,7 +94,7 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
     natsUrls: [broker.url],
     dataDir,
     log: { level: 'debug', keepDays: 0 },
-    security: { commandKeysFile: opts.keysFile ?? path.join(dataDir, 'no-keys.json'), requireSignedCommands: opts.requireSigned ?? false },
+    security: { commandKeysFile: opts.keysFile ?? path.join(dataDir, 'no-keys.json'), requireSignedCommands: opts.requireSigned ?? false, requireEnvelope: opts.requireEnvelope ?? false },
     control: { socket: path.join(dataDir, 'agent.sock') },
     inventory: { enabled: false, intervalMs: 86_400_000, jitterMs: 0 },
     credentials: {},

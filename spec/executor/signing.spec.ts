@@ -127,7 +127,7 @@ describe('command signing', () => {
     expect(lax.obs[0]?.payload).toMatchObject({ request_id: unsigned.request_id, subject: subjects.commandsPc(lax.pcId) });
   });
 
-  it('enforcement requested with a bad keyring file at start refuses everything; with no file it is not enforcing', async () => {
+  it('enforcement requested with a bad keyring file at start refuses everything; with no file too (fail closed, #13)', async () => {
     const badFile = path.join(dir, 'bad-keys.json');
     await writeFile(badFile, '[{"kid":"x"}]');
     const refusing = await startExecutor(broker, { keysFile: badFile, requireSigned: true });
@@ -139,7 +139,7 @@ describe('command signing', () => {
     const empty = await startExecutor(broker, { keysFile: path.join(dir, 'missing.json'), requireSigned: true });
     const run = draftCommand({ shell: 'sh', script: 'echo empty-ring' });
     await send(empty, commandBytes(run));
-    expect((await waitForResults(broker, run.request_id))[0]).toMatchObject({ exit_code: 0 });
+    expect((await waitForResults(broker, run.request_id))[0]).toMatchObject({ exit_code: 123, stderr: 'refused: command signature unsigned (signed commands are required on this host)' });
     await empty.stop();
   });
 
