@@ -128,11 +128,12 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
   }
   const gaveUp = context.stopCause?.kind === 'gave_up';
   const ring = keyringIfLoaded(services.config);
-  const security = services.config.security;
+  // Test services may carry a partial config; a missing section reads as nothing requested.
+  const security: Partial<AgentServices['config']['security']> = services.config.security ?? {};
   const signing = {
-    required: security.requireSignedCommands,
+    required: security.requireSignedCommands ?? false,
     require_envelope: security.requireEnvelope ?? false,
-    enforcing: ring?.enforcing() ?? security.requireSignedCommands,
+    enforcing: ring?.enforcing() ?? security.requireSignedCommands ?? false,
     keys: ring?.size() ?? 0,
     problem: ring?.problem() ?? null,
   };
