@@ -80,6 +80,11 @@ export interface NatsServerOptions {
   readyTimeoutMs?: number;
   /** Skip the readiness wait (used by clusters, which wait for all nodes together). */
   skipReadyWait?: boolean;
+  /**
+   * Require this token from every client (`authorization { token }` in the 0600 config file, never
+   * on the command line where `ps` shows it to every local user). `dev` sets a random one.
+   */
+  token?: string;
 }
 
 /** A running (or stopped, restartable) nats-server process. */
@@ -204,6 +209,7 @@ function renderConfig(cfg: {
   serverName: string;
   storeDir: string;
   cluster?: NatsClusterNodeOptions;
+  token?: string;
 }): string {
   const q = (s: string): string => JSON.stringify(s);
   const lines = [
@@ -213,6 +219,7 @@ function renderConfig(cfg: {
     `  store_dir: ${q(cfg.storeDir)}`,
     `}`,
   ];
+  if (cfg.token !== undefined) lines.push(`authorization {`, `  token: ${q(cfg.token)}`, `}`);
   if (cfg.cluster) {
     lines.push(
       `cluster {`,
@@ -229,11 +236,12 @@ function renderConfig(cfg: {
  * Resolves true if the server at `url` is the one named `serverName` (not some other process that
  * holds the port) and JetStream account info could be fetched from it.
  */
-async function probeJetStream(url: string, serverName: string): Promise<boolean> {
+async function probeJetStream(url: string, serverName: string, token?: string): Promise<boolean> {
   let nc;
   try {
     nc = await connect({
       servers: url,
+      ...(token === undefined ? {} : { token }),
       reconnect: false,
       timeout: READY_PROBE_TIMEOUT_MS,
       noRandomize: true,
@@ -270,6 +278,7 @@ class NatsServerProcess implements NatsServerHandle {
     private readonly extraArgs: string[],
     private readonly ownsStore: boolean,
     private readonly readyTimeoutMs: number,
+    private readonly token?: string,
   ) {
     this.url = `nats://${LOOPBACK_HOST}:${port}`;
   }
@@ -319,7 +328,7 @@ class NatsServerProcess implements NatsServerHandle {
           `nats-server ${this.serverName} exited before it was ready (port ${this.port}); stderr:\n${this.#stderr}`,
         );
       }
-      if (await probeJetStream(this.url, this.serverName)) return;
+      if (await probeJetStream(this.url, this.serverName, this.token)) return;
       if (Date.now() >= deadline) {
         throw new Error(
           `nats-server ${this.serverName} not ready within ${timeoutMs} ms (port ${this.port}); stderr:\n${this.#stderr}`,
@@ -374,7 +383,7 @@ async function prepareServer(opts: NatsServerOptions): Promise<NatsServerProcess
   // Unique even for the same port, so readiness never mistakes another server for this one.
   const serverName = opts.serverName ?? `kanade-dev-${port}-${randomBytes(4).toString("hex")}`;
   const configPath = join(configDir, "nats-server.conf");
-  await writeFile(configPath, renderConfig({ port, serverName, storeDir, cluster: opts.cluster }));
+  await writeFile(configPath, renderConfig({ port, serverName, storeDir, cluster: opts.cluster, token: opts.token }), { mode: 0o600 });
   return new NatsServerProcess(
     binary,
     port,
@@ -385,6 +394,7 @@ async function prepareServer(opts: NatsServerOptions): Promise<NatsServerProcess
     opts.args ?? [],
     ownsStore,
     opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
+    opts.token,
   );
 }
 

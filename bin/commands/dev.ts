@@ -3,7 +3,8 @@
  * a temp agent.toml, and the agent in the foreground. Ctrl-C stops both and leaves nothing running.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -14,6 +15,8 @@ import { selfCommand } from '../../actors/self-command.js';
 import { DEFAULT_EXEC_NATS_URL } from './exec.js';
 
 const DEFAULT_DEV_PORT = Number(new URL(DEFAULT_EXEC_NATS_URL).port);
+/** The dev broker's token, in the dev data dir (mode 0600), for `exec --token-file`. */
+export const DEV_TOKEN_FILE = 'dev-nats-token';
 
 interface DevOptions {
   port?: string;
@@ -36,14 +39,20 @@ export function registerDev(program: Command): void {
 
 async function runDev(opts: DevOptions): Promise<number> {
   const port = opts.port !== undefined ? Number(opts.port) : await preferredPort();
-  const server = await startNatsServer({ port });
+  // A random token: without one, any local user could `exec` as root through the dev broker (#13).
+  const token = randomBytes(24).toString('base64url');
+  const server = await startNatsServer({ port, token });
   const workDir = await mkdtemp(join(tmpdir(), 'kanade-agent-dev-'));
+  const dataDir = join(workDir, 'data');
+  const tokenFile = join(dataDir, DEV_TOKEN_FILE);
   const cleanup = async (): Promise<void> => {
     await server.cleanup();
     await rm(workDir, { recursive: true, force: true });
   };
   try {
-    const nc = await connect({ servers: server.url, name: 'kanade-agent-dev-bootstrap' });
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    const nc = await connect({ servers: server.url, name: 'kanade-agent-dev-bootstrap', token });
     await bootstrapBackendResources(nc);
     await nc.close();
   } catch (err) {
@@ -51,13 +60,13 @@ async function runDev(opts: DevOptions): Promise<number> {
     throw err;
   }
   const configPath = join(workDir, 'agent.toml');
-  await writeFile(configPath, devConfig(opts.id, server.url, join(workDir, 'data')));
+  await writeFile(configPath, devConfig(opts.id, server.url, dataDir));
 
   const exec = server.url === DEFAULT_EXEC_NATS_URL ? '' : ` --nats ${server.url}`;
   process.stderr.write(
     [
       `kanade-agent dev: nats-server ${server.url} (store ${server.storeDir}), config ${configPath}`,
-      `send a command from another terminal:  npx kanade-agent exec${exec} --pc ${opts.id} -- 'echo hi'`,
+      `send a command from another terminal:  npx kanade-agent exec${exec} --token-file ${tokenFile} --pc ${opts.id} -- 'echo hi'`,
       'Ctrl-C stops the agent and the broker.',
       '',
     ].join('\n'),
@@ -65,8 +74,11 @@ async function runDev(opts: DevOptions): Promise<number> {
 
   const agentArgs = ['run', '--config', configPath];
   if (opts.inspect !== undefined && opts.inspect !== false) agentArgs.push('--inspect', ...(opts.inspect === true ? [] : [opts.inspect]));
-  const env = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, KANADE_NATS_TOKEN: token };
   delete env['KANADE_AGENT_DATA_DIR'];
+  // Only the token: a user/password from the developer's shell would be presented first.
+  delete env['KANADE_NATS_USER'];
+  delete env['KANADE_NATS_PASSWORD'];
   const self = selfCommand(agentArgs);
   const agent = spawn(self.file, self.args, { stdio: 'inherit', env });
   let signals = 0;

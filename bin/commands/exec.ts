@@ -30,6 +30,7 @@ interface ExecOptions {
   signKey?: string;
   kid?: string;
   json?: boolean;
+  tokenFile?: string;
 }
 
 export function registerExec(program: Cli): void {
@@ -48,6 +49,7 @@ export function registerExec(program: Cli): void {
     .option('--sign-key <file>', 'Ed25519 signing key: base64 32-byte seed or PEM PKCS#8')
     .option('--kid <kid>', 'key id for --sign-key')
     .option('--json', 'print each result as one JSON line')
+    .option('--token-file <file>', 'read the NATS token from this file (kanade-agent dev writes one, mode 0600); else KANADE_NATS_TOKEN')
     .action(async (script: string[], opts: ExecOptions) => {
       process.exitCode = await runExec(script.join(' '), opts);
     });
@@ -73,9 +75,18 @@ async function runExec(script: string, opts: ExecOptions): Promise<number> {
   });
   const subject = opts.pc !== undefined ? subjects.commandsPc(opts.pc) : opts.group !== undefined ? subjects.commandsGroup(opts.group) : subjects.commandsAll;
 
+  let credentials = credentialsFromEnv();
+  if (opts.tokenFile !== undefined) {
+    try {
+      // A file, not an argument: argv is visible to every local user through `ps`.
+      credentials = { ...credentials, token: (await readFile(opts.tokenFile, 'utf8')).trim() };
+    } catch (err) {
+      return usage(`--token-file: ${(err as Error).message}`);
+    }
+  }
   let nc: NatsConnection;
   try {
-    nc = await connect({ ...natsConnectOptions([opts.nats], 'kanade-agent-exec', credentialsFromEnv()), timeout: 5_000 });
+    nc = await connect({ ...natsConnectOptions([opts.nats], 'kanade-agent-exec', credentials), timeout: 5_000 });
   } catch (err) {
     process.stderr.write(`kanade-agent exec: cannot connect to ${opts.nats}: ${(err as Error).message}\n`);
     return 2;

@@ -69,8 +69,11 @@ describe('keyring (§6.2)', () => {
     expect(ring.size()).toBe(0);
     expect(ring.refusingAll()).toBe(true);
     expect(ring.enforcing()).toBe(true);
+    // Fail closed (#13): a missing file with enforcement requested refuses everything too.
     const missing = await createKeyring({ file: path.join(dir, 'none.json'), requireSigned: true, log });
-    expect(missing.enforcing()).toBe(false);
+    expect(missing.enforcing()).toBe(true);
+    expect(missing.refusingAll()).toBe(true);
+    expect(missing.problem()).toMatch(/does not exist/);
   });
 
   it('classifies signatures: verified, unsigned, malformed alg, invalid, stale break-glass', async () => {

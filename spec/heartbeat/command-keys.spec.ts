@@ -38,8 +38,8 @@ describe('heartbeat command_keys from the keyring', () => {
     expect((await readCommandKeyStatus(t.services, { reload: true })).command_keys).toEqual([`backend-1:${fingerprint(first)}`, `backend-2:${fingerprint(second)}`]);
   });
 
-  it('no keyring file: no keys, not enforcing', async () => {
+  it('no keyring file with enforcement requested: no keys, enforcing (fail closed, #13)', async () => {
     const t = createTestServices('PC-nokeys', { config: { security: { commandKeysFile: path.join(dir, 'missing.json'), requireSignedCommands: true } } });
-    expect(await readCommandKeyStatus(t.services, { reload: true })).toEqual({ command_keys: [], enforcing: false });
+    expect(await readCommandKeyStatus(t.services, { reload: true })).toEqual({ command_keys: [], enforcing: true });
   });
 });

@@ -55,7 +55,8 @@ describe('signing fails closed (issue #13)', () => {
   const run = async (pcId: string, body: Uint8Array, requestId: string, key?: SigningKey, atMs?: number) => {
     broker.nc.publish(subjects.commandsPc(pcId), body, key ? { headers: signatureHeaders(body, key, atMs) } : undefined);
     await broker.nc.flush();
-    return (await waitForResults(broker, requestId))[0];
+    // Generous: the first command waits for the agents' start on a loaded machine.
+    return (await waitForResults(broker, requestId, 1, 45_000))[0];
   };
   const legacy = (pcId: string, cmd: Command, key?: SigningKey, atMs?: number) => run(pcId, commandBytes(cmd), cmd.request_id, key, atMs);
 
