@@ -260,7 +260,8 @@ async function main() {
     nodes = await startCluster(work);
     const urls = nodes.map((n) => n.url);
     const admin = await connect({ servers: urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-    await bootstrapBackendResources(admin, { replicas: 3 });
+    // A loaded machine may still be placing peers right after the cluster answers: retry.
+    await waitFor('the R3 backend resources', 120_000, () => bootstrapBackendResources(admin, { replicas: 3 }).then(() => true, () => false), 1_000);
     const jsm = await jetstreamManager(admin);
     const obs = await observe(nodes);
     log(`cluster up (${urls.join(', ')}); starting ${N} agents`);
