@@ -20,6 +20,11 @@ export function registerRun(program: Command): void {
     .option('--inspect [port]', 'serve the state-chart inspector on 127.0.0.1 ([host:]port, default 4280; loopback only)')
     .action(async (opts: { config?: string; inspect?: string | true }) => {
       setFlagsFromString(YOUNG_GENERATION_FLAG);
+      // Windows: the Rust agent's service ran the executable directly; move it behind the host first.
+      if (process.platform === 'win32') {
+        const exit = await (await import('./direct-service-start.js')).migrateIfStartedDirectly();
+        if (exit !== undefined) process.exit(exit);
+      }
       // Loaded lazily so other sub-commands (status, exec) do not load the whole tree.
       const { runAgent } = await import('../../supervisor/run-agent.js');
       // No inspection hook at all unless --inspect is given (docs/inspector.md).

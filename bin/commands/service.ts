@@ -27,7 +27,10 @@ async function serviceAction(action: 'install' | 'uninstall' | 'status', opts: S
   const target = svc.serviceTarget(process.platform);
   if (target === undefined) return fail(`no service manager is supported on ${process.platform}`);
   const port = createNodeServicePort();
-  const req = { target, self: await selfSource(), env: process.env, ...(opts.config === undefined ? {} : { config: opts.config }) };
+  // The single executable carries the Windows host as a SEA asset; an explicit override still wins.
+  const embeddedHost = target === 'windows' && action === 'install' && !process.env[svc.SERVICE_HOST_ENV] ? await (await import('../../actors/service/sea-host.js')).extractSeaServiceHost() : undefined;
+  const env = embeddedHost === undefined ? process.env : { ...process.env, [svc.SERVICE_HOST_ENV]: embeddedHost };
+  const req = { target, self: await selfSource(), env, ...(opts.config === undefined ? {} : { config: opts.config }) };
   const isRoot = typeof process.getuid !== 'function' || process.getuid() === 0;
 
   if (!opts.dryRun) {
