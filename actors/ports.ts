@@ -26,6 +26,12 @@ export interface OutboxPort<T> {
   enqueue(message: T): Promise<void>;
   /** True when a message with file id `id` is still in the outbox or its `stuck/` (file outboxes only). */
   has?(id: string): Promise<boolean>;
+  /** Writes durably but holds it back from publishing until `release(id)` (file outboxes only; issue #17 item 2). */
+  enqueueHeld?(message: T): Promise<void>;
+  /** Lets a held message be published. */
+  release?(id: string): Promise<void>;
+  /** File ids of held messages. */
+  listHeld?(): Promise<string[]>;
 }
 
 /** The three outboxes of §9. */

@@ -1,11 +1,19 @@
 /**
- * The admission ledger (§7): one durable JSON record per request_id under `<data_dir>/admission/`,
- * written tmp → fsync → rename, so a command is admitted exactly once across live delivery, replay,
- * re-publish and restarts. An in-memory index (built by one scan at open) keeps lookups and the
- * retention caps cheap; the files stay the truth.
+ * The admission ledger (§7): one JSON record per request_id under `<data_dir>/admission/`, so a
+ * command is admitted exactly once across live delivery, replay, re-publish and restarts.
+ *
+ * Every record write is first made durable in an append-only journal (`admission/journal.log`):
+ * the writes that arrive while one `fdatasync` runs share the next one (group commit), so a record
+ * costs about one fdatasync of the journal instead of a file fsync plus a directory fsync. The
+ * per-request files (tmp → fsync → rename, then one directory fsync for the whole pass) are written
+ * from the journal in the background every {@link MATERIALIZE_INTERVAL_MS} — a command that ran in
+ * between gets one file, in its last state — and the journal is truncated once every record in it
+ * is in its file. At open, the journal is replayed over the files (a record's state only moves
+ * forward, so a stale line never wins over a newer file). An in-memory index keeps lookups and the
+ * retention caps cheap.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { readRegularText } from '../regular-file.js';
 import path from 'node:path';
 import {
@@ -13,6 +21,15 @@ import {
 } from '../../contract/index.js';
 import { renameReplacing, syncDirectory } from '../durable-fs.js';
 import type { HeaderMap } from './verify-signature.js';
+
+/** Name of the journal inside the ledger directory (not `*.json`, so never read as a record). */
+export const JOURNAL_FILE = 'journal.log';
+/** How often journaled records are written to their files (our choice). */
+export const MATERIALIZE_INTERVAL_MS = 200;
+/** Record files written at once while materializing. */
+const MATERIALIZE_PARALLEL = 16;
+/** Journaled bytes not yet in their files above which writers wait for the materializer (memory bound). */
+export const UNSAVED_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Records deleted per pruning pass at most, so a pass never stalls intake. */
 export const PRUNE_BATCH_RECORDS = 500;
@@ -71,6 +88,15 @@ export interface AdmissionLedger {
   prune(nowMs: number): Promise<number>;
   /** Record count and bytes, for status. */
   stats(): { records: number; bytes: number };
+  /** Writes every journaled record to its file and truncates the journal (tests, benches). */
+  flush(): Promise<void>;
+}
+
+/** Order of a record's states: a journal line only replaces a file that is not further on. */
+function progress(record: Pick<AdmissionRecord, 'state' | 'queued'>): number {
+  if (record.state === 'pending') return 0;
+  if (record.state === 'launching') return 1;
+  return record.queued ? 3 : 2;
 }
 
 /** Sanitized file stem of a request_id: chars outside `[A-Za-z0-9_-]` become `_`. */
@@ -88,8 +114,8 @@ export function bodySha256(body: Uint8Array): string {
  * directory (not on Windows, see {@link syncDirectory}), so the rename itself survives a power cut
  * (a process crash never loses it).
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { syncDir?: boolean } = {}): Promise<void> {
-  const tmp = `${file}.tmp`;
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { syncDir?: boolean; tmpTag?: string } = {}): Promise<void> {
+  const tmp = opts.tmpTag === undefined ? `${file}.tmp` : `${file}.${opts.tmpTag}.tmp`;
   // 0600: ledger records and cached scripts hold script bodies (private files, issue #13).
   const handle = await open(tmp, 'w', 0o600);
   try {
@@ -108,6 +134,9 @@ export async function openAdmissionLedger(
   opts: {
     onBadRecord?: (file: string, reason: string) => void;
     beforeWrite?: () => Promise<void>;
+    /** Called at the journal's durability points (failpoints: `ledger.journal_synced`, `ledger.materialized`). */
+    at?: (point: string) => Promise<void>;
+    platform?: NodeJS.Platform;
     /** Caps (§7); smaller values only in tests. */
     maxRecords?: number;
     maxBytes?: number;
@@ -121,15 +150,22 @@ export async function openAdmissionLedger(
   let totalBytes = 0;
 
   const fileOf = (requestId: string) => path.join(dir, `${ledgerFileStem(requestId)}.json`);
-  const readRecord = async (requestId: string): Promise<AdmissionRecord | undefined> => {
+  /** Records journaled but not yet written to their files (the newest version of each). */
+  const unsaved = new Map<string, { record: AdmissionRecord; text: string }>();
+  let unsavedBytes = 0;
+  const readFileRecord = async (requestId: string): Promise<AdmissionRecord | undefined> => {
     try {
       return parseRecord(await readRegularText(fileOf(requestId)));
     } catch {
       return undefined;
     }
   };
+  const readRecord = async (requestId: string): Promise<AdmissionRecord | undefined> =>
+    unsaved.get(requestId)?.record ?? readFileRecord(requestId);
   /** Like `readRecord`, but only a vanished file reads as absent; any other failure throws. */
   const readKnownRecord = async (requestId: string): Promise<AdmissionRecord | undefined> => {
+    const journaled = unsaved.get(requestId);
+    if (journaled !== undefined) return journaled.record;
     let text: string;
     try {
       text = await readRegularText(fileOf(requestId));
@@ -148,15 +184,164 @@ export async function openAdmissionLedger(
       state: record.state, queued: record.queued, bytes, updatedAtMs: record.updated_at_ms, bodySha256: record.body_sha256,
     });
   };
+  const keepUnsaved = (record: AdmissionRecord, text: string) => {
+    unsavedBytes += text.length - (unsaved.get(record.request_id)?.text.length ?? 0);
+    unsaved.set(record.request_id, { record, text });
+    scheduleMaterialize();
+  };
+  const forgetUnsaved = (requestId: string) => {
+    const entry = unsaved.get(requestId);
+    if (entry === undefined) return;
+    unsavedBytes -= entry.text.length;
+    unsaved.delete(requestId);
+  };
+
+  // --- the journal: group commit of appends; truncation runs in the same serial writer ---
+  const journalPath = path.join(dir, JOURNAL_FILE);
+  const instanceTag = createHash('sha256').update(`${process.pid}:${Math.random()}`).digest('hex').slice(0, 8);
+  /** Bytes this instance appended since it last emptied the journal; another writer shows as a size mismatch. */
+  let ownJournalBytes = 0;
+  let journal: FileHandle | undefined;
+  let batch: string[] = [];
+  let waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  let writer: Promise<void> | undefined;
+  let appendedSinceTruncate = 0;
+  const journalHandle = async () => {
+    journal ??= await open(journalPath, 'a', 0o600);
+    return journal;
+  };
+  const pump = () => {
+    if (writer !== undefined) return;
+    writer = (async () => {
+      while (batch.length > 0) {
+        const lines = batch;
+        const done = waiters;
+        batch = [];
+        waiters = [];
+        try {
+          const handle = await journalHandle();
+          // Each batch starts on a fresh line, so a torn tail from a crash or a failed write only
+          // spoils itself, never the next record.
+          const chunk = `\n${lines.join('\n')}\n`;
+          await handle.write(chunk);
+          await handle.datasync();
+          ownJournalBytes += Buffer.byteLength(chunk);
+          appendedSinceTruncate += lines.length;
+          await opts.at?.('ledger.journal_synced');
+          for (const w of done) w.resolve();
+        } catch (err) {
+          for (const w of done) w.reject(err as Error);
+        }
+      }
+    })().finally(() => {
+      writer = undefined;
+      if (batch.length > 0) pump();
+    });
+  };
+  /** Lines handed to the journal whose record is not yet in `unsaved` (the journal must not be emptied then). */
+  let journaling = 0;
+  /** Appends `line` durably, then runs `then` (synchronously, before anything may truncate the journal). */
+  const journalThen = async (line: string, then: () => void) => {
+    journaling += 1;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        batch.push(line);
+        waiters.push({ resolve, reject });
+        pump();
+      });
+      then();
+    } finally {
+      journaling -= 1;
+    }
+  };
+
+  // --- materializing: journaled records into their files, then the journal is emptied ---
+  let materializeTimer: NodeJS.Timeout | undefined;
+  let materializing: Promise<void> | undefined;
+  const roomWaiters: Array<() => void> = [];
+  function scheduleMaterialize() {
+    if (materializeTimer !== undefined || materializing !== undefined) return;
+    materializeTimer = setTimeout(() => {
+      materializeTimer = undefined;
+      void materialize().catch(() => undefined);
+    }, MATERIALIZE_INTERVAL_MS);
+    materializeTimer.unref();
+  }
+  const materializeOnce = async () => {
+    const entries = [...unsaved.values()];
+    for (let i = 0; i < entries.length; i += MATERIALIZE_PARALLEL) {
+      await Promise.all(entries.slice(i, i + MATERIALIZE_PARALLEL).map(async (e) => {
+        // Another ledger on the same directory (an executor restarted after a crash, or a test)
+        // may have written a newer state: a file is never moved backwards.
+        const onDisk = await readFileRecord(e.record.request_id);
+        if (onDisk !== undefined && progress(onDisk) > progress(e.record)) return;
+        await writeFileAtomic(fileOf(e.record.request_id), e.text, { tmpTag: instanceTag });
+      }));
+    }
+    if (entries.length > 0) await syncDirectory(dir, opts.platform);
+    await opts.at?.('ledger.materialized');
+    for (const e of entries) {
+      if (unsaved.get(e.record.request_id) === e) forgetUnsaved(e.record.request_id);
+    }
+    // Every journaled record is in its file now (and the directory synced): empty the journal,
+    // inside the writer so no append interleaves. A lost truncation only replays older lines,
+    // which never win over the files.
+    if (unsaved.size === 0 && appendedSinceTruncate > 0) {
+      while (writer !== undefined) await writer;
+      if (unsaved.size === 0 && batch.length === 0 && journaling === 0 && writer === undefined) {
+        writer = (async () => {
+          const handle = await journalHandle();
+          // Lines of another ledger instance on this directory are not ours to drop.
+          if ((await handle.stat()).size !== ownJournalBytes) return;
+          await handle.truncate(0);
+          await handle.datasync();
+          appendedSinceTruncate = 0;
+          ownJournalBytes = 0;
+        })().finally(() => {
+          writer = undefined;
+          if (batch.length > 0) pump();
+        });
+        await writer;
+      }
+    }
+  };
+  const materialize = (): Promise<void> => {
+    if (materializing !== undefined) return materializing;
+    materializing = materializeOnce().finally(() => {
+      materializing = undefined;
+      for (const wake of roomWaiters.splice(0)) wake();
+      if (unsaved.size > 0) scheduleMaterialize();
+    });
+    return materializing;
+  };
+  /** Back-pressure: while too many journaled bytes wait for their files, writers wait for a pass. */
+  const room = async () => {
+    while (unsavedBytes > UNSAVED_MAX_BYTES) {
+      const passed = new Promise<void>((resolve) => roomWaiters.push(resolve));
+      if (materializeTimer !== undefined) {
+        clearTimeout(materializeTimer);
+        materializeTimer = undefined;
+      }
+      void materialize().catch(() => undefined);
+      await passed;
+    }
+  };
+
   const write = async (record: AdmissionRecord) => {
     await opts.beforeWrite?.();
+    await room();
     const text = JSON.stringify(record);
-    // Losing `pending` after the ack would lose the command, losing `launching` would run it twice:
-    // those two renames are made power-cut safe. A lost `finished` only repeats a result_id.
-    await writeFileAtomic(fileOf(record.request_id), text, { syncDir: record.state !== 'finished' });
-    remember(record, Buffer.byteLength(text));
+    // Durable before it resolves: `pending` before the ack, `launching` before the spawn.
+    await journalThen(text, () => {
+      keepUnsaved(record, text);
+      remember(record, Buffer.byteLength(text));
+    });
   };
-  const drop = async (requestId: string) => {
+  const drop = async (requestId: string, journalRemoval: boolean) => {
+    if (unsaved.has(requestId) || (journalRemoval && appendedSinceTruncate > 0)) {
+      // A journaled line would bring the record back at the next open: journal the removal too.
+      await journalThen(JSON.stringify({ removed: requestId }), () => forgetUnsaved(requestId));
+    }
     await unlink(fileOf(requestId)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -185,6 +370,56 @@ export async function openAdmissionLedger(
       continue;
     }
     remember(record, Buffer.byteLength(text));
+  }
+  await replayJournal();
+
+  /** Applies the journal left by the last run over the files, then materializes it at once. */
+  async function replayJournal() {
+    let text: string;
+    try {
+      text = await readRegularText(journalPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const latest = new Map<string, AdmissionRecord | 'removed'>();
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        opts.onBadRecord?.(JOURNAL_FILE, 'a torn journal line (a crash mid-write; that record was never acknowledged)');
+        continue;
+      }
+      const removed = (value as { removed?: unknown } | null)?.removed;
+      if (typeof removed === 'string') {
+        latest.set(removed, 'removed');
+        continue;
+      }
+      const record = parseRecord(line);
+      if (record === undefined) {
+        opts.onBadRecord?.(JOURNAL_FILE, 'a journal line that is not a ledger record');
+        continue;
+      }
+      latest.set(record.request_id, record);
+    }
+    for (const [requestId, record] of latest) {
+      if (record === 'removed') {
+        await unlink(fileOf(requestId)).catch(() => undefined);
+        totalBytes -= index.get(requestId)?.bytes ?? 0;
+        index.delete(requestId);
+        continue;
+      }
+      const onDisk = await readFileRecord(requestId);
+      if (onDisk !== undefined && progress(onDisk) > progress(record)) continue;
+      const recordText = JSON.stringify(record);
+      keepUnsaved(record, recordText);
+      remember(record, Buffer.byteLength(recordText));
+    }
+    appendedSinceTruncate = 1;
+    ownJournalBytes = Buffer.byteLength(text);
+    await materialize();
   }
 
   // Admissions run concurrently (group commit); two copies of one request_id (live and replay)
@@ -239,7 +474,7 @@ export async function openAdmissionLedger(
       await write(next);
       return next;
     },
-    remove: drop,
+    remove: (requestId) => drop(requestId, true),
     async unfinished() {
       const out: AdmissionRecord[] = [];
       for (const [requestId, entry] of index) {
@@ -259,12 +494,23 @@ export async function openAdmissionLedger(
         const expired = nowMs - entry.updatedAtMs > ADMISSION_TOMBSTONE_MS;
         const overCap = index.size > maxRecords || totalBytes > maxBytes;
         if (!expired && !overCap) break;
-        await drop(requestId);
+        // A finished-and-queued record brought back by an old journal line is only pruned again.
+        await drop(requestId, false);
         removed += 1;
       }
       return removed;
     },
     stats: () => ({ records: index.size, bytes: totalBytes }),
+    async flush() {
+      while (writer !== undefined) await writer;
+      if (materializeTimer !== undefined) {
+        clearTimeout(materializeTimer);
+        materializeTimer = undefined;
+      }
+      await materialize();
+      // A pass that was already running may have left newer records behind.
+      if (unsaved.size > 0) await materialize();
+    },
   };
 }
 

@@ -115,8 +115,18 @@ export interface ExecRuntime {
    * ledger as finished-unqueued, so the next start re-queues it.
    */
   deliverResult(record: AdmissionRecord | undefined, result: ExecResult, signal?: AbortSignal): Promise<void>;
+  /** Lets a held result (outbox `<id>.json.held`) be published; never rejects. */
+  releaseResult(resultId: string): Promise<void>;
   /** Stops background timers. */
   close(): void;
+}
+
+/**
+ * What the ledger keeps of a result (issue #13 item 7): exit code, times, ids and offload keys; the
+ * output is replaced by "" (it lives only in the outbox file, bounded by the capture cap).
+ */
+export function resultMetadata(result: ExecResult): ExecResult {
+  return { ...result, stdout: '', stderr: '' };
 }
 
 /** Builds the runtime: loads the keyring, opens the ledger, sizes the budget from effective config. */
@@ -127,6 +137,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   const ledger = await openAdmissionLedger(services.config.dataDir, {
     onBadRecord: (file, reason) => log.warn({ file, reason }, 'unreadable admission record skipped'),
     beforeWrite: () => services.failpoints.hit('admission.write'),
+    at: (point) => services.failpoints.hit(point),
   });
   const budget = createSlotBudget(services.effectiveConfig.current().max_local_concurrent);
   const unwatchConfig = services.effectiveConfig.watch((config) => budget.resize(config.max_local_concurrent));
@@ -146,17 +157,25 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
   });
 
+  const results = services.outboxes.results;
   const deliverResult = async (record: AdmissionRecord | undefined, result: ExecResult, signal?: AbortSignal) => {
+    // With a ledger record and a file outbox, the result is written held back from publishing until
+    // the ledger says `finished, queued` (issue #17 item 2): a published-and-deleted result can then
+    // never meet a ledger still saying `launching`, which recovery would answer with a second
+    // outcome (exit 121) under the same result_id.
+    const hold = record !== undefined && results.enqueueHeld !== undefined && results.release !== undefined;
     let wait = DELIVERY_RETRY_BASE_MS;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await services.outboxes.results.enqueue(result);
+        if (hold) await (results.enqueueHeld as (m: ExecResult) => Promise<void>).call(results, result);
+        else await results.enqueue(result);
         break;
       } catch (err) {
         log.error({ request_id: result.request_id, attempt, err: (err as Error).message }, 'cannot queue result; keeping it in memory and retrying');
         if (signal?.aborted) {
           if (record !== undefined) {
-            await ledger.update(record, { state: 'finished', queued: false, result }).catch((e: Error) =>
+            // Metadata only (exit code, times, offload keys): the output never goes into the ledger.
+            await ledger.update(record, { state: 'finished', queued: false, result: resultMetadata(result) }).catch((e: Error) =>
               log.error({ request_id: result.request_id, err: e.message }, 'cannot store the unqueued result in the ledger either'));
           }
           return;
@@ -165,15 +184,31 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
         wait = Math.min(DELIVERY_RETRY_CAP_MS, wait * 2);
       }
     }
-    log.debug({ request_id: result.request_id }, 'result enqueued');
+    log.debug({ request_id: result.request_id, held: hold }, 'result enqueued');
     if (record === undefined) return;
+    await services.failpoints.hit('executor.result_held');
+    wait = DELIVERY_RETRY_BASE_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await ledger.update(record, { state: 'finished', queued: true, result: resultMetadata(result) });
+        break;
+      } catch (err) {
+        // Held, the result waits for this write; unheld (test outboxes), recovery finds it by `has`.
+        log.error({ request_id: result.request_id, attempt, err: (err as Error).message }, 'result queued but the ledger could not record it; retrying');
+        if (!hold || signal?.aborted) return;
+        await sleep(wait, signal);
+        wait = Math.min(DELIVERY_RETRY_CAP_MS, wait * 2);
+      }
+    }
+    await services.failpoints.hit('executor.result_recorded');
+    if (hold) await releaseResult(result.result_id);
+  };
+  /** Releases a held result; a failure leaves it for the next start's recovery (never lost). */
+  const releaseResult = async (resultId: string) => {
     try {
-      await ledger.update(record, { state: 'finished', queued: true, result });
+      await (results.release as (id: string) => Promise<void>).call(results, resultId);
     } catch (err) {
-      // The result is queued; at the next start recovery finds it in the outbox and only marks the
-      // record. Once published, a stale record yields an exit-121 with the same result_id, which
-      // the backend ignores for a finished row.
-      log.error({ request_id: result.request_id, err: (err as Error).message }, 'result queued but the ledger could not record it');
+      log.error({ result_id: resultId, err: (err as Error).message }, 'cannot release the held result; the next start releases it');
     }
   };
 
@@ -287,6 +322,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       }
     },
     deliverResult,
+    releaseResult,
     close() {
       clearInterval(pruneTimer);
       unwatchConfig();

@@ -3,6 +3,9 @@
  * (or refused with 123), `launching` is reported once as exit 121 with its stored result_id, and a
  * `finished` result that never reached the outbox is re-queued. A result already in the outbox
  * under the record's result_id is never replaced: the record is only marked finished and queued.
+ * Results are written held back from publishing until the ledger says `finished, queued`, so a
+ * `launching` record without a result in the outbox (held or not) means no real result was ever
+ * published: its exit 121 is the only outcome of that result_id.
  */
 import {
   decodeCommandBody, EXIT_RESTARTED_OUTCOME_UNKNOWN, RESTARTED_OUTCOME_UNKNOWN_MESSAGE,
@@ -25,6 +28,10 @@ async function alreadyQueued(runtime: ExecRuntime, resultId: string): Promise<bo
 export async function recoverLedger(runtime: ExecRuntime): Promise<AdmittedCommand[]> {
   const { ledger, log } = runtime;
   const toRun: AdmittedCommand[] = [];
+  const results = runtime.services.outboxes.results;
+  // Results written held (issue #17 item 2) whose release a stop interrupted: released below, once
+  // their records say `finished, queued` (a `launching` record with a held result is marked first).
+  const held = new Set(results.listHeld !== undefined ? await results.listHeld.call(results) : []);
   for (const record of await ledger.unfinished()) {
     const rlog = log.child({ request_id: record.request_id, result_id: record.result_id });
     if (record.state === 'finished' || record.state === 'launching') {
@@ -38,8 +45,13 @@ export async function recoverLedger(runtime: ExecRuntime): Promise<AdmittedComma
       }
       if (queued) {
         rlog.info({ state: record.state }, 'the result is already in the outbox; marking the record finished and queued');
-        await ledger.update(record, { state: 'finished', queued: true }).catch((err: Error) =>
-          rlog.error({ err: err.message }, 'cannot mark the recovered record finished'));
+        try {
+          await ledger.update(record, { state: 'finished', queued: true });
+        } catch (err) {
+          // Still held: released at the next start, after this write succeeds.
+          rlog.error({ err: (err as Error).message }, 'cannot mark the recovered record finished; its result stays held');
+          held.delete(record.result_id);
+        }
         continue;
       }
     }
@@ -80,6 +92,10 @@ export async function recoverLedger(runtime: ExecRuntime): Promise<AdmittedComma
       rlog.warn({ outcome: decision.outcome }, 'pending command not run after re-verification');
       await ledger.remove(record.request_id).catch(() => undefined);
     }
+  }
+  for (const resultId of held) {
+    log.info({ result_id: resultId }, 'releasing a result held back when the agent stopped');
+    await runtime.releaseResult(resultId);
   }
   return toRun;
 }

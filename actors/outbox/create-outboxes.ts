@@ -40,6 +40,9 @@ export function createOutbox<K extends OutboxKind>(kind: K, dir: string, log: Lo
     drain: new OutboxDrain(store, log),
     enqueue: (message) => store.enqueue(message),
     has: (id) => store.has(id),
+    enqueueHeld: (message) => store.enqueueHeld(message),
+    release: (id) => store.release(id),
+    listHeld: () => store.listHeld(),
   };
   DRAINABLE.add(outbox);
   return outbox;

@@ -26,6 +26,12 @@ import type { OutboxKindSpec } from './outbox-kinds.js';
 export const MESSAGE_SUFFIX = '.json';
 /** Suffix of a file still being written (never listed, never published). */
 export const TMP_SUFFIX = '.json.tmp';
+/**
+ * Suffix of a message written but held back from publishing (`<id>.json.held`, never listed): the
+ * executor releases it after the ledger has recorded the result as queued, so a result can never be
+ * delivered and deleted while the ledger still says `launching` (issue #17 item 2).
+ */
+export const HELD_SUFFIX = '.json.held';
 /** Sub-directory of quarantined files (§9). */
 export const STUCK_DIR_NAME = 'stuck';
 /** Suffix of the sidecar that says why a file was quarantined. */
@@ -141,16 +147,50 @@ export class OutboxStore<T> implements OutboxPort<T> {
 
   /** Writes `message` durably; resolves only after the file and its directory entry are fsynced. */
   async enqueue(message: T): Promise<void> {
+    await this.write(message, MESSAGE_SUFFIX);
+    for (const listener of [...this.enqueueListeners]) listener();
+  }
+
+  /** Like `enqueue`, but as `<id>.json.held`: durable, never published until {@link release}. */
+  async enqueueHeld(message: T): Promise<void> {
+    await this.write(message, HELD_SUFFIX);
+  }
+
+  /** Lets a held message be published (rename to `<id>.json`, directory synced); a missing one is a no-op. */
+  async release(id: string): Promise<void> {
+    try {
+      await rename(path.join(this.dir, `${id}${HELD_SUFFIX}`), path.join(this.dir, `${id}${MESSAGE_SUFFIX}`));
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return;
+      throw err;
+    }
+    await this.syncDir(this.dir);
+    for (const listener of [...this.enqueueListeners]) listener();
+  }
+
+  /** File ids of the held messages (startup recovery releases them). */
+  async listHeld(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+    return names.filter((n) => n.endsWith(HELD_SUFFIX)).map((n) => n.slice(0, -HELD_SUFFIX.length));
+  }
+
+  private async write(message: T, suffix: string): Promise<void> {
     const id = this.spec.fileId(message);
     const bytes = this.spec.encode(message);
     try {
-      await this.writeDurably(`${id}${MESSAGE_SUFFIX}`, bytes);
+      await this.writeDurably(`${id}${suffix}`, bytes);
     } catch (err) {
       const code = errorCode(err);
       const error = new OutboxWriteError(
         this.dir,
         code,
-        `cannot write ${id}${MESSAGE_SUFFIX}: ${DISK_ERROR_TEXT[code] ?? 'write failed'} (${describeError(err)})`,
+        `cannot write ${id}${suffix}: ${DISK_ERROR_TEXT[code] ?? 'write failed'} (${describeError(err)})`,
         { cause: err },
       );
       this.lastEnqueueFailed = true;
@@ -163,7 +203,6 @@ export class OutboxStore<T> implements OutboxPort<T> {
       this.lastEnqueueFailed = false;
       this.emitHealth({ type: 'enqueue.succeeded' });
     }
-    for (const listener of [...this.enqueueListeners]) listener();
   }
 
   /**
@@ -173,6 +212,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
    */
   async has(id: string): Promise<boolean> {
     if (await exists(path.join(this.dir, `${id}${MESSAGE_SUFFIX}`))) return true;
+    if (await exists(path.join(this.dir, `${id}${HELD_SUFFIX}`))) return true;
     if (await exists(path.join(this.dir, `${id}.retry-1${MESSAGE_SUFFIX}`))) return true;
     let names: string[];
     try {

@@ -65,6 +65,7 @@ describe('admission ledger: an unreadable known record', () => {
     const now = Date.now();
     const admit = () => ledger.admit({ requestId: cmd.request_id, body, headers: {}, subject: 'commands.all', receivedAt: formatRfc3339(now), resultId: uuidV4(), nowMs: now });
     expect((await admit()).kind).toBe('admitted');
+    await ledger.flush();
     const files = await readdir(path.join(dataDir, 'admission'));
     const record = files.find((f) => f.endsWith('.json'));
     if (record === undefined) throw new Error('no ledger record written');

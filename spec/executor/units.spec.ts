@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openAdmissionLedger } from '../../actors/exec/admission-ledger.js';
+import { JOURNAL_FILE, openAdmissionLedger } from '../../actors/exec/admission-ledger.js';
 import { createKeyring, parseRegQuery } from '../../actors/exec/keyring.js';
 import { createSlotBudget } from '../../actors/exec/slot-budget.js';
 import { checkGates } from '../../actors/exec/gates.js';
@@ -110,7 +110,8 @@ describe('admission ledger (§7)', () => {
     expect(first.kind).toBe('admitted');
     expect((await ledger.admit({ ...input, resultId: 'id-2' })).kind).toBe('duplicate');
     expect((await ledger.admit({ ...input, body: new TextEncoder().encode('{"a":2}') })).kind).toBe('conflict');
-    expect(await readdir(path.join(dataDir, 'admission'))).toEqual(['r_1.json']);
+    await ledger.flush();
+    expect((await readdir(path.join(dataDir, 'admission'))).filter((n) => n !== JOURNAL_FILE)).toEqual(['r_1.json']);
     const pending = await ledger.admit({ ...input, requestId: 'r2' });
     if (first.kind !== 'admitted' || pending.kind !== 'admitted') throw new Error('not admitted');
     await ledger.update(first.record, { state: 'finished', queued: true }, 2_000);
@@ -209,10 +210,12 @@ describe('admission ledger caps (§7)', () => {
     await admit('pending', 200);
     expect(ledger.stats().records).toBe(6);
     expect(await ledger.prune(1_000)).toBe(3);
-    expect((await readdir(path.join(dataDir, 'admission'))).sort()).toEqual(['f3.json', 'f4.json', 'pending.json']);
+    await ledger.flush();
+    const records = async () => (await readdir(path.join(dataDir, 'admission'))).filter((n) => n !== JOURNAL_FILE).sort();
+    expect(await records()).toEqual(['f3.json', 'f4.json', 'pending.json']);
 
     const bytes = await openAdmissionLedger(dataDir, { maxBytes: 1 });
     expect(await bytes.prune(1_000)).toBe(2);
-    expect(await readdir(path.join(dataDir, 'admission'))).toEqual(['pending.json']);
+    expect(await records()).toEqual(['pending.json']);
   });
 });

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * Bench for issue #17 items 5/6 (docs/PERFORMANCE.md, "Hostile-body flood"): the agent's RSS idle,
+ * at its peak and 5 s after a flood of FLOOD hostile bodies (~8 KB each: JSON nested 100,000 deep,
+ * bad JSON, random bytes, a request_id that is an object) on its own `commands.pc.<pc_id>` subject.
+ * Every body must be screened and acked with bounded work; memory must come back near idle.
+ * Needs `npx tsc -p tsconfig.json` first. Run: node bench/intake-flood.mjs (FLOOD=10000).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { startNatsServer } from '../dist/actors/dev-broker/nats-server.js';
+import { bootstrapBackendResources } from '../dist/actors/dev-broker/bootstrap.js';
+import { readControlSocket } from '../dist/actors/control-socket.js';
+
+const FLOOD = Number(process.env.FLOOD ?? 10_000);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const rssMb = async (pid) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const server = await startNatsServer();
+const nc = await connect({ servers: server.url });
+await bootstrapBackendResources(nc);
+const dir = await mkdtemp(path.join(os.tmpdir(), 'kanade-bench-flood-'));
+const pcId = 'BENCH-FLOOD';
+const socket = path.join(dir, 'agent.sock');
+const configPath = path.join(dir, 'agent.toml');
+await writeFile(configPath, [
+  '[agent]', `id = "${pcId}"`, `nats_url = "${server.url}"`, `data_dir = ${JSON.stringify(path.join(dir, 'data'))}`,
+  '[log]', 'level = "error"', 'keep_days = 0',
+  '[control]', `socket = ${JSON.stringify(socket)}`, '',
+].join('\n'));
+const agent = spawn(process.execPath, [path.join(ROOT, 'dist/bin/kanade-agent.js'), 'run', '--config', configPath], {
+  stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
+});
+const received = async () => {
+  try {
+    const report = JSON.parse(await readControlSocket(socket, 2_000));
+    return report.children.find((c) => c.id === 'executor')?.status?.intake_queue?.received ?? 0;
+  } catch {
+    return -1;
+  }
+};
+
+try {
+  for (let i = 0; (await received()) < 0; i += 1) {
+    if (i > 300) throw new Error('agent did not answer on its control socket');
+    await sleep(100);
+  }
+  await sleep(5_000);
+  const idle = await rssMb(agent.pid);
+  const size = 8 * 1024;
+  const bodies = [
+    `{"request_id":${'['.repeat(size / 2)}${']'.repeat(size / 2)}}`,
+    `{"request_id":"${'x'.repeat(size)}`,
+    null,
+    `{"request_id":{"a":"${'y'.repeat(size)}"},"shell":"sh"}`,
+  ];
+  let peak = idle;
+  const sampler = setInterval(() => { rssMb(agent.pid).then((v) => { peak = Math.max(peak, v); }, () => undefined); }, 100);
+  const before = await received();
+  const t0 = performance.now();
+  for (let i = 0; i < FLOOD; i += 1) {
+    nc.publish(`commands.pc.${pcId}`, bodies[i % 4] ?? randomBytes(size));
+    if (i % 500 === 499) await nc.flush();
+  }
+  await nc.flush();
+  for (let i = 0; (await received()) - before < FLOOD; i += 1) {
+    if (i > 600) throw new Error('the agent did not receive the whole flood within 60 s');
+    await sleep(100);
+  }
+  const floodMs = performance.now() - t0;
+  await sleep(5_000);
+  clearInterval(sampler);
+  const after = await rssMb(agent.pid);
+  console.log(`flood of ${FLOOD} hostile bodies (~8 KB each, ${((FLOOD * size) / 1e6).toFixed(0)} MB), node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`received and screened in ${floodMs.toFixed(0)} ms (${Math.round(FLOOD / (floodMs / 1000))}/s)`);
+  console.log(`RSS idle ${idle.toFixed(1)} MB, peak ${peak.toFixed(1)} MB (+${(peak - idle).toFixed(1)}), 5 s after ${after.toFixed(1)} MB (+${(after - idle).toFixed(1)})`);
+} finally {
+  agent.kill('SIGTERM');
+  await new Promise((r) => agent.once('exit', r));
+  await nc.close();
+  await server.cleanup();
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,83 @@
+/** The admission ledger's journal (issue #15 item 1, #17 item 1): group commit, replay at open, forward-only merge. */
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { JOURNAL_FILE, openAdmissionLedger, type AdmissionRecord } from '../../actors/exec/admission-ledger.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+const temp = async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kanade-journal-'));
+  dirs.push(dir);
+  return dir;
+};
+const input = (id: string) => ({
+  requestId: id, body: new TextEncoder().encode(`{"id":"${id}"}`), headers: {}, subject: 'commands.all',
+  receivedAt: '2026-01-01T00:00:00.000Z', resultId: `r-${id}`, nowMs: 1_000,
+});
+const admitted = async (ledger: Awaited<ReturnType<typeof openAdmissionLedger>>, id: string): Promise<AdmissionRecord> => {
+  const a = await ledger.admit(input(id));
+  if (a.kind !== 'admitted') throw new Error(`${id} not admitted`);
+  return a.record;
+};
+
+describe('admission journal', () => {
+  it('concurrent admissions share fdatasyncs and are all durable in the journal before they resolve', async () => {
+    const dataDir = await temp();
+    const syncs: string[] = [];
+    const ledger = await openAdmissionLedger(dataDir, { at: async (p) => { syncs.push(p); } });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => admitted(ledger, `c${i}`)));
+    const journalSyncs = syncs.filter((p) => p === 'ledger.journal_synced').length;
+    expect(journalSyncs).toBeGreaterThanOrEqual(1);
+    expect(journalSyncs).toBeLessThan(100);
+    const lines = (await readFile(path.join(dataDir, 'admission', JOURNAL_FILE), 'utf8')).split('\n').filter(Boolean);
+    expect(lines).toHaveLength(100);
+  });
+
+  it('a restart before materializing (crash) replays the journal: pending stays pending, launching stays launching, a removal stays removed', async () => {
+    const dataDir = await temp();
+    const first = await openAdmissionLedger(dataDir);
+    const a = await admitted(first, 'a');
+    const b = await admitted(first, 'b');
+    await admitted(first, 'gone');
+    await first.update(b, { state: 'launching' });
+    await first.remove('gone');
+    // No flush: the files are not written yet, only the journal holds the records.
+    const reopened = await openAdmissionLedger(dataDir);
+    const unfinished = await reopened.unfinished();
+    expect(unfinished.map((r) => [r.request_id, r.state])).toEqual([['a', 'pending'], ['b', 'launching']]);
+    expect(unfinished[0]?.result_id).toBe(a.result_id);
+    expect((await reopened.admit(input('a'))).kind).toBe('duplicate');
+    // Replayed records are in their files and the journal is empty again.
+    const names = (await readdir(path.join(dataDir, 'admission'))).sort();
+    expect(names).toEqual(['a.json', 'b.json', JOURNAL_FILE]);
+    expect((await stat(path.join(dataDir, 'admission', JOURNAL_FILE))).size).toBe(0);
+  });
+
+  it('an old journal line never wins over a newer file, and a torn tail line is skipped', async () => {
+    const dataDir = await temp();
+    const ledger = await openAdmissionLedger(dataDir);
+    const r = await admitted(ledger, 'x');
+    const pendingLine = JSON.stringify(r);
+    await ledger.update(r, { state: 'finished', queued: true });
+    await ledger.flush();
+    // As if the truncation after the last materializing pass was lost: the pending line is back.
+    await writeFile(path.join(dataDir, 'admission', JOURNAL_FILE), `\n${pendingLine}\n{"request_id":"torn`);
+    const reopened = await openAdmissionLedger(dataDir);
+    expect(await reopened.unfinished()).toEqual([]);
+    expect(JSON.parse(await readFile(path.join(dataDir, 'admission', 'x.json'), 'utf8'))).toMatchObject({ state: 'finished', queued: true });
+  });
+
+  it('a line written after a torn tail is still read (every batch starts on a fresh line)', async () => {
+    const dataDir = await temp();
+    await writeFile(path.join(dataDir, 'placeholder'), '');
+    const first = await openAdmissionLedger(dataDir);
+    await appendFile(path.join(dataDir, 'admission', JOURNAL_FILE), '{"request_id":"half');
+    await admitted(first, 'after');
+    const reopened = await openAdmissionLedger(dataDir);
+    expect((await reopened.unfinished()).map((x) => x.request_id)).toEqual(['after']);
+  });
+});
