@@ -50,7 +50,8 @@ await writeFile(configPath, [
   '[security]', `command_keys_file = ${JSON.stringify(path.join(dir, 'none.json'))}`,
   '[control]', `socket = ${JSON.stringify(path.join(dir, 'agent.sock'))}`, '',
 ].join('\n'));
-const agent = spawn(process.execPath, [path.join(ROOT, 'dist/bin/kanade-agent.js'), 'run', '--config', configPath], {
+// AGENT_BIN=<path> measures another build (e.g. a copy of main's dist/) with this same harness.
+const agent = spawn(process.execPath, [process.env.AGENT_BIN ?? path.join(ROOT, 'dist/bin/kanade-agent.js'), 'run', '--config', configPath], {
   stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
 });
 

@@ -5,8 +5,9 @@
  */
 import type { Logger } from 'pino';
 import {
-  formatRfc3339, OBS_SOURCE_ADMISSION, type EventStarted, type ExecResult, type ObsEvent,
+  encodeObsEvent, formatRfc3339, OBS_SOURCE_ADMISSION, subjects, type EventStarted, type ExecResult, type ObsEvent,
 } from '../../contract/index.js';
+import { jetstream } from '@nats-io/jetstream';
 import { uuidV4 } from '../ids.js';
 import type { AgentServices } from '../ports.js';
 import { openAdmissionLedger, type AdmissionLedger, type AdmissionRecord } from './admission-ledger.js';
@@ -33,6 +34,12 @@ export const INTAKE_QUEUE_MAX_MESSAGES = 4096;
 export const INTAKE_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
 /** Messages admitted concurrently, so their ledger writes share fsyncs (group commit). */
 export const ADMISSION_BATCH_MAX = 64;
+/**
+ * Obs events kept in memory when the obs outbox cannot write them (the disk that refused the
+ * admission usually refuses the obs file too): published directly to `obs.<pc_id>` (issue #17
+ * item 6). Past this many, the oldest is dropped with an error log line.
+ */
+export const DIRECT_OBS_MAX = 64;
 /** Queue-full obs events being queued at once; past it only the log line is written. */
 const QUEUE_FULL_OBS_IN_FLIGHT_MAX = 32;
 /** How often the ledger is pruned (bounded passes). */
@@ -78,6 +85,10 @@ export interface IntakeStats {
   readonly queued_bytes: number;
   /** Messages answered with the queue-full flow control since start. */
   readonly refused_queue_full: number;
+  /** Why commands are refused now (the ledger cannot write: disk full, read-only …), or null. */
+  readonly admission_error: string | null;
+  /** Obs events kept in memory for a direct publish because the obs outbox could not write them. */
+  readonly direct_obs_waiting: number;
 }
 
 /** The executor's shared pieces. */
@@ -144,12 +155,41 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   const groups = { current: new Set<string>(services.groups.current()) as ReadonlySet<string> };
   const pcId = services.config.pcId;
 
+  const directObs: ObsEvent[] = [];
+  let publishingDirect = false;
+  const publishDirect = async () => {
+    const state = services.broker.state();
+    if (publishingDirect || !state.connected) return;
+    publishingDirect = true;
+    try {
+      while (directObs.length > 0) {
+        const event = directObs[0] as ObsEvent;
+        await jetstream(state.nc).publish(subjects.obs(pcId), encodeObsEvent(event));
+        directObs.shift();
+        log.info({ kind: event.kind }, 'obs event published directly (the obs outbox could not write it)');
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message, waiting: directObs.length }, 'direct obs publish failed; retried on the next reconnect or event');
+    } finally {
+      publishingDirect = false;
+    }
+  };
+  const unwatchBroker = services.broker.watch((state) => {
+    if (state.connected && directObs.length > 0) void publishDirect();
+  });
   const obs = async (kind: string, source: string, payload: Record<string, unknown>) => {
     const event: ObsEvent = { pc_id: pcId, at: formatRfc3339(now()), kind, source, event_record_id: uuidV4(), payload };
     try {
+      await services.failpoints.hit('obs.enqueue');
       await services.outboxes.obs.enqueue(event);
     } catch (err) {
-      log.error({ kind, err: (err as Error).message }, 'cannot queue obs event');
+      log.error({ kind, err: (err as Error).message }, 'cannot queue obs event; publishing it directly from memory');
+      if (directObs.length >= DIRECT_OBS_MAX) {
+        const dropped = directObs.shift();
+        log.error({ kind: dropped?.kind, payload: dropped?.payload }, `more than ${DIRECT_OBS_MAX} obs events wait for a direct publish; the oldest is dropped`);
+      }
+      directObs.push(event);
+      await publishDirect();
     }
   };
   const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
@@ -234,6 +274,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   let received = 0;
   let queueFullObsInFlight = 0;
   let working: Promise<void> | undefined;
+  let admissionError: string | null = null;
   const settle = async (item: { screened: ScreenedMessage; ack?: (() => void) | undefined }) => {
     let decision: IntakeDecision;
     try {
@@ -242,6 +283,8 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       intakeLog.error({ err: (err as Error).message, subject: item.screened.msg.subject }, 'intake pipeline failed on a message; not acked');
       return;
     }
+    if (decision.outcome === 'unavailable') admissionError = `the admission ledger cannot write: ${decision.reason ?? 'unknown error'}`;
+    else if (decision.outcome === 'admitted') admissionError = null;
     // Handed off before the ack and even when the intake was stopped meanwhile: the record is
     // `pending` and later copies are duplicates, so a dropped hand-off would leave it unrun.
     if (decision.admitted !== undefined) admissions.push(decision.admitted);
@@ -312,7 +355,10 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
 
   return {
     services, pcId, log, keyring, ledger, budget, groups, pipeline, now, obs, submit, intakeSettled, admissions,
-    intakeStats: () => ({ received, queued: queue.length, queued_bytes: queuedBytes, refused_queue_full: refusedQueueFull }),
+    intakeStats: () => ({
+      received, queued: queue.length, queued_bytes: queuedBytes, refused_queue_full: refusedQueueFull,
+      admission_error: admissionError, direct_obs_waiting: directObs.length,
+    }),
     policy: createScriptPolicyReader(services.broker),
     async started(event) {
       try {
@@ -325,6 +371,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     releaseResult,
     close() {
       clearInterval(pruneTimer);
+      unwatchBroker();
       unwatchConfig();
     },
   };

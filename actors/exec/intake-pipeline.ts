@@ -47,6 +47,8 @@ export interface IntakeDecision {
   readonly command?: Command;
   /** A short label for logs and tests: admitted, duplicate, conflict, refused, undecodable, not_for_me, … */
   readonly outcome: string;
+  /** Why the ledger could not admit (outcome `unavailable`), for `status`. */
+  readonly reason?: string;
 }
 
 /** What the pipeline needs from the rest of the executor. */
@@ -211,7 +213,7 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
     } catch (err) {
       requestLog.error({ err: (err as Error).message }, 'admission ledger write failed; not acking so the command is redelivered');
       await ctx.obs('command_admission_unavailable', OBS_SOURCE_ADMISSION, obsPayload((err as Error).message));
-      return { ack: false, outcome: 'unavailable' };
+      return { ack: false, outcome: 'unavailable', reason: (err as Error).message };
     }
     switch (admission.kind) {
       case 'admitted':

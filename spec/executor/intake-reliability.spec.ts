@@ -66,6 +66,33 @@ describe('intake reliability in the agent process', () => {
     await ready();
   });
 
+  it('ledger and obs outbox both unable to write → the refusal still reaches OBS_EVENTS and status says why', async () => {
+    const brokenDir = await agentDir([broker.url], `${pcId}-nodisk`);
+    const broken = spawnAgent(brokenDir, { KANADE_FAILPOINTS: 'admission.write=throw,obs.enqueue=throw' });
+    try {
+      const cmd = draftCommand({ shell: 'sh', script: 'true' });
+      const obsSubject = subjects.obs(`${pcId}-nodisk`);
+      // Published until the agent's intake is on (live copies before that are not received).
+      const event = await pollUntil('command_admission_unavailable in OBS_EVENTS', 40_000, async () => {
+        broker.nc.publish(subjects.commandsPc(`${pcId}-nodisk`), commandBytes(cmd));
+        const m = await broker.jsm.streams.getMessage('OBS_EVENTS', { last_by_subj: obsSubject }).catch(() => null);
+        const parsed = m === null ? undefined : JSON.parse(Buffer.from(m.data).toString('utf8')) as { kind: string; payload: { request_id: string; reason: string } };
+        return parsed?.kind === 'command_admission_unavailable' ? parsed : undefined;
+      }, 500);
+      expect(event.payload).toMatchObject({ request_id: cmd.request_id, reason: expect.stringContaining('failpoint admission.write') });
+      const report = await pollUntil('status names the admission error', 10_000, async () => {
+        const r = await readStatus(brokenDir.socket);
+        const q = (r?.children.find((c) => c.id === 'executor')?.status as { intake_queue?: IntakeStats | null } | undefined)?.intake_queue;
+        return q?.admission_error ? q : undefined;
+      });
+      expect(report.admission_error).toContain('the admission ledger cannot write: failpoint admission.write triggered');
+    } finally {
+      broken.kill('SIGTERM');
+      await broken.exited;
+      await brokenDir.remove();
+    }
+  });
+
   it(`a burst of ${BURST} commands, broker stopped while they wait for admission → every one is admitted and answered once`, async () => {
     const before = (await intakeQueue())?.received ?? 0;
     const publisher = await broker.connect();
