@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerCharts } from './commands/charts.js';
+import { registerConfig } from './commands/config.js';
 import { registerDev } from './commands/dev.js';
 import { registerExec } from './commands/exec.js';
 import { registerInventory } from './commands/inventory.js';
@@ -33,6 +34,7 @@ function buildProgram(): Command {
   registerOutbox(program);
   registerService(program);
   registerRelease(program);
+  registerConfig(program);
   return program;
 }
 

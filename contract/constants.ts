@@ -63,6 +63,8 @@ export const EXIT_SKIP_STALENESS = 127;
 export const PROCESS_EXIT_SELF_UPDATE = 64;
 export const PROCESS_EXIT_CONFIG = 78;
 export const PROCESS_EXIT_FAILURE = 1;
+/** Another live agent holds the data dir's lock (sysexits EX_TEMPFAIL: it may stop later); nothing was touched. */
+export const PROCESS_EXIT_ALREADY_RUNNING = 75;
 
 /** UUIDv5 namespace for deterministic ids (§1). */
 export const UUID_NAMESPACE_OID = '6ba7b812-9dad-11d1-80b4-00c04fd430c8';

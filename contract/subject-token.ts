@@ -76,3 +76,15 @@ export function subjectPcId(pcId: string): string {
   if (problem !== undefined) throw new SubjectTokenError('pc_id', pcId, problem);
   return pcId;
 }
+
+/**
+ * A single token close to `value`, for the fix in an error message (`[agent] id`): its first
+ * dot-separated label (`mac.local` → `mac`) when that is a token, else `value` with every character
+ * a token may not hold replaced by `-`.
+ */
+export function suggestSubjectToken(value: string): string {
+  const label = value.split('.')[0] ?? '';
+  if (isSubjectToken(label)) return label;
+  const replaced = value.trim().replace(/[.*>\s\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '-');
+  return isSubjectToken(replaced) ? replaced : 'pc-1';
+}

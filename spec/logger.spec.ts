@@ -55,7 +55,7 @@ describe('daily log files (§12)', () => {
     const { readdir, writeFile } = await import('node:fs/promises');
     const base = path.join(dir, 'logs', 'agent.log');
     let now = Date.UTC(2026, 10, 27, 23, 59, 0);
-    const file = new DailyLogFile(base, 2, () => now);
+    const file = new DailyLogFile(base, { keepDays: 2, now: () => now });
     await writeFile(path.join(dir, 'other.txt'), 'x'); // not ours, never pruned
     file.write('first\n');
     now += 2 * 60_000; // past midnight UTC

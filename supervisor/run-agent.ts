@@ -4,24 +4,24 @@
  *
  * Exit codes: 0 stopped by a signal or, when KANADE_AGENT_STOP_ON_STDIN_EOF=1 (set by the service
  * hosts, docs/service.md), by stdin EOF (graceful); 1 the supervisor gave up, a child escalated, the
- * root crashed or an uncaught error happened; 78 the config is unusable (EX_CONFIG, restarting will
- * not help); 130 / 143 a second SIGINT / SIGTERM during shutdown (exit at once).
- * Exit codes: 0 stopped by a signal (graceful); 1 the supervisor gave up, a child escalated, the
  * root crashed or an uncaught error happened; 64 self-update: the updater swapped the executable
  * (a graceful stop of the tree), or the boot sentinel restored the last-good one (before the tree
- * started) — the service manager starts the new one; 78 the config is unusable (EX_CONFIG,
- * restarting will not help); 130 / 143 a second SIGINT / SIGTERM during shutdown (exit at once).
+ * started) — the service manager starts the new one; 75 another agent holds the data dir's lock
+ * (nothing touched); 78 the config or a path in it is unusable (EX_CONFIG, restarting will not
+ * help); 130 / 143 a second SIGINT / SIGTERM during shutdown (exit at once).
  *
  * @example
  * process.exit(await runAgent({ configPath: '/etc/kanade/agent.toml' }));
  */
 import type { Logger } from 'pino';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { PROCESS_EXIT_CONFIG, PROCESS_EXIT_FAILURE, PROCESS_EXIT_SELF_UPDATE } from '../contract/index.js';
+import { PROCESS_EXIT_ALREADY_RUNNING, PROCESS_EXIT_CONFIG, PROCESS_EXIT_FAILURE, PROCESS_EXIT_SELF_UPDATE } from '../contract/index.js';
+import { checkControlSocketDir, lockDataDir, startupSummary } from '../actors/config/check-paths.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from '../actors/config/load-config.js';
-import { ControlSocketDirError, startControlSocket, type ControlSocket } from '../actors/control-socket.js';
+import { ControlSocketDirError, ControlSocketInUseError, startControlSocket, type ControlSocket } from '../actors/control-socket.js';
 import { createFailpoints } from '../actors/failpoints.js';
-import { createLogger } from '../actors/logger.js';
+import { InstanceLockedError, type InstanceLock } from '../actors/instance-lock.js';
+import { createLogger, logSinkStats } from '../actors/logger.js';
 import { STOP_ON_STDIN_EOF_ENV, watchStdinEof } from '../actors/stdin-stop.js';
 import { BootRolledBack, checkBoot, reportRollback } from '../actors/updater/boot-sentinel.js';
 import { selfExecutable } from '../actors/updater/self-executable.js';
@@ -78,12 +78,25 @@ export interface RunningAgent {
 export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAgent> {
   const env = opts.env ?? process.env;
   const config = await loadAgentConfig({ ...(opts.configPath === undefined ? {} : { configPath: opts.configPath }), env });
+  // Before anything else touches the data dir: one agent per data dir, and paths that work.
+  const lock: InstanceLock = await lockDataDir(config);
+  try {
+    await checkControlSocketDir(config);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
   const log = createLogger({
     level: config.log.level,
     ...(config.log.path === undefined ? {} : { destination: config.log.path, keepDays: config.log.keepDays }),
+    ...(config.log.maxSizeBytes === undefined ? {} : { maxSizeBytes: config.log.maxSizeBytes }),
     name: 'kanade-agent',
   });
-  for (const warning of config.warnings) log.warn(warning);
+  process.stderr.write(`${startupSummary(config, AGENT_VERSION)}\n`);
+  for (const warning of config.warnings) {
+    log.warn(warning);
+    if (config.log.path !== undefined) process.stderr.write(`kanade-agent: warning: ${warning}\n`);
+  }
   if (config.deprecatedGroups) log.warn('[agent] groups is deprecated and ignored; groups come from the agent_groups KV');
   await securePrivateFiles(config.dataDir, config.log.path, log);
   // §10 step 6: before anything else of the tree runs, count this boot and roll a failing release back.
@@ -127,7 +140,8 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
   log.info({ pc_id: config.pcId, version: AGENT_VERSION, servers: config.natsUrls, pid: process.pid }, 'kanade-agent starting');
   root.start();
 
-  const report = (): StatusReport => projectStatus({ root: root.getSnapshot(), services, startedAt, now: Date.now(), pid: process.pid });
+  const report = (): StatusReport =>
+    projectStatus({ root: root.getSnapshot(), services, startedAt, now: Date.now(), pid: process.pid, log: logSinkStats(log) });
   let control: ControlSocket | undefined;
   try {
     control = await startControlSocket({ path: config.control.socket, report });
@@ -135,6 +149,7 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
   } catch (error) {
     root.send({ type: 'shutdown' });
     await stopped;
+    await lock.release();
     throw error;
   }
 
@@ -153,6 +168,7 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
       await writeLastExit(config.dataDir, { reason, detail, at: new Date().toISOString(), pid: process.pid, exit_code: exitCode }).catch(
         (error: unknown) => log.warn({ err: error }, `could not write ${LAST_EXIT_FILE}`),
       );
+      await lock.release();
     },
   };
 }
@@ -171,6 +187,10 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
       return PROCESS_EXIT_CONFIG;
     }
     if (error instanceof BootRolledBack) return PROCESS_EXIT_SELF_UPDATE;
+    if (error instanceof InstanceLockedError || error instanceof ControlSocketInUseError) {
+      process.stderr.write(`kanade-agent: ${error.message}\n`);
+      return PROCESS_EXIT_ALREADY_RUNNING;
+    }
     process.stderr.write(`kanade-agent: ${error instanceof Error ? error.message : String(error)}\n`);
     return PROCESS_EXIT_FAILURE;
   }

@@ -8,6 +8,7 @@
  * const report = projectStatus({ root: rootActor.getSnapshot(), services, startedAt, now: Date.now(), pid: process.pid });
  */
 import type { AnyActorRef, SnapshotFrom, StateValue } from 'xstate';
+import type { LogSinkStats } from '../actors/daily-log-file.js';
 import { keyringIfLoaded } from '../actors/exec/keyring.js';
 import type { AgentServices } from '../actors/ports.js';
 import type { ChildPhase, RootMachine, StopCause } from './root-machine.js';
@@ -71,6 +72,8 @@ export interface StatusReport {
   };
   /** `context.status` of each `outbox-<name>` child, keyed by `<name>`. */
   readonly outbox: Readonly<Record<string, unknown>>;
+  /** The log destination's health (dropped lines while it could not be written). */
+  readonly log: LogSinkStats | null;
 }
 
 /** Inputs of {@link projectStatus}. */
@@ -81,6 +84,7 @@ export interface ProjectStatusInput {
   readonly startedAt: number;
   readonly now: number;
   readonly pid: number;
+  readonly log?: LogSinkStats | null;
 }
 
 const OUTBOX_PREFIX = 'outbox-';
@@ -139,6 +143,7 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
   };
   const degraded =
     !broker.connected || signing.problem !== null ||
+    input.log?.writable === false ||
     children.some((c) => c.phase === 'backoff' || c.tags.includes('degraded'));
   return {
     schema: STATUS_SCHEMA,
@@ -165,5 +170,6 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
       rtt_ms: typeof connectionStatus?.rtt_ms === 'number' ? Math.round(connectionStatus.rtt_ms) : null,
     },
     outbox,
+    log: input.log ?? null,
   };
 }

@@ -21,8 +21,10 @@ import {
   DEFAULT_INVENTORY_INTERVAL_MS,
   DEFAULT_INVENTORY_JITTER_MS,
 } from '../../contract/constants.js';
-import { pcIdProblem } from '../../contract/subject-token.js';
+import { subjectTokenProblem, suggestSubjectToken } from '../../contract/subject-token.js';
+import { DEFAULT_LOG_MAX_SIZE_BYTES } from '../daily-log-file.js';
 import { parseDurationMs } from './duration.js';
+import { checkKnownKeys } from './known-keys.js';
 
 /** sysexits.h EX_CONFIG: tells the service manager (and the operator) that restarting will not help. */
 export const EX_CONFIG = 78;
@@ -34,6 +36,12 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Days of daily log files kept when `[log] keep_days` is absent (contract §12). */
 export const DEFAULT_LOG_KEEP_DAYS = 14;
+/** Smallest accepted `[log] max_size`: a few lines must fit in a file. */
+export const MIN_LOG_MAX_SIZE_BYTES = 4 * 1024;
+/** What `[log] max_size` must look like. */
+const SIZE_EXPECTED = 'a size like "64MiB", "500KiB" or "1GiB" (or an integer number of bytes), at least 4KiB';
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+const ID_EXPECTED = 'a single NATS subject token (not empty; no ".", "*", ">" or whitespace)';
 /** Level used when `[log] level` is missing; the contract requires the key, we only warn. */
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 /** Marker file whose mere existence enforces signed commands on Linux/macOS (contract §13). */
@@ -61,7 +69,7 @@ export interface AgentConfig {
   readonly natsUrls: readonly string[];
   readonly dataDir: string;
   /** `path` undefined means stdout: none configured, or `keep_days = 0` (contract §12). */
-  readonly log: { readonly path?: string; readonly level: LogLevel; readonly keepDays: number };
+  readonly log: { readonly path?: string; readonly level: LogLevel; readonly keepDays: number; readonly maxSizeBytes?: number };
   readonly security: { readonly commandKeysFile: string; readonly requireSignedCommands: boolean; readonly requireEnvelope?: boolean };
   readonly control: { readonly socket: string };
   readonly inventory: { readonly enabled: boolean; readonly intervalMs: number; readonly jitterMs: number };
@@ -126,12 +134,26 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
   const root = parseToml(file, renderTemplates(file, text, host, env));
   const read = new TableReader(file);
   const warnings: string[] = [];
+  const keys = checkKnownKeys(root);
+  const keyError = keys.errors[0];
+  if (keyError !== undefined) throw new ConfigError(file, keyError.message, { key: keyError.key, expected: 'a known key' });
+  for (const warning of keys.warnings) warnings.push(`${file}: ${warning.message}`);
 
   const agent = read.section(root, 'agent') ?? {};
-  const pcId = read.string(agent, 'agent', 'id') ?? host;
-  if (pcId.length === 0) read.fail('[agent] id', 'a non-empty string', pcId);
-  // pc_id goes into every subject (§3): no wildcards, whitespace or empty dot-separated parts.
-  if (pcIdProblem(pcId) !== undefined) read.fail('[agent] id', `a pc_id usable in NATS subjects (this one ${pcIdProblem(pcId)})`, pcId);
+  const configuredId = read.string(agent, 'agent', 'id');
+  const pcId = configuredId ?? host;
+  // pc_id goes into every subject (§3) as one token: `heartbeat.<pc_id>`, `inventory.<pc_id>.hw`.
+  const idProblem = subjectTokenProblem(pcId);
+  if (idProblem !== undefined) {
+    if (configuredId !== undefined) {
+      read.fail('[agent] id', `${ID_EXPECTED}, e.g. id = ${JSON.stringify(suggestSubjectToken(pcId))} (this one ${idProblem})`, pcId);
+    }
+    throw new ConfigError(
+      file,
+      `[agent] id is not set, and the hostname ${JSON.stringify(host)} is not ${ID_EXPECTED} (it ${idProblem}); set it in ${file}: [agent] id = ${JSON.stringify(suggestSubjectToken(host))}`,
+      { key: '[agent] id', expected: ID_EXPECTED },
+    );
+  }
   const natsUrls = read.natsUrls(agent);
   const dataDir = nonEmpty(env.KANADE_AGENT_DATA_DIR)
     ?? read.path(agent, 'agent', 'data_dir')
@@ -211,7 +233,8 @@ function readLog(read: TableReader, root: Table, env: NodeJS.ProcessEnv, warning
   }
   const keepDays = read.nonNegativeInt(log, 'log', 'keep_days') ?? DEFAULT_LOG_KEEP_DAYS;
   if (keepDays === 0) filePath = undefined;
-  return { ...(filePath === undefined ? {} : { path: filePath }), level: level ?? DEFAULT_LOG_LEVEL, keepDays };
+  const maxSizeBytes = read.size(log, 'log', 'max_size') ?? DEFAULT_LOG_MAX_SIZE_BYTES;
+  return { ...(filePath === undefined ? {} : { path: filePath }), level: level ?? DEFAULT_LOG_LEVEL, keepDays, maxSizeBytes };
 }
 
 function resolveHost(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, hostname: string | undefined): string {
@@ -366,6 +389,14 @@ class TableReader {
     return this.fail(`[${section}] ${key}`, 'an integer ≥ 0', value);
   }
 
+  size(t: Table, section: string, key: string): number | undefined {
+    const value = t[key];
+    if (value === undefined) return undefined;
+    const bytes = parseSize(value);
+    if (bytes !== undefined && bytes >= MIN_LOG_MAX_SIZE_BYTES) return bytes;
+    return this.fail(`[${section}] ${key}`, SIZE_EXPECTED, value);
+  }
+
   duration(t: Table, section: string, key: string, minMs: number): number | undefined {
     const value = t[key];
     if (value === undefined) return undefined;
@@ -395,6 +426,17 @@ class TableReader {
     });
     return list as string[];
   }
+}
+
+/** `"64MiB"` → 67108864; units are powers of 1024 (`KB` = `KiB`); a TOML integer is bytes. */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'bigint') return value > 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = m === null ? undefined : SIZE_UNITS[m[2]!.toLowerCase()];
+  if (m === null || unit === undefined) return undefined;
+  const bytes = Math.floor(Number(m[1]) * unit);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
 function isNatsUrl(value: unknown): value is string {

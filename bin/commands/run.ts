@@ -18,7 +18,12 @@ export function registerRun(program: Command): void {
     .description('run the agent in the foreground (as the service manager does)')
     .option('-c, --config <file>', 'agent.toml (default: $KANADE_AGENT_CONFIG, then the OS default path)')
     .option('--inspect [port]', 'serve the state-chart inspector on 127.0.0.1 ([host:]port, default 4280; loopback only)')
-    .action(async (opts: { config?: string; inspect?: string | true }) => {
+    .option('--check-config', 'validate agent.toml, print the effective file config and exit (0 valid, 78 invalid); starts nothing')
+    .action(async (opts: { config?: string; inspect?: string | true; checkConfig?: boolean }) => {
+      if (opts.checkConfig === true) {
+        const { checkConfig } = await import('./config.js');
+        process.exit(await checkConfig(opts.config));
+      }
       setFlagsFromString(YOUNG_GENERATION_FLAG);
       // Windows: the Rust agent's service ran the executable directly; move it behind the host first.
       if (process.platform === 'win32') {

@@ -35,7 +35,7 @@ describe('credentials refused', () => {
       expect(exit.stdout).toContain('NATS refused the token credentials');
       // Rate-limited: one line per credential per 10 s, not one per attempt.
       expect(exit.stdout.split('NATS refused the').length - 1).toBeLessThanOrEqual(8);
-      const fatal = exit.stdout.split('\n').filter((line) => line.includes('"level":60'));
+      const fatal = exit.stdout.split('\n').filter((line) => line.includes('"level":"fatal"'));
       expect(fatal).toHaveLength(1);
       expect(fatal[0]).toContain('supervisor gave up on child connection: escalated: EscalationError: authorization refused');
       expect(await readLastExit(dir.dataDir)).toMatchObject({ reason: 'gave_up', exit_code: 1 });

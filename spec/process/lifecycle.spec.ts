@@ -99,7 +99,7 @@ describe('kanade-agent run', () => {
     try {
       const exit = await agent.exited;
       expect(exit.code).toBe(1);
-      const fatal = exit.stdout.split('\n').filter((line) => line.includes('"level":60'));
+      const fatal = exit.stdout.split('\n').filter((line) => line.includes('"level":"fatal"'));
       expect(fatal).toHaveLength(1);
       expect(fatal[0]).toContain('supervisor gave up on child connection');
       const status = await runCli(['status', '--config', dir.configPath]);

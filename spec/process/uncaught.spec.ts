@@ -33,7 +33,7 @@ describe('uncaught errors', () => {
     const run = await runFixture(dir.configPath, kind);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe('');
-    const fatal = run.stdout.split('\n').filter((line) => line.includes('"level":60'));
+    const fatal = run.stdout.split('\n').filter((line) => line.includes('"level":"fatal"'));
     expect(fatal).toHaveLength(1);
     expect(fatal[0]).toContain('uncaught error: stopping the agent');
     expect(run.stdout).toContain('all children stopped');

@@ -27,6 +27,7 @@ const report = (health: StatusReport['health']): StatusReport => ({
   ],
   connection: { connected: true, server: '127.0.0.1:4222', connected_since: '2026-01-01T00:00:01.000Z', rtt_ms: 2 },
   outbox: { results: { depth: 3, stuck: 1 } },
+  log: { destination: '/var/log/kanade/agent.2026-01-01.log', writable: true, dropped_lines: 0, last_error: null, last_error_at: null },
 });
 
 let dir: string;
