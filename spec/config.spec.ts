@@ -209,7 +209,7 @@ describe('[agent]', () => {
 describe('type errors', () => {
   const cases: Array<[string, string, string, string]> = [
     ['[agent] id', 'id = "PC-01"', 'id = 5', 'a string'],
-    ['[agent] id', 'id = "PC-01"', 'id = ""', 'a non-empty string'],
+    ['[agent] id', 'id = "PC-01"', 'id = ""', 'a single NATS subject token (not empty; no ".", "*", ">" or whitespace), e.g. id = "pc-1" (this one is empty)'],
     ['[agent] data_dir', '[log]', 'data_dir = true\n[log]', 'a non-empty path string'],
     ['[agent]', '[agent]', 'agent = 1\n[x]', 'a table'],
     ['[log] path', 'path = "/var/log/kanade/agent.log"', 'path = 3', 'a non-empty path string'],
@@ -341,13 +341,13 @@ describe('[security] require_signed_commands', () => {
 describe('[log] and [inventory] defaults', () => {
   it('defaults a missing [log] to stdout at info with a warning', async () => {
     const config = await load(MINIMAL.slice(0, MINIMAL.indexOf('[log]')));
-    expect(config.log).toEqual({ level: 'info', keepDays: 14 });
+    expect(config.log).toEqual({ level: 'info', keepDays: 14, maxSizeBytes: 64 * 1024 * 1024 });
     expect(config.warnings.some((w) => w.startsWith('[log] is missing'))).toBe(true);
   });
 
   it('reads [log] and treats keep_days = 0 as stdout only', async () => {
-    expect((await load(MINIMAL)).log).toEqual({ path: '/var/log/kanade/agent.log', level: 'info', keepDays: 14 });
-    expect((await load(MINIMAL.replace('level = "info"', 'level = "warn"\nkeep_days = 0'))).log).toEqual({ level: 'warn', keepDays: 0 });
+    expect((await load(MINIMAL)).log).toEqual({ path: '/var/log/kanade/agent.log', level: 'info', keepDays: 14, maxSizeBytes: 64 * 1024 * 1024 });
+    expect((await load(MINIMAL.replace('level = "info"', 'level = "warn"\nkeep_days = 0'))).log).toEqual({ level: 'warn', keepDays: 0, maxSizeBytes: 64 * 1024 * 1024 });
   });
 
   it('parses inventory durations', async () => {

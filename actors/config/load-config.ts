@@ -218,7 +218,8 @@ function readLog(read: TableReader, root: Table, env: NodeJS.ProcessEnv, warning
   }
   const log = section ?? {};
   let filePath = read.path(log, 'log', 'path');
-  if (section !== undefined && filePath === undefined) {
+  // `keep_days = 0` asks for stdout (§12): no path is then expected (the config `dev` writes).
+  if (section !== undefined && filePath === undefined && log.keep_days !== 0n) {
     warnings.push('[log] path is missing (required by wire contract §12); logging to stdout');
   }
   let level = read.logLevel(log);

@@ -32,7 +32,8 @@ describe('uncaught errors', () => {
     dirs.push(dir);
     const run = await runFixture(dir.configPath, kind);
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe('');
+    // stderr holds only the one-line startup summary: no Node crash dump.
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^kanade-agent \S+ starting: pc_id lifecycle-pc, /)]);
     const fatal = run.stdout.split('\n').filter((line) => line.includes('"level":"fatal"'));
     expect(fatal).toHaveLength(1);
     expect(fatal[0]).toContain('uncaught error: stopping the agent');
