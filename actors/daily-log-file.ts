@@ -15,8 +15,9 @@
  * pino({}, file);
  * file.stats(); // { destination, writable, dropped_lines, last_error, last_error_at }
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { mkdirpSync } from './mkdirp.js';
 
 const DAY_MS = 86_400_000;
 /** How often a failing log destination is tried again. */
@@ -202,7 +203,7 @@ export class DailyLogFile implements LogSink {
   }
 
   private open(): void {
-    mkdirSync(path.dirname(this.currentPath), { recursive: true, mode: LOG_DIR_MODE });
+    mkdirpSync(path.dirname(this.currentPath), LOG_DIR_MODE);
     this.fd = openSync(this.currentPath, 'a', LOG_FILE_MODE);
     this.size = fstatSync(this.fd).size;
     this.partial = false;

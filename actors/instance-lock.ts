@@ -10,8 +10,9 @@
  * await lock.release();
  */
 import { readFileSync } from 'node:fs';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { link, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { mkdirpSync } from './mkdirp.js';
 
 /** File name under the data dir. */
 export const LOCK_FILE = 'agent.lock';
@@ -64,7 +65,7 @@ async function readOwner(lockPath: string): Promise<number | undefined> {
 
 /** Takes the data dir's lock; throws {@link InstanceLockedError}, or the fs error (EROFS, EACCES…). */
 export async function acquireInstanceLock(dataDir: string): Promise<InstanceLock> {
-  await mkdir(dataDir, { recursive: true, mode: DATA_DIR_MODE });
+  mkdirpSync(dataDir, DATA_DIR_MODE);
   const lockPath = path.join(dataDir, LOCK_FILE);
   // The pid is written to a private temp file first and hard-linked into place, so the lock never
   // exists without its owner's pid (a reader never sees a half-written lock and calls it stale).

@@ -380,3 +380,24 @@ describe('parseDurationMs', () => {
     expect(parseDurationMs(text)).toBeUndefined();
   });
 });
+
+describe('[agent] id is a single subject token (issue #14)', () => {
+  it('checks the hostname default too, with the fix in the message', async () => {
+    const err = await loadError(MINIMAL.replace('id = "PC-01"\n', ''), { hostname: 'name.local' });
+    expect(err.key).toBe('[agent] id');
+    expect(err.message).toContain('[agent] id is not set, and the hostname "name.local" is not a single NATS subject token');
+    expect(err.message).toContain('(it contains ".")');
+    expect(err.message).toMatch(/set it in \S+agent\.toml: \[agent\] id = "name"$/);
+  });
+
+  it('accepts a plain hostname as the default', async () => {
+    expect((await load(MINIMAL.replace('id = "PC-01"\n', ''), { hostname: 'Desk-PC07' })).pcId).toBe('Desk-PC07');
+  });
+
+  it('parses [log] max_size in bytes with 1024-based units and refuses nonsense', async () => {
+    expect((await load(`${MINIMAL}max_size = "2MiB"\n`)).log.maxSizeBytes).toBe(2 * 1024 * 1024);
+    expect((await load(`${MINIMAL}max_size = 8192\n`)).log.maxSizeBytes).toBe(8192);
+    const err = await loadError(`${MINIMAL}max_size = "lots"\n`);
+    expect(err.message).toContain('[log] max_size: expected a size like "64MiB", "500KiB" or "1GiB" (or an integer number of bytes), at least 4KiB, got "lots"');
+  });
+});

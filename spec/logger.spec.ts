@@ -68,3 +68,51 @@ describe('daily log files (§12)', () => {
     expect(await readFile(path.join(dir, 'logs', 'agent.2026-11-28.log'), 'utf8')).toBe('second\n');
   });
 });
+
+describe('a log file that cannot be written (issue #14)', () => {
+  it('caps a file at max_size: the full file becomes <name>.1 and a fresh one starts', async () => {
+    const { DailyLogFile } = await import('../actors/daily-log-file.js');
+    const { readdir, stat } = await import('node:fs/promises');
+    const base = path.join(dir, 'agent.log');
+    const file = new DailyLogFile(base, { keepDays: 2, maxSizeBytes: 4096, now: () => Date.UTC(2026, 10, 30, 12) });
+    const line = `${'x'.repeat(99)}\n`;
+    for (let i = 0; i < 100; i += 1) file.write(line); // 10 000 bytes through a 4 096-byte cap
+    file.end();
+    expect((await readdir(dir)).sort()).toEqual(['agent.2026-11-30.1.log', 'agent.2026-11-30.log']);
+    for (const name of ['agent.2026-11-30.1.log', 'agent.2026-11-30.log']) expect((await stat(path.join(dir, name))).size).toBeLessThanOrEqual(4096);
+  });
+
+  it('drops lines while its directory is gone, warns once, recreates it and says how many were lost', async () => {
+    const { DailyLogFile, LOG_RETRY_MS } = await import('../actors/daily-log-file.js');
+    const base = path.join(dir, 'logs', 'agent.log');
+    let now = 1_000_000;
+    const warnings: string[] = [];
+    const file = new DailyLogFile(base, { now: () => now, warn: (t) => warnings.push(t) });
+    file.write('one\n');
+    await rm(path.join(dir, 'logs'), { recursive: true });
+    // The open fd still writes into the unlinked file; a rename of the dir away is what an operator does.
+    const { writeFile: write } = await import('node:fs/promises');
+    await write(path.join(dir, 'logs'), 'a file where the directory was');
+    file.end();
+    now += 1;
+    expect(() => file.write('lost 1\n')).not.toThrow();
+    file.write('lost 2\n');
+    expect(file.stats()).toMatchObject({ writable: false, dropped_lines: 2, last_error: expect.stringMatching(/^(ENOTDIR|EEXIST)/) });
+    expect(warnings).toHaveLength(1);
+    await rm(path.join(dir, 'logs'));
+    now += LOG_RETRY_MS;
+    file.write('back\n');
+    expect(file.stats()).toMatchObject({ writable: true, dropped_lines: 2 });
+    const text = await readFile(base, 'utf8');
+    expect(text).toContain('"msg":"2 log lines were dropped while the log file could not be written');
+    expect(text.endsWith('back\n')).toBe(true);
+  });
+
+  it('writes ISO-8601 UTC times and level names', async () => {
+    const file = path.join(dir, 'agent.log');
+    createLogger({ level: 'info', destination: file }).warn('hello');
+    const line = JSON.parse(await readFile(file, 'utf8')) as { time: string; level: string };
+    expect(line.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(line.level).toBe('warn');
+  });
+});

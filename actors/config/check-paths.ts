@@ -7,9 +7,10 @@
  * not fatal: the logger drops lines and warns (actors/daily-log-file.ts).
  */
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { ControlSocketInUseError, probeSocket } from '../control-socket.js';
+import { mkdirpSync } from '../mkdirp.js';
 import { acquireInstanceLock, InstanceLockedError, type InstanceLock } from '../instance-lock.js';
 import { ConfigError, WINDOWS_CONTROL_PIPE, type AgentConfig } from './load-config.js';
 
@@ -40,7 +41,7 @@ export async function checkControlSocketDir(config: AgentConfig): Promise<void> 
   if (socket === WINDOWS_CONTROL_PIPE || socket.startsWith('\\\\.\\pipe\\')) return;
   const dir = path.dirname(socket);
   try {
-    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    mkdirpSync(dir, PRIVATE_DIR_MODE);
     await access(dir, constants.W_OK);
   } catch (error) {
     throw new ConfigError(

@@ -136,6 +136,7 @@ export function renderReport(report: StatusReport): string {
   const c = report.connection;
   lines.push(c.connected ? `connection ${c.server}  since ${c.connected_since}  rtt ${c.rtt_ms ?? '-'}ms` : 'connection DISCONNECTED');
   if (report.signing?.problem) lines.push(`signing REFUSING ALL COMMANDS: ${report.signing.problem}`);
+  lines.push(logLine(report.log));
   lines.push('');
   const rows = [['ACTOR', 'PHASE', 'STATE', 'TAGS', 'RESTARTS', 'LAST EXIT', 'NEXT RESTART', 'UPTIME']];
   for (const child of report.children) {
@@ -155,12 +156,18 @@ export function renderReport(report: StatusReport): string {
   if (outboxes.length > 0) {
     lines.push('');
     for (const [name, status] of outboxes) {
-      const s = (status ?? {}) as { depth?: unknown; stuck?: unknown };
-      lines.push(`outbox ${name}: depth ${s.depth ?? '-'}  stuck ${s.stuck ?? '-'}`);
+      const s = (status ?? {}) as { depth?: unknown; stuck?: unknown; enqueue_error?: unknown };
+      const problem = typeof s.enqueue_error === 'string' ? `  CANNOT QUEUE: ${s.enqueue_error}` : '';
+      lines.push(`outbox ${name}: depth ${s.depth ?? '-'}  stuck ${s.stuck ?? '-'}${problem}`);
     }
   }
   const updater = report.children.find((c) => c.id === 'updater')?.status as UpdaterLine | null | undefined;
   if (updater) lines.push('', updaterLine(updater));
+  const reasons = report.children.map((child) => degradedReason(child)).filter((r): r is string => r !== undefined);
+  if (reasons.length > 0) {
+    lines.push('');
+    lines.push(...reasons);
+  }
   return lines.join('\n');
 }
 
@@ -187,4 +194,25 @@ function updaterLine(u: UpdaterLine): string {
   if (u.parked_reason) parts.push(`parked: ${u.parked_reason}`);
   if (u.last_error) parts.push(`last error: ${u.last_error}`);
   return parts.join('  ');
+}
+
+
+/** The log destination line: where, and while lines are being dropped, why. */
+function logLine(log: StatusReport['log']): string {
+  if (log === null || log === undefined) return 'log -';
+  if (log.writable) return `log ${log.destination}${log.dropped_lines > 0 ? `  (${log.dropped_lines} lines dropped earlier: ${log.last_error})` : ''}`;
+  return `log ${log.destination}: dropping lines (${log.last_error ?? 'write failed'} since ${log.last_error_at ?? '?'}), ${log.dropped_lines} dropped so far`;
+}
+
+/** One line saying why a child in backoff or tagged degraded is so, from what it reports. */
+export function degradedReason(child: StatusReport['children'][number]): string | undefined {
+  if (child.phase !== 'backoff' && !child.tags.includes('degraded')) return undefined;
+  const status = (child.status ?? {}) as Record<string, unknown>;
+  const text = (key: string): string | undefined => (typeof status[key] === 'string' && status[key] !== '' ? (status[key] as string) : undefined);
+  const reason = child.phase === 'backoff'
+    ? `restarting ${child.next_restart_in_ms === null ? 'soon' : `in ${duration(child.next_restart_in_ms)}`} after ${child.last_exit?.reason ?? 'exit'}${child.last_exit?.error ? `: ${child.last_exit.error}` : ''}`
+    : text('enqueue_error') !== undefined ? `cannot queue: ${text('enqueue_error')}`
+    : text('last_error') !== undefined ? `${text('last_error')}${text('last_error_at') === undefined ? '' : ` (at ${text('last_error_at')})`}`
+    : `in state ${stateText(child.state)}`;
+  return `${child.id} DEGRADED: ${reason}`;
 }
