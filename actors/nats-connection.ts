@@ -18,6 +18,7 @@ import { connect, createInbox, type NatsConnection } from '@nats-io/transport-no
 import { fromCallback, type EventObject } from 'xstate';
 import { AUTH_REFUSED_GIVE_UP_MS, LIVENESS_PROBE_INTERVAL_MS } from '../contract/index.js';
 import { brokerWriter } from './broker-hub.js';
+import { describeConnectError } from './connect-error.js';
 import { authOrder, natsConnectOptions, type AuthChoice } from './nats-options.js';
 import type { AgentServices } from './ports.js';
 
@@ -31,6 +32,8 @@ export const RECONNECT_JITTER_MS = 1_000;
 export const NATS_RECONNECT_JITTER_ENV = 'KANADE_NATS_RECONNECT_JITTER_MS';
 /** While credentials keep being refused, at most one warning per credential per this period. */
 export const AUTH_REFUSED_LOG_EVERY_MS = 10_000;
+/** While the broker cannot be reached, at most one warning (with the cause) per this period. */
+export const CONNECT_FAILED_LOG_EVERY_MS = 30_000;
 /** A liveness probe (publish + round trip) slower than this forces a reconnect. */
 export const LIVENESS_PROBE_TIMEOUT_MS = 10_000;
 
@@ -41,6 +44,7 @@ export type NatsConnectionEvent =
   | { type: 'connection.rtt'; ms: number }
   | { type: 'connection.authRefused'; choice: AuthChoice; since: number }
   | { type: 'connection.authGaveUp'; error: string }
+  | { type: 'connection.failed'; error: string; at: number }
   | { type: 'connection.crashed'; error: unknown }
   | { type: 'connection.closed' };
 
@@ -111,7 +115,7 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
       send({ type: 'connection.rtt', ms });
     } catch (error) {
       if (stop.signal.aborted || conn.isClosed()) return;
-      log.warn({ err: error }, 'liveness probe failed; forcing a reconnect');
+      log.warn({ error: error instanceof Error ? error.message : String(error) }, 'liveness probe failed; forcing a reconnect');
       conn.reconnect().catch(() => undefined);
     }
   };
@@ -130,7 +134,10 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
         if (stop.signal.aborted) return;
         if (status.type === 'disconnect') {
           log.warn({ server: status.server }, 'disconnected from NATS; reconnecting');
+          send({ type: 'connection.failed', error: `disconnected from ${status.server}`, at: Date.now() });
           markDisconnected();
+        } else if (status.type === 'error') {
+          send({ type: 'connection.failed', error: describeConnectError(status.error, 'none'), at: Date.now() });
         } else if (status.type === 'reconnect') {
           const at = Date.now();
           const current = conn.getServer();
@@ -145,7 +152,8 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
     clearInterval(probeTimer);
     await watchStatus.catch(() => undefined);
     if (stop.signal.aborted) return;
-    log.warn({ err: closedWith }, 'NATS connection closed; connecting again');
+    if (closedWith) send({ type: 'connection.failed', error: describeConnectError(closedWith, 'none'), at: Date.now() });
+    log.warn({ error: closedWith ? describeConnectError(closedWith, 'none') : null }, 'NATS connection closed; connecting again');
     markDisconnected();
   };
 
@@ -153,6 +161,7 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
     const order = authOrder(config.credentials);
     let refusedSince: number | null = null;
     const lastRefusalLog = new Map<AuthChoice, number>();
+    let lastFailureLog: { at: number; cause: string } | undefined;
     while (!stop.signal.aborted) {
       await failpoints.hit('connection.connect');
       let connected: NatsConnection | undefined;
@@ -160,7 +169,8 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
         try {
           connected = await connect({
             ...natsConnectOptions(config.natsUrls, config.pcId, config.credentials, choice),
-            waitOnFirstConnect: true,
+            // Each failed first connect comes back here, so its cause is logged and shown in status;
+            // this loop retries forever (contract §2) and nats.js reconnects once connected.
             maxReconnectAttempts: -1,
             reconnectTimeWait: waitMs,
             reconnectJitter: reconnectJitterMs(waitMs),
@@ -168,12 +178,21 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
           break;
         } catch (error) {
           if (stop.signal.aborted) return;
-          if (!isAuthError(error)) throw error;
           const now = Date.now();
+          const cause = describeConnectError(error, choice);
+          send({ type: 'connection.failed', error: cause, at: now });
+          if (!isAuthError(error)) {
+            // Expected while the broker is away: one line with the cause, repeated only when it changes or every 30 s.
+            if (lastFailureLog === undefined || lastFailureLog.cause !== cause || now - lastFailureLog.at >= CONNECT_FAILED_LOG_EVERY_MS) {
+              lastFailureLog = { at: now, cause };
+              log.warn({ servers: config.natsUrls, error: cause }, `cannot connect to NATS: ${cause}; retrying`);
+            }
+            break;
+          }
           refusedSince ??= now;
           if (now - (lastRefusalLog.get(choice) ?? -Infinity) >= AUTH_REFUSED_LOG_EVERY_MS) {
             lastRefusalLog.set(choice, now);
-            log.warn({ auth: choice, refused_for_ms: now - refusedSince }, `NATS refused the ${choice} credentials`);
+            log.warn({ auth: choice, refused_for_ms: now - refusedSince }, `NATS ${cause}`);
           }
           send({ type: 'connection.authRefused', choice, since: refusedSince });
           if (now - refusedSince >= AUTH_REFUSED_GIVE_UP_MS) {
@@ -192,6 +211,7 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
       }
       refusedSince = null;
       lastRefusalLog.clear();
+      lastFailureLog = undefined;
       nc = connected;
       await serve(connected);
       nc = undefined;

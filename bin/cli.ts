@@ -9,6 +9,7 @@ import { registerConfig } from './commands/config.js';
 import { registerDev } from './commands/dev.js';
 import { registerExec } from './commands/exec.js';
 import { registerInventory } from './commands/inventory.js';
+import { registerKill } from './commands/kill.js';
 import { registerOutbox } from './commands/outbox.js';
 import { registerRelease } from './commands/release.js';
 import { registerRun } from './commands/run.js';
@@ -28,6 +29,7 @@ function buildProgram(): Command {
   registerRun(program);
   registerDev(program);
   registerExec(program);
+  registerKill(program);
   registerStatus(program);
   registerInventory(program);
   registerCharts(program);

@@ -26,6 +26,9 @@ export interface ConnectionStatus {
   readonly reconnects: number;
   /** RFC 3339 time since when the credentials have been refused, or null. */
   readonly auth_refused_since: string | null;
+  /** Why the last connect failed or the link dropped (`connection refused (ECONNREFUSED): …`), or null. */
+  readonly last_error: string | null;
+  readonly last_error_at: string | null;
 }
 
 interface ConnectionContext {
@@ -50,6 +53,9 @@ export const connectionMachine = setup({
       return { status: { ...context.status, server: event.server, connected_since: new Date(event.since).toISOString(), reconnects, auth_refused_since: null } };
     }),
     recordDisconnected: assign(({ context }) => ({ status: { ...context.status, connected_since: null, rtt_ms: null } })),
+    recordFailure: assign(({ context, event }) =>
+      event.type === 'connection.failed' ? { status: { ...context.status, last_error: event.error, last_error_at: new Date(event.at).toISOString() } } : {},
+    ),
     recordRtt: assign(({ context, event }) => (event.type === 'connection.rtt' ? { status: { ...context.status, rtt_ms: event.ms } } : {})),
     recordAuthRefused: assign(({ context, event }) =>
       event.type === 'connection.authRefused' ? { status: { ...context.status, auth_refused_since: new Date(event.since).toISOString() } } : {},
@@ -72,7 +78,7 @@ export const connectionMachine = setup({
   id: 'connection',
   context: ({ input }) => ({
     services: input,
-    status: { server: null, connected_since: null, rtt_ms: null, reconnects: 0, auth_refused_since: null },
+    status: { server: null, connected_since: null, rtt_ms: null, reconnects: 0, auth_refused_since: null, last_error: null, last_error_at: null },
   }),
   initial: 'live',
   states: {
@@ -81,6 +87,7 @@ export const connectionMachine = setup({
       initial: 'connecting',
       on: {
         'connection.rtt': { actions: 'recordRtt' },
+        'connection.failed': { actions: 'recordFailure' },
         'connection.authRefused': { actions: 'recordAuthRefused' },
         'connection.crashed': { actions: 'crash' },
         'connection.authGaveUp': { actions: 'escalate' },

@@ -69,6 +69,9 @@ export interface StatusReport {
     readonly server: string | null;
     readonly connected_since: string | null;
     readonly rtt_ms: number | null;
+    /** Why the last connect failed or the link dropped, and when (from the connection child). */
+    readonly last_error: string | null;
+    readonly last_error_at: string | null;
   };
   /** `context.status` of each `outbox-<name>` child, keyed by `<name>`. */
   readonly outbox: Readonly<Record<string, unknown>>;
@@ -125,7 +128,10 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
   const live = childSnapshots(root);
   const children = context.specs.map((spec) => childStatus(root, spec.id, now, live));
   const broker = services.broker.state();
-  const connectionStatus = children.find((c) => c.id === 'connection')?.status as { rtt_ms?: number | null } | null | undefined;
+  const connectionStatus = children.find((c) => c.id === 'connection')?.status as
+    | { rtt_ms?: number | null; last_error?: string | null; last_error_at?: string | null }
+    | null
+    | undefined;
   const outbox: Record<string, unknown> = {};
   for (const child of children) {
     if (child.id.startsWith(OUTBOX_PREFIX)) outbox[child.id.slice(OUTBOX_PREFIX.length)] = child.status;
@@ -168,6 +174,8 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
       server: broker.connected ? broker.server : null,
       connected_since: broker.connected ? iso(broker.since) : null,
       rtt_ms: typeof connectionStatus?.rtt_ms === 'number' ? Math.round(connectionStatus.rtt_ms) : null,
+      last_error: connectionStatus?.last_error ?? null,
+      last_error_at: connectionStatus?.last_error_at ?? null,
     },
     outbox,
     log: input.log ?? null,

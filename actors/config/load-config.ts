@@ -256,6 +256,11 @@ function resolveConfigPath(
   return { file: platformPath(platform).join(configDir(env, platform), 'agent.toml'), source: 'default path' };
 }
 
+/** The OS default path of agent.toml (contract §11), ignoring --config and KANADE_AGENT_CONFIG. */
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  return platformPath(platform).join(configDir(env, platform), 'agent.toml');
+}
+
 function configDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string {
   return platform === 'win32' ? path.win32.join(programData(env), 'Kanade', 'config') : '/etc/kanade';
 }

@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { bootstrapBackendResources } from '../../actors/dev-broker/bootstrap.js';
 import { pickFreePort, startNatsServer } from '../../actors/dev-broker/nats-server.js';
 import { selfCommand } from '../../actors/self-command.js';
+import { removeDevPointer, writeDevPointer } from './dev-pointer.js';
 import { DEFAULT_EXEC_NATS_URL } from './exec.js';
 
 const DEFAULT_DEV_PORT = Number(new URL(DEFAULT_EXEC_NATS_URL).port);
@@ -62,15 +63,24 @@ async function runDev(opts: DevOptions): Promise<number> {
   const configPath = join(workDir, 'agent.toml');
   await writeFile(configPath, devConfig(opts.id, server.url, dataDir));
 
-  const exec = server.url === DEFAULT_EXEC_NATS_URL ? '' : ` --nats ${server.url}`;
-  process.stderr.write(
-    [
-      `kanade-agent dev: nats-server ${server.url} (store ${server.storeDir}), config ${configPath}`,
-      `send a command from another terminal:  npx kanade-agent exec${exec} --token-file ${tokenFile} --pc ${opts.id} -- 'echo hi'`,
-      'Ctrl-C stops the agent and the broker.',
-      '',
-    ].join('\n'),
-  );
+  const pointerProblem = writeDevPointer({ pid: process.pid, pc_id: opts.id, nats_url: server.url, config: configPath, token_file: tokenFile });
+  const lines = [`kanade-agent dev: nats-server ${server.url} (store ${server.storeDir}), config ${configPath}`];
+  if (pointerProblem === undefined) {
+    lines.push(
+      'from another terminal (they find this dev agent and its broker token by themselves):',
+      '  npx kanade-agent status',
+      `  npx kanade-agent exec --pc ${opts.id} -- 'echo hi'`,
+    );
+  } else {
+    // Without the pointer, the flags: the token still only by file, never on the command line.
+    lines.push(
+      `cannot record this dev agent for status/exec (${pointerProblem}); from another terminal:`,
+      `  npx kanade-agent status --config ${configPath}`,
+      `  npx kanade-agent exec --nats ${server.url} --token-file ${tokenFile} --pc ${opts.id} -- 'echo hi'`,
+    );
+  }
+  lines.push('Ctrl-C stops the agent and the broker.', '');
+  process.stderr.write(lines.join('\n'));
 
   const agentArgs = ['run', '--config', configPath];
   if (opts.inspect !== undefined && opts.inspect !== false) agentArgs.push('--inspect', ...(opts.inspect === true ? [] : [opts.inspect]));
@@ -91,6 +101,7 @@ async function runDev(opts: DevOptions): Promise<number> {
   const code = await new Promise<number>((resolve) => agent.on('exit', (c, s) => resolve(c ?? (s ? 128 + 15 : 1))));
   process.off('SIGINT', forward);
   process.off('SIGTERM', forward);
+  removeDevPointer(process.pid);
   await cleanup();
   process.stderr.write(`kanade-agent dev: agent exited with ${code}; broker stopped\n`);
   return signals > 0 && code === 0 ? 0 : code;

@@ -3,10 +3,21 @@
  * Exit codes: 0 healthy, 1 degraded, 2 not running or unreachable, 3 the supervisor gave up.
  */
 import type { Command } from 'commander';
-import { loadAgentConfig } from '../../actors/config/load-config.js';
+import { access } from 'node:fs/promises';
+import { defaultConfigPath, loadAgentConfig } from '../../actors/config/load-config.js';
 import { readControlSocket } from '../../actors/control-socket.js';
 import { readLastExit as readLastExitFile } from '../../supervisor/last-exit.js';
 import type { StatusReport } from '../../supervisor/status-projection.js';
+import { readDevPointer } from './dev-pointer.js';
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** `status` exit codes (docs/status.md). */
 export const STATUS_EXIT = { healthy: 0, degraded: 1, unreachable: 2, gave_up: 3 } as const;
@@ -38,8 +49,12 @@ type Located = { socket: string; dataDir: string | null } | { error: string };
 
 async function locate(opts: StatusOptions): Promise<Located> {
   if (opts.socket !== undefined) return { socket: opts.socket, dataDir: null };
+  // No --config and no KANADE_AGENT_CONFIG: a running `kanade-agent dev` is used when the OS default
+  // config does not exist (a development machine), so `npx kanade-agent status` just works.
+  const dev = opts.config === undefined && !process.env.KANADE_AGENT_CONFIG ? readDevPointer() : null;
+  const configPath = opts.config ?? (dev !== null && !(await exists(defaultConfigPath())) ? dev.config : undefined);
   try {
-    const config = await loadAgentConfig(opts.config === undefined ? {} : { configPath: opts.config });
+    const config = await loadAgentConfig(configPath === undefined ? {} : { configPath });
     return { socket: config.control.socket, dataDir: config.dataDir };
   } catch (error) {
     return { error: `cannot find the control socket: ${(error as Error).message} (use --socket PATH or --config FILE)` };
@@ -134,7 +149,11 @@ export function renderReport(report: StatusReport): string {
   const sup = report.supervisor;
   lines.push(`supervisor ${sup.state}  ${sup.strategy}  restarts in window ${sup.restarts_in_window}/${sup.intensity} per ${duration(sup.period_ms)}${sup.stop_cause ? `  stop: ${JSON.stringify(sup.stop_cause)}` : ''}`);
   const c = report.connection;
-  lines.push(c.connected ? `connection ${c.server}  since ${c.connected_since}  rtt ${c.rtt_ms ?? '-'}ms` : 'connection DISCONNECTED');
+  lines.push(
+    c.connected
+      ? `connection ${c.server}  since ${c.connected_since}  rtt ${c.rtt_ms ?? '-'}ms`
+      : `connection DISCONNECTED${c.last_error ? `: ${c.last_error} (at ${c.last_error_at ?? '?'})` : ''}`,
+  );
   if (report.signing?.problem) lines.push(`signing REFUSING ALL COMMANDS: ${report.signing.problem}`);
   lines.push(logLine(report.log));
   lines.push('');

@@ -38,8 +38,8 @@ describe('kanade-agent exec', () => {
     const sub = broker.nc.subscribe('commands.pc.PC-EXEC', { max: 1 });
     await broker.nc.flush();
     const run = await runCli(['exec', '--nats', broker.url, '--pc', 'PC-EXEC', '--wait', '1', '--timeout', '5', '--sign-key', keyFile, '--kid', 'ops-1', '--', 'echo', 'hi']);
-    expect(run.code).toBe(3);
-    expect(run.stderr).toContain('no result within 1s');
+    expect(run.code).toBe(75);
+    expect(run.stderr).toMatch(/kanade-agent exec: 0 of 1 expected result within 1s \(request_id \S+ on commands\.pc\.PC-EXEC, broker nats:\/\/\S+\); `kanade-agent status` on the PC shows whether its agent is connected/);
 
     const msg = await sub[Symbol.asyncIterator]().next();
     expect(msg.done).toBe(false);

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dailyLogPath } from '../../actors/daily-log-file.js';
 import { runCli } from '../cli/run-cli.js';
-import { startBroker, type Broker } from '../harness/broker.js';
+import { startBroker, startTokenServer, type Broker } from '../harness/broker.js';
 import { fullDir, IS_ROOT, readOnlyDir, type BadDir } from '../harness/disks.js';
-import { readStatus, spawnAgent, waitForStatus, type AgentDir, type AgentProcess } from './agent-process.js';
+import { pollUntil, readStatus, spawnAgent, waitForStatus, type AgentDir, type AgentProcess } from './agent-process.js';
 
 let broker: Broker;
 let tmp: string;
@@ -193,3 +193,37 @@ describe('strict config', () => {
   });
 });
 
+
+describe('a broker that cannot be reached is reported', () => {
+  it.each([
+    ['a closed port', 'nats://127.0.0.1:1', 'connection refused (ECONNREFUSED): is nats-server running and listening on that port?'],
+    ['an unknown host', 'nats://no-such-host.invalid:4222', 'unknown host (ENOTFOUND): check [agent] nats_url'],
+  ])('%s: one log line with the cause (no stack), last_error in status, the reason in human status', async (_what, url, cause) => {
+    const dir = await configDir('[log]\nlevel = "info"\nkeep_days = 0', { url });
+    const agent = start(dir);
+    const report = await waitForStatus(dir.socket, 'last_error reported', (r) => r.connection.last_error !== null);
+    expect(report.connection).toMatchObject({ connected: false, last_error: cause, last_error_at: expect.stringMatching(/Z$/) });
+    const human = await runCli(['status', '--config', dir.configPath]);
+    expect(human.stdout).toContain(`connection DISCONNECTED: ${cause} (at `);
+    await pollUntil('the log line', 5_000, () => agent.output.stdout.includes('cannot connect to NATS'));
+    const lines = agent.output.stdout.split('\n').filter((l) => l.includes('cannot connect to NATS'));
+    expect(lines).toHaveLength(1); // rate-limited: the same cause is repeated only every 30 s
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', msg: `cannot connect to NATS: ${cause}; retrying` });
+    expect(agent.output.stdout).not.toContain('"stack"');
+  });
+
+  it('a broker that wants a token when none is set says to set KANADE_NATS_TOKEN', async () => {
+    const server = await startTokenServer('op-secret');
+    cleanups.push(() => server.cleanup());
+    const dir = await configDir('[log]\nlevel = "info"\nkeep_days = 0', { url: server.url });
+    const agent = spawnAgent(dir, { KANADE_NATS_TOKEN: '' });
+    cleanups.push(async () => {
+      agent.kill('SIGKILL');
+      await agent.exited;
+    });
+    const report = await waitForStatus(dir.socket, 'refusal reported', (r) => r.connection.last_error !== null);
+    expect(report.connection.last_error).toBe('authorization refused: no credentials set; set KANADE_NATS_TOKEN (or KANADE_NATS_USER and KANADE_NATS_PASSWORD)');
+    await pollUntil('the log line', 5_000, () => agent.output.stdout.includes('no credentials set'));
+    expect(agent.output.stdout).not.toContain('none credentials');
+  });
+});

@@ -42,7 +42,7 @@ describe('natsConnection actor (real server with token auth)', () => {
       const state = services.broker.state();
       expect(state.connected).toBe(true);
       expect(actor.getSnapshot().context.status.auth_refused_since).toBeNull();
-      expect(lines.some((l) => l.includes('NATS refused the user credentials'))).toBe(true);
+      expect(lines.some((l) => l.includes('NATS authorization refused for the KANADE_NATS_USER/KANADE_NATS_PASSWORD credentials'))).toBe(true);
       expect(lines.some((l) => l.includes('connected to NATS'))).toBe(true);
       actor.send({ type: 'shutdown' });
       await waitFor(actor, (s) => s.status === 'done', { timeout: 5_000 });

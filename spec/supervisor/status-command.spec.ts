@@ -25,7 +25,7 @@ const report = (health: StatusReport['health']): StatusReport => ({
     { id: 'heartbeat', phase: 'backoff', state: null, tags: [], status: null, restarts: 2, last_exit: { reason: 'error', at: '2026-01-01T01:02:00.000Z', error: 'Error: boom' }, next_restart_in_ms: 1_500, uptime_ms: null },
     { id: 'outbox-results', phase: 'running', state: 'draining', tags: ['busy'], status: { depth: 3, stuck: 1 }, restarts: 0, last_exit: null, next_restart_in_ms: null, uptime_ms: 10 },
   ],
-  connection: { connected: true, server: '127.0.0.1:4222', connected_since: '2026-01-01T00:00:01.000Z', rtt_ms: 2 },
+  connection: { connected: true, server: '127.0.0.1:4222', connected_since: '2026-01-01T00:00:01.000Z', rtt_ms: 2, last_error: null, last_error_at: null },
   outbox: { results: { depth: 3, stuck: 1 } },
   log: { destination: '/var/log/kanade/agent.2026-01-01.log', writable: true, dropped_lines: 0, last_error: null, last_error_at: null },
 });
