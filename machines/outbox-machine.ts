@@ -142,6 +142,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
       shuttingDown: ({ context }) => context.shuttingDown,
       flushAgain: ({ context }) => context.shuttingDown && context.rescan,
       drainStalled: ({ event }) => event.type === 'outbox.progress' && event.status.stalled_ms >= stallMs,
+      drainMoving: not('drainStalled'),
     },
     delays: {
       tick: OUTBOX_TICK_MS,
@@ -283,7 +284,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
                   'A pass has held due work for twice the ack timeout without settling any message (a hung read or list); `stalled_ms` and `oldest_due_age_ms` in status say how long.',
                 tags: ['degraded'],
                 on: {
-                  'outbox.progress': [{ guard: not('drainStalled'), target: 'moving', actions: 'takeProgress' }, { actions: 'takeProgress' }],
+                  'outbox.progress': [{ guard: 'drainMoving', target: 'moving', actions: 'takeProgress' }, { actions: 'takeProgress' }],
                   'drain.finished': 'moving',
                   'drain.failed': 'moving',
                   'broker.disconnected': 'moving',
