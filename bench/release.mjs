@@ -97,7 +97,8 @@ try {
       const s = process.hrtime.bigint();
       const child = spawn(v.file, [...v.args, 'run', '--config', config], { stdio: 'ignore', env: { ...process.env, KANADE_AGENT_DATA_DIR: '' } });
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      for await (const _ of sub) break;
+      // The first heartbeat is all we wait for.
+      await sub[Symbol.asyncIterator]().next();
       beatMs.get(v.name).push(Number(process.hrtime.bigint() - s) / 1e6);
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
       const rss = /VmRSS:\s+(\d+)/.exec(status);

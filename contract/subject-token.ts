@@ -85,6 +85,8 @@ export function subjectPcId(pcId: string): string {
 export function suggestSubjectToken(value: string): string {
   const label = value.split('.')[0] ?? '';
   if (isSubjectToken(label)) return label;
+  // Control characters are replaced on purpose: a pc_id with one is never a subject token.
+  // eslint-disable-next-line no-control-regex
   const replaced = value.trim().replace(/[.*>\s\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '-');
   return isSubjectToken(replaced) ? replaced : 'pc-1';
 }

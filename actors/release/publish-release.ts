@@ -33,7 +33,7 @@ export async function publishRelease(nc: NatsConnection, entries: readonly Relea
   try {
     store = await new Objm(nc).open(OBJ_AGENT_RELEASES);
   } catch (error) {
-    throw new Error(`object store ${OBJ_AGENT_RELEASES} is not available (the kanade backend creates it): ${(error as Error).message}`);
+    throw new Error(`object store ${OBJ_AGENT_RELEASES} is not available (the kanade backend creates it): ${(error as Error).message}`, { cause: error });
   }
   const published: PublishedFile[] = [];
   for (const entry of entries) {
