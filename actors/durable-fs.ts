@@ -1,11 +1,14 @@
 /**
  * The one rule for making a rename durable across a power cut: fsync the directory that holds it.
  * Windows refuses to open a directory for fsync (EPERM) and NTFS journals the rename itself, so
- * there the directory sync is skipped. The admission ledger and the outbox both go through here.
+ * there the directory sync is skipped. The admission ledger, the outbox, the updater and the job
+ * launcher's copy all go through here.
  * Windows also refuses to replace a file while another handle has it open (a concurrent reader):
  * such a rename is retried briefly instead of failing the write.
  */
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Waits between rename attempts on Windows (ms); their sum bounds how long a reader may block a replace. */
@@ -31,6 +34,46 @@ export async function syncDirectory(dir: string, platform: NodeJS.Platform = pro
   } finally {
     await handle.close();
   }
+}
+
+/** Synchronous {@link syncDirectory}, for the boot-time swap that runs before anything else. */
+export function syncDirectorySync(dir: string, platform: NodeJS.Platform = process.platform): void {
+  if (!canSyncDirectory(platform)) return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Options of {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Also fsync the directory, so the rename itself survives a power cut (a crash never loses it). */
+  readonly syncDir?: boolean;
+  /** Distinguishes the temp file of concurrent writers: `<file>.<tmpTag>.tmp`. */
+  readonly tmpTag?: string;
+  /** Mode of the new file; 0600 by default (the agent's files are private, issue #13). */
+  readonly mode?: number;
+}
+
+/**
+ * Writes `data` to `file` durably: `<file>.tmp`, fsync, rename (retried on Windows, see
+ * {@link renameReplacing}); with `syncDir` also {@link syncDirectory}.
+ *
+ * @example await writeFileAtomic('/var/lib/kanade-agent/last_swap.json', text, { syncDir: true });
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const tmp = opts.tmpTag === undefined ? `${file}.tmp` : `${file}.${opts.tmpTag}.tmp`;
+  const handle = await open(tmp, 'w', opts.mode ?? 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await renameReplacing(tmp, file);
+  if (opts.syncDir === true) await syncDirectory(path.dirname(file));
 }
 
 /**

@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openAdmissionLedger, writeFileAtomic } from '../dist/actors/exec/admission-ledger.js';
+import { openAdmissionLedger } from '../dist/actors/exec/admission-ledger.js';
+import { writeFileAtomic } from '../dist/actors/durable-fs.js';
 import { syncDirectory } from '../dist/actors/durable-fs.js';
 
 const N = Number(process.env.N ?? 2000);

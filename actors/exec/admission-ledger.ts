@@ -19,7 +19,7 @@ import path from 'node:path';
 import {
   ADMISSION_MAX_BYTES, ADMISSION_MAX_RECORDS, ADMISSION_TOMBSTONE_MS, decodeExecResult, type ExecResult,
 } from '../../contract/index.js';
-import { renameReplacing, syncDirectory } from '../durable-fs.js';
+import { syncDirectory, writeFileAtomic } from '../durable-fs.js';
 import type { HeaderMap } from './verify-signature.js';
 
 /** Name of the journal inside the ledger directory (not `*.json`, so never read as a record). */
@@ -107,25 +107,6 @@ export function ledgerFileStem(requestId: string): string {
 /** SHA-256 of a body, lowercase hex. */
 export function bodySha256(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
-}
-
-/**
- * Writes `data` to `file` durably: `<file>.tmp`, fsync, rename; with `syncDir` also fsyncs the
- * directory (not on Windows, see {@link syncDirectory}), so the rename itself survives a power cut
- * (a process crash never loses it).
- */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { syncDir?: boolean; tmpTag?: string } = {}): Promise<void> {
-  const tmp = opts.tmpTag === undefined ? `${file}.tmp` : `${file}.${opts.tmpTag}.tmp`;
-  // 0600: ledger records and cached scripts hold script bodies (private files, issue #13).
-  const handle = await open(tmp, 'w', 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await renameReplacing(tmp, file);
-  if (opts.syncDir) await syncDirectory(path.dirname(file));
 }
 
 /** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Objm } from '@nats-io/obj';
 import { MAX_SCRIPT_OBJECT_BYTES, OBJ_SCRIPTS } from '../../contract/index.js';
 import type { BrokerPort } from '../ports.js';
-import { writeFileAtomic } from './admission-ledger.js';
+import { writeFileAtomic } from '../durable-fs.js';
 
 /** The script text, or why it could not be had (the reason goes into `script_object <key>: <reason>`). */
 export type ScriptFetch = { readonly ok: true; readonly script: string } | { readonly ok: false; readonly reason: string };

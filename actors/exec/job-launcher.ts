@@ -11,10 +11,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { writeFileAtomic } from '../durable-fs.js';
 
 /** File name of the launcher, and its SEA asset key (every build/native/*.exe is an asset under its base name). */
 export const JOB_LAUNCHER_NAME = 'kanade-job.exe';
@@ -59,15 +60,7 @@ export async function materializeJobLauncher(dataDir: string, bytes: Uint8Array)
   await chmod(dir, 0o700).catch(() => undefined);
   const current = await readFile(file).catch(() => undefined);
   if (current !== undefined && sha256(current) === expected) return { file, sha256: expected };
-  const tmp = `${file}.${process.pid}.tmp`;
-  const handle = await open(tmp, 'w', 0o700);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, file);
+  await writeFileAtomic(file, bytes, { tmpTag: String(process.pid), mode: 0o700 });
   return { file, sha256: expected };
 }
 

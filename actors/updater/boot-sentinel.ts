@@ -26,7 +26,8 @@ import {
   writeBootSentinelSync, writeLastGoodMeta, writeQuarantine, writeQuarantineSync,
 } from './install-state.js';
 import { replaceExecutableSync } from './swap-executable.js';
-import { LAST_GOOD_DIR, LAST_SWAP_FILE, PRIVATE_DIR_MODE, STAGING_DIR, fsyncDir, swapPaths } from './updater-files.js';
+import { syncDirectory } from '../durable-fs.js';
+import { LAST_GOOD_DIR, LAST_SWAP_FILE, PRIVATE_DIR_MODE, STAGING_DIR, swapPaths } from './updater-files.js';
 import type { SelfExecutable, UpdaterPorts } from './updater-types.js';
 
 /** Unconfirmed boots of one version that trigger the rollback at the next start (§10: "at 3"). */
@@ -135,7 +136,7 @@ export async function confirmBootOn(ports: Pick<UpdaterPorts, 'dataDir' | 'exe' 
   const tmp = path.join(dir, `${name}.tmp`);
   await copyDurable(exe.path, tmp, 0o700);
   await rename(tmp, path.join(dir, name));
-  await fsyncDir(dir);
+  await syncDirectory(dir);
   await writeLastGoodMeta(dataDir, { version, file: name });
   if (lastGood.value !== null && lastGood.value.file !== name) await rm(path.join(dir, lastGood.value.file), { force: true });
   log.info({ version }, `boot confirmed healthy; ${version} is the last-good copy for rollback`);

@@ -23,7 +23,8 @@ import path from 'node:path';
 import { fromPromise } from 'xstate';
 import type { Failpoints } from '../failpoints.js';
 import { copyDurable, copyDurableSync, writeLastSwapSync } from './install-state.js';
-import { EXECUTABLE_MODE, fsyncDirSync, stagedPath, swapPaths } from './updater-files.js';
+import { syncDirectorySync } from '../durable-fs.js';
+import { EXECUTABLE_MODE, stagedPath, swapPaths } from './updater-files.js';
 import type { ReleaseJob, StepOutcome } from './updater-types.js';
 
 const IS_WINDOWS = process.platform === 'win32';
@@ -68,7 +69,7 @@ export function commitSwapSync(exe: string, failpoints: Failpoints, record: () =
     failpoints.hitSync(SWAP_FAILPOINTS[1]);
     renameSync(next, exe);
     replaced = true;
-    fsyncDirSync(dir);
+    syncDirectorySync(dir);
     failpoints.hitSync(SWAP_FAILPOINTS[2]);
     record();
     failpoints.hitSync(SWAP_FAILPOINTS[3]);
@@ -77,7 +78,7 @@ export function commitSwapSync(exe: string, failpoints: Failpoints, record: () =
       // <exe> holds the new bytes (or is gone on Windows): the kept old one goes back.
       try {
         renameSync(old, exe);
-        fsyncDirSync(dir);
+        syncDirectorySync(dir);
       } catch (undoError) {
         throw new Error(`${(error as Error).message}; undo failed too (${(undoError as Error).message}): restore ${old} to ${exe} by hand`, { cause: undoError });
       }

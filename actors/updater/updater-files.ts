@@ -13,8 +13,9 @@
  * | `<exe>.new`, `<exe>.old` | swap intermediates next to the executable, deleted at the next start |
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { syncDirectorySync, writeFileAtomic } from '../durable-fs.js';
 
 export const STAGING_DIR = 'staging';
 export const LAST_SWAP_FILE = 'last_swap.json';
@@ -29,7 +30,6 @@ export const PRIVATE_DIR_MODE = 0o700;
 /** Mode of the installed executable on Unix (§10). */
 export const EXECUTABLE_MODE = 0o755;
 
-const IS_WINDOWS = process.platform === 'win32';
 
 /** `staging/<exe-stem>.<version>.staged` under the data dir. */
 export function stagedPath(dataDir: string, exeStem: string, version: string): string {
@@ -41,41 +41,10 @@ export function swapPaths(exe: string): { readonly next: string; readonly old: s
   return { next: `${exe}.new`, old: `${exe}.old` };
 }
 
-/** fsync of a directory so a rename in it survives a power cut (not possible, and not needed, on Windows). */
-export async function fsyncDir(dir: string): Promise<void> {
-  if (IS_WINDOWS) return;
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Synchronous {@link fsyncDir}. */
-export function fsyncDirSync(dir: string): void {
-  if (IS_WINDOWS) return;
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Writes `data` to `file` durably: `<file>.tmp` (0600) → fsync → rename → fsync of the directory. */
 export async function writeDurable(file: string, data: string | Uint8Array): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
-  const tmp = `${file}.tmp`;
-  const handle = await open(tmp, 'w', PRIVATE_FILE_MODE);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, file);
-  await fsyncDir(path.dirname(file));
+  await writeFileAtomic(file, data, { syncDir: true, mode: PRIVATE_FILE_MODE });
 }
 
 /** Synchronous {@link writeDurable}. */
@@ -92,5 +61,5 @@ export function writeDurableSync(file: string, data: string | Uint8Array): void 
     closeSync(fd);
   }
   renameSync(tmp, file);
-  fsyncDirSync(path.dirname(file));
+  syncDirectorySync(path.dirname(file));
 }
