@@ -222,7 +222,7 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
         return { ack: true, admitted: { command, record: admission.record }, outcome: 'admitted' };
       case 'duplicate': {
         const record = admission.record;
-        requestLog.info({ state: record.state }, 'duplicate command (same request_id, same bytes); not run again');
+        requestLog.debug({ state: record.state }, 'duplicate command (same request_id, same bytes); not run again');
         if (record.state === 'finished' && !record.queued && record.result !== undefined) {
           try {
             await ctx.enqueueResult(record.result);

@@ -37,6 +37,9 @@ describe('admission', () => {
     await pollUntil('duplicate logged', 5_000, () => agent.logs.some((l) => l.msg.startsWith('duplicate command') && l['request_id'] === cmd.request_id));
     await publishCommand(broker.nc, subjects.commandsAll, body);
     await pollUntil('re-publish deduped', 5_000, () => agent.logs.filter((l) => l.msg.startsWith('duplicate command') && l['request_id'] === cmd.request_id).length >= 3);
+    // A duplicate delivery is routine (live + replay): debug, never info (issue #14).
+    const PINO_DEBUG = 20;
+    expect(agent.logs.filter((l) => l.msg.startsWith('duplicate command')).every((l) => l.level === PINO_DEBUG)).toBe(true);
     await agent.stop();
     // A restart with the same data dir: the replay consumer redelivers nothing new, the ledger remembers.
     agent = await startExecutor(broker, { pcId, dataDir });
