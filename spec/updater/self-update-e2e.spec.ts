@@ -109,6 +109,8 @@ describe('self-update end to end (release executables, real broker, restart stan
     service.stderr!.on('data', (chunk: Buffer) => (serviceLog = (serviceLog + chunk.toString('utf8')).slice(-200_000)));
     await pollUntil(`a heartbeat from ${V2}`, STEP_TIMEOUT_MS, () => lastBeat()?.agent_version === V2, 250);
     expect(await readdir(path.dirname(exe))).toEqual(['kanade-agent']);
+    // The obs events travel through the obs outbox: the new version's first heartbeat can overtake them.
+    await pollUntil('agent_update_swapped', 30_000, () => updateEvents('agent_update_swapped', V2).length > 0);
     expect(updateEvents('agent_update_swapped', V2)).toHaveLength(1);
     expect(updateEvents('agent_update_verified', V2)).toHaveLength(1);
     // The restart stand-in saw the 64.
