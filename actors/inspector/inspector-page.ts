@@ -234,6 +234,8 @@ $('#tree').addEventListener('click', (ev) => {
 });
 $('#filter').addEventListener('change', renderLog);
 
+// The token is now in an HttpOnly cookie: drop it from the address bar (and from history).
+if (location.search.includes('token=')) history.replaceState(null, '', location.pathname);
 const source = new EventSource('/events');
 // A (re)connected stream starts with the whole buffer again, so start the log afresh.
 source.onopen = () => { $('#live').classList.add('on'); log = []; trails.clear(); };

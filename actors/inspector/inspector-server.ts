@@ -2,7 +2,10 @@
  * The inspector's HTTP server: one page, one SVG per machine, a JSON state dump and a
  * Server-Sent-Events stream. It binds to loopback only and never lets a browser slow the agent:
  * updates are batched, and a client whose socket is backed up simply misses updates (counted).
+ * Every request needs the per-run token (in the printed URL, then an HttpOnly cookie): another local
+ * user cannot read the agent's internals by guessing the port.
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { layoutMachineGraph } from './chart-layout.js';
@@ -13,8 +16,11 @@ import { isLoopbackHostHeader, loopbackBindAddress } from './loopback.js';
 import { extractMachineGraph } from './machine-graph.js';
 import { redactPayload } from './redact.js';
 
-/** Browsers connected at once; more get 503 (each one costs a socket and a JSON copy per update). */
-export const MAX_SSE_CLIENTS = 8;
+/**
+ * Browsers connected at once. When full, the OLDEST stream is closed to serve the new one, so nobody
+ * is locked out by streams left open (each one costs a socket and a JSON copy per update).
+ */
+export const MAX_SSE_CLIENTS = 16;
 /** Updates are batched: at most one per client per this interval. */
 export const SSE_FLUSH_INTERVAL_MS = 100;
 /** A client with more than this many bytes unsent misses updates until it catches up. */
@@ -36,17 +42,30 @@ export interface InspectorServerOptions {
   /** Overrides SSE_FLUSH_INTERVAL_MS / SSE_MAX_BACKLOG_BYTES (tests). */
   readonly flushIntervalMs?: number;
   readonly maxBacklogBytes?: number;
+  /** Overrides MAX_SSE_CLIENTS (tests). */
+  readonly maxClients?: number;
+  /** The per-run access token; default 32 random bytes, base64url (tests may fix it). */
+  readonly token?: string;
 }
 
 /** A running inspector server. */
 export interface InspectorServer {
+  /** Base URL, without the token (requests need the cookie or `?token=`). */
   readonly url: string;
+  /** The URL to open: base URL with `?token=…`; the first load sets the cookie. */
+  readonly authUrl: string;
+  /** The per-run token (secret: print it only where `authUrl` is printed). */
+  readonly token: string;
+  /** Name of the cookie that carries the token (per port: cookies ignore ports). */
+  readonly cookieName: string;
   readonly port: number;
   /** Updates not sent because a client was backed up. */
   drops(): number;
   /** Adds the supervisor's status report (what `kanade-agent status` prints) to every update. */
   setStatusSource(report: () => unknown): void;
   clients(): number;
+  /** Streams closed to make room for a newer one. */
+  evictions(): number;
   close(): Promise<void>;
 }
 
@@ -68,6 +87,12 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
   const { hub } = options;
   const flushIntervalMs = options.flushIntervalMs ?? SSE_FLUSH_INTERVAL_MS;
   const maxBacklogBytes = options.maxBacklogBytes ?? SSE_MAX_BACKLOG_BYTES;
+  const maxClients = options.maxClients ?? MAX_SSE_CLIENTS;
+  let evicted = 0;
+  const token = options.token ?? randomBytes(32).toString('base64url');
+  const tokenDigest = digest(token);
+  let cookieName = 'kanade_inspector';
+  // A Set iterates in insertion order: the first entry is the oldest client.
   const clients = new Set<Client>();
   const svgCache = new Map<string, Promise<string>>();
   let totalDrops = 0;
@@ -142,7 +167,15 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     // A page on another origin could reach loopback through DNS rebinding; it would not send a loopback Host.
     if (!isLoopbackHostHeader(req.headers.host)) return send(res, 403, 'text/plain', 'forbidden: the inspector answers loopback hosts only\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname;
+    const presented = url.searchParams.get('token') ?? cookieValue(req.headers.cookie, cookieName);
+    if (presented === undefined || presented === null) return send(res, 401, 'text/plain', 'unauthorized: open the inspector URL the agent printed (it carries ?token=)\n');
+    if (!timingSafeEqual(digest(presented), tokenDigest)) return send(res, 403, 'text/plain', 'forbidden: wrong inspector token (it changes every run)\n');
+    if (url.searchParams.has('token')) {
+      // HttpOnly: page scripts never see it; Strict: no other site's page sends it.
+      res.setHeader('set-cookie', `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`);
+    }
     if (path === '/') {
       // Lay every known chart out now, while the page loads, rather than one by one on first fetch.
       for (const key of hub.charts()) void chartSvg(key)?.catch(() => undefined);
@@ -166,7 +199,14 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
   };
 
   const openStream = (req: IncomingMessage, res: ServerResponse): void => {
-    if (clients.size >= MAX_SSE_CLIENTS) return send(res, 503, 'text/plain', `too many inspector clients (max ${MAX_SSE_CLIENTS})\n`);
+    // Fair share: a new browser always gets in; the longest-connected one makes room (its EventSource reconnects,
+    // so a reloaded tab is not lost for good, but nobody can hold every slot).
+    while (clients.size >= maxClients) {
+      const oldest = clients.values().next().value as Client;
+      clients.delete(oldest);
+      evicted += 1;
+      oldest.res.end();
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     const client: Client = { res, lastSeq: 0, drops: 0 };
     clients.add(client);
@@ -190,10 +230,15 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
   });
   server.on('error', () => undefined);
   const port = (server.address() as AddressInfo).port;
+  cookieName = `kanade_inspector_${port}`;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${urlHost}:${port}/`,
+    authUrl: `http://${urlHost}:${port}/?token=${token}`,
+    token,
+    cookieName,
     port,
+    evictions: () => evicted,
     drops: () => totalDrops,
     setStatusSource(source) {
       statusSource = source;
@@ -212,6 +257,21 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
       });
     },
   };
+}
+
+/** Fixed-length digest, so tokens of any length compare in constant time. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** The value of one cookie from a Cookie header, or undefined. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {

@@ -9,8 +9,10 @@ export const REDACTED = '[redacted]';
 
 /** Limits of a redacted payload. */
 export interface RedactOptions {
-  /** Replace `script` fields (command bodies) too; default true. */
+  /** Replace `script` fields and string command bodies (`body`, `raw`) too; default true. */
   readonly redactScripts?: boolean;
+  /** Replace command output (`stdout`, `stderr`, `output` and their `_tail`/`_head` variants); default true. */
+  readonly redactOutput?: boolean;
   /** Longest string kept, in characters; default 200. */
   readonly maxStringChars?: number;
   /** Most array items / object keys kept; default 20 / 30. */
@@ -24,6 +26,7 @@ export interface RedactOptions {
 
 const DEFAULTS: Required<RedactOptions> = {
   redactScripts: true,
+  redactOutput: true,
   maxStringChars: 200,
   maxItems: 20,
   maxKeys: 30,
@@ -34,6 +37,10 @@ const DEFAULTS: Required<RedactOptions> = {
 /** Key names whose values are secrets wherever they appear (tokens, passwords, signatures, keys). */
 const SECRET_KEY = /(token|passw|secret|signature|^sig$|^sig[_-]|credential|creds|authoriz|cookie|private|seed|nkey|jwt|api[_-]?key|^kanade-sig)/i;
 /** Keys that hold a live NATS connection. */
+/** Keys holding a command body (script text or the raw message as text). */
+const SCRIPT_KEY = /^(script|scripts|body|raw|command_body)$/i;
+/** Keys holding what a command printed. */
+const OUTPUT_KEY = /^(stdout|stderr|output)([_-]?(tail|head|text))?$/i;
 const CONNECTION_KEY = /^(nc|connection|natsConnection)$/;
 
 /**
@@ -51,7 +58,8 @@ export function redactPayload(value: unknown, options: RedactOptions = {}): unkn
     if (budget <= 0) return '…';
     if (key !== undefined) {
       if (SECRET_KEY.test(key)) return REDACTED;
-      if (o.redactScripts && key === 'script') return typeof v === 'string' ? `[redacted script, ${v.length} chars]` : REDACTED;
+      if (o.redactScripts && SCRIPT_KEY.test(key)) return typeof v === 'string' ? `[redacted script, ${v.length} chars]` : REDACTED;
+      if (o.redactOutput && OUTPUT_KEY.test(key)) return typeof v === 'string' ? `[redacted output, ${v.length} chars]` : REDACTED;
       if (CONNECTION_KEY.test(key) && v !== null && typeof v === 'object') return '[nats connection]';
     }
     switch (typeof v) {

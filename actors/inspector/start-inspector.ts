@@ -24,6 +24,7 @@ export interface Inspector {
   readonly inspect: (event: InspectionEvent) => void;
   readonly hub: InspectionHub;
   readonly server: InspectorServer;
+  /** The URL to open, with the per-run token (`http://127.0.0.1:PORT/?token=…`). */
   readonly url: string;
   /** Adds the supervisor's status report to the page (health, phases, restarts, backoff). */
   setStatusSource(report: () => unknown): void;
@@ -44,5 +45,5 @@ export async function startInspector(options: StartInspectorOptions): Promise<In
   });
   for (const machine of options.machines ?? []) hub.registerMachine(machine);
   const server = await startInspectorServer({ hub, host: options.address.host, port: options.address.port, ...(options.title !== undefined && { title: options.title }) });
-  return { inspect: hub.inspect, hub, server, url: server.url, setStatusSource: (report) => server.setStatusSource(report), close: () => server.close() };
+  return { inspect: hub.inspect, hub, server, url: server.authUrl, setStatusSource: (report) => server.setStatusSource(report), close: () => server.close() };
 }

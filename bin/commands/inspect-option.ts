@@ -8,7 +8,7 @@ import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
 
 /** EX_USAGE: a refused `--inspect` address. */
 const EXIT_USAGE = 64;
-/** Set to `show` to see command scripts in the inspector (they are redacted by default). */
+/** Set to `show` to see command scripts and their stdout/stderr in the inspector (redacted by default; local debugging only). */
 export const INSPECT_SCRIPTS_ENV = 'KANADE_INSPECT_SCRIPTS';
 
 /**
@@ -28,7 +28,8 @@ export async function startInspectOption(value: string | true, env: NodeJS.Proce
   }
   const explicitPort = value !== true && /\d$/.test(value);
   const machines = Object.values(MACHINE_CATALOG);
-  const redact = { redactScripts: env[INSPECT_SCRIPTS_ENV] !== 'show' };
+  const show = env[INSPECT_SCRIPTS_ENV] === 'show';
+  const redact = { redactScripts: !show, redactOutput: !show };
   let inspector: Inspector;
   try {
     inspector = await startInspector({ address, machines, redact });
@@ -41,7 +42,7 @@ export async function startInspectOption(value: string | true, env: NodeJS.Proce
       return error instanceof InspectorBindError ? EXIT_USAGE : 1;
     }
   }
-  const scripts = redact.redactScripts ? '' : `; command scripts shown (${INSPECT_SCRIPTS_ENV}=show)`;
+  const scripts = show ? `; command scripts and output shown (${INSPECT_SCRIPTS_ENV}=show)` : '';
   process.stderr.write(`kanade-agent: inspector on ${inspector.url} (loopback only${scripts})\n`);
   return inspector;
 }

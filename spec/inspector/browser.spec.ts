@@ -31,6 +31,8 @@ let agent: ReturnType<typeof spawnCli>;
 let context: BrowserContext;
 let page: Page;
 let url: string;
+/** The per-run inspector token from the printed URL. */
+let token: string;
 
 /** The chromium the ensure step found; a missing one fails the file with the install hint. */
 function chromiumPath(): string {
@@ -47,7 +49,7 @@ interface State {
 }
 
 async function state(): Promise<State> {
-  return (await (await fetch(`${url}api/state`)).json()) as State;
+  return (await (await fetch(`${url}api/state?token=${token}`)).json()) as State;
 }
 
 /** The root's children as the supervisor lists them, each with its live view once it runs. */
@@ -80,8 +82,12 @@ beforeAll(async () => {
     KANADE_AGENT_DATA_DIR: '',
     KANADE_NATS_RECONNECT_WAIT_MS: String(TEST_AGENT_RECONNECT_WAIT_MS),
   });
-  url = await pollUntil('the inspector URL on stderr', 15_000, async () => /inspector on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(agent.output.stderr)?.[1], 50);
+  const printed = await pollUntil('the inspector URL on stderr', 15_000, async () => /inspector on (http:\/\/127\.0\.0\.1:\d+\/)\?token=([A-Za-z0-9_-]{43})\b/.exec(agent.output.stderr) ?? undefined, 50);
+  url = printed[1] as string;
+  token = printed[2] as string;
   expect(url).toBe(`http://127.0.0.1:${port}/`);
+  // Without the token nothing is served.
+  expect((await fetch(url)).status).toBe(401);
   context = await chromium.launchPersistentContext(join(tmp, 'chromium-profile'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -109,7 +115,8 @@ describe('inspector in a real browser', () => {
     page.on('request', (req) => requests.push(req.url()));
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(url);
+    // The printed URL sets the cookie; everything the page loads afterwards (charts, SSE) relies on it.
+    await page.goto(`${url}?token=${token}`);
     expect(await page.title()).toBe(`${PC_ID} · inspector`);
 
     // Every child the supervisor lists is running and connected to the broker.

@@ -22,14 +22,15 @@ describe('kanade-agent CLI and the inspector', () => {
     expect(run.stdout).not.toContain('kanade-agent starting');
   });
 
-  it('redacts command scripts unless KANADE_INSPECT_SCRIPTS=show', async () => {
+  it('redacts command scripts and their output unless KANADE_INSPECT_SCRIPTS=show', async () => {
     const machine = setup({}).createMachine({ id: 'm', on: { 'command.received': {} } });
-    for (const [env, expected] of [[{}, '[redacted script, 7 chars]'], [{ KANADE_INSPECT_SCRIPTS: 'show' }, 'echo hi']] as const) {
+    for (const [env, expected, out] of [[{}, '[redacted script, 7 chars]', '[redacted output, 3 chars]'], [{ KANADE_INSPECT_SCRIPTS: 'show' }, 'echo hi', 'hi\n']] as const) {
       const inspector = await startInspectOption('127.0.0.1:0', env);
       if (typeof inspector === 'number') throw new Error(`exit ${inspector}`);
       const actor = createActor(machine, { inspect: inspector.inspect }).start();
-      actor.send({ type: 'command.received', script: 'echo hi' } as never);
-      expect(inspector.hub.events().find((e) => e.type === 'command.received')?.payload).toEqual({ type: 'command.received', script: expected });
+      actor.send({ type: 'command.received', script: 'echo hi', result: { stdout: 'hi\n', stderr: 'hi\n' } } as never);
+      expect(inspector.hub.events().find((e) => e.type === 'command.received')?.payload).toEqual({ type: 'command.received', script: expected, result: { stdout: out, stderr: out } });
+      expect(inspector.url).toBe(`${inspector.server.url}?token=${inspector.server.token}`);
       actor.stop();
       await inspector.close();
     }

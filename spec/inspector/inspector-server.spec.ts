@@ -31,8 +31,10 @@ describe('inspector server', () => {
     const actor = createActor(echo, { inspect: hub.inspect }).start();
     server = await startInspectorServer({ hub, host: '127.0.0.1', port: 0 });
     expect(server.url).toBe(`http://127.0.0.1:${server.port}/`);
+    expect(server.authUrl).toBe(`${server.url}?token=${server.token}`);
+    expect(server.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
-    const page = await fetch(server.url);
+    const page = await fetch(server.authUrl);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
     const html = await page.text();
@@ -41,12 +43,13 @@ describe('inspector server', () => {
     expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
 
     server.setStatusSource(() => ({ health: 'degraded', children: [{ id: 'heartbeat', phase: 'backoff', restarts: 2, next_restart_in_ms: 3000 }], password: 'pw' }));
-    const state = (await (await fetch(`${server.url}api/state`)).json()) as { actors: Array<{ id: string; active: string[] }>; report: unknown };
+    const cookie = `${server.cookieName}=${server.token}`;
+    const state = (await (await fetch(`${server.url}api/state`, { headers: { cookie } })).json()) as { actors: Array<{ id: string; active: string[] }>; report: unknown };
     expect(state.actors.find((a) => a.id === actor.id)?.active).toEqual(['echo', 'echo.idle']);
     expect(state.report).toEqual({ health: 'degraded', children: [{ id: 'heartbeat', phase: 'backoff', restarts: 2, next_restart_in_ms: 3000 }], password: '[redacted]' });
 
     for (const key of hub.charts()) {
-      const res = await fetch(`${server.url}chart/${key}.svg`);
+      const res = await fetch(`${server.url}chart/${key}.svg`, { headers: { cookie } });
       expect(res.headers.get('content-type')).toBe('image/svg+xml');
       const svg = await res.text();
       const graph = extractMachineGraph(hub.machine(key)!);
@@ -55,7 +58,7 @@ describe('inspector server', () => {
       const drawn = [...svg.matchAll(/data-edge="([^"]*)"/g)].flatMap((m) => (m[1] as string).split(' '));
       expect(drawn.sort()).toEqual(graph.edges.map((e) => e.id).sort());
     }
-    expect((await fetch(`${server.url}chart/nope.svg`)).status).toBe(404);
+    expect((await fetch(`${server.url}chart/nope.svg`, { headers: { cookie } })).status).toBe(404);
 
     const rebound = await new Promise<string>((resolve, reject) => {
       const socket = tcpConnect(server!.port, '127.0.0.1', () => socket.end('GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n'));
@@ -68,12 +71,64 @@ describe('inspector server', () => {
     actor.stop();
   });
 
-  it('streams live updates over SSE and limits the number of browsers', async () => {
+  it('refuses every path without the per-run token, and with a wrong token of the same length', async () => {
+    const hub = createInspectionHub();
+    server = await startInspectorServer({ hub, host: '127.0.0.1', port: 0 });
+    const wrong = `${server.token.slice(0, -1)}${server.token.endsWith('A') ? 'B' : 'A'}`;
+    expect(wrong).toHaveLength(server.token.length);
+    for (const path of ['', 'api/state', 'events', 'favicon.ico', 'chart/echo.svg', 'nope']) {
+      const none = await fetch(`${server.url}${path}`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('set-cookie')).toBeNull();
+      expect((await fetch(`${server.url}${path}?token=${wrong}`)).status).toBe(403);
+      expect((await fetch(`${server.url}${path}`, { headers: { cookie: `${server.cookieName}=${wrong}` } })).status).toBe(403);
+      // A cookie of another inspector (another port) does not count.
+      expect((await fetch(`${server.url}${path}`, { headers: { cookie: `kanade_inspector_1=${server.token}` } })).status).toBe(401);
+    }
+    // The first load with the right token sets an HttpOnly SameSite=Strict cookie; the cookie alone then opens the stream.
+    const first = await fetch(server.authUrl);
+    expect(first.status).toBe(200);
+    const setCookie = first.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(new RegExp(`^${server.cookieName}=${server.token};`));
+    expect(setCookie).toContain('HttpOnly');
+    expect(setCookie).toContain('SameSite=Strict');
+    const controller = new AbortController();
+    const stream = await fetch(`${server.url}events`, { signal: controller.signal, headers: { cookie: setCookie.split(';')[0] as string } });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream');
+    await poll('the stream to be counted', () => server!.clients() === 1);
+    controller.abort();
+    // A fresh server has a fresh token: the old one is refused.
+    const old = server.token;
+    await server.close();
+    server = await startInspectorServer({ hub, host: '127.0.0.1', port: 0 });
+    expect(server.token).not.toBe(old);
+    expect((await fetch(`${server.url}?token=${old}`)).status).toBe(403);
+  });
+
+  it('redacts command scripts and their stdout/stderr by default', async () => {
+    const hub = createInspectionHub();
+    const actor = createActor(setup({}).createMachine({ id: 'm', on: { 'command.done': {} } }), { inspect: hub.inspect }).start();
+    server = await startInspectorServer({ hub, host: '127.0.0.1', port: 0 });
+    actor.send({ type: 'command.done', command: { script: 'echo s3cret-script', body: 'raw s3cret-body' }, result: { exit_code: 0, stdout: 's3cret-out\n', stderr: 's3cret-err\n' } } as never);
+    const text = await (await fetch(`${server.url}api/state?token=${server.token}`)).text();
+    expect(text).not.toContain('s3cret');
+    const state = JSON.parse(text) as { events: Array<{ type: string; payload: unknown }> };
+    expect(state.events.find((e) => e.type === 'command.done')?.payload).toEqual({
+      type: 'command.done',
+      command: { script: '[redacted script, 18 chars]', body: '[redacted script, 15 chars]' },
+      result: { exit_code: 0, stdout: '[redacted output, 11 chars]', stderr: '[redacted output, 11 chars]' },
+    });
+    actor.stop();
+  });
+
+  it('streams live updates over SSE; when full, a new browser is served and the oldest one is closed', async () => {
     const hub = createInspectionHub();
     const actor = createActor(echo, { inspect: hub.inspect }).start();
     server = await startInspectorServer({ hub, host: '127.0.0.1', port: 0, flushIntervalMs: 10 });
+    const cookie = `${server.cookieName}=${server.token}`;
     const controller = new AbortController();
-    const res = await fetch(`${server.url}events`, { signal: controller.signal });
+    const res = await fetch(`${server.url}events`, { signal: controller.signal, headers: { cookie } });
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const reader = res.body!.getReader();
     let buffered = '';
@@ -103,10 +158,34 @@ describe('inspector server', () => {
     await poll('the stream to be counted', () => server!.clients() === 1);
     const extra = [];
     for (let i = 1; i < MAX_SSE_CLIENTS; i += 1) extra.push(new AbortController());
-    const opened = await Promise.all(extra.map((c) => fetch(`${server!.url}events`, { signal: c.signal })));
+    const opened = await Promise.all(extra.map((c) => fetch(`${server!.url}events`, { signal: c.signal, headers: { cookie } })));
     expect(opened.every((r) => r.status === 200)).toBe(true);
-    expect((await fetch(`${server.url}events`)).status).toBe(503);
+    await poll('every stream to be counted', () => server!.clients() === MAX_SSE_CLIENTS);
+    expect(server.evictions()).toBe(0);
+    // The (N+1)-th browser is served; the oldest (the first stream) is closed to make room, the others stay.
+    const newest = new AbortController();
+    const late = await fetch(`${server.url}events`, { signal: newest.signal, headers: { cookie } });
+    expect(late.status).toBe(200);
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+    expect(server.evictions()).toBe(1);
+    expect(server.clients()).toBe(MAX_SSE_CLIENTS);
+    const lateReader = late.body!.getReader();
+    expect(new TextDecoder().decode((await lateReader.read()).value)).toContain('retry:');
+    actor.send({ type: 'ping' });
+    // The second-oldest stream is still open and still gets updates.
+    const secondReader = opened[0]!.body!.getReader();
+    let seen = '';
+    while (!seen.includes('"value":"idle"')) {
+      const { value, done } = await secondReader.read();
+      if (done) throw new Error('the second stream was closed too');
+      seen += new TextDecoder().decode(value);
+    }
+    expect(server.evictions()).toBe(1);
     for (const c of extra) c.abort();
+    newest.abort();
     controller.abort();
     actor.stop();
   });
@@ -117,7 +196,7 @@ describe('inspector server', () => {
     server = await startInspectorServer({ hub, host: '127.0.0.1', port: 0, flushIntervalMs: 2, maxBacklogBytes: 64 * 1024 });
     const stalled = tcpConnect(server.port, '127.0.0.1');
     await new Promise<void>((resolve) => stalled.once('connect', () => resolve()));
-    stalled.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    stalled.write(`GET /events?token=${server.token} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     stalled.pause(); // never read: the kernel buffers fill, then the server's own backlog
     await poll('the stalled client to connect', () => server!.clients() === 1);
     const big = 'x'.repeat(150);

@@ -25,6 +25,16 @@ describe('redactPayload', () => {
     expect((redactPayload(event, { redactScripts: false }) as any).command.script).toBe('echo top-secret');
   });
 
+  it('redacts stdout/stderr/output and string command bodies by default', () => {
+    const event = { type: 'result', body: 'raw body', result: { stdout: 'out', stderr_tail: 'err', output: 'o', exit_code: 3 } };
+    expect(redactPayload(event)).toEqual({
+      type: 'result',
+      body: '[redacted script, 8 chars]',
+      result: { stdout: '[redacted output, 3 chars]', stderr_tail: '[redacted output, 3 chars]', output: '[redacted output, 1 chars]', exit_code: 3 },
+    });
+    expect((redactPayload(event, { redactOutput: false }) as any).result.stdout).toBe('out');
+  });
+
   it('names connections, actors and class instances instead of walking them', () => {
     const nc = { publish() {}, subscribe() {}, drain() {}, options: { pass: 'p' } };
     class Logger { level = 'info'; }
@@ -39,7 +49,7 @@ describe('redactPayload', () => {
   });
 
   it('truncates long strings, long arrays, wide and deep objects, and bounds the whole payload', () => {
-    const out = redactPayload({ stdout: 'x'.repeat(10_000), items: Array.from({ length: 100 }, (_, i) => i), deep: { a: { b: { c: { d: { e: { f: 1 } } } } } } }) as Record<string, any>;
+    const out = redactPayload({ stdout: 'x'.repeat(10_000), items: Array.from({ length: 100 }, (_, i) => i), deep: { a: { b: { c: { d: { e: { f: 1 } } } } } } }, { redactOutput: false }) as Record<string, any>;
     expect(out.stdout).toMatch(/^x{200}…\(\+9800 chars\)$/);
     expect(out.items).toHaveLength(21);
     expect(out.items[20]).toBe('…(+80 items)');
