@@ -13,6 +13,7 @@ import { chmod, lstat, mkdir, opendir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import type { Logger } from 'pino';
+import { restrictDirAcl, type RestrictOptions } from './windows-acl.js';
 
 /** Mode of every directory the agent creates for its own data. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -93,9 +94,21 @@ function report(root: string, changed: string[], log: Logger | undefined): Tight
 /**
  * The start-up step: the data dir exists and is 0700, everything under it is tightened, and so are
  * this agent's daily log files (`<stem>.*<ext>` next to `[log] path`; other files there are left).
+ * On Windows (no mode bits) the data dir and `windowsDirs` (the script staging root) are created and
+ * get an explicit ACL instead: SYSTEM and Administrators only, inherited below (actors/windows-acl.ts).
  * Never throws: a failure is one error line and the agent goes on (the writers report their own).
  */
-export async function securePrivateFiles(dataDir: string, logPath: string | undefined, log: Logger): Promise<void> {
+export async function securePrivateFiles(
+  dataDir: string, logPath: string | undefined, log: Logger,
+  windowsDirs: readonly string[] = [], acl: RestrictOptions = {},
+): Promise<void> {
+  if ((acl.platform ?? process.platform) === 'win32') {
+    for (const dir of [dataDir, ...windowsDirs]) {
+      const made = await mkdir(dir, { recursive: true }).then(() => undefined, (err: unknown) => (err as Error).message);
+      if (made !== undefined) log.error({ dir, err: made }, `cannot create ${dir}`);
+      else await restrictDirAcl(dir, log, acl);
+    }
+  }
   try {
     await ensurePrivateDir(dataDir);
     await tightenPrivateTree(dataDir, log);

@@ -27,6 +27,7 @@ import { BootRolledBack, checkBoot, reportRollback } from '../actors/updater/boo
 import { selfExecutable } from '../actors/updater/self-executable.js';
 import type { AgentServices } from '../actors/ports.js';
 import { securePrivateFiles } from '../actors/private-files.js';
+import { windowsStagingRoot } from '../actors/exec/run-process.js';
 import { AGENT_VERSION } from '../actors/version.js';
 import type { ChildSpec } from './child-spec.js';
 import { LAST_EXIT_FILE, writeLastExit, type LastExit } from './last-exit.js';
@@ -98,7 +99,8 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
     if (config.log.path !== undefined) process.stderr.write(`kanade-agent: warning: ${warning}\n`);
   }
   if (config.deprecatedGroups) log.warn('[agent] groups is deprecated and ignored; groups come from the agent_groups KV');
-  await securePrivateFiles(config.dataDir, config.log.path, log);
+  // Windows: the script staging root gets the data dir's ACL (SYSTEM + Administrators), inherited by each run's dir.
+  await securePrivateFiles(config.dataDir, config.log.path, log, process.platform === 'win32' ? [windowsStagingRoot(env)] : []);
   // §10 step 6: before anything else of the tree runs, count this boot and roll a failing release back.
   const failpoints = createFailpoints(env['KANADE_FAILPOINTS']);
   const boot = checkBoot({ dataDir: config.dataDir, exe: selfExecutable(), version: AGENT_VERSION, log, failpoints });

@@ -71,12 +71,15 @@ export function shellInvocation(shell: Shell, script: string, platform: NodeJS.P
   }
 }
 
+/** Windows: the directory holding every run's staging directory (ACL'ed at start: actors/windows-acl.ts). */
+export function windowsStagingRoot(env: NodeJS.ProcessEnv): string {
+  const programData = env['ProgramData'] ?? env['PROGRAMDATA'] ?? 'C:\\ProgramData';
+  return path.win32.join(programData, 'Kanade', 'agent-scripts');
+}
+
 /** The per-OS staging directory of §8.3 for one run. */
 export function stagingDirFor(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, id: string = randomUUID()): string {
-  if (platform === 'win32') {
-    const programData = env['ProgramData'] ?? env['PROGRAMDATA'] ?? 'C:\\ProgramData';
-    return path.win32.join(programData, 'Kanade', 'agent-scripts', id);
-  }
+  if (platform === 'win32') return path.win32.join(windowsStagingRoot(env), id);
   if (platform === 'darwin') return path.posix.join('/Library/Application Support/Kanade/agent-scripts', id);
   return path.join(os.tmpdir(), `kanade-agent-${id}`);
 }

@@ -4,7 +4,7 @@
  * codes, stdout/stderr in the OEM code page and UTF-8, timeout), `status` over the named pipe, and
  * the default paths under %ProgramData%\Kanade\. One prefix and one agent for the whole file.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandBytes, draftCommand, publishCommand } from '../../actors/command-publisher.js';
 import { decodeHeartbeat, subjects } from '../../contract/index.js';
@@ -64,6 +64,14 @@ describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () =
   it('beats with os_family "windows"', () => {
     sub.unsubscribe();
     expect(beats[0]).toMatchObject({ pc_id: PC, os_family: 'windows' });
+  });
+
+  it('runs icacls on the data dir and the staging root at start without an error line (Wine\'s icacls is a stub: ACLs not enforced)', async () => {
+    const { stdout, stderr } = await agent!.output();
+    expect(`${stdout}${stderr}`).not.toContain('cannot restrict the ACL');
+    expect(`${stdout}${stderr}`).not.toContain('cannot create');
+    // Created at start (before any PowerShell run) so that its ACL is inherited by every run's dir.
+    expect((await stat(wine.linuxPath('C:\\ProgramData\\Kanade\\agent-scripts'))).isDirectory()).toBe(true);
   });
 
   it('runs cmd: exit codes and stdout/stderr', async () => {
