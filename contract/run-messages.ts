@@ -14,6 +14,8 @@ export const RESTARTED_OUTCOME_UNKNOWN_MESSAGE = 'agent restarted during executi
 export const KILLED_WAITING_FOR_SLOT_MESSAGE = 'killed while waiting for local job slot';
 /** stderr of a deadline that passed while the command waited for a slot (§8.2). */
 export const DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE = 'skipped: starting deadline expired while waiting for local job slot';
+/** stderr of a command admitted while too many runs already wait to start (issue #13 item 7, our choice; exit -1). */
+export const LOCAL_QUEUE_FULL_MESSAGE = 'refused: local queue full';
 /** stderr line of a run ended by the agent's own shutdown (§8.4, our choice). */
 export const SHUTDOWN_KILL_MESSAGE = 'killed: agent shutting down';
 

@@ -10,6 +10,7 @@
 import { assign, sendTo, setup } from 'xstate';
 import {
   appendStderrLine, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, EXEC_ID_NOT_TOKEN_MESSAGE, EXIT_KILLED, isSubjectToken, EXIT_SKIP_DEADLINE, formatRfc3339, KILLED_WAITING_FOR_SLOT_MESSAGE,
+  LOCAL_QUEUE_FULL_MESSAGE,
   parseRfc3339, remoteKillMessage, retryExhaustedNote, retryKilledNote, retrySucceededNote, runAsUnsupportedMessage,
   scriptObjectFailedMessage, SHUTDOWN_KILL_MESSAGE, spawnFailedMessage, timeoutMessage, timerDelayMs, type Command, type ExecResult,
 } from '../contract/index.js';
@@ -35,6 +36,11 @@ const TIMER_EARLY_TOLERANCE_MS = 5;
 export interface CommandRunInput {
   readonly runtime: ExecRuntime;
   readonly admitted: AdmittedCommand;
+  /**
+   * Set by the executor when `runtime.maxQueuedRuns` runs already wait to start: the command is not
+   * run; its one result is exit -1 `refused: local queue full` (issue #13 item 7).
+   */
+  readonly queueFull?: boolean;
 }
 
 /** Output: the one result this run queued. */
@@ -56,6 +62,7 @@ interface Context {
   readonly release: (() => void) | undefined;
   /** Jitter slept or the slot was queued for: only then can policy have changed since the first gates. */
   readonly waited: boolean;
+  readonly queueFull: boolean;
 }
 
 type Event =
@@ -96,6 +103,7 @@ export const commandRunMachine = setup({
   },
   actors: { checkRunGates, fetchScript, watchKill, acquireSlot, markLaunching, runProcess, deliverRunResult },
   guards: {
+    queueFull: ({ context }) => context.queueFull,
     execIdNotToken: ({ context }) => context.command.exec_id !== undefined && !isSubjectToken(context.command.exec_id),
     gateSkipped: ({ event }) => (event as unknown as { output: GateSkip | undefined }).output !== undefined,
     runAsUnsupported: ({ context }) => context.command.run_as !== 'system',
@@ -141,6 +149,12 @@ export const commandRunMachine = setup({
     finishExecIdRefused: assign(({ context }) => ({
       result: notRunResult(identity(context), EXEC_ID_NOT_TOKEN_MESSAGE, context.runtime.now()),
     })),
+    finishQueueFull: assign(({ context }) => ({
+      result: notRunResult(identity(context), LOCAL_QUEUE_FULL_MESSAGE, context.runtime.now()),
+    })),
+    logQueueFull: ({ context }) => {
+      context.runtime.log.warn({ request_id: context.command.request_id, max_queued_runs: context.runtime.maxQueuedRuns }, 'command refused: local queue full (too many runs wait to start); not run');
+    },
     finishRunAsUnsupported: assign(({ context }) => ({
       result: notRunResult(identity(context), runAsUnsupportedMessage(context.command.run_as), context.runtime.now()),
     })),
@@ -222,14 +236,18 @@ export const commandRunMachine = setup({
     result: undefined,
     release: undefined,
     waited: false,
+    queueFull: input.queueFull === true,
   }),
   initial: 'checkingGates',
   output: ({ context }) => ({ result: context.result as ExecResult }),
   states: {
     checkingGates: {
-      description: 'Staleness, version pin, revoke and deadline, in the contract order (§8.1). An exec_id that is not one subject token is refused first: kill.<exec_id> and events.started.<exec_id> would be wildcards.',
-      tags: ['busy'],
-      always: { guard: 'execIdNotToken', target: 'finishing', actions: 'finishExecIdRefused' },
+      description: 'Staleness, version pin, revoke and deadline, in the contract order (§8.1). A run over the queued-run cap is refused first (exit -1, local queue full), then an exec_id that is not one subject token: kill.<exec_id> and events.started.<exec_id> would be wildcards.',
+      tags: ['busy', 'queued'],
+      always: [
+        { guard: 'queueFull', target: 'finishing', actions: ['finishQueueFull', 'logQueueFull'] },
+        { guard: 'execIdNotToken', target: 'finishing', actions: 'finishExecIdRefused' },
+      ],
       invoke: {
         id: 'checkRunGates',
         src: 'checkRunGates',
@@ -244,7 +262,7 @@ export const commandRunMachine = setup({
     },
     fetchingScript: {
       description: 'Inline scripts pass through; script_object is fetched from store scripts and SHA-256 checked (§8.3).',
-      tags: ['busy'],
+      tags: ['busy', 'queued'],
       always: { guard: 'hasNoScriptObject', target: 'armed', actions: 'useInlineScript' },
       invoke: {
         id: 'fetchScript',
@@ -270,12 +288,14 @@ export const commandRunMachine = setup({
       states: {
         jitter: {
           description: 'Sleeps uniform [0, jitter_secs) s when jitter_secs > 1 (§8.2).',
+          tags: ['queued'],
           always: { guard: 'hasNoJitter', target: 'waitingForSlot' },
           after: { jitter: { target: 'waitingForSlot', actions: 'noteWait' } },
           on: { kill: { target: '#commandRun.finishing', actions: 'finishKilledBeforeStart' } },
         },
         waitingForSlot: {
           description: 'Queued FIFO for the process-wide max_local_concurrent budget; kill and deadline apply, no timeout yet (§8.2).',
+          tags: ['queued'],
           always: { guard: 'bypassesBudget', target: 'checkingGatesAgain' },
           entry: { type: 'noteWaitIfQueued' },
           invoke: {
@@ -289,6 +309,7 @@ export const commandRunMachine = setup({
         },
         checkingGatesAgain: {
           description: 'The gates again: policy may have changed during jitter and the slot wait (§8.1); no wait, no second check.',
+          tags: ['queued'],
           always: { guard: 'didNotWait', target: 'launching' },
           invoke: {
             id: 'checkRunGatesAgain',

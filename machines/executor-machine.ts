@@ -36,6 +36,8 @@ export interface ExecutorStatus {
   readonly slots: { readonly limit: number; readonly inUse: number; readonly waiting: number } | null;
   /** The queue between delivery and admission (snake_case, status schema 1 style). */
   readonly intake_queue: IntakeStats | null;
+  /** Admitted commands not run because `maxQueuedRuns` runs already waited to start (exit -1 `refused: local queue full`). */
+  readonly refused_local_queue_full: number;
 }
 
 interface Context {
@@ -59,6 +61,8 @@ type Event =
   | { type: `xstate.error.actor.${string}`; error: unknown };
 
 const runId = (admitted: AdmittedCommand) => `run-${admitted.record.result_id}`;
+/** Runs admitted and not yet launched (gate check, script fetch, jitter, slot queue): the runs the queued-run cap counts. */
+const queuedRuns = (runs: Context['runs']): number => Object.values(runs).filter((run) => run.getSnapshot().hasTag('queued')).length;
 
 /** Builds the runtime (keyring, ledger, budget). */
 const createRuntime = fromPromise<ExecRuntime, AgentServices>(({ input }) => createExecRuntime(input));
@@ -103,18 +107,38 @@ export const executorMachine = setup({
     keepRuntime: assign({ runtime: ({ event }) => (event as unknown as { output: ExecRuntime }).output }),
     spawnRecovered: assign(({ context, event, spawn }) => {
       const recovered = (event as unknown as { output: AdmittedCommand[] }).output;
+      const runtime = context.runtime as ExecRuntime;
       const runs = { ...context.runs };
+      let waiting = queuedRuns(runs);
+      let refused = 0;
       for (const admitted of recovered) {
-        runs[runId(admitted)] = spawn('commandRun', { id: runId(admitted), input: { runtime: context.runtime as ExecRuntime, admitted } });
+        const queueFull = waiting >= runtime.maxQueuedRuns;
+        if (queueFull) refused += 1;
+        else waiting += 1;
+        runs[runId(admitted)] = spawn('commandRun', { id: runId(admitted), input: { runtime, admitted, queueFull } });
       }
-      return { runs, status: { ...context.status, admitted: context.status.admitted + recovered.length, running: Object.values(runs).map((r) => r.getSnapshot().context.command.request_id) } };
+      return {
+        runs,
+        status: {
+          ...context.status, admitted: context.status.admitted + recovered.length, refused_local_queue_full: context.status.refused_local_queue_full + refused,
+          running: Object.values(runs).map((r) => r.getSnapshot().context.command.request_id),
+        },
+      };
     }),
     spawnRun: assign(({ context, event, spawn }) => {
       if (event.type !== 'command.admitted') return {};
       const id = runId(event.admitted);
       if (context.runs[id] !== undefined) return {};
-      const runs = { ...context.runs, [id]: spawn('commandRun', { id, input: { runtime: context.runtime as ExecRuntime, admitted: event.admitted } }) };
-      return { runs, status: { ...context.status, admitted: context.status.admitted + 1, running: [...context.status.running, event.admitted.command.request_id], slots: context.runtime?.budget.stats() ?? null } };
+      const runtime = context.runtime as ExecRuntime;
+      const queueFull = queuedRuns(context.runs) >= runtime.maxQueuedRuns;
+      const runs = { ...context.runs, [id]: spawn('commandRun', { id, input: { runtime, admitted: event.admitted, queueFull } }) };
+      return {
+        runs,
+        status: {
+          ...context.status, admitted: context.status.admitted + 1, refused_local_queue_full: context.status.refused_local_queue_full + (queueFull ? 1 : 0),
+          running: [...context.status.running, event.admitted.command.request_id], slots: runtime.budget.stats(),
+        },
+      };
     }),
     forgetRun: assign(({ context, event }) => {
       const id = event.type.replace(/^xstate\.(done|error)\.actor\./, '');
@@ -156,7 +180,7 @@ export const executorMachine = setup({
     runs: {},
     pending: [],
     intakeSettled: false,
-    status: { intake: 'off', replay: false, running: [], admitted: 0, finished: 0, slots: null, intake_queue: null },
+    status: { intake: 'off', replay: false, running: [], admitted: 0, finished: 0, slots: null, intake_queue: null, refused_local_queue_full: 0 },
   }),
   initial: 'starting',
   on: {

@@ -32,6 +32,13 @@ export const DELIVERY_RETRY_CAP_MS = 30_000;
 export const INTAKE_QUEUE_MAX_MESSAGES = 4096;
 /** Most body bytes waiting between delivery and admission (our choice; see {@link INTAKE_QUEUE_MAX_MESSAGES}). */
 export const INTAKE_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+/**
+ * Most admitted runs waiting to start — in the gate check, script fetch, jitter or the slot queue —
+ * before a newly admitted command is not run (issue #13 item 7, our choice): its result is exit -1,
+ * stderr `refused: local queue full` (contract `LOCAL_QUEUE_FULL_MESSAGE`), through the results outbox
+ * like any not-run result. Unit: runs. Each waiting run holds its command (≤ 1 MiB body) in memory.
+ */
+export const MAX_QUEUED_RUNS = 1024;
 /** Messages admitted concurrently, so their ledger writes share fsyncs (group commit). */
 export const ADMISSION_BATCH_MAX = 64;
 /**
@@ -128,6 +135,8 @@ export interface ExecRuntime {
   deliverResult(record: AdmissionRecord | undefined, result: ExecResult, signal?: AbortSignal): Promise<void>;
   /** Lets a held result (outbox `<id>.json.held`) be published; never rejects. */
   releaseResult(resultId: string): Promise<void>;
+  /** Cap on runs waiting to start ({@link MAX_QUEUED_RUNS}; smaller only in tests). */
+  readonly maxQueuedRuns: number;
   /** Stops background timers. */
   close(): void;
 }
@@ -141,7 +150,7 @@ export function resultMetadata(result: ExecResult): ExecResult {
 }
 
 /** Builds the runtime: loads the keyring, opens the ledger, sizes the budget from effective config. */
-export async function createExecRuntime(services: AgentServices, opts: { now?: () => number } = {}): Promise<ExecRuntime> {
+export async function createExecRuntime(services: AgentServices, opts: { now?: () => number; maxQueuedRuns?: number } = {}): Promise<ExecRuntime> {
   const log = services.log.child({ component: 'executor' });
   const now = opts.now ?? Date.now;
   const keyring = await keyringFor(services);
@@ -355,6 +364,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
 
   return {
     services, pcId, log, keyring, ledger, budget, groups, pipeline, now, obs, submit, intakeSettled, admissions,
+    maxQueuedRuns: opts.maxQueuedRuns ?? MAX_QUEUED_RUNS,
     intakeStats: () => ({
       received, queued: queue.length, queued_bytes: queuedBytes, refused_queue_full: refusedQueueFull,
       admission_error: admissionError, direct_obs_waiting: directObs.length,

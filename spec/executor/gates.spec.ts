@@ -1,5 +1,5 @@
 /** Gates (§8.1), the concurrency budget (§8.2) and malformed payloads, against a real broker. */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +108,36 @@ describe('gates, budget and malformed input', () => {
     await waitForResults(broker, blocker.request_id);
     expect(agent.events.some((e) => e.request_id === killed.request_id)).toBe(false);
     setLimit(2);
+  });
+
+  it('queued-run cap (2): with the one slot busy and two runs waiting, the next command is exit -1 "refused: local queue full" and never runs', async () => {
+    const capped = await startExecutor(broker, { maxConcurrent: 1, maxQueuedRuns: 2 });
+    try {
+      const send = async (draft: Partial<Command> & Pick<Command, 'shell' | 'script'>) => {
+        const cmd = draftCommand(draft);
+        await publishCommand(broker.nc, subjects.commandsPc(capped.pcId), commandBytes(cmd));
+        return cmd;
+      };
+      const go = path.join(dir, 'queue-full-go');
+      const blocker = await send({ shell: 'sh', script: `while [ ! -e ${go} ]; do sleep 0.1; done`, exec_id: 'qcap-blocker', timeout_secs: 60 });
+      await pollUntil('blocker started', 5_000, () => capped.events.find((e) => e.request_id === blocker.request_id));
+      const waiting = [await send({ shell: 'sh', script: 'echo a' }), await send({ shell: 'sh', script: 'echo b' })];
+      await pollUntil('two runs queued for the slot', 5_000, () => Object.values(capped.actor.getSnapshot().context.runs)
+        .filter((run) => run.getSnapshot().matches({ armed: 'waitingForSlot' })).length === 2);
+      const marker = path.join(dir, 'queue-full-ran');
+      const refused = await send({ shell: 'sh', script: `touch ${marker}`, exec_id: 'qcap-refused' });
+      const [r] = await waitForResults(broker, refused.request_id);
+      expect(r).toMatchObject({ exit_code: -1, skipped: false, stdout: '', stderr: 'refused: local queue full', request_id: refused.request_id });
+      expect(capped.actor.getSnapshot().context.status.refused_local_queue_full).toBe(1);
+      expect(capped.events.some((e) => e.request_id === refused.request_id)).toBe(false);
+      await expect(readFile(marker)).rejects.toThrow(/ENOENT/);
+      // The waiting runs were not displaced: once the slot frees, they run.
+      await writeFile(go, '');
+      for (const cmd of waiting) expect((await waitForResults(broker, cmd.request_id))[0]).toMatchObject({ exit_code: 0 });
+      expect(await resultsFor(broker, refused.request_id)).toHaveLength(1);
+    } finally {
+      await capped.stop();
+    }
   });
 
   it('strict staleness (127) is checked again after the slot wait, from the broker history', async () => {

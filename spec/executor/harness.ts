@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { pino } from 'pino';
-import { createActor, type Actor } from 'xstate';
+import { createActor, fromPromise, type Actor } from 'xstate';
 import {
   decodeExecResult, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_TARGET_VERSION_JITTER_MS, encodeEventStarted, encodeExecResult,
   encodeObsEvent, subjects, type EventStarted, type ExecResult, type ObsEvent,
@@ -19,6 +19,7 @@ import {
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { createBrokerHub, type BrokerHub } from '../../actors/broker-hub.js';
 import { createFailpoints } from '../../actors/failpoints.js';
+import { createExecRuntime, type ExecRuntime } from '../../actors/exec/exec-runtime.js';
 import { createLiveValue, type AgentServices, type OutboxPort } from '../../actors/ports.js';
 import { executorMachine } from '../../machines/executor-machine.js';
 import type { Broker } from '../harness/broker.js';
@@ -34,6 +35,8 @@ export interface ExecutorOptions {
   maxConcurrent?: number;
   groups?: string[];
   failpoints?: string;
+  /** The queued-run cap (default MAX_QUEUED_RUNS), injected small the way the ledger caps are. */
+  maxQueuedRuns?: number;
 }
 
 /** A running executor and its handles. */
@@ -124,7 +127,10 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
     groups,
     failpoints: createFailpoints(opts.failpoints),
   };
-  const actor = createActor(executorMachine, { input: services });
+  const machine = opts.maxQueuedRuns === undefined ? executorMachine : executorMachine.provide({
+    actors: { createRuntime: fromPromise<ExecRuntime, AgentServices>(({ input }) => createExecRuntime(input, { maxQueuedRuns: opts.maxQueuedRuns })) },
+  });
+  const actor = createActor(machine, { input: services });
   actor.subscribe({ error: (err) => logs.push({ level: 60, msg: `executor crashed: ${String(err)}` }) });
   actor.start();
   await pollUntil('intake on', 10_000, () => actor.getSnapshot().context.status.replay);
