@@ -2,9 +2,10 @@
  * Issue #18, under Wine: the agent as Windows code (node.exe for Windows on dist/, or the release
  * executable) against a real nats-server. Heartbeat with os_family "windows", `cmd` commands (exit
  * codes, stdout/stderr in the OEM code page and UTF-8, timeout), `status` over the named pipe, and
- * the default paths under %ProgramData%\Kanade\. One prefix and one agent for the whole file.
+ * the default paths under %ProgramData%\Kanade\, the ACL step at start, and `powershell`/`pwsh`
+ * through a fake powershell.exe/pwsh.exe (fixtures/fakeps.c). One prefix and one agent for the whole file.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { copyFile, readFile, rm, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandBytes, draftCommand, publishCommand } from '../../actors/command-publisher.js';
 import { decodeHeartbeat, subjects } from '../../contract/index.js';
@@ -18,6 +19,8 @@ import {
 
 const PC = 'wine-pc-1';
 const tree = fixtureExe('tree');
+/** The fake PowerShell (there is none under Wine), copied over system32's powershell.exe and as pwsh.exe. */
+const fakePs = fixtureExe('fakeps');
 /** Long enough for Wine to start launcher → cmd → 3 tree processes on a loaded 2-core machine. */
 const TREE_TIMEOUT_SECS = 15;
 /** Per test: every command starts processes under Wine, slow on a loaded 2-core machine. */
@@ -48,7 +51,9 @@ describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () =
         if (decoded.ok) beats.push(decoded.value as unknown as Record<string, unknown>);
       },
     });
-    agent = await spawnWindowsAgent(wine);
+    for (const exe of ['powershell.exe', 'pwsh.exe']) await copyFile(fakePs, wine.linuxPath(`C:\\windows\\system32\\${exe}`));
+    // Wine's own powershell.exe is a builtin stub; native first so the copied fake runs.
+    agent = await spawnWindowsAgent(wine, { WINEDLLOVERRIDES: `${wine.env['WINEDLLOVERRIDES'] ?? ''};powershell.exe,pwsh.exe=n` });
     await pollUntil('a heartbeat from the Windows agent', 90_000, () => beats.length >= 1, 200).catch(async (error) => {
       const out = await agent!.output();
       throw new Error(`${(error as Error).message}\n${out.stdout.slice(-3_000)}\n${out.stderr.slice(-3_000)}`);
@@ -72,6 +77,20 @@ describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () =
     expect(`${stdout}${stderr}`).not.toContain('cannot create');
     // Created at start (before any PowerShell run) so that its ACL is inherited by every run's dir.
     expect((await stat(wine.linuxPath('C:\\ProgramData\\Kanade\\agent-scripts'))).isDirectory()).toBe(true);
+  });
+
+  it.each(['powershell', 'pwsh'] as const)('runs %s through the fake on the Wine PATH: -ExecutionPolicy Bypass, BOM-staged launcher under C:\\ProgramData\\Kanade', async (shell) => {
+    const record = wine.linuxPath('C:\\kanade-fakeps.txt');
+    await rm(record, { force: true });
+    const result = await exec({ shell, script: 'Write-Output hi' });
+    expect(result, JSON.stringify(result)).toMatchObject({ exit_code: 7 });
+    expect(result.stdout.trim()).toBe('fake-ps ran');
+    const lines = (await readFile(record, 'utf8')).split(/\r?\n/);
+    expect(lines[0]).toMatch(new RegExp(`${shell}(\\.exe)?$`, 'i'));
+    const args = lines.filter((l) => l.startsWith('arg=')).map((l) => l.slice(4));
+    expect(args.slice(0, 5)).toEqual(['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File']);
+    expect(args[5]).toMatch(/^C:\\ProgramData\\Kanade\\agent-scripts\\[0-9a-f-]{36}\\launcher\.ps1$/i);
+    expect(lines).toContain('bom=1');
   });
 
   it('runs cmd: exit codes and stdout/stderr', async () => {
