@@ -1,13 +1,14 @@
 /** The admission ledger's journal (issue #15 item 1, #17 item 1): group commit, replay at open, forward-only merge. */
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JOURNAL_FILE, openAdmissionLedger, type AdmissionRecord } from '../../actors/exec/admission-ledger.js';
+import { removeDir } from './harness.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  for (const dir of dirs) await removeDir(dir);
 });
 const temp = async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'kanade-journal-'));

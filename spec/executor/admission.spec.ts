@@ -1,5 +1,5 @@
 /** Exactly-once admission (§7): live + replay, re-publish, restart, conflict, ledger failure, startup recovery. */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { openAdmissionLedger } from '../../actors/exec/admission-ledger.js';
 import { uuidV4 } from '../../actors/ids.js';
 import { encodeCommand, formatRfc3339, replayDurableName, subjects } from '../../contract/index.js';
 import { startBroker, type Broker } from '../harness/broker.js';
-import { pollUntil, resultsFor, startExecutor, waitForResults } from './harness.js';
+import { pollUntil, removeDir, resultsFor, startExecutor, waitForResults } from './harness.js';
 
 const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 
@@ -21,7 +21,7 @@ describe('admission', () => {
   });
   afterAll(async () => {
     await broker?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   it('the same command live + replay + re-published + after a restart runs once', async () => {

@@ -175,7 +175,15 @@ export async function waitForResults(broker: Broker, requestId: string, n = 1, t
 /** A fresh temp dir removed by the returned cleanup. */
 export async function tempDir(prefix = 'kanade-exec-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { dir, cleanup: () => removeDir(dir) };
+}
+
+/**
+ * Removes a test's data dir. The admission journal writes record files in the background for up to
+ * a few hundred ms after a run, so a plain rm can meet a file created mid-walk (ENOTEMPTY): retry.
+ */
+export function removeDir(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 }
 
 /** Writes a keyring file. */

@@ -27,7 +27,11 @@ const PC = 'PC-RECOVER-OUTBOX';
 const cleanups: Array<() => Promise<void>> = [];
 const runtimes: ExecRuntime[] = [];
 afterEach(async () => {
-  for (const r of runtimes.splice(0)) r.close();
+  for (const r of runtimes.splice(0)) {
+    r.close();
+    // The journal writes record files in the background: finish that before the dir is removed.
+    await r.ledger.flush();
+  }
   for (const c of cleanups.splice(0)) await c();
 });
 

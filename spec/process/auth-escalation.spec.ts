@@ -31,10 +31,10 @@ describe('credentials refused', () => {
       expect(refused.health).toBe('degraded');
       const exit = await agent.exited;
       expect(exit.code).toBe(1);
-      expect(exit.stdout).toContain('NATS refused the user credentials');
-      expect(exit.stdout).toContain('NATS refused the token credentials');
+      expect(exit.stdout).toContain('NATS authorization refused for the KANADE_NATS_USER/KANADE_NATS_PASSWORD credentials');
+      expect(exit.stdout).toContain('NATS authorization refused for the KANADE_NATS_TOKEN credentials');
       // Rate-limited: one line per credential per 10 s, not one per attempt.
-      expect(exit.stdout.split('NATS refused the').length - 1).toBeLessThanOrEqual(8);
+      expect(exit.stdout.split('NATS authorization refused for the').length - 1).toBeLessThanOrEqual(8);
       const fatal = exit.stdout.split('\n').filter((line) => line.includes('"level":"fatal"'));
       expect(fatal).toHaveLength(1);
       expect(fatal[0]).toContain('supervisor gave up on child connection: escalated: EscalationError: authorization refused');
