@@ -14,8 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openAdmissionLedger } from '../dist/actors/exec/admission-ledger.js';
-import { writeFileAtomic } from '../dist/actors/durable-fs.js';
-import { syncDirectory } from '../dist/actors/durable-fs.js';
+import { syncDirectory, writeFileAtomic } from '../dist/actors/durable-fs.js';
 
 const N = Number(process.env.N ?? 2000);
 const CONCURRENCY = 64;
