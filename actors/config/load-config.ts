@@ -167,7 +167,7 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
   const readRegistry = opts.readRegistry ?? queryRegistryValue;
   const markerOn = platform === 'win32'
     ? REGISTRY_TRUE.has((await readRegistry(REQUIRE_SIGNED_REGISTRY_VALUE))?.trim().toLowerCase() ?? '')
-    : await exists(markerPath);
+    : await pathExists(markerPath);
   // §2: the token comes from the registry value NatsToken first, then KANADE_NATS_TOKEN.
   const registryToken = platform === 'win32' ? nonEmpty(await readRegistry(NATS_TOKEN_REGISTRY_VALUE)) : undefined;
   const credentials = credentialsFromEnv(env);
@@ -488,7 +488,8 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-async function exists(file: string): Promise<boolean> {
+/** Whether `file` exists (any type); an unreadable parent counts as absent. */
+export async function pathExists(file: string): Promise<boolean> {
   try {
     await access(file);
     return true;

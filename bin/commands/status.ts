@@ -3,21 +3,11 @@
  * Exit codes: 0 healthy, 1 degraded, 2 not running or unreachable, 3 the supervisor gave up.
  */
 import type { Command } from 'commander';
-import { access } from 'node:fs/promises';
-import { defaultConfigPath, loadAgentConfig } from '../../actors/config/load-config.js';
+import { defaultConfigPath, loadAgentConfig, pathExists } from '../../actors/config/load-config.js';
 import { readControlSocket } from '../../actors/control-socket.js';
 import { readLastExit as readLastExitFile } from '../../supervisor/last-exit.js';
 import type { StatusReport } from '../../supervisor/status-projection.js';
 import { readDevPointer } from './dev-pointer.js';
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `status` exit codes (docs/status.md). */
 export const STATUS_EXIT = { healthy: 0, degraded: 1, unreachable: 2, gave_up: 3 } as const;
@@ -52,7 +42,7 @@ async function locate(opts: StatusOptions): Promise<Located> {
   // No --config and no KANADE_AGENT_CONFIG: a running `kanade-agent dev` is used when the OS default
   // config does not exist (a development machine), so `npx kanade-agent status` just works.
   const dev = opts.config === undefined && !process.env.KANADE_AGENT_CONFIG ? readDevPointer() : null;
-  const configPath = opts.config ?? (dev !== null && !(await exists(defaultConfigPath())) ? dev.config : undefined);
+  const configPath = opts.config ?? (dev !== null && !(await pathExists(defaultConfigPath())) ? dev.config : undefined);
   try {
     const config = await loadAgentConfig(configPath === undefined ? {} : { configPath });
     return { socket: config.control.socket, dataDir: config.dataDir };
