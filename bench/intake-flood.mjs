@@ -18,6 +18,7 @@ import { bootstrapBackendResources } from '../dist/actors/dev-broker/bootstrap.j
 import { readControlSocket } from '../dist/actors/control-socket.js';
 
 const FLOOD = Number(process.env.FLOOD ?? 10_000);
+const SETTLE_MS = Math.max(5_000, Number(process.env.SETTLE_MS ?? 60_000));
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rssMb = async (pid) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -83,9 +84,12 @@ try {
   await sleep(5_000);
   clearInterval(sampler);
   const after = await rssMb(agent.pid);
+  // V8 gives heap back lazily: a second reading after SETTLE_MS (default 60 s) shows where RSS settles.
+  await sleep(SETTLE_MS - 5_000);
+  const settled = await rssMb(agent.pid);
   console.log(`flood of ${FLOOD} hostile bodies (~8 KB each, ${((FLOOD * size) / 1e6).toFixed(0)} MB), node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
   console.log(`${got} received and screened in ${floodMs.toFixed(0)} ms (${Math.round(got / (floodMs / 1000))}/s; status counts once a second)`);
-  console.log(`RSS idle ${idle.toFixed(1)} MB, peak ${peak.toFixed(1)} MB (+${(peak - idle).toFixed(1)}), 5 s after ${after.toFixed(1)} MB (+${(after - idle).toFixed(1)})`);
+  console.log(`RSS idle ${idle.toFixed(1)} MB, peak ${peak.toFixed(1)} MB (+${(peak - idle).toFixed(1)}), 5 s after ${after.toFixed(1)} MB (+${(after - idle).toFixed(1)}), ${SETTLE_MS / 1000} s after ${settled.toFixed(1)} MB (+${(settled - idle).toFixed(1)})`);
 } finally {
   agent.kill('SIGTERM');
   await new Promise((r) => agent.once('exit', r));
