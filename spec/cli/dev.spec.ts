@@ -5,6 +5,7 @@
  * run can be stopped with `kanade-agent kill`; Ctrl-C stops both and leaves nothing running.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -66,15 +67,15 @@ describe('kanade-agent dev', () => {
       expect(run.stdout).toContain('hi from dev');
       expect(run.code).toBe(3);
 
-      // A broadcast with --expect returns when that many answered, long before --wait.
-      const started = Date.now();
-      const all = await runCli(['exec', '--all', '--expect', '1', '--wait', '60', '--', 'true'], env);
+      // A broadcast with --expect returns when that many answered: with a one-hour --wait, only the
+      // early return lets it finish inside the test's own timeout.
+      const all = await runCli(['exec', '--all', '--expect', '1', '--wait', '3600', '--', 'true'], env);
       expect(all.code).toBe(0);
-      expect(Date.now() - started).toBeLessThan(30_000);
 
-      const long = spawnCli(['exec', '--pc', 'dev-spec', '--exec-id', 'dev-kill-1', '--wait', '30', '--', 'sleep 25'], env);
-      await pollUntil('the run to start', 15_000, () => long.output.stderr.includes('kanade-agent kill dev-kill-1'), 50);
-      await new Promise((resolve) => setTimeout(resolve, 1_000)); // let the agent arm kill.<exec_id>
+      // The agent arms kill.<exec_id> before it spawns the script, so the script's marker proves it is armed.
+      const marker = join(home, 'kill-run-started');
+      const long = spawnCli(['exec', '--pc', 'dev-spec', '--exec-id', 'dev-kill-1', '--wait', '30', '--', `touch ${marker}; sleep 25`], env);
+      await pollUntil('the run to start', 15_000, () => existsSync(marker), 50);
       const kill = await runCli(['kill', 'dev-kill-1'], env);
       expect(kill.code).toBe(0);
       expect(kill.stderr).toContain('sent kill.dev-kill-1');
