@@ -23,8 +23,10 @@ const tree = fixtureExe('tree');
 const fakePs = fixtureExe('fakeps');
 /** Long enough for Wine to start launcher → cmd → 3 tree processes on a loaded 2-core machine. */
 const TREE_TIMEOUT_SECS = 15;
+/** Wine starting launcher → cmd → 3 tree processes while the rest of the suite loads both cores. */
+const TREE_START_WAIT_MS = 120_000;
 /** Per test: every command starts processes under Wine, slow on a loaded 2-core machine. */
-const WINE_TEST_TIMEOUT_MS = 180_000;
+const WINE_TEST_TIMEOUT_MS = 300_000;
 
 describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () => {
   let broker: Broker;
@@ -85,7 +87,9 @@ describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () =
     const result = await exec({ shell, script: 'Write-Output hi' });
     expect(result, JSON.stringify(result)).toMatchObject({ exit_code: 7 });
     expect(result.stdout.trim()).toBe('fake-ps ran');
-    const lines = (await readFile(record, 'utf8')).split(/\r?\n/);
+    // One block per start of the fake; the inventory's PowerShell session (-NoExit -Command) may append its own.
+    const blocks = (await readFile(record, 'utf8')).split(/\r?\n(?=exe=)/).map((block) => block.split(/\r?\n/));
+    const lines = blocks.find((block) => block.includes('arg=-File')) ?? [];
     expect(lines[0]).toMatch(new RegExp(`${shell}(\\.exe)?$`, 'i'));
     const args = lines.filter((l) => l.startsWith('arg=')).map((l) => l.slice(4));
     expect(args.slice(0, 5)).toEqual(['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File']);
@@ -120,11 +124,16 @@ describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () =
       shell: 'cmd', script: `"${toWindowsPath(tree)}" 3 ${pidFile} orphan`, exec_id: execId, timeout_secs: how === undefined ? TREE_TIMEOUT_SECS : 120,
     });
     await publishCommand(broker.nc, subjects.commandsPc(PC), commandBytes(cmd));
-    const started = await pollUntil('three processes of the tree (or an early result)', 60_000, async () => {
-      if ((await readFile(wine.linuxPath(pidFile), 'utf8').catch(() => '')).trim().split(/\s+/).length >= 3) return 'tree';
+    const pids = () => readFile(wine.linuxPath(pidFile), 'utf8').catch(() => '');
+    const started = await pollUntil('three processes of the tree (or an early result)', TREE_START_WAIT_MS, async () => {
+      if ((await pids()).trim().split(/\s+/).length >= 3) return 'tree';
       const early = await resultsFor(broker, cmd.request_id);
       return early.length > 0 ? JSON.stringify(early) : undefined;
-    }, 250);
+    }, 250).catch(async (error: unknown) => {
+      // What the agent and the tree had done by then, for a failure on a loaded machine.
+      const out = await agent!.output();
+      throw new Error(`${(error as Error).message}\npid file: ${JSON.stringify(await pids())}\n${out.stdout.slice(-4_000)}\n${out.stderr.slice(-4_000)}`);
+    });
     expect(started).toBe('tree');
     if (how === 'kill') broker.nc.publish(subjects.kill(execId), '');
     const [result] = await waitForResults(broker, cmd.request_id, 1, 60_000);
