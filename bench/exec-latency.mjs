@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { startNatsServer } from '../dist/actors/dev-broker/nats-server.js';
-import { bootstrapBackendResources } from '../dist/actors/dev-broker/bootstrap.js';
+import { startNatsServer } from '../dist/devtools/dev-broker/nats-server.js';
+import { bootstrapBackendResources } from '../dist/devtools/dev-broker/bootstrap.js';
 import { commandBytes, draftCommand } from '../dist/actors/command-publisher.js';
 
 const COMMANDS = Number(process.env.COMMANDS ?? 200);

@@ -28,8 +28,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(path.join(root, 'dist', p));
-const { startNatsServer, pickFreePort } = await dist('actors/dev-broker/nats-server.js');
-const { bootstrapBackendResources } = await dist('actors/dev-broker/bootstrap.js');
+const { startNatsServer, pickFreePort } = await dist('devtools/dev-broker/nats-server.js');
+const { bootstrapBackendResources } = await dist('devtools/dev-broker/bootstrap.js');
 const { commandBytes, draftCommand, publishCommand } = await dist('actors/command-publisher.js');
 const { subjects } = await dist('contract/index.js');
 

@@ -6,7 +6,7 @@
  * Needs `npx tsc -p tsconfig.json` first (it imports dist/). Run: node bench/heartbeat-inventory.mjs
  */
 import { connect } from '@nats-io/transport-node';
-import { startNatsServer } from '../dist/actors/dev-broker/nats-server.js';
+import { startNatsServer } from '../dist/devtools/dev-broker/nats-server.js';
 import { createPublishHeartbeat } from '../dist/actors/heartbeat/publish-heartbeat.js';
 import { collectInventory, createCollector } from '../dist/actors/inventory/collect-inventory.js';
 import { NO_FAILPOINTS } from '../dist/actors/failpoints.js';

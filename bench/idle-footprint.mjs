@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { bootstrapBackendResources } from '../dist/actors/dev-broker/bootstrap.js';
-import { startNatsServer } from '../dist/actors/dev-broker/nats-server.js';
+import { bootstrapBackendResources } from '../dist/devtools/dev-broker/bootstrap.js';
+import { startNatsServer } from '../dist/devtools/dev-broker/nats-server.js';
 
 const WINDOW_S = Number(process.env.WINDOW_S ?? 60);
 const WARMUP_S = Number(process.env.WARMUP_S ?? 35);

@@ -5,8 +5,8 @@
  */
 import { bench, describe } from 'vitest';
 import { createActor, setup } from 'xstate';
-import { createInspectionHub } from '../actors/inspector/inspection-hub.js';
-import { redactPayload } from '../actors/inspector/redact.js';
+import { createInspectionHub } from '../devtools/inspector/inspection-hub.js';
+import { redactPayload } from '../devtools/inspector/redact.js';
 
 const EVENTS_PER_ITERATION = 1_000;
 

@@ -25,8 +25,8 @@ import { pino } from 'pino';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(path.join(root, 'dist', p));
-const { startNatsServer } = await dist('actors/dev-broker/nats-server.js');
-const { bootstrapBackendResources } = await dist('actors/dev-broker/bootstrap.js');
+const { startNatsServer } = await dist('devtools/dev-broker/nats-server.js');
+const { bootstrapBackendResources } = await dist('devtools/dev-broker/bootstrap.js');
 const { createBrokerHub } = await dist('actors/broker-hub.js');
 const { createOutboxes } = await dist('actors/outbox/create-outboxes.js');
 const { createLiveValue } = await dist('actors/ports.js');

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { connect } from '@nats-io/transport-node';
-import { bootstrapBackendResources } from '../dist/actors/dev-broker/bootstrap.js';
-import { startNatsServer } from '../dist/actors/dev-broker/nats-server.js';
+import { bootstrapBackendResources } from '../dist/devtools/dev-broker/bootstrap.js';
+import { startNatsServer } from '../dist/devtools/dev-broker/nats-server.js';
 import { buildRelease, ROOT } from '../scripts/release.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 9);

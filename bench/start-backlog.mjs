@@ -21,8 +21,8 @@ import { connect } from '@nats-io/transport-node';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(path.join(root, 'dist', p));
-const { startNatsServer } = await dist('actors/dev-broker/nats-server.js');
-const { bootstrapBackendResources } = await dist('actors/dev-broker/bootstrap.js');
+const { startNatsServer } = await dist('devtools/dev-broker/nats-server.js');
+const { bootstrapBackendResources } = await dist('devtools/dev-broker/bootstrap.js');
 const { encodeExecResult } = await dist('contract/index.js');
 
 const args = process.argv.slice(2);

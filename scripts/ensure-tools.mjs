@@ -14,9 +14,12 @@
  * To add a tool, add one row to TOOLS.
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { EXTRA_DIRS, locate } from "../devtools/tool-locator.mjs";
+
+// The discovery itself is shared with the dev broker (devtools/tool-locator.mjs).
+export { EXTRA_DIRS, locate };
 
 /**
  * One row per tool: `bin` (looked up on PATH), `pkg` (the Debian package that provides it),
@@ -31,32 +34,7 @@ export const TOOLS = [
   { bin: "plistutil", pkg: "libplist-utils", why: "spec/service/ (the generated launchd plist parses)" },
 ];
 
-/** Where sbin tools live even when PATH lacks them (a non-login root shell, for instance). */
-export const EXTRA_DIRS = ["/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/usr/bin"];
-
 const PREFIX = "ensure-tools:";
-
-/** True if `path` exists and is executable by this user. */
-function isExecutable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Where a row's tool is: `{ path }` when usable, `{ badOverride }` when its env override is set but
- * not executable, `{}` when missing.
- */
-export function locate(row, env = process.env) {
-  const explicit = row.env ? env[row.env] : undefined;
-  if (explicit) return isExecutable(explicit) ? { path: explicit } : { badOverride: explicit };
-  const dirs = [...(env.PATH ?? "").split(delimiter).filter(Boolean), ...EXTRA_DIRS];
-  const path = dirs.map((dir) => join(dir, row.bin)).find(isExecutable);
-  return path ? { path } : {};
-}
 
 /** The lines telling a person how to get the missing rows. */
 export function installHint(missing) {

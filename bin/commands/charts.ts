@@ -17,7 +17,7 @@ export function registerCharts(program: Command): void {
 async function writeCharts(outDir: string): Promise<number> {
   // Loaded lazily: elkjs is large and only this command and --inspect need it.
   const { MACHINE_CATALOG } = await import('../../supervisor/machine-catalog.js');
-  const { machineChartSvg } = await import('../../actors/inspector/chart-svg.js');
+  const { machineChartSvg } = await import('../../devtools/inspector/chart-svg.js');
   await mkdir(outDir, { recursive: true });
   for (const [name, machine] of Object.entries(MACHINE_CATALOG)) {
     const file = join(outDir, `${name}.svg`);

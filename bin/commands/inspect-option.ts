@@ -2,8 +2,8 @@
  * `--inspect [[host:]port]` of `kanade-agent run`: starts the loopback inspector before the tree so
  * its `inspect` observer sees every actor from the first. Loaded only when the option is given.
  */
-import { InspectorBindError, parseInspectAddress } from '../../actors/inspector/loopback.js';
-import { startInspector, type Inspector } from '../../actors/inspector/start-inspector.js';
+import { InspectorBindError, parseInspectAddress } from '../../devtools/inspector/loopback.js';
+import { startInspector, type Inspector } from '../../devtools/inspector/start-inspector.js';
 import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
 
 /** EX_USAGE: a refused `--inspect` address. */

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pickFreePort } from '../../actors/dev-broker/nats-server.js';
+import { pickFreePort } from '../../devtools/dev-broker/nats-server.js';
 import { pollUntil } from '../harness/poll.js';
 import { finished, runCli, spawnCli } from './run-cli.js';
 

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection, Status } from "@nats-io/transport-node";
 import type { StreamInfo } from "@nats-io/jetstream";
-import { bootstrapBackendResources } from "../../actors/dev-broker/bootstrap.js";
-import { findNatsServerBinary, NATS_SERVER_INSTALL_HINT, startNatsServer } from "../../actors/dev-broker/nats-server.js";
+import { bootstrapBackendResources } from "../../devtools/dev-broker/bootstrap.js";
+import { findNatsServerBinary, NATS_SERVER_INSTALL_HINT, startNatsServer } from "../../devtools/dev-broker/nats-server.js";
 import { startBroker, startCluster, type Broker, type BrokerCluster } from "./broker.js";
 import { pollUntil } from "./poll.js";
 

@@ -11,7 +11,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { bootstrapBackendResources } from "../../actors/dev-broker/bootstrap.js";
+import { bootstrapBackendResources } from "../../devtools/dev-broker/bootstrap.js";
 import {
   pickFreePort,
   startNatsCluster,
@@ -19,7 +19,7 @@ import {
   type NatsClusterHandle,
   type NatsServerHandle,
   type NatsServerOptions,
-} from "../../actors/dev-broker/nats-server.js";
+} from "../../devtools/dev-broker/nats-server.js";
 import { pollUntil } from "./poll.js";
 
 /** Reconnect wait for test clients: short so restarts are picked up quickly. */

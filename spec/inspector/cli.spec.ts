@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createActor, setup } from 'xstate';
 import { startInspectOption } from '../../bin/commands/inspect-option.js';
 import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
-import { extractMachineGraph } from '../../actors/inspector/machine-graph.js';
+import { extractMachineGraph } from '../../devtools/inspector/machine-graph.js';
 import { runCli } from '../cli/run-cli.js';
 
 const dirs: string[] = [];

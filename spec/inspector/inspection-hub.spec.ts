@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assign, createActor, setup, type AnyActorRef } from 'xstate';
-import { createInspectionHub } from '../../actors/inspector/inspection-hub.js';
-import { REDACTED } from '../../actors/inspector/redact.js';
+import { createInspectionHub } from '../../devtools/inspector/inspection-hub.js';
+import { REDACTED } from '../../devtools/inspector/redact.js';
 
 const job = setup({}).createMachine({
   id: 'job',

@@ -1,9 +1,9 @@
 import { connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, setup } from 'xstate';
-import { createInspectionHub } from '../../actors/inspector/inspection-hub.js';
-import { MAX_SSE_CLIENTS, startInspectorServer, type InspectorServer } from '../../actors/inspector/inspector-server.js';
-import { extractMachineGraph } from '../../actors/inspector/machine-graph.js';
+import { createInspectionHub } from '../../devtools/inspector/inspection-hub.js';
+import { MAX_SSE_CLIENTS, startInspectorServer, type InspectorServer } from '../../devtools/inspector/inspector-server.js';
+import { extractMachineGraph } from '../../devtools/inspector/machine-graph.js';
 import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
 import { pollUntil } from '../harness/poll.js';
 

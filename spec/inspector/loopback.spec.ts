@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INSPECT_PORT, InspectorBindError, isLoopbackHostHeader, loopbackBindAddress, parseInspectAddress } from '../../actors/inspector/loopback.js';
-import { createInspectionHub } from '../../actors/inspector/inspection-hub.js';
-import { startInspectorServer } from '../../actors/inspector/inspector-server.js';
+import { DEFAULT_INSPECT_PORT, InspectorBindError, isLoopbackHostHeader, loopbackBindAddress, parseInspectAddress } from '../../devtools/inspector/loopback.js';
+import { createInspectionHub } from '../../devtools/inspector/inspection-hub.js';
+import { startInspectorServer } from '../../devtools/inspector/inspector-server.js';
 
 describe('inspector bind address', () => {
   it('accepts loopback only', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assign, fromPromise, setup, type AnyStateMachine } from 'xstate';
-import { activeNodeIds, edgeLabel, extractMachineGraph } from '../../actors/inspector/machine-graph.js';
+import { activeNodeIds, edgeLabel, extractMachineGraph } from '../../devtools/inspector/machine-graph.js';
 import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redactPayload } from '../../actors/inspector/redact.js';
+import { REDACTED, redactPayload } from '../../devtools/inspector/redact.js';
 
 describe('redactPayload', () => {
   it('replaces tokens, passwords, signatures and Kanade-Sig headers wherever they are nested', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RingBuffer } from '../../actors/inspector/ring-buffer.js';
+import { RingBuffer } from '../../devtools/inspector/ring-buffer.js';
 
 describe('RingBuffer', () => {
   it('keeps the newest entries, oldest first, and never grows past its capacity', () => {

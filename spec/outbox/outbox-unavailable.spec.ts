@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startBroker, type Broker } from '../harness/broker.js';
-import { bootstrapBackendResources } from '../../actors/dev-broker/bootstrap.js';
+import { bootstrapBackendResources } from '../../devtools/dev-broker/bootstrap.js';
 import { createOutbox } from '../../actors/outbox/create-outboxes.js';
 import { createJetStreamPublish, createResultPrepare } from '../../actors/outbox/jetstream-publisher.js';
 import type { PublishFn } from '../../actors/outbox/outbox-drain.js';

@@ -3,7 +3,7 @@
  * manager restarts the process instead of the agent spinning. Takes ≈ 31 s (the contract's window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsServerHandle } from '../../actors/dev-broker/nats-server.js';
+import type { NatsServerHandle } from '../../devtools/dev-broker/nats-server.js';
 import { startTokenServer } from '../harness/broker.js';
 import { AUTH_REFUSED_GIVE_UP_MS } from '../../contract/index.js';
 import { readLastExit } from '../../supervisor/last-exit.js';

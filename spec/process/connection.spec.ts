@@ -3,7 +3,7 @@
  * losing the node the agent uses. Observed through the status socket with bounded polls.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { pickFreePort } from '../../actors/dev-broker/nats-server.js';
+import { pickFreePort } from '../../devtools/dev-broker/nats-server.js';
 import { runCli } from '../cli/run-cli.js';
 import { startBroker, startCluster, type Broker, type BrokerCluster } from '../harness/broker.js';
 import { agentDir, connectionRow, readStatus, spawnAgent, waitForStatus, type AgentDir, type AgentProcess } from './agent-process.js';

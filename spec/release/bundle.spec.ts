@@ -52,10 +52,10 @@ describe('the release bundle', () => {
     const reachable = [...staticClosure(metafile)];
     expect(reachable.length).toBeGreaterThan(20);
     expect(reachable.filter((p) => p.includes('node_modules/elkjs/'))).toEqual([]);
-    expect(reachable.filter((p) => p.startsWith('actors/inspector/'))).toEqual([]);
+    expect(reachable.filter((p) => p.startsWith('devtools/inspector/'))).toEqual([]);
     expect(reachable).not.toContain('supervisor/run-agent.ts');
     // …while they are in the bundle.
     expect(Object.keys(metafile.inputs).some((p) => p.includes('node_modules/elkjs/'))).toBe(true);
-    expect(Object.keys(metafile.inputs)).toContain('actors/inspector/inspector-server.ts');
+    expect(Object.keys(metafile.inputs)).toContain('devtools/inspector/inspector-server.ts');
   });
 });

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { findNatsServerBinary } from '../../devtools/dev-broker/nats-server.js';
 import { installHint, locate, TOOLS } from '../../scripts/ensure-tools.mjs';
 
 const SCRIPT = 'scripts/ensure-tools.mjs';
@@ -33,6 +34,15 @@ describe('scripts/ensure-tools.mjs', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('KANADE_NATS_SERVER=/nonexistent/nats-server is not executable');
     expect(r.stderr).toContain('apt-get install -y nats-server');
+  });
+
+  it('finds nats-server where the dev broker does (one discovery: devtools/tool-locator.mjs)', () => {
+    const row = TOOLS.find((r) => r.bin === 'nats-server')!;
+    const env = { PATH: '' };
+    expect(locate(row, env).path).toBe(findNatsServerBinary(env));
+    const override = { KANADE_NATS_SERVER: process.execPath, PATH: '' };
+    expect(locate(row, override).path).toBe(process.execPath);
+    expect(findNatsServerBinary(override)).toBe(process.execPath);
   });
 
   it('rejects a tool it has no row for, listing the known ones', () => {

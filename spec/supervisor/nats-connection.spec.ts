@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createActor, waitFor } from 'xstate';
-import type { NatsServerHandle } from '../../actors/dev-broker/nats-server.js';
+import type { NatsServerHandle } from '../../devtools/dev-broker/nats-server.js';
 import { startTokenServer } from '../harness/broker.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { connectionMachine } from '../../machines/connection-machine.js';

@@ -11,8 +11,8 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandBytes, draftCommand, publishCommand, type SigningKey } from '../../actors/command-publisher.js';
-import { bootstrapBackendResources } from '../../actors/dev-broker/bootstrap.js';
-import { pickFreePort, startNatsServer, type NatsServerHandle } from '../../actors/dev-broker/nats-server.js';
+import { bootstrapBackendResources } from '../../devtools/dev-broker/bootstrap.js';
+import { pickFreePort, startNatsServer, type NatsServerHandle } from '../../devtools/dev-broker/nats-server.js';
 import { generateCommandKey } from '../../actors/ed25519.js';
 import { decodeExecResult, decodeHeartbeat, subjects, type ExecResult } from '../../contract/index.js';
 import {

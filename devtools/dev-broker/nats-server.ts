@@ -15,13 +15,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants as fsConstants } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { EXTRA_DIRS, isExecutable, locate } from "../tool-locator.mjs";
 
 /** Message of the error thrown when no nats-server binary can be found. */
 export const NATS_SERVER_INSTALL_HINT =
@@ -30,8 +30,8 @@ export const NATS_SERVER_INSTALL_HINT =
 /** Environment variable naming an explicit nats-server binary. */
 export const NATS_SERVER_ENV = "KANADE_NATS_SERVER";
 
-/** Directories searched after PATH, because Debian installs the binary in /usr/sbin. */
-export const EXTRA_BINARY_DIRS: readonly string[] = ["/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
+/** Directories searched after PATH, because Debian installs the binary in /usr/sbin (shared with the ensure step). */
+export const EXTRA_BINARY_DIRS: readonly string[] = EXTRA_DIRS;
 
 /** How long a server may take to accept clients with JetStream available. */
 export const READY_TIMEOUT_MS = 10_000;
@@ -163,29 +163,15 @@ function parentBoundCommand(binary: string, args: string[]): [string, string[]] 
   return setpriv ? [setpriv, ["--pdeathsig", "KILL", "--", binary, ...args]] : [binary, args];
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Locates the nats-server binary: `$KANADE_NATS_SERVER`, then PATH, then {@link EXTRA_BINARY_DIRS}.
  * Throws an Error whose message is {@link NATS_SERVER_INSTALL_HINT} when none is found.
  */
 export function findNatsServerBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const explicit = env[NATS_SERVER_ENV];
-  if (explicit) {
-    if (isExecutable(explicit)) return explicit;
-    throw new Error(`${NATS_SERVER_INSTALL_HINT} (${NATS_SERVER_ENV}=${explicit} is not executable)`);
-  }
-  const dirs = [...(env.PATH ?? "").split(delimiter).filter(Boolean), ...EXTRA_BINARY_DIRS];
-  for (const dir of dirs) {
-    const candidate = join(dir, "nats-server");
-    if (isExecutable(candidate)) return candidate;
+  const where = locate({ bin: "nats-server", env: NATS_SERVER_ENV }, env);
+  if (where.path) return where.path;
+  if (where.badOverride) {
+    throw new Error(`${NATS_SERVER_INSTALL_HINT} (${NATS_SERVER_ENV}=${where.badOverride} is not executable)`);
   }
   throw new Error(NATS_SERVER_INSTALL_HINT);
 }
