@@ -13,6 +13,7 @@ import { chmod, lstat, mkdir, opendir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import type { Logger } from 'pino';
+import type { Failpoints } from './failpoints.js';
 import { restrictDirAcl, type RestrictOptions } from './windows-acl.js';
 
 /** Mode of every directory the agent creates for its own data. */
@@ -23,6 +24,9 @@ export const PRIVATE_FILE_MODE = 0o600;
 const LOGGED_PATHS_MAX = 20;
 
 const POSIX = process.platform !== 'win32';
+
+/** Failpoint hit before the background walk (spec/process: the agent heartbeats while it hangs). */
+export const PRIVATE_WALK_FAILPOINT = 'private.walk';
 
 /** `mkdir -p` with 0700 for what it creates; the leaf itself is chmod'ed to 0700 when looser. */
 export async function ensurePrivateDir(dir: string): Promise<void> {
@@ -92,16 +96,20 @@ function report(root: string, changed: string[], log: Logger | undefined): Tight
 }
 
 /**
- * The start-up step: the data dir exists and is 0700, everything under it is tightened, and so are
- * this agent's daily log files (`<stem>.*<ext>` next to `[log] path`; other files there are left).
+ * The start-up step: the data dir exists and is 0700 (awaited), then everything under it is
+ * tightened, and so are this agent's daily log files (`<stem>.*<ext>` next to `[log] path`; other
+ * files there are left). The walk under the data dir is one `lstat` per entry — seconds on a
+ * 100,000-result outbox backlog — so it runs in the background (`walked`) and never delays the
+ * tree's start (issue #15, start → first heartbeat): once the data dir itself is 0700 no other user
+ * can reach anything below it, so the inner modes are defence in depth, not the barrier.
  * On Windows (no mode bits) the data dir and `windowsDirs` (the script staging root) are created and
  * get an explicit ACL instead: SYSTEM and Administrators only, inherited below (actors/windows-acl.ts).
  * Never throws: a failure is one error line and the agent goes on (the writers report their own).
  */
 export async function securePrivateFiles(
   dataDir: string, logPath: string | undefined, log: Logger,
-  windowsDirs: readonly string[] = [], acl: RestrictOptions = {},
-): Promise<void> {
+  windowsDirs: readonly string[] = [], acl: RestrictOptions = {}, failpoints?: Pick<Failpoints, 'hit'>,
+): Promise<{ readonly walked: Promise<void> }> {
   if ((acl.platform ?? process.platform) === 'win32') {
     for (const dir of [dataDir, ...windowsDirs]) {
       const made = await mkdir(dir, { recursive: true }).then(() => undefined, (err: unknown) => (err as Error).message);
@@ -109,17 +117,26 @@ export async function securePrivateFiles(
       else await restrictDirAcl(dir, log, acl);
     }
   }
+  const failed = (err: unknown): void => {
+    log.error({ dir: dataDir, err: (err as Error).message }, 'cannot make the data dir private (0700)');
+  };
   try {
     await ensurePrivateDir(dataDir);
+  } catch (err) {
+    failed(err);
+    return { walked: Promise.resolve() };
+  }
+  const walk = async (): Promise<void> => {
+    // Tests: `private.walk=hang` proves the tree starts (and heartbeats) while the walk is not done.
+    await failpoints?.hit(PRIVATE_WALK_FAILPOINT);
     await tightenPrivateTree(dataDir, log);
     if (logPath !== undefined) {
       const ext = path.extname(logPath);
       const stem = path.basename(logPath, ext);
       await tightenFilesIn(path.dirname(logPath), (name) => name.startsWith(`${stem}.`) && name.endsWith(ext), log);
     }
-  } catch (err) {
-    log.error({ dir: dataDir, err: (err as Error).message }, 'cannot make the data dir private (0700)');
-  }
+  };
+  return { walked: walk().catch(failed) };
 }
 
 /**

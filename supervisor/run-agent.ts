@@ -99,10 +99,12 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
     if (config.log.path !== undefined) process.stderr.write(`kanade-agent: warning: ${warning}\n`);
   }
   if (config.deprecatedGroups) log.warn('[agent] groups is deprecated and ignored; groups come from the agent_groups KV');
-  // Windows: the script staging root gets the data dir's ACL (SYSTEM + Administrators), inherited by each run's dir.
-  await securePrivateFiles(config.dataDir, config.log.path, log, process.platform === 'win32' ? [windowsStagingRoot(env)] : []);
-  // §10 step 6: before anything else of the tree runs, count this boot and roll a failing release back.
   const failpoints = createFailpoints(env['KANADE_FAILPOINTS']);
+  // Windows: the script staging root gets the data dir's ACL (SYSTEM + Administrators), inherited by each run's dir.
+  // The walk that tightens modes below the (now 0700) data dir runs in the background and logs its own errors.
+  const { walked } = await securePrivateFiles(config.dataDir, config.log.path, log, process.platform === 'win32' ? [windowsStagingRoot(env)] : [], {}, failpoints);
+  void walked;
+  // §10 step 6: before anything else of the tree runs, count this boot and roll a failing release back.
   const boot = checkBoot({ dataDir: config.dataDir, exe: selfExecutable(), version: AGENT_VERSION, log, failpoints });
   if (boot.kind === 'rolled_back') {
     await reportRollback({ dataDir: config.dataDir, pcId: config.pcId, log }, boot);

@@ -2,10 +2,13 @@
  * The agent process's life cycle, end to end: `kanade-agent run` against a real broker, driven by
  * failpoints and signals, observed through `kanade-agent status`.
  */
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLastExit } from '../../supervisor/last-exit.js';
 import { runCli } from '../cli/run-cli.js';
 import { startBroker, type Broker } from '../harness/broker.js';
+import { pollUntil } from '../harness/poll.js';
 import { agentDir, connectionRow, spawnAgent, waitForStatus, type AgentDir } from './agent-process.js';
 
 const HEALTH_EXIT: Record<string, number> = { healthy: 0, degraded: 1, gave_up: 3 };
@@ -89,6 +92,29 @@ describe('kanade-agent run', () => {
       agent.kill('SIGTERM');
       expect((await agent.exited).code).toBe(0);
     } finally {
+      agent.kill('SIGKILL');
+    }
+  });
+
+  it('heartbeats before the walk that tightens modes under the data dir is done (private.walk held by a failpoint)', async () => {
+    const dir = await newDir();
+    // A loose file an older agent left in its outbox: only the background walk tightens it.
+    await mkdir(path.join(dir.dataDir, 'outbox'), { recursive: true, mode: 0o700 });
+    const loose = path.join(dir.dataDir, 'outbox', 'left-over.tmp');
+    await writeFile(loose, '{}');
+    await chmod(loose, 0o644);
+    const beats: string[] = [];
+    const sub = broker.nc.subscribe('heartbeat.lifecycle-pc', { callback: (_err, msg) => { beats.push(msg.subject); } });
+    const agent = spawnAgent(dir, { KANADE_FAILPOINTS: 'private.walk=hang' });
+    try {
+      expect(await pollUntil('first heartbeat', 60_000, () => beats[0])).toBe('heartbeat.lifecycle-pc');
+      // The data dir itself was made 0700 before the tree started; the walk below it is still held.
+      expect((await stat(dir.dataDir)).mode & 0o777).toBe(0o700);
+      expect((await stat(loose)).mode & 0o777).toBe(0o644);
+      agent.kill('SIGTERM');
+      expect((await agent.exited).code).toBe(0);
+    } finally {
+      sub.unsubscribe();
       agent.kill('SIGKILL');
     }
   });

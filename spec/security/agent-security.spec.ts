@@ -121,12 +121,17 @@ describe('agent security (issue #13)', () => {
 
   it('data dir 0700, ledger and log files 0600, old loose modes tightened with a log line; nobody cannot read them', async () => {
     expect(await mode(dir.dataDir)).toBe(0o700);
+    // The walk below the data dir runs in the background of the start (docs/security.md): wait for its line.
+    const logDir = path.join(dir.dir, 'log');
+    await pollUntil('the tighten log line', 30_000, async () => {
+      const files = await readdir(logDir);
+      return files.length > 0 && /tightened 2 file mode/.test(execFileSync('cat', [path.join(logDir, files[0] as string)], { encoding: 'utf8' }));
+    });
     const admission = path.join(dir.dataDir, 'admission');
     expect(await mode(admission)).toBe(0o700);
     const records = await readdir(admission);
     expect(records.length).toBeGreaterThan(1);
     for (const name of records) expect(await mode(path.join(admission, name)), name).toBe(0o600);
-    const logDir = path.join(dir.dir, 'log');
     for (const name of await readdir(logDir)) expect(await mode(path.join(logDir, name)), name).toBe(0o600);
     const log = execFileSync('cat', [path.join(logDir, (await readdir(logDir))[0] as string)], { encoding: 'utf8' });
     expect(log).toMatch(/tightened 2 file mode\(s\) under .*data to 0600\/0700/);
