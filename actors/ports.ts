@@ -62,6 +62,10 @@ export interface AgentServices {
   /** Current groups: union of `agent_groups` and `agent_groups_derived` at `<pc_id>`, sorted. Only the `config` child calls `set`. */
   readonly groups: WritableLivePort<readonly string[]>;
   readonly failpoints: Failpoints;
+  /** Wall clock, epoch ms: machines read time only through this (tests pass a SimulatedClock's `now`). */
+  readonly now: () => number;
+  /** Random source in [0, 1): machines draw jitter only through this, so tests can pin it. */
+  readonly random: () => number;
 }
 
 /** A minimal in-memory LivePort, used for defaults and in tests. */

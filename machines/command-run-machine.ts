@@ -7,7 +7,7 @@
  * const run = createActor(commandRunMachine, { input: { runtime, admitted } }).start();
  * run.send({ type: 'shutdown' }); // queues `killed: agent shutting down` and reaches `done`
  */
-import { assign, sendTo, setup } from 'xstate';
+import { assign, enqueueActions, sendTo, setup } from 'xstate';
 import {
   appendStderrLine, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, EXEC_ID_NOT_TOKEN_MESSAGE, EXIT_KILLED, isSubjectToken, EXIT_SKIP_DEADLINE, formatRfc3339, KILLED_WAITING_FOR_SLOT_MESSAGE,
   LOCAL_QUEUE_FULL_MESSAGE,
@@ -21,9 +21,11 @@ import type { GateSkip } from '../actors/exec/gates.js';
 import type { AdmittedCommand } from '../actors/exec/intake-pipeline.js';
 import { buildResult, notRunResult, skipResult, type ResultIdentity } from '../actors/exec/results.js';
 import type { ProcessOutcome } from '../actors/exec/run-process.js';
-import {
-  acquireSlot, checkRunGates, deliverRunResult, fetchScript, markLaunching, runProcess, watchKill,
+import type {
+  checkRunGates, deliverRunResult, fetchScript, holdSlot, markLaunching, runProcess, watchKill,
 } from '../actors/exec/run-actors.js';
+import { notProvided } from './not-provided.js';
+import { logEffect, type LogLine } from './log-line.js';
 
 /** Why a run is being killed. */
 export type KillReason = 'remote' | 'timeout' | 'shutdown';
@@ -41,6 +43,8 @@ export interface CommandRunInput {
    * run; its one result is exit -1 `refused: local queue full` (issue #13 item 7).
    */
   readonly queueFull?: boolean;
+  /** A draw in [0, 1) from the executor's random source: the jitter is `floor(draw × jitter_secs × 1000)` ms. */
+  readonly jitterDraw: number;
 }
 
 /** Output: the one result this run queued. */
@@ -59,7 +63,7 @@ interface Context {
   readonly startedAtMs: number | undefined;
   readonly lastAttempt: ExecResult | undefined;
   readonly result: ExecResult | undefined;
-  readonly release: (() => void) | undefined;
+  readonly jitterDraw: number;
   /** Jitter slept or the slot was queued for: only then can policy have changed since the first gates. */
   readonly waited: boolean;
   readonly queueFull: boolean;
@@ -67,6 +71,7 @@ interface Context {
 
 type Event =
   | { type: 'kill'; reason: KillReason }
+  | { type: 'slot.granted' }
   | { type: 'shutdown' }
   | { type: 'process.exited'; outcome: ProcessOutcome; finishedAtMs: number };
 
@@ -93,7 +98,15 @@ function withNote(result: ExecResult, note: string | undefined): ExecResult {
   return note === undefined ? result : { ...result, stderr: appendStderrLine(result.stderr, note) };
 }
 
-/** The `commandRun` statechart; effects are the actors of actors/exec/run-actors.ts. */
+/** Output of `onDone` of an invoked effect, as the params of an action or guard. */
+const output = <T>({ event }: { event: { output: T } }): T => event.output;
+/** Error of `onError` of an invoked effect, as params. */
+const failure = ({ event }: { event: { error: unknown } }): unknown => event.error;
+
+/** The effect that logs `line`. */
+const log = (context: Context, line: LogLine) => logEffect(context.runtime.log, line);
+
+/** The `commandRun` statechart; effects are the actors of actors/exec/run-actors.ts (provided by supervisor/children.ts). */
 export const commandRunMachine = setup({
   types: {
     context: {} as Context,
@@ -101,14 +114,22 @@ export const commandRunMachine = setup({
     input: {} as CommandRunInput,
     output: {} as CommandRunOutput,
   },
-  actors: { checkRunGates, fetchScript, watchKill, acquireSlot, markLaunching, runProcess, deliverRunResult },
+  actors: {
+    checkRunGates: notProvided<typeof checkRunGates>('checkRunGates'),
+    fetchScript: notProvided<typeof fetchScript>('fetchScript'),
+    watchKill: notProvided<typeof watchKill>('watchKill'),
+    holdSlot: notProvided<typeof holdSlot>('holdSlot'),
+    markLaunching: notProvided<typeof markLaunching>('markLaunching'),
+    runProcess: notProvided<typeof runProcess>('runProcess'),
+    deliverRunResult: notProvided<typeof deliverRunResult>('deliverRunResult'),
+  },
   guards: {
     queueFull: ({ context }) => context.queueFull,
     execIdNotToken: ({ context }) => context.command.exec_id !== undefined && !isSubjectToken(context.command.exec_id),
-    gateSkipped: ({ event }) => (event as unknown as { output: GateSkip | undefined }).output !== undefined,
+    gateSkipped: (_, skip: GateSkip | undefined) => skip !== undefined,
     runAsUnsupported: ({ context }) => context.command.run_as !== 'system',
     hasNoScriptObject: ({ context }) => context.command.script_object === undefined,
-    scriptFetched: ({ event }) => (event as unknown as { output: ScriptFetch }).output.ok,
+    scriptFetched: (_, fetched: ScriptFetch) => fetched.ok,
     bypassesBudget: ({ context }) => context.command.bypass_local_limit,
     hasNoJitter: ({ context }) => (context.command.jitter_secs ?? 0) <= 1,
     didNotWait: ({ context }) => !context.waited,
@@ -134,7 +155,7 @@ export const commandRunMachine = setup({
     // Uniform in [0, jitter_secs) s; a jitter of 1 s or less is ignored (§8.2).
     jitter: ({ context }) => {
       const secs = context.command.jitter_secs ?? 0;
-      return secs > 1 ? Math.floor(Math.random() * secs * 1000) : 0;
+      return secs > 1 ? Math.floor(context.jitterDraw * secs * 1000) : 0;
     },
     timeout: ({ context }) => timerDelayMs(context.command.timeout_secs * 1000),
     // The deadline passes when now > deadline, so the skip fires one millisecond after it.
@@ -142,28 +163,25 @@ export const commandRunMachine = setup({
     backoff: ({ context }) => timerDelayMs((context.command.retry?.backoff_secs ?? 0) * 1000),
   },
   actions: {
-    finishWithSkip: assign(({ context, event }) => {
-      const skip = (event as unknown as { output: GateSkip }).output;
-      return { result: skipResult(identity(context), skip.exitCode, skip.stderr, context.runtime.now()) };
-    }),
+    finishWithSkip: assign(({ context }, skip: GateSkip | undefined) => (skip === undefined ? {}
+      : { result: skipResult(identity(context), skip.exitCode, skip.stderr, context.runtime.now()) })),
     finishExecIdRefused: assign(({ context }) => ({
       result: notRunResult(identity(context), EXEC_ID_NOT_TOKEN_MESSAGE, context.runtime.now()),
     })),
     finishQueueFull: assign(({ context }) => ({
       result: notRunResult(identity(context), LOCAL_QUEUE_FULL_MESSAGE, context.runtime.now()),
     })),
-    logQueueFull: ({ context }) => {
-      context.runtime.log.warn({ request_id: context.command.request_id, max_queued_runs: context.runtime.maxQueuedRuns }, 'command refused: local queue full (too many runs wait to start); not run');
-    },
+    logQueueFull: enqueueActions(({ context, enqueue }) => enqueue(log(context, {
+      level: 'warn', msg: 'command refused: local queue full (too many runs wait to start); not run',
+      fields: { request_id: context.command.request_id, max_queued_runs: context.runtime.maxQueuedRuns },
+    }))),
     finishRunAsUnsupported: assign(({ context }) => ({
       result: notRunResult(identity(context), runAsUnsupportedMessage(context.command.run_as), context.runtime.now()),
     })),
     useInlineScript: assign(({ context }) => ({ script: context.command.script })),
-    useFetchedScript: assign(({ event }) => ({ script: ((event as unknown as { output: ScriptFetch }).output as { script: string }).script })),
-    finishScriptFetchFailed: assign(({ context, event }) => {
-      const fetched = (event as unknown as { output: ScriptFetch }).output as { reason: string };
-      return { result: notRunResult(identity(context), scriptObjectFailedMessage(context.command.script_object ?? '', fetched.reason), context.runtime.now()) };
-    }),
+    useFetchedScript: assign((_, fetched: ScriptFetch) => (fetched.ok ? { script: fetched.script } : {})),
+    finishScriptFetchFailed: assign(({ context }, fetched: ScriptFetch) => (fetched.ok ? {}
+      : { result: notRunResult(identity(context), scriptObjectFailedMessage(context.command.script_object ?? '', fetched.reason), context.runtime.now()) })),
     finishKilledBeforeStart: assign(({ context, event }) => {
       const reason: KillReason = event.type === 'kill' ? event.reason : 'shutdown';
       return { result: notRunResult(identity(context), killLine(reason, context.command), context.runtime.now()) };
@@ -176,14 +194,15 @@ export const commandRunMachine = setup({
     finishDeadlineWaitingForSlot: assign(({ context }) => ({
       result: skipResult(identity(context), EXIT_SKIP_DEADLINE, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, context.runtime.now()),
     })),
-    finishLedgerFailed: assign(({ context, event }) => ({
-      result: notRunResult(identity(context), spawnFailedMessage(context.command.shell, `admission ledger unavailable (${String((event as unknown as { error: unknown }).error)})`), context.runtime.now()),
+    finishLedgerFailed: assign(({ context }, error: unknown) => ({
+      result: notRunResult(identity(context), spawnFailedMessage(context.command.shell, `admission ledger unavailable (${String(error)})`), context.runtime.now()),
     })),
-    keepSlot: assign(({ event }) => ({ release: (event as unknown as { output: () => void }).output })),
+    // The slot is held by the `holdSlot` actor (invoked for all of `armed`): leaving `armed` stops it, which gives the slot back.
+    requestSlot: sendTo('holdSlot', { type: 'slot.request' }),
     noteWait: assign({ waited: () => true }),
     noteWaitIfQueued: assign({ waited: ({ context }) => context.waited || !context.runtime.budget.available() }),
     stampStart: assign(({ context }) => ({ startedAtMs: context.runtime.now() })),
-    rememberLaunchRecord: assign(({ event }) => ({ record: (event as unknown as { output: AdmissionRecord }).output })),
+    rememberLaunchRecord: assign((_, record: AdmissionRecord) => ({ record })),
     latchKill: assign(({ context, event }) => ({ killReason: context.killReason ?? (event.type === 'kill' ? event.reason : 'shutdown') })),
     latchTimeout: assign({ killReason: () => 'timeout' as const }),
     // A remote kill or shutdown that lands while a timeout is being enforced wins: no retry after a kill (§8.4).
@@ -215,12 +234,11 @@ export const commandRunMachine = setup({
       return { result: { ...withNote(last, note), exit_code: EXIT_KILLED, finished_at: formatRfc3339(context.runtime.now()) } };
     }),
     finishDeadlineInBackoff: assign(({ context }) => ({ result: withNote(context.lastAttempt as ExecResult, retryExhaustedNote(context.retries)) })),
-    releaseSlot: ({ context }) => context.release?.(),
-    logResult: ({ context }) => {
+    logResult: enqueueActions(({ context, enqueue }) => {
       const r = context.result;
       if (r === undefined) return;
-      context.runtime.log.info({ request_id: r.request_id, result_id: r.result_id, exit_code: r.exit_code, skipped: r.skipped }, 'command finished');
-    },
+      enqueue(log(context, { level: 'info', msg: 'command finished', fields: { request_id: r.request_id, result_id: r.result_id, exit_code: r.exit_code, skipped: r.skipped } }));
+    }),
   },
 }).createMachine({
   id: 'commandRun',
@@ -234,7 +252,7 @@ export const commandRunMachine = setup({
     startedAtMs: undefined,
     lastAttempt: undefined,
     result: undefined,
-    release: undefined,
+    jitterDraw: input.jitterDraw,
     waited: false,
     queueFull: input.queueFull === true,
   }),
@@ -253,7 +271,7 @@ export const commandRunMachine = setup({
         src: 'checkRunGates',
         input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
         onDone: [
-          { guard: 'gateSkipped', target: 'finishing', actions: 'finishWithSkip' },
+          { guard: { type: 'gateSkipped', params: output<GateSkip | undefined> }, target: 'finishing', actions: { type: 'finishWithSkip', params: output<GateSkip | undefined> } },
           { guard: 'runAsUnsupported', target: 'finishing', actions: 'finishRunAsUnsupported' },
           { target: 'fetchingScript' },
         ],
@@ -269,8 +287,8 @@ export const commandRunMachine = setup({
         src: 'fetchScript',
         input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
         onDone: [
-          { guard: 'scriptFetched', target: 'armed', actions: 'useFetchedScript' },
-          { target: 'finishing', actions: 'finishScriptFetchFailed' },
+          { guard: { type: 'scriptFetched', params: output<ScriptFetch> }, target: 'armed', actions: { type: 'useFetchedScript', params: output<ScriptFetch> } },
+          { target: 'finishing', actions: { type: 'finishScriptFetchFailed', params: output<ScriptFetch> } },
         ],
       },
       on: { shutdown: { target: 'finishing', actions: 'finishKilledBeforeStart' } },
@@ -278,11 +296,18 @@ export const commandRunMachine = setup({
     armed: {
       description: 'The kill switch (kill.<exec_id>) is armed from here until the result; it latches.',
       tags: ['busy'],
-      invoke: {
-        id: 'watchKill',
-        src: 'watchKill',
-        input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
-      },
+      invoke: [
+        {
+          id: 'watchKill',
+          src: 'watchKill',
+          input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
+        },
+        {
+          id: 'holdSlot',
+          src: 'holdSlot',
+          input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
+        },
+      ],
       on: { shutdown: { actions: ({ self }) => self.send({ type: 'kill', reason: 'shutdown' }) } },
       initial: 'jitter',
       states: {
@@ -297,15 +322,12 @@ export const commandRunMachine = setup({
           description: 'Queued FIFO for the process-wide max_local_concurrent budget; kill and deadline apply, no timeout yet (§8.2).',
           tags: ['queued'],
           always: { guard: 'bypassesBudget', target: 'checkingGatesAgain' },
-          entry: { type: 'noteWaitIfQueued' },
-          invoke: {
-            id: 'acquireSlot',
-            src: 'acquireSlot',
-            input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
-            onDone: { target: 'checkingGatesAgain', actions: 'keepSlot' },
-          },
+          entry: ['noteWaitIfQueued', 'requestSlot'],
           after: { untilDeadline: { guard: 'deadlineDue', target: '#commandRun.finishing', actions: 'finishDeadlineWaitingForSlot' } },
-          on: { kill: { target: '#commandRun.finishing', actions: 'finishKilledWaitingForSlot' } },
+          on: {
+            'slot.granted': 'checkingGatesAgain',
+            kill: { target: '#commandRun.finishing', actions: 'finishKilledWaitingForSlot' },
+          },
         },
         checkingGatesAgain: {
           description: 'The gates again: policy may have changed during jitter and the slot wait (§8.1); no wait, no second check.',
@@ -316,7 +338,7 @@ export const commandRunMachine = setup({
             src: 'checkRunGates',
             input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
             onDone: [
-              { guard: 'gateSkipped', target: '#commandRun.finishing', actions: 'finishWithSkip' },
+              { guard: { type: 'gateSkipped', params: output<GateSkip | undefined> }, target: '#commandRun.finishing', actions: { type: 'finishWithSkip', params: output<GateSkip | undefined> } },
               { target: 'launching' },
             ],
           },
@@ -329,8 +351,8 @@ export const commandRunMachine = setup({
             id: 'markLaunching',
             src: 'markLaunching',
             input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record, startedAtMs: context.startedAtMs as number }),
-            onDone: { target: 'executing', actions: 'rememberLaunchRecord' },
-            onError: { target: '#commandRun.finishing', actions: 'finishLedgerFailed' },
+            onDone: { target: 'executing', actions: { type: 'rememberLaunchRecord', params: output<AdmissionRecord> } },
+            onError: { target: '#commandRun.finishing', actions: { type: 'finishLedgerFailed', params: failure } },
           },
           on: { kill: { actions: 'latchKill' } },
         },
@@ -375,7 +397,7 @@ export const commandRunMachine = setup({
     },
     finishing: {
       description: 'Queues the one result durably (retrying, never dropping it), then marks the ledger record finished.',
-      entry: ['releaseSlot', 'logResult'],
+      entry: 'logResult',
       invoke: {
         id: 'deliverRunResult',
         src: 'deliverRunResult',

@@ -10,8 +10,9 @@
  */
 import { assign, sendTo, setup, type EventObject } from 'xstate';
 import { EscalationError } from '../actors/escalation-error.js';
-import { natsConnection, type NatsConnectionEvent } from '../actors/nats-connection.js';
+import type { NatsConnectionEvent, natsConnection } from '../actors/nats-connection.js';
 import type { AgentServices } from '../actors/ports.js';
+import { notProvided } from './not-provided.js';
 
 /** Longest wait for `drain()` on shutdown before the child stops anyway (the outboxes already flushed). */
 export const CONNECTION_DRAIN_TIMEOUT_MS = 2_000;
@@ -45,7 +46,7 @@ export const connectionMachine = setup({
     context: {} as ConnectionContext,
     events: {} as ConnectionEvent,
   },
-  actors: { natsConnection },
+  actors: { natsConnection: notProvided<typeof natsConnection>('natsConnection') },
   actions: {
     recordConnected: assign(({ context, event }) => {
       if (event.type !== 'connection.connected') return {};

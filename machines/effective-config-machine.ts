@@ -9,18 +9,21 @@
  * const actor = createActor(effectiveConfigMachine, { input: services }).start();
  * services.effectiveConfig.watch((config) => console.log(config.heartbeat_interval_ms));
  */
-import { assign, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EffectiveConfig } from '../contract/index.js';
 import type { AgentServices } from '../actors/ports.js';
-import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
-import { watchKvConfig, type KvConfigEvent } from '../actors/kv-config/watch-kv-config.js';
+import type { BrokerEvent, watchBroker } from '../actors/kv-config/watch-broker.js';
+import type { KvConfigEvent, watchKvConfig } from '../actors/kv-config/watch-kv-config.js';
 import { applyKvEntry, emptyLayerState, resolveLayers, type LayerState } from '../actors/kv-config/layers.js';
 import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
-import { logicalCpuCount } from '../actors/kv-config/host-cpu.js';
+import { notProvided } from './not-provided.js';
+import { logEffect, type LogLine } from './log-line.js';
 
-/** How long the supervisor waits for this child to stop. */
-export const CONFIG_SHUTDOWN_MS = 1_000;
+/** Input of the `config` child: the services plus the host's logical CPU count (the default of `max_local_concurrent`), read by the supervisor. */
+export interface EffectiveConfigInput extends AgentServices {
+  readonly logicalCpus: number;
+}
 
 /** The `status` summary of the `config` child. */
 export interface EffectiveConfigStatus {
@@ -38,6 +41,7 @@ export interface EffectiveConfigStatus {
 
 interface Context {
   readonly services: AgentServices;
+  readonly logicalCpus: number;
   readonly nc: NatsConnection | null;
   readonly layers: LayerState;
   readonly attempt: number;
@@ -54,64 +58,69 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** The effect that logs `line` as this child. */
+const log = (context: Context, line: LogLine) => logEffect(context.services.log, { ...line, fields: { child: 'config', ...line.fields } });
+
 /** The `config` child's statechart. */
 export const effectiveConfigMachine = setup({
   types: {
     context: {} as Context,
     events: {} as Event,
-    input: {} as AgentServices,
+    input: {} as EffectiveConfigInput,
   },
-  actors: { watchBroker, watchKvConfig },
+  actors: {
+    watchBroker: notProvided<typeof watchBroker>('watchBroker'),
+    watchKvConfig: notProvided<typeof watchKvConfig>('watchKvConfig'),
+  },
   actions: {
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
-    applyEntry: assign(({ context, event }) => {
-      if (event.type !== 'kv.entry') return {};
-      const { services } = context;
-      const applied = applyKvEntry(context.layers, event.entry, services.config.pcId);
-      for (const warning of applied.warnings) services.log.warn({ child: 'config' }, warning);
-      return { layers: applied.state };
+    applyEntry: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kv.entry') return;
+      const applied = applyKvEntry(context.layers, event.entry, context.services.config.pcId);
+      for (const warning of applied.warnings) enqueue(log(context, { level: 'warn', msg: warning }));
+      enqueue.assign({ layers: applied.state });
     }),
-    publishHubs: assign(({ context }) => {
-      const { services } = context;
-      const resolved = resolveLayers(context.layers, services.config.pcId, logicalCpuCount());
+    publishHubs: enqueueActions(({ context, enqueue }) => {
+      const resolved = resolveLayers(context.layers, context.services.config.pcId, context.logicalCpus);
       // Conflicts are logged once each, when they first appear, not on every recompute.
       for (const warning of resolved.warnings) {
-        if (!context.loggedConflicts.includes(warning)) services.log.warn({ child: 'config' }, warning);
+        if (!context.loggedConflicts.includes(warning)) enqueue(log(context, { level: 'warn', msg: warning }));
       }
-      let changed = false;
-      if (!sameJson(services.effectiveConfig.current(), resolved.config)) {
-        services.effectiveConfig.set(resolved.config);
-        services.log.info({ child: 'config', effective: resolved.config }, 'effective config changed');
-        changed = true;
-      }
-      if (!sameJson(services.groups.current(), resolved.groups)) {
-        services.groups.set(resolved.groups);
-        services.log.info({ child: 'config', groups: resolved.groups }, 'group membership changed');
-        changed = true;
-      }
-      return {
+      // status.effective / status.groups mirror the hubs: this child is their only writer.
+      const configChanged = !sameJson(context.status.effective, resolved.config);
+      const groupsChanged = !sameJson(context.status.groups, resolved.groups);
+      enqueue.assign({
         loggedConflicts: resolved.warnings,
         status: {
           ...context.status,
           groups: resolved.groups,
           effective: resolved.config,
-          ...(changed && { lastChangeAt: new Date().toISOString() }),
+          ...((configChanged || groupsChanged) && { lastChangeAt: new Date(context.services.now()).toISOString() }),
         },
-      };
+      });
+      if (configChanged) {
+        // The one write of the `effectiveConfig` hub: an effect the interpreter runs, never inside an assigner.
+        enqueue(() => context.services.effectiveConfig.set(resolved.config));
+        enqueue(log(context, { level: 'info', msg: 'effective config changed', fields: { effective: resolved.config } }));
+      }
+      if (groupsChanged) {
+        enqueue(() => context.services.groups.set(resolved.groups));
+        enqueue(log(context, { level: 'info', msg: 'group membership changed', fields: { groups: resolved.groups } }));
+      }
     }),
     clearNextRetry: assign(({ context }) => ({ status: { ...context.status, nextRetryAt: null } })),
     markSynced: assign(({ context }) => ({ attempt: 0, status: { ...context.status, synced: true, attempt: 0, lastError: null, nextRetryAt: null } })),
-    recordFailure: assign(({ context, event }) => {
-      if (event.type !== 'kv.failed') return {};
+    recordFailure: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kv.failed') return;
       const what = event.missing ? 'KV buckets not there yet (the kanade backend creates them); waiting' : 'KV read failed; retrying';
-      context.services.log.warn({ child: 'config', attempt: context.attempt + 1, reason: event.reason }, what);
-      const retryDelayMs = resourceRetryDelayMs(context.attempt);
-      return {
+      enqueue(log(context, { level: 'warn', msg: what, fields: { attempt: context.attempt + 1, reason: event.reason } }));
+      const retryDelayMs = resourceRetryDelayMs(context.attempt, context.services.random);
+      enqueue.assign({
         attempt: context.attempt + 1,
         retryDelayMs,
-        status: { ...context.status, lastError: event.reason, attempt: context.attempt + 1, nextRetryAt: new Date(Date.now() + retryDelayMs).toISOString() },
-      };
+        status: { ...context.status, lastError: event.reason, attempt: context.attempt + 1, nextRetryAt: new Date(context.services.now() + retryDelayMs).toISOString() },
+      });
     }),
   },
   guards: {
@@ -124,6 +133,7 @@ export const effectiveConfigMachine = setup({
   id: 'config',
   context: ({ input }) => ({
     services: input,
+    logicalCpus: input.logicalCpus,
     nc: null,
     layers: emptyLayerState(),
     attempt: 0,
@@ -186,14 +196,3 @@ export const effectiveConfigMachine = setup({
     stopped: { type: 'final' },
   },
 });
-
-/** A running `config` child. */
-export type EffectiveConfigActor = ActorRefFrom<typeof effectiveConfigMachine>;
-
-/** Child spec for the supervisor's list (supervisor/children.ts). */
-export const configChildSpec = {
-  id: 'config',
-  logic: effectiveConfigMachine,
-  restart: 'permanent',
-  shutdownMs: CONFIG_SHUTDOWN_MS,
-} as const;

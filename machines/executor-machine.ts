@@ -9,20 +9,16 @@
  * executor.send({ type: 'shutdown' });
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { assign, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, setup, type ActorRefFrom } from 'xstate';
 import type { AgentServices } from '../actors/ports.js';
-import { createExecRuntime, type ExecRuntime, type IntakeStats } from '../actors/exec/exec-runtime.js';
+import type { ExecRuntime, IntakeStats } from '../actors/exec/exec-runtime.js';
+import type { createRuntime, recoverAdmissions, settleIntake, watchAdmissions } from '../actors/exec/executor-actors.js';
 import type { AdmittedCommand } from '../actors/exec/intake-pipeline.js';
-import { runIntake } from '../actors/exec/intake.js';
-import { recoverLedger } from '../actors/exec/recover-ledger.js';
-import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
+import type { runIntake } from '../actors/exec/intake.js';
+import type { BrokerEvent, watchBroker } from '../actors/kv-config/watch-broker.js';
 import { commandRunMachine } from './command-run-machine.js';
-
-/** Grace the supervisor gives the executor to queue shutdown results (§8.4: the agent exits within 10 s). */
-export const EXECUTOR_SHUTDOWN_MS = 7_000;
-
-/** How often the admission queue's counters are copied into `status`. */
-export const INTAKE_STATS_INTERVAL_MS = 1_000;
+import { notProvided } from './not-provided.js';
+import { logEffect, type LogLine } from './log-line.js';
 
 /** The `status` summary of the executor. */
 export interface ExecutorStatus {
@@ -64,33 +60,13 @@ const runId = (admitted: AdmittedCommand) => `run-${admitted.record.result_id}`;
 /** Runs admitted and not yet launched (gate check, script fetch, jitter, slot queue): the runs the queued-run cap counts. */
 const queuedRuns = (runs: Context['runs']): number => Object.values(runs).filter((run) => run.getSnapshot().hasTag('queued')).length;
 
-/** Builds the runtime (keyring, ledger, budget). */
-const createRuntime = fromPromise<ExecRuntime, AgentServices>(({ input }) => createExecRuntime(input));
-/** Startup recovery of the ledger (§7). */
-const recoverAdmissions = fromPromise<AdmittedCommand[], ExecRuntime>(({ input }) => recoverLedger(input));
-/**
- * Listens to the runtime's admission sink for as long as the executor is active, so a command the
- * intake admitted just as it was stopped by a disconnect is still run (the sink outlives the intake).
- */
-const watchAdmissions = fromCallback<{ type: string }, ExecRuntime>(({ input, sendBack }) => {
-  const unsubscribe = input.admissions.subscribe((admitted) => sendBack({ type: 'command.admitted', admitted }));
-  // The queue's counters reach `status` at most once a second, and only when they moved.
-  let last = '';
-  const timer = setInterval(() => {
-    const stats = input.intakeStats();
-    const text = JSON.stringify(stats);
-    if (text === last) return;
-    last = text;
-    sendBack({ type: 'intake.stats', stats });
-  }, INTAKE_STATS_INTERVAL_MS);
-  return () => {
-    clearInterval(timer);
-    unsubscribe();
-  };
-});
+/** Output of `onDone` of an invoked effect, as the params of an action. */
+const output = <T>({ event }: { event: { output: T } }): T => event.output;
+/** Error of `onError` of an invoked effect, as params. */
+const failure = ({ event }: { event: { error: unknown } }): unknown => event.error;
 
-/** Waits until every delivered message has been admitted or refused (the queue outlives the intake). */
-const settleIntake = fromPromise<void, ExecRuntime | undefined>(async ({ input }) => input?.intakeSettled());
+/** The effect that logs `line`. */
+const log = (context: Context, line: LogLine) => logEffect(context.services.log, line);
 
 /** The `executor` child's statechart. */
 export const executorMachine = setup({
@@ -99,14 +75,22 @@ export const executorMachine = setup({
     events: {} as Event,
     input: {} as AgentServices,
   },
-  actors: { createRuntime, recoverAdmissions, watchBroker, watchAdmissions, runIntake, settleIntake, commandRun: commandRunMachine },
+  actors: {
+    createRuntime: notProvided<typeof createRuntime>('createRuntime'),
+    recoverAdmissions: notProvided<typeof recoverAdmissions>('recoverAdmissions'),
+    watchBroker: notProvided<typeof watchBroker>('watchBroker'),
+    watchAdmissions: notProvided<typeof watchAdmissions>('watchAdmissions'),
+    runIntake: notProvided<typeof runIntake>('runIntake'),
+    settleIntake: notProvided<typeof settleIntake>('settleIntake'),
+    /** The run machine with its effects (supervisor/children.ts provides `commandRunMachine.provide(...)`). */
+    commandRun: notProvided<typeof commandRunMachine>('commandRun'),
+  },
   guards: {
     drained: ({ context }) => context.intakeSettled && Object.keys(context.runs).length === 0,
   },
   actions: {
-    keepRuntime: assign({ runtime: ({ event }) => (event as unknown as { output: ExecRuntime }).output }),
-    spawnRecovered: assign(({ context, event, spawn }) => {
-      const recovered = (event as unknown as { output: AdmittedCommand[] }).output;
+    keepRuntime: assign((_, runtime: ExecRuntime) => ({ runtime })),
+    spawnRecovered: assign(({ context, spawn }, recovered: AdmittedCommand[]) => {
       const runtime = context.runtime as ExecRuntime;
       const runs = { ...context.runs };
       let waiting = queuedRuns(runs);
@@ -115,7 +99,7 @@ export const executorMachine = setup({
         const queueFull = waiting >= runtime.maxQueuedRuns;
         if (queueFull) refused += 1;
         else waiting += 1;
-        runs[runId(admitted)] = spawn('commandRun', { id: runId(admitted), input: { runtime, admitted, queueFull } });
+        runs[runId(admitted)] = spawn('commandRun', { id: runId(admitted), input: { runtime, admitted, queueFull, jitterDraw: context.services.random() } });
       }
       return {
         runs,
@@ -131,7 +115,7 @@ export const executorMachine = setup({
       if (context.runs[id] !== undefined) return {};
       const runtime = context.runtime as ExecRuntime;
       const queueFull = queuedRuns(context.runs) >= runtime.maxQueuedRuns;
-      const runs = { ...context.runs, [id]: spawn('commandRun', { id, input: { runtime, admitted: event.admitted, queueFull } }) };
+      const runs = { ...context.runs, [id]: spawn('commandRun', { id, input: { runtime, admitted: event.admitted, queueFull, jitterDraw: context.services.random() } }) };
       return {
         runs,
         status: {
@@ -140,21 +124,22 @@ export const executorMachine = setup({
         },
       };
     }),
-    forgetRun: assign(({ context, event }) => {
+    forgetRun: enqueueActions(({ context, event, enqueue }) => {
       const id = event.type.replace(/^xstate\.(done|error)\.actor\./, '');
       const run = context.runs[id];
+      const error = 'error' in event ? event.error : undefined;
       if (run === undefined) {
         // Not a run: an invoked effect (intake, broker watch) failed. That is a crash the supervisor
         // restarts, never a silently dead intake.
-        if (event.type.startsWith('xstate.error')) throw (event as unknown as { error: unknown }).error;
-        return {};
+        if (event.type.startsWith('xstate.error')) throw error;
+        return;
       }
-      if ((event as { type: string }).type.startsWith('xstate.error')) {
-        context.services.log.error({ run: id, err: String((event as unknown as { error: unknown }).error) }, 'a command run crashed; its ledger record is recovered at the next start');
+      if (event.type.startsWith('xstate.error')) {
+        enqueue(log(context, { level: 'error', msg: 'a command run crashed; its ledger record is recovered at the next start', fields: { run: id, err: String(error) } }));
       }
       const requestId = run.getSnapshot().context.command.request_id;
       const { [id]: _gone, ...runs } = context.runs;
-      return { runs, status: { ...context.status, finished: context.status.finished + 1, running: context.status.running.filter((r) => r !== requestId), slots: context.runtime?.budget.stats() ?? null } };
+      enqueue.assign({ runs, status: { ...context.status, finished: context.status.finished + 1, running: context.status.running.filter((r) => r !== requestId), slots: context.runtime?.budget.stats() ?? null } });
     }),
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : undefined) }),
     intakeOn: assign({ status: ({ context }) => ({ ...context.status, intake: 'on' as const }) }),
@@ -167,8 +152,8 @@ export const executorMachine = setup({
     noteIntakeSettled: assign({ intakeSettled: true }),
     keepIntakeStats: assign({ status: ({ context, event }) => (event.type === 'intake.stats' ? { ...context.status, intake_queue: event.stats } : context.status) }),
     // A failure to open the ledger or recover it is a crash: the supervisor restarts the child.
-    crash: ({ event }) => {
-      throw (event as unknown as { error: unknown }).error;
+    crash: (_, error: unknown) => {
+      throw error;
     },
   },
 }).createMachine({
@@ -190,7 +175,7 @@ export const executorMachine = setup({
   states: {
     starting: {
       description: 'Loads the keyring and opens the admission ledger; a failure here is a crash the supervisor restarts.',
-      invoke: { id: 'createRuntime', src: 'createRuntime', input: ({ context }) => context.services, onDone: { target: 'recovering', actions: 'keepRuntime' }, onError: { actions: 'crash' } },
+      invoke: { id: 'createRuntime', src: 'createRuntime', input: ({ context }) => context.services, onDone: { target: 'recovering', actions: { type: 'keepRuntime', params: output<ExecRuntime> } }, onError: { actions: { type: 'crash', params: failure } } },
       on: { shutdown: 'stopped' },
     },
     recovering: {
@@ -199,8 +184,8 @@ export const executorMachine = setup({
         id: 'recoverAdmissions',
         src: 'recoverAdmissions',
         input: ({ context }) => context.runtime as ExecRuntime,
-        onDone: { target: 'active', actions: 'spawnRecovered' },
-        onError: { actions: 'crash' },
+        onDone: { target: 'active', actions: { type: 'spawnRecovered', params: output<AdmittedCommand[]> } },
+        onError: { actions: { type: 'crash', params: failure } },
       },
       on: { shutdown: 'draining' },
     },
@@ -244,6 +229,3 @@ export const executorMachine = setup({
     stopped: { type: 'final', entry: 'closeRuntime' },
   },
 });
-
-/** The supervisor's child spec for the executor (started last, stopped first). */
-export const executorChild = { id: 'executor', logic: executorMachine, restart: 'permanent' as const, shutdownMs: EXECUTOR_SHUTDOWN_MS };

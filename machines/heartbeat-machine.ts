@@ -11,20 +11,19 @@
  * const actor = createActor(heartbeatMachine, { input: services }).start();
  * actor.send({ type: 'shutdown' });
  */
-import { assign, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, timerDelayMs } from '../contract/index.js';
 import type { AgentServices } from '../actors/ports.js';
-import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
+import type { BrokerEvent, watchBroker } from '../actors/kv-config/watch-broker.js';
 import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
-import { announceOnline } from '../actors/heartbeat/announce-online.js';
-import { publishHeartbeat, type PublishHeartbeatOutput } from '../actors/heartbeat/publish-heartbeat.js';
-import { servePing } from '../actors/heartbeat/serve-ping.js';
-import { watchHeartbeatInterval } from '../actors/heartbeat/watch-heartbeat-interval.js';
+import type { announceOnline } from '../actors/heartbeat/announce-online.js';
+import type { PublishHeartbeatOutput, publishHeartbeat } from '../actors/heartbeat/publish-heartbeat.js';
+import type { servePing } from '../actors/heartbeat/serve-ping.js';
+import type { watchHeartbeatInterval } from '../actors/heartbeat/watch-heartbeat-interval.js';
 import type { PerfCounters } from '../actors/heartbeat/perf-sample.js';
-
-/** How long the supervisor waits for this child to stop. */
-export const HEARTBEAT_SHUTDOWN_MS = 1_000;
+import { notProvided } from './not-provided.js';
+import { logEffect, type LogLine } from './log-line.js';
 
 /** The `status` summary of the `heartbeat` child. */
 export interface HeartbeatStatus {
@@ -53,6 +52,9 @@ type Event =
   | { readonly type: 'ping.answered' }
   | { readonly type: 'shutdown' };
 
+/** The effect that logs `line` as this child. */
+const log = (context: Context, line: LogLine) => logEffect(context.services.log, { ...line, fields: { child: 'heartbeat', ...line.fields } });
+
 /** The `heartbeat` child's statechart. */
 export const heartbeatMachine = setup({
   types: {
@@ -60,7 +62,13 @@ export const heartbeatMachine = setup({
     events: {} as Event,
     input: {} as AgentServices,
   },
-  actors: { watchBroker, watchHeartbeatInterval, announceOnline, publishHeartbeat, servePing },
+  actors: {
+    watchBroker: notProvided<typeof watchBroker>('watchBroker'),
+    watchHeartbeatInterval: notProvided<typeof watchHeartbeatInterval>('watchHeartbeatInterval'),
+    announceOnline: notProvided<typeof announceOnline>('announceOnline'),
+    publishHeartbeat: notProvided<typeof publishHeartbeat>('publishHeartbeat'),
+    servePing: notProvided<typeof servePing>('servePing'),
+  },
   actions: {
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
@@ -68,19 +76,20 @@ export const heartbeatMachine = setup({
       ? { intervalMs: event.intervalMs, status: { ...context.status, intervalMs: event.intervalMs } }
       : {})),
     countPing: assign(({ context }) => ({ status: { ...context.status, pingsAnswered: context.status.pingsAnswered + 1 } })),
-    recordTick: assign(({ context }, output: PublishHeartbeatOutput) => {
+    recordTick: enqueueActions(({ context, enqueue }, output: PublishHeartbeatOutput) => {
       if (!output.ok) {
-        context.services.log.warn({ child: 'heartbeat', err: output.error }, 'heartbeat publish failed; the next tick tries again');
-        return { previous: output.sample, status: { ...context.status, lastError: output.error } };
+        enqueue.assign({ previous: output.sample, status: { ...context.status, lastError: output.error } });
+        enqueue(log(context, { level: 'warn', msg: 'heartbeat publish failed; the next tick tries again', fields: { err: output.error } }));
+        return;
       }
-      return { previous: output.sample, status: { ...context.status, beats: context.status.beats + 1, lastBeatAt: output.at, lastError: null } };
+      enqueue.assign({ previous: output.sample, status: { ...context.status, beats: context.status.beats + 1, lastBeatAt: output.at, lastError: null } });
     }),
-    markNextDue: assign(({ context }) => ({ status: { ...context.status, nextDueAt: new Date(Date.now() + context.intervalMs).toISOString() } })),
+    markNextDue: assign(({ context }) => ({ status: { ...context.status, nextDueAt: new Date(context.services.now() + context.intervalMs).toISOString() } })),
     clearNextDue: assign(({ context }) => ({ status: { ...context.status, nextDueAt: null } })),
     markOnline: assign(({ context }) => ({ status: { ...context.status, online: 'enqueued' as const } })),
-    recordAnnounceFailure: assign(({ context }, error: unknown) => {
-      context.services.log.error({ child: 'heartbeat', err: String(error) }, 'cannot enqueue agent_online; retrying');
-      return { announceAttempts: context.announceAttempts + 1, status: { ...context.status, online: 'retrying' as const } };
+    recordAnnounceFailure: enqueueActions(({ context, enqueue }, error: unknown) => {
+      enqueue.assign({ announceAttempts: context.announceAttempts + 1, status: { ...context.status, online: 'retrying' as const } });
+      enqueue(log(context, { level: 'error', msg: 'cannot enqueue agent_online; retrying', fields: { err: String(error) } }));
     }),
   },
   guards: {
@@ -88,7 +97,7 @@ export const heartbeatMachine = setup({
   },
   delays: {
     heartbeatInterval: ({ context }) => timerDelayMs(context.intervalMs),
-    announceRetry: ({ context }) => resourceRetryDelayMs(context.announceAttempts - 1),
+    announceRetry: ({ context }) => resourceRetryDelayMs(context.announceAttempts - 1, context.services.random),
   },
 }).createMachine({
   id: 'heartbeat',
@@ -191,14 +200,3 @@ export const heartbeatMachine = setup({
     stopped: { type: 'final' },
   },
 });
-
-/** A running `heartbeat` child. */
-export type HeartbeatActor = ActorRefFrom<typeof heartbeatMachine>;
-
-/** Child spec for the supervisor's list (supervisor/children.ts). */
-export const heartbeatChildSpec = {
-  id: 'heartbeat',
-  logic: heartbeatMachine,
-  restart: 'permanent',
-  shutdownMs: HEARTBEAT_SHUTDOWN_MS,
-} as const;

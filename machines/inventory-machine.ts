@@ -11,23 +11,23 @@
  * @example
  * const actor = createActor(inventoryMachine, { input: services }).start();
  */
-import { assign, sendTo, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, sendTo, setup } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { timerDelayMs, type HwInventory } from '../contract/index.js';
 import type { AgentServices } from '../actors/ports.js';
-import { watchBroker, type BrokerEvent } from '../actors/kv-config/watch-broker.js';
+import type { BrokerEvent, watchBroker } from '../actors/kv-config/watch-broker.js';
 import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
-import { inventorySession } from '../actors/inventory/inventory-session.js';
+import type { inventorySession } from '../actors/inventory/inventory-session.js';
 import type { InventoryReport } from '../actors/inventory/collect-inventory.js';
-import { publishHw, type PublishHwOutput } from '../actors/inventory/publish-hw.js';
-import { inventorySettings, watchInventorySettings, type InventorySettings } from '../actors/inventory/watch-inventory-settings.js';
+import type { PublishHwOutput, publishHw } from '../actors/inventory/publish-hw.js';
+import { inventorySettings, type InventorySettings, type watchInventorySettings } from '../actors/inventory/watch-inventory-settings.js';
+import { notProvided } from './not-provided.js';
+import { logEffect, type LogLine } from './log-line.js';
 
 /** The first run waits 0..min(this, inventory jitter) after the first connect, so a fleet restart does not collect in lockstep. */
 export const FIRST_RUN_JITTER_MS = 30_000;
 /** A collection that has not answered after this is abandoned for this cycle (a hung `df`, WMI). */
 export const COLLECT_TIMEOUT_MS = 10 * 60_000;
-/** How long the supervisor waits for this child to stop (PowerShell disposal included). */
-export const INVENTORY_SHUTDOWN_MS = 5_000;
 
 /** The `status` summary of the `inventory` child. */
 export interface InventoryStatus {
@@ -58,6 +58,9 @@ type Event =
   | { readonly type: 'inventory.collected'; readonly report: InventoryReport }
   | { readonly type: 'shutdown' };
 
+/** The effect that logs `line` as this child. */
+const log = (context: Context, line: LogLine) => logEffect(context.services.log, { ...line, fields: { child: 'inventory', ...line.fields } });
+
 /** The `inventory` child's statechart. */
 export const inventoryMachine = setup({
   types: {
@@ -65,7 +68,12 @@ export const inventoryMachine = setup({
     events: {} as Event,
     input: {} as AgentServices,
   },
-  actors: { watchBroker, watchInventorySettings, inventorySession, publishHw },
+  actors: {
+    watchBroker: notProvided<typeof watchBroker>('watchBroker'),
+    watchInventorySettings: notProvided<typeof watchInventorySettings>('watchInventorySettings'),
+    inventorySession: notProvided<typeof inventorySession>('inventorySession'),
+    publishHw: notProvided<typeof publishHw>('publishHw'),
+  },
   actions: {
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
@@ -75,47 +83,49 @@ export const inventoryMachine = setup({
     planNextRun: assign(({ context }) => {
       const { intervalMs, jitterMs } = context.settings;
       // The first run's "small jitter" is also bounded by the configured jitter ("0s" = at once).
+      const { now, random } = context.services;
       const delay = context.ranOnce
-        ? intervalMs + Math.floor(Math.random() * (jitterMs + 1))
-        : Math.floor(Math.random() * (Math.min(FIRST_RUN_JITTER_MS, jitterMs) + 1));
-      return { nextDelayMs: delay, status: { ...context.status, nextDueAt: new Date(Date.now() + delay).toISOString() } };
+        ? intervalMs + Math.floor(random() * (jitterMs + 1))
+        : Math.floor(random() * (Math.min(FIRST_RUN_JITTER_MS, jitterMs) + 1));
+      return { nextDelayMs: delay, status: { ...context.status, nextDueAt: new Date(now() + delay).toISOString() } };
     }),
     clearNextRun: assign(({ context }) => ({ status: { ...context.status, nextDueAt: null } })),
     requestCollection: sendTo('inventorySession', { type: 'collect' }),
-    recordReport: assign(({ context, event }) => {
-      if (event.type !== 'inventory.collected') return {};
+    recordReport: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'inventory.collected') return;
       const { report } = event;
-      const log = context.services.log;
-      for (const failure of report.failures) log.error({ child: 'inventory', part: failure.part, err: failure.error }, `inventory part ${failure.part} failed`);
+      for (const failure of report.failures) {
+        enqueue(log(context, { level: 'error', msg: `inventory part ${failure.part} failed`, fields: { part: failure.part, err: failure.error } }));
+      }
       const lastError = report.failures.length > 0 ? report.failures.map((f) => `${f.part}: ${f.error}`).join('; ') : null;
-      return {
+      enqueue.assign({
         ranOnce: true,
         pending: report.hw ?? null,
         publishAttempts: 0,
         status: { ...context.status, runs: context.status.runs + 1, lastRunAt: report.collected_at, lastDurationMs: report.durationMs, lastError },
-      };
+      });
     }),
-    recordCollectTimeout: assign(({ context }) => {
-      context.services.log.error({ child: 'inventory', timeout_ms: COLLECT_TIMEOUT_MS }, 'inventory collection did not finish; skipping this cycle');
-      return { ranOnce: true, status: { ...context.status, lastError: `collection did not finish within ${COLLECT_TIMEOUT_MS / 60_000} min` } };
+    recordCollectTimeout: enqueueActions(({ context, enqueue }) => {
+      enqueue(log(context, { level: 'error', msg: 'inventory collection did not finish; skipping this cycle', fields: { timeout_ms: COLLECT_TIMEOUT_MS } }));
+      enqueue.assign({ ranOnce: true, status: { ...context.status, lastError: `collection did not finish within ${COLLECT_TIMEOUT_MS / 60_000} min` } });
     }),
-    recordPublished: assign(({ context }, output: PublishHwOutput) => {
-      const log = context.services.log;
+    recordPublished: enqueueActions(({ context, enqueue }, output: PublishHwOutput) => {
       const subject = `inventory.${context.services.config.pcId}.hw`;
       if (output.refused) {
         // Contract §3: the backend's role may not grant inventory.*.*; a refusal is only logged.
-        log.warn({ child: 'inventory', subject }, 'hardware inventory refused by the broker (publish permission); not retried until the next cycle');
-        return { pending: null, publishAttempts: 0, status: { ...context.status, lastError: `publish: refused by the broker's permissions on ${subject}` } };
+        enqueue(log(context, { level: 'warn', msg: 'hardware inventory refused by the broker (publish permission); not retried until the next cycle', fields: { subject } }));
+        enqueue.assign({ pending: null, publishAttempts: 0, status: { ...context.status, lastError: `publish: refused by the broker's permissions on ${subject}` } });
+        return;
       }
-      log.info({ child: 'inventory', subject, bytes: output.bytes }, 'hardware inventory published');
+      enqueue(log(context, { level: 'info', msg: 'hardware inventory published', fields: { subject, bytes: output.bytes } }));
       // Part failures of this run stay visible; only a publish error is cleared.
       const lastError = context.status.lastError?.startsWith('publish: ') ? null : context.status.lastError;
-      return { pending: null, publishAttempts: 0, status: { ...context.status, lastPublishedAt: new Date().toISOString(), lastError } };
+      enqueue.assign({ pending: null, publishAttempts: 0, status: { ...context.status, lastPublishedAt: new Date(context.services.now()).toISOString(), lastError } });
     }),
-    recordPublishFailure: assign(({ context }, error: unknown) => {
+    recordPublishFailure: enqueueActions(({ context, enqueue }, error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      context.services.log.warn({ child: 'inventory', attempt: context.publishAttempts + 1, err: message }, 'hardware inventory publish failed; retrying');
-      return { publishAttempts: context.publishAttempts + 1, status: { ...context.status, lastError: `publish: ${message}` } };
+      enqueue(log(context, { level: 'warn', msg: 'hardware inventory publish failed; retrying', fields: { attempt: context.publishAttempts + 1, err: message } }));
+      enqueue.assign({ publishAttempts: context.publishAttempts + 1, status: { ...context.status, lastError: `publish: ${message}` } });
     }),
   },
   guards: {
@@ -128,7 +138,7 @@ export const inventoryMachine = setup({
   delays: {
     nextRun: ({ context }) => timerDelayMs(context.nextDelayMs),
     collectTimeout: COLLECT_TIMEOUT_MS,
-    publishRetry: ({ context }) => resourceRetryDelayMs(context.publishAttempts - 1),
+    publishRetry: ({ context }) => resourceRetryDelayMs(context.publishAttempts - 1, context.services.random),
   },
 }).createMachine({
   id: 'inventory',
@@ -230,14 +240,3 @@ export const inventoryMachine = setup({
     stopped: { type: 'final' },
   },
 });
-
-/** A running `inventory` child. */
-export type InventoryActor = ActorRefFrom<typeof inventoryMachine>;
-
-/** Child spec for the supervisor's list (supervisor/children.ts). */
-export const inventoryChildSpec = {
-  id: 'inventory',
-  logic: inventoryMachine,
-  restart: 'permanent',
-  shutdownMs: INVENTORY_SHUTDOWN_MS,
-} as const;

@@ -36,14 +36,6 @@ export const OUTBOX_STOP_MARGIN_MS = 300;
  */
 export const OUTBOX_EMPTY_RESCAN_TICKS = 30;
 
-/** The supervisor's grace for the events and obs children (they stop before `outbox-results`). */
-export const OUTBOX_CHILD_SHUTDOWN_MS = 3_000;
-/**
- * The supervisor's grace for `outbox-results`: the whole tree budget (supervisor/root-machine.ts
- * SHUTDOWN_BUDGET_MS); the root clamps it to what is left, so results get the rest of the 10 s.
- */
-export const OUTBOX_RESULTS_SHUTDOWN_MS = 9_000;
-
 /** `context.status` of an outbox child: the drain figures plus the enqueue error while degraded. */
 export interface OutboxChildStatus extends OutboxStatus {
   readonly enqueue_error: string | null;
@@ -303,10 +295,3 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
 
 /** The results outbox machine (the inspector draws this one; events and obs are the same chart). */
 export const outboxMachine = createOutboxMachine('results');
-
-/** Child specs of the three outbox children, in start order (supervisor/children.ts lists them after `config`). */
-export const OUTBOX_CHILD_SPECS = [
-  { id: 'outbox-results', logic: outboxMachine, restart: 'permanent', shutdownMs: OUTBOX_RESULTS_SHUTDOWN_MS },
-  { id: 'outbox-events', logic: createOutboxMachine('events'), restart: 'permanent', shutdownMs: OUTBOX_CHILD_SHUTDOWN_MS },
-  { id: 'outbox-obs', logic: createOutboxMachine('obs'), restart: 'permanent', shutdownMs: OUTBOX_CHILD_SHUTDOWN_MS },
-] as const;

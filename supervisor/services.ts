@@ -36,5 +36,7 @@ export function createAgentServices(opts: CreateAgentServicesOptions): AgentServ
     effectiveConfig: createLiveValue(defaults),
     groups: createLiveValue<readonly string[]>([]),
     failpoints,
+    now: Date.now,
+    random: Math.random,
   };
 }

@@ -37,8 +37,36 @@ export const watchKill = fromCallback<{ type: string }, RunEffectInput>(({ input
   return armKillSwitch(input.runtime.services.broker, execId, () => sendBack({ type: 'kill', reason: 'remote' }), input.runtime.log);
 });
 
-/** A slot of the budget; the abort signal (leaving the state) takes the waiter out of the queue. */
-export const acquireSlot = fromPromise<() => void, RunEffectInput>(({ input, signal }) => input.runtime.budget.acquire(signal));
+/**
+ * Holds the run's slot of the budget: on `slot.request` it queues for one and sends `slot.granted`.
+ * The release lives here, not in machine context: stopping this actor (the run leaves `armed`)
+ * gives the slot back, or takes the waiter out of the queue.
+ */
+export const holdSlot = fromCallback<{ type: string }, RunEffectInput>(({ input, sendBack, receive }) => {
+  const abort = new AbortController();
+  let release: (() => void) | undefined;
+  let requested = false;
+  receive((event) => {
+    if (event.type !== 'slot.request' || requested) return;
+    requested = true;
+    input.runtime.budget.acquire(abort.signal).then(
+      (granted) => {
+        if (abort.signal.aborted) {
+          granted();
+          return;
+        }
+        release = granted;
+        sendBack({ type: 'slot.granted' });
+      },
+      // Rejected only by the abort below: the run left the queue.
+      () => undefined,
+    );
+  });
+  return () => {
+    abort.abort();
+    release?.();
+  };
+});
 
 /** Records `launching` in the ledger, then queues EventStarted (not awaited) when exec_id is set (§5.7). */
 export const markLaunching = fromPromise<AdmissionRecord, RunEffectInput & { startedAtMs: number }>(async ({ input }) => {

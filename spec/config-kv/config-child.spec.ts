@@ -11,7 +11,8 @@ import { startBroker, type Broker } from '../harness/broker.js';
 import { startNatsServer } from '../../devtools/dev-broker/nats-server.js';
 import { bootstrapBackendResources } from '../../devtools/dev-broker/bootstrap.js';
 import { connect } from '@nats-io/transport-node';
-import { effectiveConfigMachine } from '../../machines/effective-config-machine.js';
+import { effectiveConfigLogic } from '../../supervisor/children.js';
+import { logicalCpuCount } from '../../actors/kv-config/host-cpu.js';
 import { createTestServices, pollUntil } from './test-services.js';
 
 const PC = 'PC-cfg-01';
@@ -46,7 +47,7 @@ describe('config child (real broker)', () => {
     await derived.put(PC, JSON.stringify({ groups: ['alpha', 'beta'] }));
 
     const t = createTestServices(PC);
-    const actor = createActor(effectiveConfigMachine, { input: t.services }).start();
+    const actor = createActor(effectiveConfigLogic, { input: { ...t.services, logicalCpus: logicalCpuCount() } }).start();
     t.broker.connected(nc);
     try {
       await pollUntil('live', WAIT_MS, () => actor.getSnapshot().hasTag('healthy'));
@@ -89,7 +90,7 @@ describe('config child (real broker)', () => {
     const pc = 'PC-cfg-02';
     await config.put(`pcs.${pc}`, JSON.stringify({ heartbeat_interval: 'soon', max_local_concurrent: 0, target_version: '3.1.4' }));
     const t = createTestServices(pc);
-    const actor = createActor(effectiveConfigMachine, { input: t.services }).start();
+    const actor = createActor(effectiveConfigLogic, { input: { ...t.services, logicalCpus: logicalCpuCount() } }).start();
     t.broker.connected(nc);
     try {
       await pollUntil('target_version applied', WAIT_MS, () => t.services.effectiveConfig.current().target_version === '3.1.4');
@@ -116,7 +117,7 @@ describe('config child before the backend created the buckets', () => {
     const pc = 'PC-cfg-03';
     const t = createTestServices(pc);
     // Shorter retry delay: the §4 schedule itself is covered by the SimulatedClock unit test.
-    const actor = createActor(effectiveConfigMachine.provide({ delays: { retryDelay: 200 } }), { input: t.services }).start();
+    const actor = createActor(effectiveConfigLogic.provide({ delays: { retryDelay: 200 } }), { input: { ...t.services, logicalCpus: logicalCpuCount() } }).start();
     try {
       t.broker.connected(nc);
       await pollUntil('backoff', WAIT_MS, () => actor.getSnapshot().matches({ running: 'backoff' }));
@@ -150,7 +151,7 @@ describe('config child on buckets without Direct Get', () => {
       await config.put('groups.ops', JSON.stringify({ heartbeat_interval: '7s' }));
       await derived.put(pc, JSON.stringify({ groups: ['ops'] }));
       const t = createTestServices(pc);
-      const actor = createActor(effectiveConfigMachine, { input: t.services }).start();
+      const actor = createActor(effectiveConfigLogic, { input: { ...t.services, logicalCpus: logicalCpuCount() } }).start();
       t.broker.connected(nc);
       try {
         await pollUntil("ops layer applied", 15_000, () => t.services.effectiveConfig.current().heartbeat_interval_ms === 7_000);

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, SimulatedClock } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { effectiveConfigMachine } from '../../machines/effective-config-machine.js';
+import { effectiveConfigLogic } from '../../supervisor/children.js';
+import { logicalCpuCount } from '../../actors/kv-config/host-cpu.js';
 import { applyKvEntry, emptyLayerState, resolveLayers, type KvEntryEvent, type LayerState } from '../../actors/kv-config/layers.js';
 import type { WatchKvConfigInput } from '../../actors/kv-config/watch-kv-config.js';
 import { resourceRetryDelayMs } from '../../actors/kv-config/resource-backoff.js';
@@ -87,8 +88,8 @@ describe('config machine (simulated clock)', () => {
       sendBack({ type: 'kv.failed', reason: 'stream not found', missing: true });
     });
     const t = createTestServices(PC);
-    const machine = effectiveConfigMachine.provide({ actors: { watchKvConfig: failing }, delays: { retryDelay: ({ context }) => 1_000 * 2 ** (context.attempt - 1) } });
-    const actor = createActor(machine, { input: t.services, clock }).start();
+    const machine = effectiveConfigLogic.provide({ actors: { watchKvConfig: failing }, delays: { retryDelay: ({ context }) => 1_000 * 2 ** (context.attempt - 1) } });
+    const actor = createActor(machine, { input: { ...t.services, logicalCpus: logicalCpuCount() }, clock }).start();
     expect(actor.getSnapshot().matches({ running: 'waitingForBroker' })).toBe(true);
 
     t.broker.connected({} as NatsConnection);
@@ -124,7 +125,7 @@ describe('config machine (simulated clock)', () => {
     const t = createTestServices(PC);
     const seen: Array<string | null> = [];
     t.services.effectiveConfig.watch((c) => seen.push(c.target_version));
-    const actor = createActor(effectiveConfigMachine.provide({ actors: { watchKvConfig: manual } }), { input: t.services, clock }).start();
+    const actor = createActor(effectiveConfigLogic.provide({ actors: { watchKvConfig: manual } }), { input: { ...t.services, logicalCpus: logicalCpuCount() }, clock }).start();
     t.broker.connected({} as NatsConnection);
     send?.({ type: 'kv.entry', entry: put('groups', PC, 1, { groups: ['canary'] }) });
     send?.({ type: 'kv.entry', entry: put('config', 'groups.canary', 2, { target_version: '9.0.0-rc1' }) });
@@ -145,7 +146,7 @@ describe('config machine (simulated clock)', () => {
       sendBack({ type: 'kv.synced' });
     });
     const t = createTestServices(PC);
-    const actor = createActor(effectiveConfigMachine.provide({ actors: { watchKvConfig: fake } }), { input: t.services, clock }).start();
+    const actor = createActor(effectiveConfigLogic.provide({ actors: { watchKvConfig: fake } }), { input: { ...t.services, logicalCpus: logicalCpuCount() }, clock }).start();
     t.broker.connected({} as NatsConnection);
     expect(actor.getSnapshot().hasTag('healthy')).toBe(true);
     expect(t.services.effectiveConfig.current().heartbeat_interval_ms).toBe(1_000);

@@ -90,7 +90,7 @@ export interface TestServices {
 }
 
 /** Builds AgentServices for one child test. */
-export function createTestServices(pcId: string, opts: { config?: Partial<AgentConfig>; failpoints?: Failpoints } = {}): TestServices {
+export function createTestServices(pcId: string, opts: { config?: Partial<AgentConfig>; failpoints?: Failpoints; now?: () => number; random?: () => number } = {}): TestServices {
   const logs: TestServices['logs'] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -109,6 +109,8 @@ export function createTestServices(pcId: string, opts: { config?: Partial<AgentC
     effectiveConfig: createLiveValue(defaultEffectiveConfig()),
     groups: createLiveValue<readonly string[]>([]),
     failpoints: opts.failpoints ?? NO_FAILPOINTS,
+    now: opts.now ?? Date.now,
+    random: opts.random ?? Math.random,
   };
   return { services, broker, obs, logs };
 }

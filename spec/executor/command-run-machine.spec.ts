@@ -29,7 +29,11 @@ function harness(draft: Partial<Command> & Pick<Command, 'shell' | 'script'>, op
       watchKill: fromCallback(({ sendBack }) => {
         killSwitch = sendBack;
       }),
-      acquireSlot: fromPromise(() => (opts.slot === 'never' ? new Promise<() => void>(() => undefined) : Promise.resolve(() => undefined))),
+      holdSlot: fromCallback(({ sendBack, receive }) => {
+        receive((e) => {
+          if (e.type === 'slot.request' && opts.slot !== 'never') sendBack({ type: 'slot.granted' });
+        });
+      }),
       markLaunching: fromPromise(async () => record),
       runProcess: fromCallback(({ sendBack, receive }) => {
         const proc = { send: sendBack, kills: 0 };
@@ -43,7 +47,7 @@ function harness(draft: Partial<Command> & Pick<Command, 'shell' | 'script'>, op
       }),
     },
   });
-  const actor = createActor(machine, { input: { runtime, admitted: { command, record } }, clock });
+  const actor = createActor(machine, { input: { runtime, admitted: { command, record }, jitterDraw: 0.5 }, clock });
   actor.start();
   const exit = (exitCode: number, stderr = '') => processes.at(-1)?.send({ type: 'process.exited', outcome: { kind: 'exited', exitCode, stdout: '', stderr }, finishedAtMs: clock.now() });
   const settle = () => new Promise((resolve) => setTimeout(resolve, 0));

@@ -5,7 +5,7 @@ import type { ExecRuntime } from '../../actors/exec/exec-runtime.js';
 import type { AdmittedCommand } from '../../actors/exec/intake-pipeline.js';
 import type { AgentServices } from '../../actors/ports.js';
 import { draftCommand } from '../../actors/command-publisher.js';
-import { executorMachine } from '../../machines/executor-machine.js';
+import { executorLogic } from '../../supervisor/children.js';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -21,7 +21,7 @@ function harness(opts: { intakeThrows?: boolean } = {}) {
     initial: 'running',
     states: { running: { on: { shutdown: 'done', finish: 'done' } }, done: { type: 'final' } },
   });
-  const machine = executorMachine.provide({
+  const machine = executorLogic.provide({
     actors: {
       createRuntime: fromPromise<ExecRuntime, AgentServices>(async () => ({ close: () => undefined, budget: { stats: () => ({ limit: 2, inUse: 0, waiting: 0 }) } }) as unknown as ExecRuntime),
       recoverAdmissions: fromPromise<AdmittedCommand[], ExecRuntime>(async () => []),
@@ -42,7 +42,7 @@ function harness(opts: { intakeThrows?: boolean } = {}) {
       commandRun: fakeRun as never,
     },
   });
-  const actor = createActor(machine, { input: {} as AgentServices });
+  const actor = createActor(machine, { input: { random: () => 0.5 } as AgentServices });
   actor.subscribe({ error: () => undefined });
   actor.start();
   const admit = (script: string) => {

@@ -21,7 +21,7 @@ import { createBrokerHub, type BrokerHub } from '../../actors/broker-hub.js';
 import { createFailpoints } from '../../actors/failpoints.js';
 import { createExecRuntime, type ExecRuntime } from '../../actors/exec/exec-runtime.js';
 import { createLiveValue, type AgentServices, type OutboxPort } from '../../actors/ports.js';
-import { executorMachine } from '../../machines/executor-machine.js';
+import { executorLogic } from '../../supervisor/children.js';
 import type { Broker } from '../harness/broker.js';
 import { pollUntil } from '../harness/poll.js';
 
@@ -41,7 +41,7 @@ export interface ExecutorOptions {
 
 /** A running executor and its handles. */
 export interface TestExecutor {
-  actor: Actor<typeof executorMachine>;
+  actor: Actor<typeof executorLogic>;
   services: AgentServices;
   hub: BrokerHub;
   nc: NatsConnection;
@@ -126,8 +126,10 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
     }),
     groups,
     failpoints: createFailpoints(opts.failpoints),
+    now: Date.now,
+    random: Math.random,
   };
-  const machine = opts.maxQueuedRuns === undefined ? executorMachine : executorMachine.provide({
+  const machine = opts.maxQueuedRuns === undefined ? executorLogic : executorLogic.provide({
     actors: { createRuntime: fromPromise<ExecRuntime, AgentServices>(({ input }) => createExecRuntime(input, { maxQueuedRuns: opts.maxQueuedRuns })) },
   });
   const actor = createActor(machine, { input: services });

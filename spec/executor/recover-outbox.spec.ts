@@ -62,6 +62,8 @@ async function setup(opts: { requireSigned?: boolean; failResults?: boolean } = 
     }),
     groups: createLiveValue<readonly string[]>([]),
     failpoints: createFailpoints(undefined),
+    now: Date.now,
+    random: Math.random,
   } as AgentServices;
   const ledger = await openAdmissionLedger(dataDir);
   const admit = async (script: string, state: 'pending' | 'launching') => {

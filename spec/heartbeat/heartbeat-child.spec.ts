@@ -8,8 +8,8 @@ import { createActor } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { COMMAND_PROTOCOLS, decodeHeartbeat, decodeObsEvent, encodeObsEvent, parseRfc3339, subjects, type Heartbeat } from '../../contract/index.js';
-import { heartbeatMachine } from '../../machines/heartbeat-machine.js';
-import { effectiveConfigMachine } from '../../machines/effective-config-machine.js';
+import { effectiveConfigLogic, heartbeatLogic } from '../../supervisor/children.js';
+import { logicalCpuCount } from '../../actors/kv-config/host-cpu.js';
 import { createTestServices, pollUntil } from '../config-kv/test-services.js';
 
 const FIRST_BEAT_MS = 2_000;
@@ -37,7 +37,7 @@ describe('heartbeat child (real broker)', () => {
     });
     await broker.nc.flush();
     const t = createTestServices(pc);
-    const actor = createActor(heartbeatMachine, { input: t.services }).start();
+    const actor = createActor(heartbeatLogic, { input: t.services }).start();
     try {
       const connectedAt = Date.now();
       t.broker.connected(nc);
@@ -80,7 +80,7 @@ describe('heartbeat child (real broker)', () => {
     expect(actor.getSnapshot().status).toBe('done');
 
     // A restarted heartbeat child in the same agent run does not announce again.
-    const again = createActor(heartbeatMachine, { input: t.services }).start();
+    const again = createActor(heartbeatLogic, { input: t.services }).start();
     await pollUntil('announce settled', 1_000, () => again.getSnapshot().matches({ running: { announce: 'done' } }));
     again.send({ type: 'shutdown' });
     expect(t.obs.messages).toHaveLength(1);
@@ -99,8 +99,8 @@ describe('heartbeat child (real broker)', () => {
     await broker.nc.flush();
     const kv = await broker.kvm.open('agent_config');
     const t = createTestServices(pc);
-    const config = createActor(effectiveConfigMachine, { input: t.services }).start();
-    const heartbeat = createActor(heartbeatMachine, { input: t.services }).start();
+    const config = createActor(effectiveConfigLogic, { input: { ...t.services, logicalCpus: logicalCpuCount() } }).start();
+    const heartbeat = createActor(heartbeatLogic, { input: t.services }).start();
     try {
       t.broker.connected(nc);
       await pollUntil('first heartbeat', FIRST_BEAT_MS, () => arrivals.length >= 1);

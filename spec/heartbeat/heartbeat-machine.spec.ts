@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { heartbeatMachine } from '../../machines/heartbeat-machine.js';
+import { heartbeatLogic } from '../../supervisor/children.js';
 import { MAX_TIMER_MS } from '../../contract/index.js';
 import { createPublishHeartbeat, type PublishHeartbeatInput, type PublishHeartbeatOutput } from '../../actors/heartbeat/publish-heartbeat.js';
 import { buildHeartbeat } from '../../actors/heartbeat/build-heartbeat.js';
@@ -26,7 +26,7 @@ function harness(result: () => PublishHeartbeatOutput = () => ({ ok: true, at: n
   const noPing = fromCallback<{ type: string }, ServePingInput>(() => () => undefined);
   const t = createTestServices('PC-hb-unit');
   const clock = new SimulatedClock();
-  const actor = createActor(heartbeatMachine.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), { input: t.services, clock }).start();
+  const actor = createActor(heartbeatLogic.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), { input: t.services, clock }).start();
   return { t, clock, actor, ticks };
 }
 
@@ -104,7 +104,7 @@ describe('heartbeat machine (simulated clock)', () => {
     const publish = fromPromise<PublishHeartbeatOutput, PublishHeartbeatInput>(async () => ({ ok: true, at: new Date().toISOString(), sample: { wallUs: 1, cpuUs: 1 } }));
     const noPing = fromCallback<{ type: string }, ServePingInput>(() => () => undefined);
     t.services.effectiveConfig.set({ ...defaultEffectiveConfig(), heartbeat_interval_ms: 30 * 86_400_000 });
-    const actor = createActor(heartbeatMachine.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), { input: t.services, clock }).start();
+    const actor = createActor(heartbeatLogic.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), { input: t.services, clock }).start();
     t.broker.connected({} as NatsConnection);
     await flush();
     expect(delays.length).toBeGreaterThan(0);
@@ -131,7 +131,7 @@ describe('heartbeat machine (simulated clock)', () => {
   it('the heartbeat.tick failpoint crashes the child (for the supervisor tests)', async () => {
     const t = createTestServices('PC-hb-fp', { failpoints: createFailpoints('heartbeat.tick=throw') });
     const noPing = fromCallback<{ type: string }, ServePingInput>(() => () => undefined);
-    const actor = createActor(heartbeatMachine.provide({ actors: { servePing: noPing, publishHeartbeat: createPublishHeartbeat() } }), { input: t.services, clock: new SimulatedClock() });
+    const actor = createActor(heartbeatLogic.provide({ actors: { servePing: noPing, publishHeartbeat: createPublishHeartbeat() } }), { input: t.services, clock: new SimulatedClock() });
     let crashed: unknown;
     actor.subscribe({ error: (err) => { crashed = err; } });
     actor.start();
@@ -145,7 +145,7 @@ describe('heartbeat machine (simulated clock)', () => {
     const t = createTestServices('PC-hb-obs');
     t.obs.failNext = 1;
     const clock = new SimulatedClock();
-    const actor = createActor(heartbeatMachine, { input: t.services, clock }).start();
+    const actor = createActor(heartbeatLogic, { input: t.services, clock }).start();
     await flush();
     expect(actor.getSnapshot().context.status.online).toBe('retrying');
     expect(t.obs.messages).toHaveLength(0);

@@ -9,7 +9,7 @@ import { createActor } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { decodeHwInventory, STREAM_INVENTORY, subjects, type HwInventory } from '../../contract/index.js';
-import { inventoryMachine } from '../../machines/inventory-machine.js';
+import { inventoryLogic } from '../../supervisor/children.js';
 import { createInventorySession } from '../../actors/inventory/inventory-session.js';
 import { createCollector } from '../../actors/inventory/collect-inventory.js';
 import type { InventoryCollector } from '../../actors/inventory/types.js';
@@ -45,7 +45,7 @@ describe('inventory child (real broker)', () => {
   it('publishes this machine\'s hw inventory to INVENTORY soon after connect, and only hw', async () => {
     const pc = 'PC-inv-01';
     const t = createTestServices(pc);
-    const actor = createActor(inventoryMachine.provide(FAST), { input: t.services }).start();
+    const actor = createActor(inventoryLogic.provide(FAST), { input: t.services }).start();
     try {
       expect(actor.getSnapshot().matches({ running: 'awaitingFirstConnect' })).toBe(true);
       t.broker.connected(nc);
@@ -86,7 +86,7 @@ describe('inventory child (real broker)', () => {
       dispose: async () => { disposed = true; },
     };
     const t = createTestServices(pc);
-    const machine = inventoryMachine.provide({ ...FAST, actors: { inventorySession: createInventorySession(() => flaky, ['hw', 'sw', 'net']) } });
+    const machine = inventoryLogic.provide({ ...FAST, actors: { inventorySession: createInventorySession(() => flaky, ['hw', 'sw', 'net']) } });
     const actor = createActor(machine, { input: t.services }).start();
     try {
       t.broker.connected(nc);
@@ -113,7 +113,7 @@ describe('inventory child (real broker)', () => {
       dispose: async () => undefined,
     };
     const t = createTestServices(pc);
-    const actor = createActor(inventoryMachine.provide({ ...FAST, actors: { inventorySession: createInventorySession(() => broken) } }), { input: t.services }).start();
+    const actor = createActor(inventoryLogic.provide({ ...FAST, actors: { inventorySession: createInventorySession(() => broken) } }), { input: t.services }).start();
     try {
       t.broker.connected(nc);
       await pollUntil('run recorded', 5_000, () => actor.getSnapshot().context.status.runs >= 1);

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { COLLECT_TIMEOUT_MS, FIRST_RUN_JITTER_MS, inventoryMachine } from '../../machines/inventory-machine.js';
+import { COLLECT_TIMEOUT_MS, FIRST_RUN_JITTER_MS } from '../../machines/inventory-machine.js';
+import { inventoryLogic } from '../../supervisor/children.js';
 import { PermissionViolationError } from '@nats-io/transport-node';
 import { isPublishRefusal, type PublishHwInput, type PublishHwOutput } from '../../actors/inventory/publish-hw.js';
 import type { AgentServices } from '../../actors/ports.js';
@@ -48,7 +49,7 @@ function harness(opts: { failPublishes?: number; intervalMs?: number; jitterMs?:
     published.push(input);
     return { bytes: 1, refused: opts.refuse === true };
   });
-  const machine = inventoryMachine.provide({ actors: { inventorySession: session, publishHw: publish } });
+  const machine = inventoryLogic.provide({ actors: { inventorySession: session, publishHw: publish } });
   const actor = createActor(machine, { input: t.services, clock }).start();
   return { t, clock, actor, collections, published };
 }
@@ -159,7 +160,7 @@ describe('inventory machine (simulated clock)', () => {
     const hung = fromCallback<{ type: string }, AgentServices>(({ receive }) => {
       receive(() => { requests += 1; });
     });
-    const actor = createActor(inventoryMachine.provide({ actors: { inventorySession: hung } }), { input: t.services, clock }).start();
+    const actor = createActor(inventoryLogic.provide({ actors: { inventorySession: hung } }), { input: t.services, clock }).start();
     t.broker.connected({} as NatsConnection);
     clock.increment(FIRST_RUN_JITTER_MS);
     expect(actor.getSnapshot().matches({ running: 'collecting' })).toBe(true);

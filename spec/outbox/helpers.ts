@@ -57,6 +57,8 @@ export function outboxServices(dataDir: string): { services: AgentServices; hub:
     effectiveConfig: createLiveValue({} as EffectiveConfig),
     groups: createLiveValue<readonly string[]>([]),
     failpoints: NO_FAILPOINTS,
+    now: Date.now,
+    random: Math.random,
   };
   return { services, hub, outboxes };
 }

@@ -26,6 +26,8 @@ export function fakeServices(failpoints?: string): AgentServices {
     effectiveConfig: createLiveValue(resolveEffectiveConfig({ groups: new Map() }, 2).config),
     groups: createLiveValue<readonly string[]>([]),
     failpoints: createFailpoints(failpoints),
+    now: Date.now,
+    random: Math.random,
   };
 }
 

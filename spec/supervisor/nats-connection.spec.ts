@@ -9,7 +9,7 @@ import { createActor, waitFor } from 'xstate';
 import type { NatsServerHandle } from '../../devtools/dev-broker/nats-server.js';
 import { startTokenServer } from '../harness/broker.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
-import { connectionMachine } from '../../machines/connection-machine.js';
+import { connectionLogic } from '../../supervisor/children.js';
 import { fakeServices } from './fake-children.js';
 
 const TOKEN = 's3cret-token';
@@ -35,7 +35,7 @@ describe('natsConnection actor (real server with token auth)', () => {
       credentials: { user: 'someone', password: 'wrong', token: TOKEN },
     } as unknown as AgentConfig;
     const services = { ...base, config, log };
-    const actor = createActor(connectionMachine, { input: services });
+    const actor = createActor(connectionLogic, { input: services });
     actor.start();
     try {
       await waitFor(actor, (s) => s.matches({ live: 'connected' }), { timeout: 15_000 });
