@@ -57,15 +57,43 @@ export interface AgentServices {
   readonly agentVersion: string;
   readonly broker: BrokerPort;
   readonly outboxes: Outboxes;
-  /** Resolved `agent_config` layers (§5.6); defaults until the KV is read. Only the `config` child calls `set`. */
-  readonly effectiveConfig: WritableLivePort<EffectiveConfig>;
-  /** Current groups: union of `agent_groups` and `agent_groups_derived` at `<pc_id>`, sorted. Only the `config` child calls `set`. */
-  readonly groups: WritableLivePort<readonly string[]>;
+  /** Resolved `agent_config` layers (§5.6); defaults until the KV is read. Read-only: the `config` child is its one writer. */
+  readonly effectiveConfig: LivePort<EffectiveConfig>;
+  /** Current groups: union of `agent_groups` and `agent_groups_derived` at `<pc_id>`, sorted. Read-only, like `effectiveConfig`. */
+  readonly groups: LivePort<readonly string[]>;
   readonly failpoints: Failpoints;
   /** Wall clock, epoch ms: machines read time only through this (tests pass a SimulatedClock's `now`). */
   readonly now: () => number;
   /** Random source in [0, 1): machines draw jitter only through this, so tests can pin it. */
   readonly random: () => number;
+}
+
+/** The write side of the hubs the `config` child owns. */
+export interface ConfigHubs {
+  readonly effectiveConfig: WritableLivePort<EffectiveConfig>;
+  readonly groups: WritableLivePort<readonly string[]>;
+}
+
+/**
+ * What the root supervisor holds: the services every child sees, plus the write side of the config
+ * hubs, which only the `config` child's input carries (`configServices`). Every other child's input
+ * is typed {@link AgentServices}, where the hubs are read-only views.
+ */
+export interface RootServices extends AgentServices {
+  readonly configHubs: ConfigHubs;
+}
+
+/** The `config` child's input: its services with the two hubs it owns writable. */
+export type ConfigServices = Omit<AgentServices, 'effectiveConfig' | 'groups'> & ConfigHubs;
+
+/** The `config` child's input from the root's services: the hubs' write side in place of their read-only views. */
+export function configServices(services: RootServices): ConfigServices {
+  return { ...services, effectiveConfig: services.configHubs.effectiveConfig, groups: services.configHubs.groups };
+}
+
+/** A read-only view of a hub: `current` and `watch`, no `set` (what non-writers get). */
+export function readOnlyView<T>(port: LivePort<T>): LivePort<T> {
+  return { current: () => port.current(), watch: (listener) => port.watch(listener) };
 }
 
 /** A minimal in-memory LivePort, used for defaults and in tests. */

@@ -19,7 +19,7 @@ import type { ExecRuntime } from '../actors/exec/exec-runtime.js';
 import type { ScriptFetch } from '../actors/exec/fetch-script.js';
 import type { GateSkip } from '../actors/exec/gates.js';
 import type { AdmittedCommand } from '../actors/exec/intake-pipeline.js';
-import { buildResult, notRunResult, skipResult, type ResultIdentity } from '../actors/exec/results.js';
+import { buildResult, notRunResult, skipResult, type ResultIdentity } from '../domain/results.js';
 import type { ProcessOutcome } from '../actors/exec/run-process.js';
 import type {
   checkRunGates, deliverRunResult, fetchScript, holdSlot, markLaunching, runProcess, watchKill,

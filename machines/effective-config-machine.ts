@@ -12,18 +12,23 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EffectiveConfig } from '../contract/index.js';
-import type { AgentServices } from '../actors/ports.js';
-import type { BrokerEvent, watchBroker } from '../actors/kv-config/watch-broker.js';
+import type { ConfigServices } from '../actors/ports.js';
+import type { watchBroker } from '../actors/kv-config/watch-broker.js';
+import type { BrokerEvent } from '../domain/broker-event.js';
 import type { KvConfigEvent, watchKvConfig } from '../actors/kv-config/watch-kv-config.js';
-import { applyKvEntry, emptyLayerState, resolveLayers, type LayerState } from '../actors/kv-config/layers.js';
-import { resourceRetryDelayMs } from '../actors/kv-config/resource-backoff.js';
+import { applyKvEntry, emptyLayerState, resolveLayers, type LayerState } from '../domain/config-layers.js';
+import { resourceRetryDelayMs } from '../domain/resource-backoff.js';
 import { notProvided } from './not-provided.js';
 import { logEffect, type LogLine } from './log-line.js';
 
-/** Input of the `config` child: the services plus the host's logical CPU count (the default of `max_local_concurrent`), read by the supervisor. */
-export interface EffectiveConfigInput extends AgentServices {
+/**
+ * Input of the `config` child: its services, with the write side of the effectiveConfig and groups
+ * hubs it owns, plus the host's logical CPU count (the default of `max_local_concurrent`), read by
+ * the supervisor.
+ */
+export type EffectiveConfigInput = ConfigServices & {
   readonly logicalCpus: number;
-}
+};
 
 /** The `status` summary of the `config` child. */
 export interface EffectiveConfigStatus {
@@ -40,7 +45,7 @@ export interface EffectiveConfigStatus {
 }
 
 interface Context {
-  readonly services: AgentServices;
+  readonly services: ConfigServices;
   readonly logicalCpus: number;
   readonly nc: NatsConnection | null;
   readonly layers: LayerState;

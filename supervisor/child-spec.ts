@@ -6,7 +6,7 @@
  * export const heartbeatChild: ChildSpec = { id: 'heartbeat', logic: heartbeatMachine, restart: 'permanent', shutdownMs: 1_000 };
  */
 import type { AnyStateMachine } from 'xstate';
-import type { AgentServices } from '../actors/ports.js';
+import type { RootServices } from '../actors/ports.js';
 
 /**
  * OTP restart types: `permanent` always restarts (even after a normal exit), `transient` restarts
@@ -26,5 +26,5 @@ export interface ChildSpec {
    * The child's input when it is not AgentServices itself: a narrow view of the services plus what
    * the root injects (its clock reading and a random draw in [0, 1)), so the child stays pure.
    */
-  readonly input?: (services: AgentServices, injected: { readonly now: number; readonly random: number }) => unknown;
+  readonly input?: (services: RootServices, injected: { readonly now: number; readonly random: number }) => unknown;
 }

@@ -29,7 +29,7 @@ import { createRuntime, recoverAdmissions, settleIntake, watchAdmissions } from 
 import { runIntake } from '../actors/exec/intake.js';
 import { checkRunGates, deliverRunResult, fetchScript, holdSlot, markLaunching, runProcess, watchKill } from '../actors/exec/run-actors.js';
 import { UPDATER_EFFECTS, updaterInput } from '../actors/updater/updater-effects.js';
-import type { AgentServices } from '../actors/ports.js';
+import { configServices, type RootServices } from '../actors/ports.js';
 import type { ChildSpec } from './child-spec.js';
 
 /** Shutdown grace of `connection`: drain plus a margin (the machine itself gives up after 2 s). */
@@ -79,9 +79,13 @@ export const executorLogic = executorMachine.provide({
 /** `updater` with its effects. */
 export const updaterLogic = updaterMachine.provide({ actors: UPDATER_EFFECTS });
 
-/** Input of `config`: the services plus the host's CPU count (read here, so the machine reads nothing itself). */
-function configInput(services: AgentServices) {
-  return { ...services, logicalCpus: logicalCpuCount() };
+/**
+ * Input of `config`: the services with the write side of the effectiveConfig and groups hubs (it is
+ * their one writer; every other child gets read-only views) plus the host's CPU count (read here,
+ * so the machine reads nothing itself).
+ */
+export function configInput(services: RootServices) {
+  return { ...configServices(services), logicalCpus: logicalCpuCount() };
 }
 
 /** Every child of the root supervisor, in start order. */

@@ -15,7 +15,7 @@
  */
 import { enqueueActions, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { isEscalation } from '../actors/escalation-error.js';
-import type { AgentServices } from '../actors/ports.js';
+import type { AgentServices, RootServices } from '../actors/ports.js';
 import type { ChildSpec } from './child-spec.js';
 import {
   DEFAULT_SUPERVISOR_FLAGS,
@@ -68,7 +68,8 @@ export type StopCause =
 
 /** Input of {@link rootMachine}. */
 export interface RootInput {
-  readonly services: AgentServices;
+  /** The children's services; the config hubs' write side goes only to the child whose spec asks for it. */
+  readonly services: RootServices;
   readonly children: readonly ChildSpec[];
   readonly flags?: SupervisorFlags;
   readonly shutdownBudgetMs?: number;
@@ -79,7 +80,7 @@ export interface RootInput {
 }
 
 interface RootContext {
-  readonly services: AgentServices;
+  readonly services: RootServices;
   readonly specs: readonly ChildSpec[];
   readonly flags: SupervisorFlags;
   readonly shutdownBudgetMs: number;

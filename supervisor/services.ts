@@ -1,7 +1,8 @@
 /**
- * Builds the {@link AgentServices} every child receives as `input`: the broker hub, the live
- * effective config and groups (defaults until the `config` child reads the KV), failpoints from
- * the environment and the outboxes.
+ * Builds the {@link RootServices} the supervisor holds: the {@link AgentServices} every child
+ * receives as `input` (the broker hub, read-only views of the effective config and groups —
+ * defaults until the `config` child reads the KV —, failpoints from the environment and the
+ * outboxes) plus the write side of the two config hubs, which only the `config` child gets.
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -9,7 +10,7 @@ import { resolveEffectiveConfig, type EffectiveConfig } from '../contract/index.
 import { createBrokerHub } from '../actors/broker-hub.js';
 import type { AgentConfig } from '../actors/config/load-config.js';
 import { createFailpoints } from '../actors/failpoints.js';
-import { createLiveValue, type AgentServices } from '../actors/ports.js';
+import { createLiveValue, readOnlyView, type ConfigHubs, type RootServices } from '../actors/ports.js';
 import { createOutboxes } from '../actors/outbox/create-outboxes.js';
 
 /** Options of {@link createAgentServices}; the environment is injectable for tests. */
@@ -21,22 +22,24 @@ export interface CreateAgentServicesOptions {
 }
 
 /** Builds the services of one agent process. Failpoint parse errors are logged at warn. */
-export function createAgentServices(opts: CreateAgentServicesOptions): AgentServices {
+export function createAgentServices(opts: CreateAgentServicesOptions): RootServices {
   const env = opts.env ?? process.env;
   const failpoints = createFailpoints(env['KANADE_FAILPOINTS']);
   for (const error of failpoints.errors) opts.log.warn(error);
   if (failpoints.armed.size > 0) opts.log.warn({ failpoints: Object.fromEntries(failpoints.armed) }, 'failpoints armed (tests only)');
   const defaults: EffectiveConfig = resolveEffectiveConfig({ groups: new Map() }, os.availableParallelism()).config;
+  const configHubs: ConfigHubs = { effectiveConfig: createLiveValue(defaults), groups: createLiveValue<readonly string[]>([]) };
   return {
     config: opts.config,
     log: opts.log,
     agentVersion: opts.agentVersion,
     broker: createBrokerHub(),
     outboxes: createOutboxes(opts.config.dataDir, opts.config.pcId, opts.log),
-    effectiveConfig: createLiveValue(defaults),
-    groups: createLiveValue<readonly string[]>([]),
+    effectiveConfig: readOnlyView(configHubs.effectiveConfig),
+    groups: readOnlyView(configHubs.groups),
     failpoints,
     now: Date.now,
     random: Math.random,
+    configHubs,
   };
 }

@@ -13,7 +13,7 @@ import { legacyRefusedResultId, signatureRefusedResultId, uuidV4 } from '../ids.
 import type { AdmissionLedger, AdmissionRecord } from './admission-ledger.js';
 import { jsonNestingDepth, MAX_COMMAND_BODY_BYTES, MAX_COMMAND_JSON_DEPTH, requestIdHint } from './body-limits.js';
 import type { Keyring } from './keyring.js';
-import { notRunResult } from './results.js';
+import { notRunResult } from '../../domain/results.js';
 import { verifySignature, type HeaderMap, type SignatureCheck } from './verify-signature.js';
 
 export { MAX_COMMAND_BODY_BYTES } from './body-limits.js';

@@ -14,7 +14,7 @@ import {
   decodeGroupsValue, invalidGroupNames, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED, replayDurableName, STREAM_EXEC, subjects, unionGroups,
   type GroupsValue,
 } from '../../contract/index.js';
-import { resourceRetryDelayMs } from '../kv-config/resource-backoff.js';
+import { resourceRetryDelayMs } from '../../domain/resource-backoff.js';
 import type { ExecRuntime } from './exec-runtime.js';
 import type { IntakeMessage } from './intake-pipeline.js';
 import { signatureHeaders } from './verify-signature.js';
@@ -22,9 +22,17 @@ import { signatureHeaders } from './verify-signature.js';
 /** Messages the replay consumer buffers at once. */
 export const REPLAY_MAX_MESSAGES = 16;
 
+/**
+ * What the intake uses of the executor's runtime: the groups hub (read-only) and the admission
+ * queue, not the ledger, budget or result delivery.
+ */
+export type IntakeRuntime = Pick<ExecRuntime, 'pcId' | 'log' | 'groups' | 'submit' | 'now'> & {
+  readonly services: Pick<ExecRuntime['services'], 'groups'>;
+};
+
 /** Input of the intake actor. */
 export interface IntakeInput {
-  readonly runtime: ExecRuntime;
+  readonly runtime: IntakeRuntime;
   readonly nc: NatsConnection;
 }
 

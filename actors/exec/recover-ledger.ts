@@ -12,20 +12,25 @@ import {
 } from '../../contract/index.js';
 import type { ExecRuntime } from './exec-runtime.js';
 import type { AdmittedCommand } from './intake-pipeline.js';
-import { buildResult } from './results.js';
+import { buildResult } from '../../domain/results.js';
+
+/** What startup recovery uses of the executor's runtime: the ledger, the pipeline and result delivery. */
+export type RecoveryRuntime = Pick<ExecRuntime, 'ledger' | 'log' | 'pcId' | 'now' | 'pipeline' | 'deliverResult' | 'releaseResult'> & {
+  readonly services: Pick<ExecRuntime['services'], 'outboxes'>;
+};
 
 /**
  * Whether a result with `resultId` already waits in the results outbox (or its `stuck/`): then the
  * real result was queued before the stop (SIGKILL between the enqueue and the ledger write, or a
  * failed ledger write) and must not be replaced by a re-queue under the same file name.
  */
-async function alreadyQueued(runtime: ExecRuntime, resultId: string): Promise<boolean> {
+async function alreadyQueued(runtime: RecoveryRuntime, resultId: string): Promise<boolean> {
   const has = runtime.services.outboxes.results.has;
   return has === undefined ? false : has.call(runtime.services.outboxes.results, resultId);
 }
 
 /** Recovers every unfinished record; returns the pending commands to run now. Deliveries continue in the background. */
-export async function recoverLedger(runtime: ExecRuntime): Promise<AdmittedCommand[]> {
+export async function recoverLedger(runtime: RecoveryRuntime): Promise<AdmittedCommand[]> {
   const { ledger, log } = runtime;
   const toRun: AdmittedCommand[] = [];
   const results = runtime.services.outboxes.results;

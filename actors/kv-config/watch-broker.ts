@@ -8,12 +8,8 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { fromCallback } from 'xstate';
+import type { BrokerEvent } from '../../domain/broker-event.js';
 import type { BrokerPort } from '../ports.js';
-
-/** Events sent by {@link watchBroker}. */
-export type BrokerEvent =
-  | { readonly type: 'broker.connected'; readonly nc: NatsConnection }
-  | { readonly type: 'broker.disconnected' };
 
 /** Sends the current broker state at once and every change after; unsubscribes when stopped. */
 export const watchBroker = fromCallback<{ type: string }, BrokerPort>(({ input, sendBack }) => {

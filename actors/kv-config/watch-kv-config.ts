@@ -17,7 +17,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { fromCallback } from 'xstate';
 import { KV_AGENT_CONFIG, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED } from '../../contract/index.js';
-import { isRelevantConfigKey, type KvEntryEvent, type LayerBucket } from './layers.js';
+import { isRelevantConfigKey, type KvEntryEvent, type LayerBucket } from '../../domain/config-layers.js';
 
 /** Input of {@link watchKvConfig}. */
 export interface WatchKvConfigInput {

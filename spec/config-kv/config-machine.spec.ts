@@ -7,9 +7,9 @@ import { createActor, fromCallback, SimulatedClock } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { effectiveConfigLogic } from '../../supervisor/children.js';
 import { logicalCpuCount } from '../../actors/kv-config/host-cpu.js';
-import { applyKvEntry, emptyLayerState, resolveLayers, type KvEntryEvent, type LayerState } from '../../actors/kv-config/layers.js';
+import { applyKvEntry, emptyLayerState, resolveLayers, type KvEntryEvent, type LayerState } from '../../domain/config-layers.js';
 import type { WatchKvConfigInput } from '../../actors/kv-config/watch-kv-config.js';
-import { resourceRetryDelayMs } from '../../actors/kv-config/resource-backoff.js';
+import { resourceRetryDelayMs } from '../../domain/resource-backoff.js';
 import { createTestServices } from './test-services.js';
 
 const PC = 'PC-unit';

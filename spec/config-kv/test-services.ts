@@ -9,7 +9,7 @@ import type { EffectiveConfig, EventStarted, ExecResult, ObsEvent } from '../../
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_TARGET_VERSION_JITTER_MS } from '../../contract/index.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { NO_FAILPOINTS, type Failpoints } from '../../actors/failpoints.js';
-import { createLiveValue, type AgentServices, type BrokerState, type OutboxPort } from '../../actors/ports.js';
+import { createLiveValue, type ConfigServices, type BrokerState, type OutboxPort } from '../../actors/ports.js';
 import { pollUntil } from '../harness/poll.js';
 
 /** A BrokerPort the test drives. */
@@ -82,7 +82,8 @@ export function testAgentConfig(pcId: string, overrides: Partial<AgentConfig> = 
 
 /** Everything a child test needs, plus handles to drive and inspect it. */
 export interface TestServices {
-  services: AgentServices;
+  /** Writable hubs: the test plays the `config` child, their one writer. */
+  services: ConfigServices;
   broker: TestBroker;
   obs: RecordingOutbox<ObsEvent>;
   /** Parsed log lines so far. */
@@ -100,7 +101,7 @@ export function createTestServices(pcId: string, opts: { config?: Partial<AgentC
   });
   const broker = createTestBroker();
   const obs = recordingOutbox<ObsEvent>();
-  const services: AgentServices = {
+  const services: ConfigServices = {
     config: testAgentConfig(pcId, opts.config),
     log: pino({ level: 'debug' }, sink),
     agentVersion: '0.1.0-test',

@@ -20,7 +20,7 @@ import type { AgentConfig } from '../../actors/config/load-config.js';
 import { createBrokerHub, type BrokerHub } from '../../actors/broker-hub.js';
 import { createFailpoints } from '../../actors/failpoints.js';
 import { createExecRuntime, type ExecRuntime } from '../../actors/exec/exec-runtime.js';
-import { createLiveValue, type AgentServices, type OutboxPort } from '../../actors/ports.js';
+import { createLiveValue, type AgentServices, type ConfigServices, type OutboxPort } from '../../actors/ports.js';
 import { executorLogic } from '../../supervisor/children.js';
 import type { Broker } from '../harness/broker.js';
 import { pollUntil } from '../harness/poll.js';
@@ -42,7 +42,8 @@ export interface ExecutorOptions {
 /** A running executor and its handles. */
 export interface TestExecutor {
   actor: Actor<typeof executorLogic>;
-  services: AgentServices;
+  /** Writable hubs: the test plays the `config` child, their one writer. */
+  services: ConfigServices;
   hub: BrokerHub;
   nc: NatsConnection;
   pcId: string;
@@ -108,7 +109,7 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
   const obs: ObsEvent[] = [];
   const events: EventStarted[] = [];
   const resultFaults = { fail: 0, rejected: 0 };
-  const services: AgentServices = {
+  const services: ConfigServices = {
     config,
     log: pino({ level: 'debug' }, sink),
     agentVersion: '0.1.0-test',

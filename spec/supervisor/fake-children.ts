@@ -9,10 +9,14 @@ import { createBrokerHub } from '../../actors/broker-hub.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { EscalationError } from '../../actors/escalation-error.js';
 import { createFailpoints } from '../../actors/failpoints.js';
-import { createLiveValue, type AgentServices } from '../../actors/ports.js';
+import { createLiveValue, readOnlyView, type AgentServices, type RootServices } from '../../actors/ports.js';
 
 /** Services with a silent logger; `failpoints` from a spec string. */
-export function fakeServices(failpoints?: string): AgentServices {
+export function fakeServices(failpoints?: string): RootServices {
+  const configHubs = {
+    effectiveConfig: createLiveValue(resolveEffectiveConfig({ groups: new Map() }, 2).config),
+    groups: createLiveValue<readonly string[]>([]),
+  };
   return {
     config: { pcId: 'test-pc', natsUrls: ['nats://127.0.0.1:1'], dataDir: '/tmp/none' } as unknown as AgentConfig,
     log: pino({ level: 'silent' }),
@@ -23,11 +27,12 @@ export function fakeServices(failpoints?: string): AgentServices {
       events: { enqueue: async () => undefined },
       obs: { enqueue: async () => undefined },
     },
-    effectiveConfig: createLiveValue(resolveEffectiveConfig({ groups: new Map() }, 2).config),
-    groups: createLiveValue<readonly string[]>([]),
+    effectiveConfig: readOnlyView(configHubs.effectiveConfig),
+    groups: readOnlyView(configHubs.groups),
     failpoints: createFailpoints(failpoints),
     now: Date.now,
     random: Math.random,
+    configHubs,
   };
 }
 

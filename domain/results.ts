@@ -1,5 +1,5 @@
 /** Builders of the ExecResults the executor sends (§5.3), so every path fills the fields alike. */
-import { EXIT_KILLED, formatRfc3339, type Command, type ExecResult } from '../../contract/index.js';
+import { EXIT_KILLED, formatRfc3339, type Command, type ExecResult } from '../contract/index.js';
 
 /** Identity fields every result of a command shares. */
 export interface ResultIdentity {

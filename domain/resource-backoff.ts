@@ -6,7 +6,7 @@
  * resourceRetryDelayMs(0); // 750..1250
  * resourceRetryDelayMs(20); // 225000..375000 (capped at 300 s before jitter)
  */
-import { RESOURCE_RETRY_BASE_MS, RESOURCE_RETRY_CAP_MS, RESOURCE_RETRY_JITTER } from '../../contract/index.js';
+import { RESOURCE_RETRY_BASE_MS, RESOURCE_RETRY_CAP_MS, RESOURCE_RETRY_JITTER } from '../contract/index.js';
 
 /** Delay before attempt `attempt + 1` (attempt 0 = the first retry). */
 export function resourceRetryDelayMs(attempt: number, random: () => number = Math.random): number {

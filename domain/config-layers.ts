@@ -12,7 +12,7 @@
 import {
   CONFIG_GROUP_PREFIX, configKeys, decodeConfigScope, decodeGroupsValue, describeDecodeError, invalidGroupNames, resolveEffectiveConfig, unionGroups,
   type ConfigScope, type EffectiveConfig, type GroupsValue,
-} from '../../contract/index.js';
+} from '../contract/index.js';
 
 /** Which bucket an entry came from: `agent_config`, `agent_groups` or `agent_groups_derived`. */
 export type LayerBucket = 'config' | 'groups' | 'groups_derived';
