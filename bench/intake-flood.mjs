@@ -5,6 +5,9 @@
  * bad JSON, random bytes, a request_id that is an object) on its own `commands.pc.<pc_id>` subject.
  * Every body must be screened and acked with bounded work; memory must come back near idle.
  * Needs `npx tsc -p tsconfig.json` first. Run: node bench/intake-flood.mjs (FLOOD=10000).
+ * `MEM_PROBE=1` preloads bench/mem-probe.mjs in the agent and prints heap used / heap total /
+ * external / RSS at each reading; `AGENT_NODE_FLAGS="--trace-gc …"` adds node flags to the agent;
+ * `AGENT_ROOT=/other/checkout` runs another build's dist/ (side-by-side comparisons).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +23,9 @@ import { readControlSocket } from '../dist/actors/control-socket.js';
 const FLOOD = Number(process.env.FLOOD ?? 10_000);
 const SETTLE_MS = Math.max(5_000, Number(process.env.SETTLE_MS ?? 60_000));
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const AGENT_ROOT = process.env.AGENT_ROOT ?? ROOT;
+const MEM_PROBE = process.env.MEM_PROBE === '1';
+const AGENT_NODE_FLAGS = (process.env.AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const rssMb = async (pid) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,9 +41,21 @@ await writeFile(configPath, [
   '[log]', 'level = "error"', 'keep_days = 0',
   '[control]', `socket = ${JSON.stringify(socket)}`, '',
 ].join('\n'));
-const agent = spawn(process.execPath, [path.join(ROOT, 'dist/bin/kanade-agent.js'), 'run', '--config', configPath], {
-  stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
+const probeFile = path.join(dir, 'mem-probe.jsonl');
+const agent = spawn(process.execPath, [
+  ...AGENT_NODE_FLAGS, ...(MEM_PROBE ? ['--import', path.join(ROOT, 'bench/mem-probe.mjs')] : []),
+  path.join(AGENT_ROOT, 'dist/bin/kanade-agent.js'), 'run', '--config', configPath,
+], {
+  stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '', MEM_PROBE_FILE: MEM_PROBE ? probeFile : '' },
 });
+/** The probe's last line (heap used/total, external, RSS as the agent sees them), or '' without MEM_PROBE. */
+const probe = async () => {
+  if (!MEM_PROBE) return '';
+  const lines = (await readFile(probeFile, 'utf8').catch(() => '')).trim().split('\n');
+  const m = JSON.parse(lines.at(-1) || '{}');
+  return ` [heap used ${m.heap_used} / total ${m.heap_total} (new ${m.new_space}, old ${m.old_space}, large ${m.large_object_space}), external ${m.external} (array buffers ${m.array_buffers}), rss ${m.rss}]`;
+};
+const readings = {};
 const received = async () => {
   try {
     const report = JSON.parse(await readControlSocket(socket, 2_000));
@@ -54,6 +72,7 @@ try {
   }
   await sleep(5_000);
   const idle = await rssMb(agent.pid);
+  readings.idle = await probe();
   const size = 8 * 1024;
   const bodies = [
     `{"request_id":${'['.repeat(size / 2)}${']'.repeat(size / 2)}}`,
@@ -62,7 +81,14 @@ try {
     `{"request_id":{"a":"${'y'.repeat(size)}"},"shell":"sh"}`,
   ];
   let peak = idle;
-  const sampler = setInterval(() => { rssMb(agent.pid).then((v) => { peak = Math.max(peak, v); }, () => undefined); }, 100);
+  const sampler = setInterval(() => {
+    rssMb(agent.pid).then(async (v) => {
+      if (v > peak) {
+        peak = v;
+        readings.peak = await probe();
+      }
+    }, () => undefined);
+  }, 100);
   const before = await received();
   const t0 = performance.now();
   for (let i = 0; i < FLOOD; i += 1) {
@@ -84,12 +110,16 @@ try {
   await sleep(5_000);
   clearInterval(sampler);
   const after = await rssMb(agent.pid);
+  readings.after = await probe();
   // V8 gives heap back lazily: a second reading after SETTLE_MS (default 60 s) shows where RSS settles.
   await sleep(SETTLE_MS - 5_000);
   const settled = await rssMb(agent.pid);
+  readings.settled = await probe();
   console.log(`flood of ${FLOOD} hostile bodies (~8 KB each, ${((FLOOD * size) / 1e6).toFixed(0)} MB), node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
   console.log(`${got} received and screened in ${floodMs.toFixed(0)} ms (${Math.round(got / (floodMs / 1000))}/s; status counts once a second)`);
   console.log(`RSS idle ${idle.toFixed(1)} MB, peak ${peak.toFixed(1)} MB (+${(peak - idle).toFixed(1)}), 5 s after ${after.toFixed(1)} MB (+${(after - idle).toFixed(1)}), ${SETTLE_MS / 1000} s after ${settled.toFixed(1)} MB (+${(settled - idle).toFixed(1)})`);
+  if (MEM_PROBE) for (const [k, v] of Object.entries(readings)) console.log(`  ${k}:${v}`);
+  console.log(JSON.stringify({ bench: 'intake-flood', agent: AGENT_ROOT, flags: AGENT_NODE_FLAGS, load: os.loadavg()[0], received: got, idle_mb: idle, peak_mb: peak, after5_mb: after, settled_mb: settled, settle_ms: SETTLE_MS }));
 } finally {
   agent.kill('SIGTERM');
   await new Promise((r) => agent.once('exit', r));

@@ -346,7 +346,11 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       }
       return;
     }
-    queue.push({ screened, ack, bytes });
+    // nats.js hands out views into its 64 KiB socket read buffers: a queued view would pin the whole
+    // buffer (promoted to the old generation, freed only at a full GC, and a fragmented malloc heap
+    // afterwards: #17 item 5). Queue an exact-size copy, so the read buffer dies young.
+    const own = msg.data.byteLength === msg.data.buffer.byteLength ? screened : { msg: { ...msg, data: new Uint8Array(msg.data) }, parsed: screened.parsed };
+    queue.push({ screened: own, ack, bytes });
     queuedBytes += bytes;
     kick();
   };

@@ -11,7 +11,7 @@
  * a Windows drive letter).
  */
 import os from 'node:os';
-import * as si from 'systeminformation';
+import type * as si from 'systeminformation';
 import { readOsRelease, type OsRelease } from './os-release.js';
 import { collectPosixSoftware, type RunTool, runTool } from './posix-software.js';
 import type { HwFacts, InventoryCollector, NetAdapter, SoftwareList } from './types.js';
@@ -31,15 +31,21 @@ export interface PosixSources {
   runTool: RunTool;
 }
 
+/**
+ * systeminformation is imported on first use, not at agent start: it is ≈ 2 MB of heap and the
+ * resident agent needs it once a day (docs/PERFORMANCE.md, idle footprint).
+ */
+const systeminformation = (): Promise<typeof si> => import('systeminformation');
+
 /** The real sources. */
 export const POSIX_SOURCES: PosixSources = {
   osRelease: () => readOsRelease(),
-  cpu: () => si.cpu(),
-  mem: () => si.mem(),
-  fsSize: () => si.fsSize(),
-  networkInterfaces: () => si.networkInterfaces(),
-  networkInterfaceDefault: () => si.networkInterfaceDefault(),
-  networkGatewayDefault: () => si.networkGatewayDefault(),
+  cpu: async () => (await systeminformation()).cpu(),
+  mem: async () => (await systeminformation()).mem(),
+  fsSize: async () => (await systeminformation()).fsSize(),
+  networkInterfaces: async () => (await systeminformation()).networkInterfaces(),
+  networkInterfaceDefault: async () => (await systeminformation()).networkInterfaceDefault(),
+  networkGatewayDefault: async () => (await systeminformation()).networkGatewayDefault(),
   runTool,
 };
 

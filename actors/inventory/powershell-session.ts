@@ -8,7 +8,7 @@
  * const json = await ps.run('Get-CimInstance -ClassName Win32_OperatingSystem | ConvertTo-Json -Compress');
  * await ps.dispose();
  */
-import { PowerShell } from 'node-powershell';
+import type { PowerShell } from 'node-powershell';
 
 /** Longest one inventory command may run before the session is replaced. */
 export const POWERSHELL_INVOCATION_TIMEOUT_MS = 120_000;
@@ -39,9 +39,12 @@ interface Session {
 export function createPowerShellSession(opts: PowerShellSessionOptions = {}): PowerShellRunner {
   const executable = opts.executable ?? (process.platform === 'win32' ? 'powershell' : 'pwsh');
   let current: Session | undefined;
+  let starting: Promise<Session> | undefined;
 
-  const start = (): Session => {
-    const shell = new PowerShell({
+  // node-powershell is imported with the first command, so a Linux/macOS agent never loads it.
+  const start = async (): Promise<Session> => {
+    const { PowerShell: Shell } = await import('node-powershell');
+    const shell = new Shell({
       executable,
       executableOptions: { '-NoProfile': true, '-NonInteractive': true },
       invocationTimeout: opts.invocationTimeoutMs ?? POWERSHELL_INVOCATION_TIMEOUT_MS,
@@ -64,7 +67,12 @@ export function createPowerShellSession(opts: PowerShellSessionOptions = {}): Po
   return {
     async run(command) {
       if (current?.dead) await retire(current, 'the PowerShell process exited');
-      const session = current ?? (current = start());
+      let session = current;
+      if (session === undefined) {
+        // One start at a time: concurrent first commands share the session being started.
+        starting ??= start().finally(() => { starting = undefined; });
+        session = current = await starting;
+      }
       try {
         const result = await session.shell.invoke(command);
         if (result.hadErrors) throw new Error(`PowerShell: ${result.raw.trim().split('\n')[0] ?? 'error'}`);
