@@ -5,6 +5,10 @@
  * release build) instead of `node dist/bin/kanade-agent.js`.
  *
  *   node bench/start-backlog.mjs [--backlog 100000] [--rounds 3] [--bin release/kanade-agent]
+ *   node bench/start-backlog.mjs --bins now=.,before=/tmp/old-checkout,exe=/tmp/rel/kanade-agent
+ *
+ * `--bins` compares builds side by side in one run (a directory runs its dist/ under this node, a
+ * file is run as an executable); each round runs every build on the empty and the backlog dir.
  *
  * On a real nats-server, it spawns `kanade-agent run` on a data dir whose `outbox/` holds
  * `--backlog` realistic results (and, side by side, on an empty one) and times spawn → the first
@@ -13,6 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +38,11 @@ const arg = (name, fallback) => {
 const BACKLOG = Number(arg('--backlog', 100_000));
 const ROUNDS = Number(arg('--rounds', 3));
 const BIN = arg('--bin', undefined);
+const BINS = arg('--bins', undefined)?.split(',').map((entry) => {
+  const [label, where] = entry.split('=');
+  const isDir = statSync(where).isDirectory();
+  return { label, cmd: isDir ? process.execPath : where, args: isDir ? [path.join(path.resolve(where), 'dist', 'bin', 'kanade-agent.js')] : [] };
+}) ?? [{ label: BIN ?? 'node dist/bin/kanade-agent.js', cmd: BIN ?? process.execPath, args: BIN === undefined ? [path.join(root, 'dist', 'bin', 'kanade-agent.js')] : [] }];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function result(i, pc) {
@@ -52,7 +62,8 @@ async function agentDir(work, name, url, backlog) {
   await Promise.all(Array.from({ length: 64 }, async () => {
     while (next < backlog) {
       const r = result(next++, name);
-      await writeFile(path.join(outbox, `${r.result_id}.json`), encodeExecResult(r));
+      // 0600, as the agent's own enqueue writes them (a looser mode would add a chmod per file at start).
+      await writeFile(path.join(outbox, `${r.result_id}.json`), encodeExecResult(r), { mode: 0o600 });
     }
   }));
   const config = path.join(dir, 'agent.toml');
@@ -62,12 +73,11 @@ async function agentDir(work, name, url, backlog) {
 }
 
 /** Spawns the agent; resolves with spawn → first heartbeat (ms), then stops it. */
-async function timeToHeartbeat(nc, config, pc) {
+async function timeToHeartbeat(nc, config, pc, bin) {
   const sub = nc.subscribe(`heartbeat.${pc}`, { max: 1 });
   await nc.flush();
   const t0 = performance.now();
-  const [cmd, cmdArgs] = BIN === undefined ? [process.execPath, [path.join(root, 'dist', 'bin', 'kanade-agent.js')]] : [BIN, []];
-  const child = spawn(cmd, [...cmdArgs, 'run', '--config', config], { stdio: 'ignore', env: { ...process.env, KANADE_AGENT_DATA_DIR: '' } });
+  const child = spawn(bin.cmd, [...bin.args, 'run', '--config', config], { stdio: 'ignore', env: { ...process.env, KANADE_AGENT_DATA_DIR: '' } });
   await sub[Symbol.asyncIterator]().next();
   const ms = performance.now() - t0;
   const exited = new Promise((resolve) => child.on('exit', resolve));
@@ -83,21 +93,27 @@ try {
   await bootstrapBackendResources(nc);
   const empty = await agentDir(work, 'START-EMPTY', server.url, 0);
   const full = await agentDir(work, 'START-BACKLOG', server.url, BACKLOG);
-  const runs = { empty: [], backlog: [] };
+  const runs = Object.fromEntries(BINS.map((b) => [b.label, { empty: [], backlog: [] }]));
   // Warm-up (page cache of the agent's code), not measured.
-  await timeToHeartbeat(nc, empty, 'START-EMPTY');
+  for (const bin of BINS) await timeToHeartbeat(nc, empty, 'START-EMPTY', bin);
   for (let r = 0; r < ROUNDS; r += 1) {
-    runs.empty.push(await timeToHeartbeat(nc, empty, 'START-EMPTY'));
-    // SIGKILL leaves the backlog in place (a few files may have been delivered; refill is not needed for the figure).
-    runs.backlog.push(await timeToHeartbeat(nc, full, 'START-BACKLOG'));
-    console.log(`round ${r + 1}: empty ${runs.empty.at(-1).toFixed(0)} ms, ${BACKLOG} backlog ${runs.backlog.at(-1).toFixed(0)} ms`);
+    for (const bin of BINS) {
+      const mine = runs[bin.label];
+      mine.empty.push(await timeToHeartbeat(nc, empty, 'START-EMPTY', bin));
+      // SIGKILL leaves the backlog in place (a few files may have been delivered; refill is not needed for the figure).
+      mine.backlog.push(await timeToHeartbeat(nc, full, 'START-BACKLOG', bin));
+      console.log(`round ${r + 1}, ${bin.label}: empty ${mine.empty.at(-1).toFixed(0)} ms, ${BACKLOG} backlog ${mine.backlog.at(-1).toFixed(0)} ms`);
+    }
   }
   await nc.close();
-  console.log(JSON.stringify({
-    bench: 'start-backlog', bin: BIN ?? 'node dist/bin/kanade-agent.js', backlog: BACKLOG, load: loadavg().map((x) => Math.round(x * 10) / 10),
-    empty_ms: Math.round(median(runs.empty)), backlog_ms: Math.round(median(runs.backlog)),
-    empty_runs: runs.empty.map(Math.round), backlog_runs: runs.backlog.map(Math.round),
-  }));
+  for (const bin of BINS) {
+    const mine = runs[bin.label];
+    console.log(JSON.stringify({
+      bench: 'start-backlog', bin: bin.label, backlog: BACKLOG, load: loadavg().map((x) => Math.round(x * 10) / 10),
+      empty_ms: Math.round(median(mine.empty)), backlog_ms: Math.round(median(mine.backlog)),
+      empty_runs: mine.empty.map(Math.round), backlog_runs: mine.backlog.map(Math.round),
+    }));
+  }
 } finally {
   await server.cleanup();
   await rm(work, { recursive: true, force: true });
