@@ -1,16 +1,25 @@
 #!/usr/bin/env node
 /**
- * Bench for issue 5 (docs/PERFORMANCE.md, "Executor latency"): publish → ExecResult stored in
- * RESULTS for `echo ok`, p50/p99 over N sequential commands sent to the real agent process
- * (`kanade-agent run`: admission ledger fsyncs, gates with live KV reads, spawn, results outbox,
- * JetStream PubAck), against a bare `sh -c 'echo ok'` spawn measured in the same run.
+ * Bench for issue 5 / issue 15 item 1 (docs/PERFORMANCE.md, "Executor latency"): publish →
+ * ExecResult stored in RESULTS for `echo ok`, p50/p99 over N sequential commands sent to the real
+ * agent process (`kanade-agent run`: admission journal, gates with live KV reads, spawn, results
+ * outbox, JetStream PubAck), against a bare `sh -c 'echo ok'` spawn measured in the same run.
  * Needs `npx tsc -p tsconfig.json` first (it imports dist/). Run: node bench/exec-latency.mjs
- * (COMMANDS=200 WARMUP=20 by default; BENCH_TMP=/dev/shm to take fsync out of the picture).
+ *
+ * COMMANDS=200 WARMUP=20 by default; BENCH_TMP=/dev/shm takes fsync out of the picture.
+ * AGENT_BIN=<path> measures another build; BASE_BIN=<path> (e.g. a copy of main's dist/ inside this
+ * checkout, so node_modules resolve) runs a second agent side by side: the rounds alternate
+ * agent → base → bare spawn, so all three see the same machine load.
+ * PHASES=1 runs the agents at log level debug and prints, per agent, the p50 of each step between
+ * consecutive log lines of a command (ms resolution, the agent's own clock), plus publish → first
+ * line and last line → result in RESULTS. Debug logging costs time itself: take latency from a run
+ * without PHASES.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from '../dist/devtools/dev-broker/nats-server.js';
@@ -19,6 +28,7 @@ import { commandBytes, draftCommand } from '../dist/actors/command-publisher.js'
 
 const COMMANDS = Number(process.env.COMMANDS ?? 200);
 const WARMUP = Number(process.env.WARMUP ?? 20);
+const PHASES = process.env.PHASES === '1';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const pct = (values, p) => {
@@ -42,18 +52,39 @@ await bootstrapBackendResources(nc);
 // BENCH_TMP=/dev/shm puts the data dir (ledger, outbox) on tmpfs, where fsync costs nothing: the
 // difference to the default run is the price of durability.
 const dir = await mkdtemp(path.join(process.env.BENCH_TMP ?? os.tmpdir(), 'kanade-bench-exec-'));
-const pcId = 'BENCH-EXEC';
-const configPath = path.join(dir, 'agent.toml');
-await writeFile(configPath, [
-  '[agent]', `id = "${pcId}"`, `nats_url = "${server.url}"`, `data_dir = ${JSON.stringify(path.join(dir, 'data'))}`,
-  '[log]', 'level = "warn"', 'keep_days = 0',
-  '[security]', `command_keys_file = ${JSON.stringify(path.join(dir, 'none.json'))}`,
-  '[control]', `socket = ${JSON.stringify(path.join(dir, 'agent.sock'))}`, '',
-].join('\n'));
-// AGENT_BIN=<path> measures another build (e.g. a copy of main's dist/) with this same harness.
-const agent = spawn(process.execPath, [process.env.AGENT_BIN ?? path.join(ROOT, 'dist/bin/kanade-agent.js'), 'run', '--config', configPath], {
-  stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
-});
+
+/** Log lines per request_id, for PHASES. */
+const startAgent = async (label, bin) => {
+  const pcId = `BENCH-EXEC-${label}`;
+  const configPath = path.join(dir, `${label}.toml`);
+  await writeFile(configPath, [
+    '[agent]', `id = "${pcId}"`, `nats_url = "${server.url}"`, `data_dir = ${JSON.stringify(path.join(dir, `data-${label}`))}`,
+    '[log]', `level = "${PHASES ? 'debug' : 'warn'}"`, 'keep_days = 0',
+    '[security]', `command_keys_file = ${JSON.stringify(path.join(dir, 'none.json'))}`,
+    '[control]', `socket = ${JSON.stringify(path.join(dir, `${label}.sock`))}`, '',
+  ].join('\n'));
+  const proc = spawn(process.execPath, [bin, 'run', '--config', configPath], {
+    stdio: ['ignore', PHASES ? 'pipe' : 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
+  });
+  const lines = new Map();
+  if (PHASES) {
+    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line);
+        if (typeof entry.request_id !== 'string') return;
+        const list = lines.get(entry.request_id) ?? [];
+        list.push({ msg: entry.msg, at: Date.parse(entry.time) });
+        lines.set(entry.request_id, list);
+      } catch {
+        // not a JSON line
+      }
+    });
+  }
+  return { label, pcId, proc, lines, ms: [], marks: new Map() };
+};
+
+const agents = [await startAgent('agent', process.env.AGENT_BIN ?? path.join(ROOT, 'dist/bin/kanade-agent.js'))];
+if (process.env.BASE_BIN !== undefined) agents.push(await startAgent('base', process.env.BASE_BIN));
 
 const waiting = new Map();
 const sub = nc.subscribe('results.>', {
@@ -62,46 +93,83 @@ const sub = nc.subscribe('results.>', {
     if (done) done(performance.now());
   },
 });
-const roundTrip = async (timeoutMs = 10_000) => {
+const roundTrip = async (agent, timeoutMs = 10_000) => {
   const cmd = draftCommand({ shell: 'sh', script: 'echo ok' });
   const got = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no result for ${cmd.request_id} in ${timeoutMs} ms`)), timeoutMs);
     waiting.set(cmd.request_id, (t) => { clearTimeout(timer); resolve(t); });
   });
+  const wall0 = Date.now();
   const t0 = performance.now();
-  nc.publish(`commands.pc.${pcId}`, commandBytes(cmd));
+  nc.publish(`commands.pc.${agent.pcId}`, commandBytes(cmd));
   const t1 = await got;
   waiting.delete(cmd.request_id);
-  return t1 - t0;
+  return { ms: t1 - t0, requestId: cmd.request_id, wall0, wall1: Date.now() };
+};
+
+/** p50 of each step between consecutive distinct log lines, in the order they usually come. */
+const phaseTable = (agent) => {
+  const steps = new Map();
+  for (const [requestId, mark] of agent.marks) {
+    const list = [{ msg: 'published', at: mark.wall0 }, ...(agent.lines.get(requestId) ?? [])
+      .filter((l, i, all) => all.findIndex((o) => o.msg === l.msg) === i)
+      .sort((a, b) => a.at - b.at), { msg: 'in RESULTS', at: mark.wall1 }];
+    for (let i = 1; i < list.length; i += 1) {
+      const key = `${list[i - 1].msg} → ${list[i].msg}`;
+      const entry = steps.get(key) ?? { values: [], order: 0 };
+      entry.values.push(list[i].at - list[i - 1].at);
+      entry.order += i;
+      steps.set(key, entry);
+    }
+  }
+  return [...steps.entries()]
+    .filter(([, e]) => e.values.length >= agent.marks.size / 4)
+    .sort((a, b) => a[1].order / a[1].values.length - b[1].order / b[1].values.length)
+    .map(([key, e]) => `  ${key.padEnd(64)} p50 ${pct(e.values, 50)} ms  (n=${e.values.length})`);
 };
 
 try {
-  // Wait until the agent's intake answers.
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await roundTrip(2_000);
-      break;
-    } catch (err) {
-      if (attempt > 30) throw err;
+  for (const agent of agents) {
+    // Wait until the agent's intake answers.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await roundTrip(agent, 2_000);
+        break;
+      } catch (err) {
+        if (attempt > 30) throw err;
+      }
     }
+    for (let i = 0; i < WARMUP; i += 1) await roundTrip(agent);
   }
-  for (let i = 0; i < WARMUP; i += 1) await roundTrip();
-  const agentMs = [];
-  for (let i = 0; i < COMMANDS; i += 1) agentMs.push(await roundTrip());
-  const bareMs = [];
   for (let i = 0; i < WARMUP; i += 1) await bareSpawn();
-  for (let i = 0; i < COMMANDS; i += 1) bareMs.push(await bareSpawn());
-  const rows = [
-    ['agent: publish → result in RESULTS', pct(agentMs, 50), pct(agentMs, 99)],
-    ["bare spawn sh -c 'echo ok'", pct(bareMs, 50), pct(bareMs, 99)],
-  ];
-  console.log(`commands: ${COMMANDS} sequential (after ${WARMUP} warm-up), data dir under ${path.dirname(dir)}, node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
-  for (const [name, p50, p99] of rows) console.log(`${name.padEnd(40)} p50 ${fmt(p50)}  p99 ${fmt(p99)}`);
-  console.log(`p50 overhead: ${fmt(pct(agentMs, 50) - pct(bareMs, 50))} (goal ≤ 10 ms)`);
+  const bareMs = [];
+  const loads = [os.loadavg()[0]];
+  for (let i = 0; i < COMMANDS; i += 1) {
+    for (const agent of agents) {
+      const r = await roundTrip(agent);
+      agent.ms.push(r.ms);
+      agent.marks.set(r.requestId, r);
+    }
+    bareMs.push(await bareSpawn());
+    if (i % 50 === 49) loads.push(os.loadavg()[0]);
+  }
+  const bare50 = pct(bareMs, 50);
+  console.log(`commands: ${COMMANDS} sequential per agent, rounds interleaved (after ${WARMUP} warm-up), data dir under ${path.dirname(dir)}, node ${process.version}, ${os.cpus().length} CPUs, load ${loads.map((l) => l.toFixed(1)).join(' → ')}`);
+  for (const agent of agents) {
+    console.log(`${`${agent.label}: publish → result in RESULTS`.padEnd(40)} p50 ${fmt(pct(agent.ms, 50))}  p99 ${fmt(pct(agent.ms, 99))}  overhead p50 ${fmt(pct(agent.ms, 50) - bare50)}  p99 ${fmt(pct(agent.ms, 99) - bare50)}`);
+  }
+  console.log(`${"bare spawn sh -c 'echo ok'".padEnd(40)} p50 ${fmt(bare50)}  p99 ${fmt(pct(bareMs, 99))}`);
+  if (agents.length === 2) console.log(`agent / base p50 ratio: ${(pct(agents[0].ms, 50) / pct(agents[1].ms, 50)).toFixed(2)}; overhead ratio ${((pct(agents[0].ms, 50) - bare50) / (pct(agents[1].ms, 50) - bare50)).toFixed(2)}`);
+  if (PHASES) {
+    for (const agent of agents) console.log(`phases (${agent.label}, p50, ms resolution):\n${phaseTable(agent).join('\n')}`);
+  }
 } finally {
   sub.unsubscribe();
-  agent.kill('SIGTERM');
-  await new Promise((resolve) => agent.once('exit', resolve));
+  for (const agent of agents) agent.proc.kill('SIGTERM');
+  await Promise.all(agents.map((agent) => new Promise((resolve) => {
+    if (agent.proc.exitCode !== null) resolve();
+    else agent.proc.once('exit', resolve);
+  })));
   await nc.close();
   await server.cleanup();
   await rm(dir, { recursive: true, force: true });
