@@ -32,6 +32,10 @@ export interface OutboxPort<T> {
   release?(id: string): Promise<void>;
   /** File ids of held messages. */
   listHeld?(): Promise<string[]>;
+  /** Writes without fsync, published at once: the caller holds the message durably until `syncQueued(id)` (file outboxes only). */
+  enqueueUnsynced?(message: T): Promise<void>;
+  /** Makes an `enqueueUnsynced` message durable (a no-op once it was delivered). */
+  syncQueued?(id: string): Promise<void>;
 }
 
 /** The three outboxes of §9. */

@@ -55,6 +55,12 @@ export interface AdmissionRecord {
   /** The result reached the results outbox. */
   readonly queued: boolean;
   readonly result?: ExecResult;
+  /**
+   * `result` is the whole result, output included (the executor's result hand-off, docs/executor.md):
+   * until the record says `queued`, this copy is what recovery publishes. Otherwise `result` holds
+   * metadata only (exit code, times, offload keys).
+   */
+  readonly result_full?: boolean;
   readonly admitted_at_ms: number;
   readonly updated_at_ms: number;
 }
@@ -76,10 +82,17 @@ interface IndexEntry {
 /** The ledger of one agent. */
 export interface AdmissionLedger {
   readonly dir: string;
-  /** Admits `body` under `requestId`, or reports a duplicate/conflict. Rejects when the write fails. */
-  admit(input: { requestId: string; body: Uint8Array; headers: HeaderMap; subject: string; receivedAt: string; resultId: string; nowMs: number }): Promise<Admission>;
+  /**
+   * Admits `body` under `requestId`, or reports a duplicate/conflict. Rejects when the write fails.
+   * `launchNow`, asked only for a new request_id, may answer true: the record is then written as
+   * `launching` at once (one journal record instead of `pending` then `launching`).
+   */
+  admit(input: {
+    requestId: string; body: Uint8Array; headers: HeaderMap; subject: string; receivedAt: string; resultId: string; nowMs: number;
+    launchNow?: () => Promise<boolean>;
+  }): Promise<Admission>;
   /** Rewrites a record with `patch` (state changes, the stored result). Rejects when the write fails. */
-  update(record: AdmissionRecord, patch: Partial<Pick<AdmissionRecord, 'state' | 'queued' | 'result'>>, nowMs?: number): Promise<AdmissionRecord>;
+  update(record: AdmissionRecord, patch: Partial<Pick<AdmissionRecord, 'state' | 'queued' | 'result' | 'result_full'>>, nowMs?: number): Promise<AdmissionRecord>;
   /** Deletes a record (a pending command refused on re-verification does not consume its id). */
   remove(requestId: string): Promise<void>;
   /** Every record not yet finished-and-queued, for startup recovery (§7). */
@@ -422,7 +435,7 @@ export async function openAdmissionLedger(
   return {
     dir,
     admit: (input) => oneAtATime(input.requestId, async () => {
-      const { requestId, body, headers, subject, receivedAt, resultId, nowMs } = input;
+      const { requestId, body, headers, subject, receivedAt, resultId, nowMs, launchNow } = input;
       const sha = bodySha256(body);
       const known = index.get(requestId);
       if (known !== undefined) {
@@ -442,7 +455,7 @@ export async function openAdmissionLedger(
         subject,
         received_at: receivedAt,
         result_id: resultId,
-        state: 'pending',
+        state: launchNow !== undefined && await launchNow() ? 'launching' : 'pending',
         queued: false,
         admitted_at_ms: nowMs,
         updated_at_ms: nowMs,

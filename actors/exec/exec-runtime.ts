@@ -5,13 +5,13 @@
  */
 import type { Logger } from 'pino';
 import {
-  encodeObsEvent, formatRfc3339, OBS_SOURCE_ADMISSION, subjects, type EventStarted, type ExecResult, type ObsEvent,
+  encodeObsEvent, formatRfc3339, isSubjectToken, OBS_SOURCE_ADMISSION, subjects, type Command, type EventStarted, type ExecResult, type ObsEvent,
 } from '../../contract/index.js';
 import { jetstream } from '@nats-io/jetstream';
 import { uuidV4 } from '../ids.js';
 import type { AgentServices } from '../ports.js';
 import { openAdmissionLedger, type AdmissionLedger, type AdmissionRecord } from './admission-ledger.js';
-import { createScriptPolicyReader, type ScriptPolicyReader } from './gates.js';
+import { checkGates, createScriptPolicyReader, type ScriptPolicyReader } from './gates.js';
 import {
   createIntakePipeline, isScreened, screenMessage, type AdmittedCommand, type IntakeDecision, type IntakeMessage, type ScreenedMessage,
 } from './intake-pipeline.js';
@@ -49,6 +49,12 @@ export const ADMISSION_BATCH_MAX = 64;
 export const DIRECT_OBS_MAX = 64;
 /** Queue-full obs events being queued at once; past it only the log line is written. */
 const QUEUE_FULL_OBS_IN_FLIGHT_MAX = 32;
+/**
+ * Results whose stdout + stderr hold at most this many characters are handed to the outbox through
+ * the admission journal (one fdatasync; docs/executor.md, "Result hand-off"); larger ones take the
+ * held outbox file, so the journal and the ledger's memory never carry big outputs (our choice).
+ */
+export const JOURNALED_RESULT_MAX_CHARS = 64 * 1024;
 /** How often the ledger is pruned (bounded passes). */
 export const LEDGER_PRUNE_INTERVAL_MS = 10 * 60_000;
 
@@ -135,6 +141,13 @@ export interface ExecRuntime {
   deliverResult(record: AdmissionRecord | undefined, result: ExecResult, signal?: AbortSignal): Promise<void>;
   /** Lets a held result (outbox `<id>.json.held`) be published; never rejects. */
   releaseResult(resultId: string): Promise<void>;
+  /**
+   * True from a command's admission as `launching` until its result: its gates passed just before
+   * admission and it held a slot ever since, so the run checks no gate again (nothing waited).
+   */
+  launchedAtAdmission(requestId: string): boolean;
+  /** Hands that slot to the run (its release function), once; undefined when there is none. */
+  takeLaunchSlot(requestId: string): (() => void) | undefined;
   /** Cap on runs waiting to start ({@link MAX_QUEUED_RUNS}; smaller only in tests). */
   readonly maxQueuedRuns: number;
   /** Stops background timers. */
@@ -207,7 +220,99 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   });
 
   const results = services.outboxes.results;
+  const policy = createScriptPolicyReader(services.broker);
+  // Slots taken at admission for commands written straight as `launching` (see `launchNow`).
+  const launchSlots = new Map<string, () => void>();
+  const launchedAtAdmission = new Set<string>();
+  const dropLaunchSlot = (requestId: string) => {
+    const release = launchSlots.get(requestId);
+    launchSlots.delete(requestId);
+    launchedAtAdmission.delete(requestId);
+    release?.();
+  };
+  /**
+   * Whether a new command may skip the `pending` record: nothing can make it wait between admission
+   * and spawn (inline script, no jitter, a slot free now), it is runnable (run_as system, exec_id a
+   * token) and its gates pass now. Then the gates of §8.1 run before admission instead of after it;
+   * their order relative to the slot and `launching` is unchanged.
+   */
+  const launchNow = async (command: Command, receivedAt: string): Promise<boolean> => {
+    if (command.script_object !== undefined || (command.jitter_secs ?? 0) > 1 || command.run_as !== 'system') return false;
+    if (command.exec_id !== undefined && !isSubjectToken(command.exec_id)) return false;
+    if (launchedAtAdmission.has(command.request_id)) return false;
+    const release = command.bypass_local_limit ? () => undefined : budget.tryAcquire();
+    if (release === undefined) return false;
+    try {
+      const skip = await checkGates(command, receivedAt, services.broker, policy, now());
+      if (skip !== undefined) {
+        release();
+        return false;
+      }
+    } catch {
+      release();
+      return false;
+    }
+    launchSlots.set(command.request_id, release);
+    launchedAtAdmission.add(command.request_id);
+    return true;
+  };
+  /** Request ids whose result is between the journal and `queued` (the duplicate path must not queue it again). */
+  const delivering = new Set<string>();
+  /**
+   * The result hand-off through the journal: the ledger record `finished` with the whole result is
+   * the commit point (one journal fdatasync, shared with concurrent writes); the outbox file is then
+   * written without fsync and published at once; the file and directory fsyncs and the `queued` mark
+   * follow off the latency path. Until `queued` is durable, recovery publishes the journal's copy
+   * again (an identical resend). When a write fails the held path takes over: `not_journaled` (the
+   * record is as it was) or `journaled` (the ledger holds the whole result, unqueued).
+   */
+  const handOff = async (record: AdmissionRecord, result: ExecResult): Promise<'done' | 'journaled' | 'not_journaled'> => {
+    const enqueueUnsynced = results.enqueueUnsynced as (m: ExecResult) => Promise<void>;
+    const syncQueued = results.syncQueued as (id: string) => Promise<void>;
+    delivering.add(record.request_id);
+    try {
+      let finished: AdmissionRecord;
+      try {
+        finished = await ledger.update(record, { state: 'finished', queued: false, result, result_full: true });
+      } catch (err) {
+        log.error({ request_id: result.request_id, err: (err as Error).message }, 'cannot journal the result; queuing it through a held outbox file instead');
+        return 'not_journaled';
+      }
+      log.debug({ request_id: result.request_id }, 'result journaled');
+      // The result is durable and the ledger says finished, nothing published yet: the two
+      // failpoints of the held path (journal-crash spec) meet here.
+      await services.failpoints.hit('executor.result_held');
+      await services.failpoints.hit('executor.result_recorded');
+      try {
+        await enqueueUnsynced.call(results, result);
+      } catch (err) {
+        log.error({ request_id: result.request_id, err: (err as Error).message }, 'cannot write the journaled result to the outbox; queuing it through a held outbox file instead');
+        return 'journaled';
+      }
+      log.debug({ request_id: result.request_id, held: false }, 'result enqueued');
+      await services.failpoints.hit('executor.result_enqueued');
+      try {
+        await syncQueued.call(results, result.result_id);
+        await services.failpoints.hit('executor.result_synced');
+        await ledger.update(finished, { queued: true, result: resultMetadata(result), result_full: false });
+      } catch (err) {
+        // The journal still holds the whole result unqueued: the next start (or a duplicate) re-queues it.
+        log.error({ request_id: result.request_id, err: (err as Error).message }, 'result published but not marked queued; the next start re-queues it (an identical resend)');
+      }
+      return 'done';
+    } finally {
+      delivering.delete(record.request_id);
+    }
+  };
   const deliverResult = async (record: AdmissionRecord | undefined, result: ExecResult, signal?: AbortSignal) => {
+    if (record !== undefined) dropLaunchSlot(record.request_id);
+    let journaled = record?.result_full === true;
+    if (record !== undefined && results.enqueueUnsynced !== undefined && results.syncQueued !== undefined
+      && result.stdout.length + result.stderr.length <= JOURNALED_RESULT_MAX_CHARS) {
+      const outcome = await handOff(record, result);
+      if (outcome === 'done') return;
+      journaled ||= outcome === 'journaled';
+    }
     // With a ledger record and a file outbox, the result is written held back from publishing until
     // the ledger says `finished, queued` (issue #17 item 2): a published-and-deleted result can then
     // never meet a ledger still saying `launching`, which recovery would answer with a second
@@ -222,7 +327,8 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       } catch (err) {
         log.error({ request_id: result.request_id, attempt, err: (err as Error).message }, 'cannot queue result; keeping it in memory and retrying');
         if (signal?.aborted) {
-          if (record !== undefined) {
+          // A journaled whole result stays as it is: the next start publishes it from there.
+          if (record !== undefined && !journaled) {
             // Metadata only (exit code, times, offload keys): the output never goes into the ledger.
             await ledger.update(record, { state: 'finished', queued: false, result: resultMetadata(result) }).catch((e: Error) =>
               log.error({ request_id: result.request_id, err: e.message }, 'cannot store the unqueued result in the ledger either'));
@@ -239,7 +345,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     wait = DELIVERY_RETRY_BASE_MS;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await ledger.update(record, { state: 'finished', queued: true, result: resultMetadata(result) });
+        await ledger.update(record, { state: 'finished', queued: true, result: resultMetadata(result), result_full: false });
         break;
       } catch (err) {
         // Held, the result waits for this write; unheld (test outboxes), recovery finds it by `has`.
@@ -271,6 +377,9 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     now,
     obs,
     enqueueResult: (result) => services.outboxes.results.enqueue(result),
+    launchNow,
+    cancelLaunch: dropLaunchSlot,
+    delivering: (requestId) => delivering.has(requestId),
   });
   // One queue for the whole runtime, not per intake actor: an intake stopped by a disconnect still
   // has its delivered messages admitted (admission needs only the disk; the ack waits for the next
@@ -373,7 +482,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       received, queued: queue.length, queued_bytes: queuedBytes, refused_queue_full: refusedQueueFull,
       admission_error: admissionError, direct_obs_waiting: directObs.length,
     }),
-    policy: createScriptPolicyReader(services.broker),
+    policy,
     async started(event) {
       try {
         await services.outboxes.events.enqueue(event);
@@ -383,6 +492,12 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     },
     deliverResult,
     releaseResult,
+    launchedAtAdmission: (requestId) => launchedAtAdmission.has(requestId),
+    takeLaunchSlot(requestId) {
+      const release = launchSlots.get(requestId);
+      launchSlots.delete(requestId);
+      return release;
+    },
     close() {
       clearInterval(pruneTimer);
       unwatchBroker();

@@ -65,6 +65,16 @@ export interface IntakeContext {
   obs(kind: string, source: string, payload: Record<string, unknown>): Promise<void>;
   /** Queues a result durably (rejects on disk errors). */
   enqueueResult(result: ExecResult): Promise<void>;
+  /**
+   * Asked for a new request_id just before its admission record is written: true when the command
+   * passed its gates and holds a slot, so the record is written as `launching` right away (the
+   * runtime keeps the slot for the run). Never rejects.
+   */
+  launchNow?(command: Command, receivedAt: string): Promise<boolean>;
+  /** Gives back what `launchNow` took when the admission write then failed. */
+  cancelLaunch?(requestId: string): void;
+  /** True while the executor hands this request's result to the outbox (its ledger record says finished, not yet queued). */
+  delivering?(requestId: string): boolean;
 }
 
 /** v2 envelope refusal kinds of §6.3. */
@@ -205,25 +215,30 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
     }
 
     let admission;
+    const receivedAt = formatRfc3339(msg.receivedAtMs);
+    const launchNow = ctx.launchNow;
     try {
       admission = await ctx.ledger.admit({
         requestId: command.request_id, body: msg.data, headers: msg.headers, subject: msg.subject,
-        receivedAt: formatRfc3339(msg.receivedAtMs), resultId: uuidV4(), nowMs: now,
+        receivedAt, resultId: uuidV4(), nowMs: now,
+        ...(launchNow !== undefined && { launchNow: () => launchNow(command, receivedAt) }),
       });
     } catch (err) {
+      ctx.cancelLaunch?.(command.request_id);
       requestLog.error({ err: (err as Error).message }, 'admission ledger write failed; not acking so the command is redelivered');
       await ctx.obs('command_admission_unavailable', OBS_SOURCE_ADMISSION, obsPayload((err as Error).message));
       return { ack: false, outcome: 'unavailable', reason: (err as Error).message };
     }
     switch (admission.kind) {
       case 'admitted':
-        requestLog.info({ result_id: admission.record.result_id }, 'command admitted');
+        requestLog.info({ result_id: admission.record.result_id, state: admission.record.state }, 'command admitted');
         await signatureObs();
         return { ack: true, admitted: { command, record: admission.record }, outcome: 'admitted' };
       case 'duplicate': {
         const record = admission.record;
         requestLog.debug({ state: record.state }, 'duplicate command (same request_id, same bytes); not run again');
-        if (record.state === 'finished' && !record.queued && record.result !== undefined) {
+        // A result being handed off right now is on its way already: no second copy.
+        if (record.state === 'finished' && !record.queued && record.result !== undefined && ctx.delivering?.(record.request_id) !== true) {
           try {
             await ctx.enqueueResult(record.result);
             await ctx.ledger.update(record, { queued: true });

@@ -3,9 +3,11 @@
  * (or refused with 123), `launching` is reported once as exit 121 with its stored result_id, and a
  * `finished` result that never reached the outbox is re-queued. A result already in the outbox
  * under the record's result_id is never replaced: the record is only marked finished and queued.
- * Results are written held back from publishing until the ledger says `finished, queued`, so a
- * `launching` record without a result in the outbox (held or not) means no real result was ever
- * published: its exit 121 is the only outcome of that result_id.
+ * A result reaches the outbox only after the ledger says `finished` (journaled whole, or written
+ * held until the ledger says `finished, queued`), so a `launching` record without a result in the
+ * outbox (held or not) means no real result was ever published: its exit 121 is the only outcome of
+ * that result_id. A `finished` record holding its whole result (`result_full`) is queued again from
+ * it even when a file exists: that file was written without fsync and may be torn.
  */
 import {
   decodeCommandBody, EXIT_RESTARTED_OUTCOME_UNKNOWN, RESTARTED_OUTCOME_UNKNOWN_MESSAGE,
@@ -39,7 +41,9 @@ export async function recoverLedger(runtime: RecoveryRuntime): Promise<AdmittedC
   const held = new Set(results.listHeld !== undefined ? await results.listHeld.call(results) : []);
   for (const record of await ledger.unfinished()) {
     const rlog = log.child({ request_id: record.request_id, result_id: record.result_id });
-    if (record.state === 'finished' || record.state === 'launching') {
+    // A record holding its whole result (the journal hand-off) is published from that copy again:
+    // an outbox file written without fsync may be missing or torn after a power cut.
+    if ((record.state === 'finished' && record.result_full !== true) || record.state === 'launching') {
       let queued: boolean;
       try {
         queued = await alreadyQueued(runtime, record.result_id);
@@ -62,7 +66,7 @@ export async function recoverLedger(runtime: RecoveryRuntime): Promise<AdmittedC
     }
     if (record.state === 'finished') {
       if (record.result === undefined) continue;
-      rlog.info('re-queuing a finished result that never reached the outbox');
+      rlog.info({ whole: record.result_full === true }, 're-queuing a finished result that never reached the outbox');
       void runtime.deliverResult(record, record.result);
       continue;
     }

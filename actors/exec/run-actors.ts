@@ -20,8 +20,12 @@ export interface RunEffectInput {
 }
 
 /** The gates of §8.1; resolves with the skip, or undefined to go on. */
-export const checkRunGates = fromPromise<GateSkip | undefined, RunEffectInput>(({ input }) =>
-  checkGates(input.command, input.record.received_at, input.runtime.services.broker, input.runtime.policy, input.runtime.now()));
+export const checkRunGates = fromPromise<GateSkip | undefined, RunEffectInput>(async ({ input }) => {
+  // Admitted as `launching`: its gates passed just before admission and it has held a slot since,
+  // so neither check here could see newer policy (§8.1's order is kept).
+  if (input.runtime.launchedAtAdmission(input.command.request_id)) return undefined;
+  return checkGates(input.command, input.record.received_at, input.runtime.services.broker, input.runtime.policy, input.runtime.now());
+});
 
 /** The `script_object` fetch (§8.3). */
 export const fetchScript = fromPromise<ScriptFetch, RunEffectInput>(({ input }) =>
@@ -49,6 +53,13 @@ export const holdSlot = fromCallback<{ type: string }, RunEffectInput>(({ input,
   receive((event) => {
     if (event.type !== 'slot.request' || requested) return;
     requested = true;
+    // Admitted as `launching` with a slot taken at admission: that slot is this run's.
+    const taken = input.runtime.takeLaunchSlot(input.command.request_id);
+    if (taken !== undefined) {
+      release = taken;
+      sendBack({ type: 'slot.granted' });
+      return;
+    }
     input.runtime.budget.acquire(abort.signal).then(
       (granted) => {
         if (abort.signal.aborted) {
@@ -68,10 +79,13 @@ export const holdSlot = fromCallback<{ type: string }, RunEffectInput>(({ input,
   };
 });
 
-/** Records `launching` in the ledger, then queues EventStarted (not awaited) when exec_id is set (§5.7). */
+/**
+ * Records `launching` in the ledger (unless admission already wrote it so), then queues EventStarted
+ * (not awaited) when exec_id is set (§5.7).
+ */
 export const markLaunching = fromPromise<AdmissionRecord, RunEffectInput & { startedAtMs: number }>(async ({ input }) => {
   const { runtime, command, record } = input;
-  const next = await runtime.ledger.update(record, { state: 'launching' });
+  const next = record.state === 'launching' ? record : await runtime.ledger.update(record, { state: 'launching' });
   runtime.log.debug({ request_id: command.request_id }, 'run launching recorded');
   await runtime.services.failpoints.hit('executor.launching');
   if (command.exec_id !== undefined) {

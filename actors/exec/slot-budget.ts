@@ -12,6 +12,8 @@
 export interface SlotBudget {
   /** Resolves with a release function once a slot is free; rejects with the abort reason if `signal` aborts first. */
   acquire(signal?: AbortSignal): Promise<() => void>;
+  /** A slot now if one is free and nobody queues (the release function), else undefined; never queues. */
+  tryAcquire(): (() => void) | undefined;
   /** Changes the limit (values below 1 become 1). */
   resize(limit: number): void;
   /** True when a slot is free and nobody queues: `acquire` would be granted at once. */
@@ -69,6 +71,11 @@ export function createSlotBudget(limit: number): SlotBudget {
         signal?.addEventListener('abort', onAbort, { once: true });
         queue.push(waiter);
       });
+    },
+    tryAcquire() {
+      if (inUse >= max || queue.length > 0) return undefined;
+      inUse += 1;
+      return makeRelease();
     },
     resize(limit) {
       max = Math.max(1, Math.floor(limit));

@@ -42,6 +42,8 @@ export function createOutbox<K extends OutboxKind>(kind: K, dir: string, log: Lo
     has: (id) => store.has(id),
     enqueueHeld: (message) => store.enqueueHeld(message),
     release: (id) => store.release(id),
+    enqueueUnsynced: (message) => store.enqueueUnsynced(message),
+    syncQueued: (id) => store.syncQueued(id),
     listHeld: () => store.listHeld(),
   };
   DRAINABLE.add(outbox);

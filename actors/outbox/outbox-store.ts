@@ -156,6 +156,35 @@ export class OutboxStore<T> implements OutboxPort<T> {
     await this.write(message, HELD_SUFFIX);
   }
 
+  /**
+   * Writes `message` as `<id>.json` (tmp → rename) WITHOUT any fsync and wakes the drain. Only for a
+   * caller that already holds the message durably elsewhere — the executor's admission journal
+   * (docs/executor.md, "Result hand-off") — and keeps that copy until {@link syncQueued} resolved:
+   * a crash or power cut before then is answered from the caller's copy, never from this file.
+   */
+  async enqueueUnsynced(message: T): Promise<void> {
+    await this.write(message, MESSAGE_SUFFIX, false);
+    for (const listener of [...this.enqueueListeners]) listener();
+  }
+
+  /**
+   * Makes a file written by {@link enqueueUnsynced} durable: fsync of `<id>.json` if it is still
+   * there (gone means the drain already published or quarantined it), then of the directory.
+   */
+  async syncQueued(id: string): Promise<void> {
+    let handle;
+    try {
+      // 'r+': Windows flushes a file only through a handle with write access.
+      handle = await open(path.join(this.dir, `${id}${MESSAGE_SUFFIX}`), 'r+');
+      await handle.sync();
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    } finally {
+      await handle?.close().catch(() => undefined);
+    }
+    await this.syncDir(this.dir);
+  }
+
   /** Lets a held message be published (rename to `<id>.json`, directory synced); a missing one is a no-op. */
   async release(id: string): Promise<void> {
     try {
@@ -180,11 +209,11 @@ export class OutboxStore<T> implements OutboxPort<T> {
     return names.filter((n) => n.endsWith(HELD_SUFFIX)).map((n) => n.slice(0, -HELD_SUFFIX.length));
   }
 
-  private async write(message: T, suffix: string): Promise<void> {
+  private async write(message: T, suffix: string, durable = true): Promise<void> {
     const id = this.spec.fileId(message);
     const bytes = this.spec.encode(message);
     try {
-      await this.writeDurably(`${id}${suffix}`, bytes);
+      await this.writeDurably(`${id}${suffix}`, bytes, durable);
     } catch (err) {
       const code = errorCode(err);
       const error = new OutboxWriteError(
@@ -482,7 +511,8 @@ export class OutboxStore<T> implements OutboxPort<T> {
     return target;
   }
 
-  private async writeDurably(name: string, text: string): Promise<void> {
+  /** tmp → write → fsync → rename → directory fsync; with `durable` false, no fsync at all. */
+  private async writeDurably(name: string, text: string, durable = true): Promise<void> {
     if (!this.dirReady) await this.ensureDir();
     const final = path.join(this.dir, name);
     const tmp = `${final}.tmp`;
@@ -490,7 +520,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
     try {
       handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o600);
       await handle.writeFile(text, 'utf8');
-      await handle.sync();
+      if (durable) await handle.sync();
       await handle.close();
       handle = undefined;
       await rename(tmp, final);
@@ -500,7 +530,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
       if (errorCode(err) === 'ENOENT') this.dirReady = false;
       throw err;
     }
-    await this.syncDir(this.dir);
+    if (durable) await this.syncDir(this.dir);
   }
 
   /** fsync of a directory, coalesced: callers arriving while one runs share the next one. */

@@ -81,4 +81,25 @@ describe('admission journal', () => {
     const reopened = await openAdmissionLedger(dataDir);
     expect((await reopened.unfinished()).map((x) => x.request_id)).toEqual(['after']);
   });
+
+  it('launchNow: a new request_id is written once, straight as launching; a duplicate never asks', async () => {
+    const dataDir = await temp();
+    const ledger = await openAdmissionLedger(dataDir);
+    let asked = 0;
+    const launchNow = async () => { asked += 1; return true; };
+    const first = await ledger.admit({ ...input('fast'), launchNow });
+    expect(first).toMatchObject({ kind: 'admitted', record: { state: 'launching' } });
+    expect((await ledger.admit({ ...input('fast'), launchNow })).kind).toBe('duplicate');
+    expect(asked).toBe(1);
+    const slow = await ledger.admit({ ...input('slow'), launchNow: async () => false });
+    expect(slow).toMatchObject({ kind: 'admitted', record: { state: 'pending' } });
+    const lines = (await readFile(path.join(dataDir, 'admission', JOURNAL_FILE), 'utf8')).split('\n').filter(Boolean)
+      .map((l) => JSON.parse(l) as AdmissionRecord);
+    expect(lines.map((r) => [r.request_id, r.state])).toEqual([['fast', 'launching'], ['slow', 'pending']]);
+    // A restart before materializing: the launching record is recovered as launching (exit 121), never run.
+    const reopened = await openAdmissionLedger(dataDir);
+    expect((await reopened.unfinished()).map((r) => [r.request_id, r.state])).toEqual([['fast', 'launching'], ['slow', 'pending']]);
+    await reopened.flush();
+    await ledger.flush();
+  });
 });

@@ -35,14 +35,16 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function setup(opts: { requireSigned?: boolean; failResults?: boolean } = {}) {
+async function setup(opts: { requireSigned?: boolean; failResults?: boolean; failUnsynced?: boolean; onFailpoint?: (point: string) => Promise<void> } = {}) {
   const { dir: dataDir, cleanup } = await tempDir('kanade-recover-');
   cleanups.push(cleanup);
   const log = pino({ level: 'silent' });
   const outbox = createOutbox('results', path.join(dataDir, 'outbox'), log);
   const results: OutboxPort<ExecResult> = opts.failResults
     ? { enqueue: async () => { throw new Error('ENOSPC: no space left on device (test)'); }, has: (id) => outbox.store.has(id) }
-    : outbox;
+    : opts.failUnsynced
+      ? { ...outbox, enqueueUnsynced: async () => { throw new Error('EIO: i/o error (test)'); } }
+      : outbox;
   const config: AgentConfig = {
     configPath: '/dev/null', pcId: PC, natsUrls: [], dataDir, log: { level: 'error', keepDays: 0 },
     security: { commandKeysFile: path.join(dataDir, 'no-keys.json'), requireSignedCommands: opts.requireSigned ?? false },
@@ -61,7 +63,7 @@ async function setup(opts: { requireSigned?: boolean; failResults?: boolean } = 
       target_version_jitter_ms: DEFAULT_TARGET_VERSION_JITTER_MS,
     }),
     groups: createLiveValue<readonly string[]>([]),
-    failpoints: createFailpoints(undefined),
+    failpoints: opts.onFailpoint === undefined ? createFailpoints(undefined) : { ...createFailpoints(undefined), hit: opts.onFailpoint },
     now: Date.now,
     random: Math.random,
   } as AgentServices;
@@ -92,7 +94,13 @@ async function setup(opts: { requireSigned?: boolean; failResults?: boolean } = 
     const reopened = await openAdmissionLedger(dataDir);
     return (await reopened.unfinished()).find((r) => r.request_id === requestId);
   };
-  return { dataDir, outbox, outboxDir, admit, start, files, stored };
+  /** The record as its file holds it once the journal is folded in (finished-and-queued ones too). */
+  const recordFile = async (requestId: string) => {
+    const reopened = await openAdmissionLedger(dataDir);
+    await reopened.flush();
+    return JSON.parse(await readFile(path.join(dataDir, 'admission', `${requestId}.json`), 'utf8')) as Record<string, unknown>;
+  };
+  return { dataDir, outbox, outboxDir, admit, start, files, stored, ledger, recordFile };
 }
 
 describe('ledger recovery and the results outbox', () => {
@@ -153,3 +161,63 @@ describe('ledger recovery and the results outbox', () => {
   });
 });
 
+describe('the result hand-off through the admission journal (issue #15 item 1)', () => {
+  it('journals the whole result, writes the outbox file, then keeps only metadata, queued', async () => {
+    // What is durable at each point: the ledger as a restart would read it, the outbox files.
+    const seen: Array<[string, unknown, string[]]> = [];
+    const watch: { requestId?: string } = {};
+    const s = await setup({
+      onFailpoint: async (point) => {
+        if (watch.requestId === undefined || !point.startsWith('executor.result_')) return;
+        const stored = await s.stored(watch.requestId);
+        seen.push([point, stored === undefined ? 'queued' : [stored.state, stored.queued, stored.result_full, stored.result?.stdout], await s.files()]);
+      },
+    });
+    const { cmd, record, real } = await s.admit('echo real', 'launching');
+    watch.requestId = cmd.request_id;
+    const runtime = await s.start();
+    await runtime.deliverResult(record, real);
+    const file = `${real.result_id}.json`;
+    // The journal held the whole result before the file was written (the commit point).
+    expect(seen).toEqual([
+      ['executor.result_held', ['finished', false, true, 'real\n'], []],
+      ['executor.result_recorded', ['finished', false, true, 'real\n'], []],
+      ['executor.result_enqueued', ['finished', false, true, 'real\n'], [file]],
+      ['executor.result_synced', ['finished', false, true, 'real\n'], [file]],
+    ]);
+    expect(await s.files()).toEqual([file]);
+    expect(await readFile(path.join(s.outboxDir, file), 'utf8')).toBe(encodeExecResult(real));
+    expect(await readdir(s.outboxDir)).not.toContain(`${file}.held`);
+    // The record keeps metadata only once queued.
+    await runtime.ledger.flush();
+    expect(await s.stored(cmd.request_id)).toBeUndefined();
+    expect(await s.recordFile(cmd.request_id)).toMatchObject({ state: 'finished', queued: true, result_full: false, result: { exit_code: 7, stdout: '' } });
+  });
+
+  it('finished with the whole result but not queued (killed before the mark): recovery writes it again over a torn file', async () => {
+    const s = await setup();
+    const { cmd, record, real } = await s.admit('echo real', 'launching');
+    await s.ledger.update(record, { state: 'finished', queued: false, result: real, result_full: true });
+    await s.ledger.flush();
+    // A power cut after the unsynced write can leave the file torn.
+    await mkdir(s.outboxDir, { recursive: true });
+    await writeFile(path.join(s.outboxDir, `${real.result_id}.json`), '{"result_id":');
+    const runtime = await s.start();
+    expect(await recoverLedger(runtime)).toEqual([]);
+    await pollUntil('the journaled result rewritten', 5_000, async () =>
+      (await readFile(path.join(s.outboxDir, `${real.result_id}.json`), 'utf8').catch(() => '')) === encodeExecResult(real));
+    await pollUntil('record finished and queued', 5_000, async () => (await s.stored(cmd.request_id)) === undefined);
+  });
+
+  it('an outbox that cannot take the unsynced write: the held path queues the same result, the ledger keeps it until then', async () => {
+    const s = await setup({ failUnsynced: true });
+    const { cmd, record, real } = await s.admit('echo real', 'launching');
+    const runtime = await s.start();
+    await runtime.deliverResult(record, real);
+    expect(await s.files()).toEqual([`${real.result_id}.json`]);
+    expect(await readFile(path.join(s.outboxDir, `${real.result_id}.json`), 'utf8')).toBe(encodeExecResult(real));
+    await runtime.ledger.flush();
+    expect(await s.stored(cmd.request_id)).toBeUndefined();
+    expect(await s.recordFile(cmd.request_id)).toMatchObject({ state: 'finished', queued: true, result: { exit_code: 7, stdout: '' } });
+  });
+});
