@@ -16,48 +16,17 @@
 import { enqueueActions, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { isEscalation } from '../actors/escalation-error.js';
 import type { AgentServices, RootServices } from '../actors/ports.js';
+import { logEffect, type LogLine } from '../machines/log-line.js';
 import type { ChildSpec } from './child-spec.js';
 import {
-  DEFAULT_SUPERVISOR_FLAGS,
-  backoffAttempt,
-  backoffDelayMs,
-  childrenToRestart,
-  recordRestart,
-  shouldGiveUpAtOnce,
-  shouldRestart,
-  type ExitReason,
-  type SupervisorFlags,
-} from './rules.js';
+  initialRecord, planExit, planStop, recordStart, recordStopped, stopGraceMs, type ChildRecord, type Records,
+} from './bookkeeping.js';
+import { DEFAULT_SUPERVISOR_FLAGS, type ExitReason, type SupervisorFlags } from './rules.js';
+
+export type { ChildExit, ChildPhase, ChildRecord } from './bookkeeping.js';
 
 /** Whole-tree shutdown budget: contract §8.4 wants exit within 10 s; keep 1 s for closing the rest. */
 export const SHUTDOWN_BUDGET_MS = 9_000;
-
-/** Where a child is in its life: `backoff` = crashed, waiting to restart. */
-export type ChildPhase = 'running' | 'backoff' | 'stopping' | 'stopped';
-
-/** How a child last ended. */
-export interface ChildExit {
-  readonly reason: ExitReason | 'killed';
-  /** Epoch ms. */
-  readonly at: number;
-  /** The error message of a crash, else null. */
-  readonly error: string | null;
-}
-
-/** The supervisor's book-keeping for one child (its live state lives in the child actor). */
-export interface ChildRecord {
-  readonly id: string;
-  readonly phase: ChildPhase;
-  /** Restarts since the agent started. */
-  readonly restarts: number;
-  /** Restarts in a row without a stable run; drives the backoff. */
-  readonly consecutive: number;
-  /** When the current incarnation started (epoch ms), null when not running. */
-  readonly startedAt: number | null;
-  readonly lastExit: ChildExit | null;
-  /** Epoch ms of the scheduled restart while in `backoff`. */
-  readonly nextRestartAt: number | null;
-}
 
 /** Why the tree stopped. */
 export type StopCause =
@@ -86,7 +55,7 @@ interface RootContext {
   readonly shutdownBudgetMs: number;
   readonly now: () => number;
   readonly random: () => number;
-  readonly records: Readonly<Record<string, ChildRecord>>;
+  readonly records: Records;
   /** Restart times inside the sliding window. */
   readonly restartTimes: readonly number[];
   /** Children still to stop, in stop order, and the one being stopped now. */
@@ -128,11 +97,8 @@ function withholdsShutdown(services: AgentServices, id: string): boolean {
   }
 }
 
-function patch(context: RootContext, id: string, changes: Partial<ChildRecord>): Record<string, ChildRecord> {
-  const current = context.records[id];
-  if (current === undefined) return { ...context.records };
-  return { ...context.records, [id]: { ...current, ...changes } };
-}
+/** The effect that writes `line` to the root's logger. */
+const log = (context: RootContext, line: LogLine) => logEffect(context.services.log, line);
 
 /** The root supervisor machine; see the module comment. */
 export const rootMachine = setup({
@@ -148,15 +114,7 @@ export const rootMachine = setup({
       const spec = context.specs.find((s) => s.id === params.id);
       if (spec === undefined) return;
       const now = context.now();
-      const record = context.records[params.id]!;
-      enqueue.assign({
-        records: patch(context, params.id, {
-          phase: 'running',
-          startedAt: now,
-          nextRestartAt: null,
-          restarts: record.restarts + (params.restart ? 1 : 0),
-        }),
-      });
+      enqueue.assign({ records: recordStart(context.records, params.id, now, params.restart) });
       try {
         context.services.failpoints.hitSync(`${spec.id}.start`);
       } catch (error) {
@@ -168,61 +126,16 @@ export const rootMachine = setup({
       const input = spec.input === undefined ? context.services : spec.input(context.services, { now, random: context.random() });
       spawn(spec.logic, { id: spec.id, systemId: spec.id, input });
     }),
-    /** Decides what a child's exit means: nothing, a restart after backoff, or giving up. */
+    /** Carries out {@link planExit}: what a child's exit means (nothing, a restart after backoff, or giving up). */
     handleExit: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'child.exited') return;
-      const spec = context.specs.find((s) => s.id === event.id);
-      const record = context.records[event.id];
-      if (spec === undefined || record === undefined || record.phase !== 'running') return;
-      const now = context.now();
-      const ranForMs = record.startedAt === null ? 0 : now - record.startedAt;
-      const lastExit: ChildExit = { reason: event.reason, at: now, error: event.error };
-      enqueue.stopChild(event.id);
-      context.services.log[event.reason === 'error' || event.reason === 'escalate' ? 'error' : 'warn'](
-        { child: event.id, reason: event.reason, error: event.error, ran_for_ms: ranForMs },
-        `child ${event.id} exited (${event.reason})`,
-      );
-      if (shouldGiveUpAtOnce(event.reason)) {
-        enqueue.assign({ records: patch(context, event.id, { phase: 'stopped', startedAt: null, lastExit }) });
-        enqueue.raise({ type: 'supervisor.gaveUp', child: event.id, reason: `escalated: ${event.error ?? event.reason}` });
-        return;
-      }
-      if (!shouldRestart(spec.restart, event.reason)) {
-        enqueue.assign({ records: patch(context, event.id, { phase: 'stopped', startedAt: null, lastExit }) });
-        return;
-      }
-      const window = recordRestart(context.restartTimes, now, context.flags);
-      if (window.giveUp) {
-        enqueue.assign({
-          restartTimes: window.restartTimes,
-          records: patch(context, event.id, { phase: 'stopped', startedAt: null, lastExit }),
-        });
-        enqueue.raise({
-          type: 'supervisor.gaveUp',
-          child: event.id,
-          reason: `more than ${context.flags.intensity} restarts in ${context.flags.periodMs} ms; last: ${event.error ?? event.reason}`,
-        });
-        return;
-      }
-      const attempt = backoffAttempt(record.consecutive, ranForMs, context.flags.backoff);
-      const delay = backoffDelayMs(attempt, context.flags.backoff, context.random());
-      const order = context.specs.map((s) => s.id);
-      let records: Record<string, ChildRecord> = { ...context.records };
-      for (const id of childrenToRestart(context.flags.strategy, order, event.id)) {
-        const other = records[id];
-        if (other === undefined) continue;
-        if (id !== event.id) {
-          // rest_for_one / one_for_all: dependents are stopped at once (no grace) and restart with the failed child.
-          if (other.phase !== 'running') continue;
-          enqueue.stopChild(id);
-          records = { ...records, [id]: { ...other, phase: 'backoff', startedAt: null, nextRestartAt: now + delay, lastExit: { reason: 'shutdown', at: now, error: `restarted with ${event.id}` } } };
-        } else {
-          records = { ...records, [id]: { ...other, phase: 'backoff', startedAt: null, lastExit, consecutive: attempt + 1, nextRestartAt: now + delay } };
-        }
-        enqueue.raise({ type: 'child.restart', id }, { delay, id: `restart:${id}` });
-      }
-      enqueue.assign({ restartTimes: window.restartTimes, records });
-      context.services.log.info({ child: event.id, delay_ms: delay, attempt }, `restarting ${event.id} in ${delay} ms`);
+      const books = { order: context.specs, records: context.records, restartTimes: context.restartTimes, flags: context.flags };
+      const plan = planExit(books, event, context.now(), context.random());
+      for (const id of plan.stop) enqueue.stopChild(id);
+      for (const line of plan.log) enqueue(log(context, line));
+      enqueue.assign({ records: plan.records, restartTimes: plan.restartTimes });
+      for (const id of plan.restart?.ids ?? []) enqueue.raise({ type: 'child.restart', id }, { delay: plan.restart?.delayMs ?? 0, id: `restart:${id}` });
+      if (plan.giveUp !== null) enqueue.raise({ type: 'supervisor.gaveUp', ...plan.giveUp });
     }),
     /** Turns xstate's done/error events of a child into one `child.exited` event. */
     reportChildEnd: enqueueActions(({ context, event, enqueue }) => {
@@ -236,38 +149,25 @@ export const rootMachine = setup({
         enqueue.raise({ type: 'child.exited', id, reason: stopping ? 'shutdown' : 'normal', error: null });
       }
     }),
-    /** Cancels pending restarts and queues every running child for a stop in reverse start order. */
+    /** Carries out {@link planStop}: pending restarts cancelled, running children queued in reverse start order. */
     beginStop: enqueueActions(({ context, event, enqueue }) => {
-      const now = context.now();
-      let records: Record<string, ChildRecord> = { ...context.records };
-      const queue: string[] = [];
-      for (const spec of [...context.specs].reverse()) {
-        const record = records[spec.id];
-        if (record === undefined) continue;
-        if (record.phase === 'backoff') {
-          enqueue.cancel(`restart:${spec.id}`);
-          records = { ...records, [spec.id]: { ...record, phase: 'stopped', nextRestartAt: null } };
-        } else if (record.phase === 'running') {
-          queue.push(spec.id);
-        }
-      }
+      const plan = planStop(context.specs.map((s) => s.id), context.records);
+      for (const id of plan.cancelRestarts) enqueue.cancel(`restart:${id}`);
       const stopCause: StopCause =
         event.type === 'supervisor.gaveUp' ? { kind: 'gave_up', child: event.child, reason: event.reason }
           : event.type === 'exit' ? { kind: 'exit_requested', child: event.child, reason: event.reason, exit_code: event.code }
             : { kind: 'shutdown' };
-      if (stopCause.kind === 'gave_up') {
-        context.services.log.error({ child: stopCause.child, reason: stopCause.reason }, 'supervisor giving up: stopping the tree');
-      } else {
-        context.services.log.info({ children: queue }, 'shutdown: stopping children in reverse order');
-      }
-      enqueue.assign({ records, stopQueue: queue, stoppingChild: null, stopDeadline: now + context.shutdownBudgetMs, stopCause });
+      enqueue(log(context, stopCause.kind === 'gave_up'
+        ? { level: 'error', msg: 'supervisor giving up: stopping the tree', fields: { child: stopCause.child, reason: stopCause.reason } }
+        : { level: 'info', msg: 'shutdown: stopping children in reverse order', fields: { children: plan.queue } }));
+      enqueue.assign({ records: plan.records, stopQueue: plan.queue, stoppingChild: null, stopDeadline: context.now() + context.shutdownBudgetMs, stopCause });
     }),
     /** Asks the next child in the stop queue to shut down and arms its grace timer. */
     stopNext: enqueueActions(({ context, enqueue, system }) => {
       if (context.stoppingChild !== null) return;
       const queue = [...context.stopQueue];
       const now = context.now();
-      let records: Record<string, ChildRecord> = { ...context.records };
+      let records: Records = context.records;
       while (queue.length > 0) {
         const id = queue.shift()!;
         const spec = context.specs.find((s) => s.id === id)!;
@@ -277,17 +177,17 @@ export const rootMachine = setup({
           records = { ...records, [id]: { ...records[id]!, phase: 'stopped', startedAt: null } };
           continue;
         }
-        const grace = Math.max(0, Math.min(spec.shutdownMs, (context.stopDeadline ?? now) - now));
+        const grace = stopGraceMs(spec.shutdownMs, context.stopDeadline, now);
         if (grace === 0) {
           // The budget is spent: no time to ask, stop it by force now.
           enqueue.stopChild(id);
-          context.services.log.warn({ child: id }, `shutdown budget spent; stopping ${id} by force`);
+          enqueue(log(context, { level: 'warn', msg: `shutdown budget spent; stopping ${id} by force`, fields: { child: id } }));
           records = { ...records, [id]: { ...records[id]!, phase: 'stopped', startedAt: null, lastExit: { reason: 'killed', at: now, error: 'shutdown budget spent' } } };
           continue;
         }
         records = { ...records, [id]: { ...records[id]!, phase: 'stopping' } };
         if (withholdsShutdown(context.services, id)) {
-          context.services.log.warn({ child: id }, `failpoint ${id}.shutdown: not asking ${id} to stop; it will be stopped by force`);
+          enqueue(log(context, { level: 'warn', msg: `failpoint ${id}.shutdown: not asking ${id} to stop; it will be stopped by force`, fields: { child: id } }));
         } else {
           // graceMs: how long this child has before it is stopped by force (the outboxes flush until then).
           enqueue.sendTo(ref, { type: 'shutdown', graceMs: grace });
@@ -298,24 +198,19 @@ export const rootMachine = setup({
       }
       enqueue.assign({ records, stopQueue: queue, stoppingChild: null });
     }),
-    /** A child ended while stopping: mark it stopped and move on if it was the one being stopped. */
+    /** A child ended while stopping: mark it stopped ({@link recordStopped}) and move on if it was the one being stopped. */
     markStopped: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'child.exited' && event.type !== 'child.graceExpired') return;
       const record = context.records[event.id];
       if (record === undefined || record.phase === 'stopped') return;
-      const now = context.now();
-      const lastExit: ChildExit =
-        event.type === 'child.graceExpired'
-          ? { reason: 'killed', at: now, error: 'did not stop within its shutdown grace' }
-          : { reason: event.reason, at: now, error: event.error };
       if (event.type === 'child.graceExpired') {
-        context.services.log.warn({ child: event.id }, `child ${event.id} ignored shutdown; stopped by force`);
+        enqueue(log(context, { level: 'warn', msg: `child ${event.id} ignored shutdown; stopped by force`, fields: { child: event.id } }));
       } else {
         enqueue.cancel(`grace:${event.id}`);
       }
       enqueue.stopChild(event.id);
       enqueue.assign({
-        records: patch(context, event.id, { phase: 'stopped', startedAt: null, lastExit }),
+        records: recordStopped(context.records, event.id, event.type === 'child.exited' ? event : null, context.now()),
         stopQueue: context.stopQueue.filter((id) => id !== event.id),
         stoppingChild: context.stoppingChild === event.id ? null : context.stoppingChild,
       });
@@ -333,12 +228,7 @@ export const rootMachine = setup({
     shutdownBudgetMs: input.shutdownBudgetMs ?? SHUTDOWN_BUDGET_MS,
     now: input.now ?? Date.now,
     random: input.random ?? Math.random,
-    records: Object.fromEntries(
-      input.children.map((spec) => [
-        spec.id,
-        { id: spec.id, phase: 'stopped', restarts: 0, consecutive: 0, startedAt: null, lastExit: null, nextRestartAt: null } satisfies ChildRecord,
-      ]),
-    ),
+    records: Object.fromEntries(input.children.map((spec): [string, ChildRecord] => [spec.id, initialRecord(spec.id)])),
     restartTimes: [],
     stopQueue: [],
     stoppingChild: null,
