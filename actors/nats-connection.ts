@@ -3,7 +3,7 @@
  * list), presents the user then the token (contract §2), probes liveness every ~15 s, reports RTT,
  * and writes the broker hub. It talks to its machine only through events:
  *
- * - sends `connection.connected {server}`, `connection.disconnected`, `connection.rtt {ms}`,
+ * - sends `connection.connected {server}`, `connection.disconnected`, `connection.rttMeasured {ms}`,
  *   `connection.authRefused {choice}`, `connection.authGaveUp {error}`, `connection.crashed {error}`,
  *   `connection.closed`;
  * - receives `drain` (graceful stop: drain and close, then `connection.closed`).
@@ -41,7 +41,7 @@ export const LIVENESS_PROBE_TIMEOUT_MS = 10_000;
 export type NatsConnectionEvent =
   | { type: 'connection.connected'; server: string; since: number }
   | { type: 'connection.disconnected'; since: number }
-  | { type: 'connection.rtt'; ms: number }
+  | { type: 'connection.rttMeasured'; ms: number }
   | { type: 'connection.authRefused'; choice: AuthChoice; since: number }
   | { type: 'connection.authGaveUp'; error: string }
   | { type: 'connection.failed'; error: string; at: number }
@@ -112,7 +112,7 @@ export const natsConnection = fromCallback<EventObject, AgentServices>(({ input:
       // here within one interval instead of after the OS keepalive.
       conn.publish(createInbox());
       const ms = await withTimeout(conn.rtt(), LIVENESS_PROBE_TIMEOUT_MS);
-      send({ type: 'connection.rtt', ms });
+      send({ type: 'connection.rttMeasured', ms });
     } catch (error) {
       if (stop.signal.aborted || conn.isClosed()) return;
       log.warn({ error: error instanceof Error ? error.message : String(error) }, 'liveness probe failed; forcing a reconnect');

@@ -57,7 +57,7 @@ export const connectionMachine = setup({
     recordFailure: assign(({ context, event }) =>
       event.type === 'connection.failed' ? { status: { ...context.status, last_error: event.error, last_error_at: new Date(event.at).toISOString() } } : {},
     ),
-    recordRtt: assign(({ context, event }) => (event.type === 'connection.rtt' ? { status: { ...context.status, rtt_ms: event.ms } } : {})),
+    recordRtt: assign(({ context, event }) => (event.type === 'connection.rttMeasured' ? { status: { ...context.status, rtt_ms: event.ms } } : {})),
     recordAuthRefused: assign(({ context, event }) =>
       event.type === 'connection.authRefused' ? { status: { ...context.status, auth_refused_since: new Date(event.since).toISOString() } } : {},
     ),
@@ -87,7 +87,7 @@ export const connectionMachine = setup({
       invoke: { id: 'natsConnection', src: 'natsConnection', input: ({ context }) => context.services },
       initial: 'connecting',
       on: {
-        'connection.rtt': { actions: 'recordRtt' },
+        'connection.rttMeasured': { actions: 'recordRtt' },
         'connection.failed': { actions: 'recordFailure' },
         'connection.authRefused': { actions: 'recordAuthRefused' },
         'connection.crashed': { actions: 'crash' },

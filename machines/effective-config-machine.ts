@@ -81,7 +81,7 @@ export const effectiveConfigMachine = setup({
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
     applyEntry: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'kv.entry') return;
+      if (event.type !== 'kv.entryReceived') return;
       const applied = applyKvEntry(context.layers, event.entry, context.services.config.pcId);
       for (const warning of applied.warnings) enqueue(log(context, { level: 'warn', msg: warning }));
       enqueue.assign({ layers: applied.state });
@@ -179,14 +179,14 @@ export const effectiveConfigMachine = setup({
               description: 'Boot walk: entries are folded in but the hubs change only once the walk is complete, so siblings never see a half-layered config (a group target_version before the pc layer overrides it).',
               tags: ['busy'],
               on: {
-                'kv.entry': { actions: 'applyEntry' },
+                'kv.entryReceived': { actions: 'applyEntry' },
                 'kv.synced': { target: 'live', actions: ['markSynced', 'publishHubs'] },
               },
             },
             live: {
               description: 'Watching: KV changes apply as they arrive.',
               tags: ['healthy'],
-              on: { 'kv.entry': { actions: ['applyEntry', 'publishHubs'] } },
+              on: { 'kv.entryReceived': { actions: ['applyEntry', 'publishHubs'] } },
             },
           },
         },

@@ -51,8 +51,8 @@ interface Context {
 type Event =
   | BrokerEvent
   | { type: 'command.admitted'; admitted: AdmittedCommand }
-  | { type: 'intake.replay_started' }
-  | { type: 'intake.stats'; stats: IntakeStats }
+  | { type: 'intake.replayStarted' }
+  | { type: 'intake.statsChanged'; stats: IntakeStats }
   | { type: 'shutdown' }
   | { type: `xstate.done.actor.${string}` }
   | { type: `xstate.error.actor.${string}`; error: unknown };
@@ -151,7 +151,7 @@ export const executorMachine = setup({
     },
     closeRuntime: ({ context }) => context.runtime?.close(),
     noteIntakeSettled: assign({ intakeSettled: true }),
-    keepIntakeStats: assign({ status: ({ context, event }) => (event.type === 'intake.stats' ? { ...context.status, intake_queue: event.stats } : context.status) }),
+    keepIntakeStats: assign({ status: ({ context, event }) => (event.type === 'intake.statsChanged' ? { ...context.status, intake_queue: event.stats } : context.status) }),
     // A failure to open the ledger or recover it is a crash: the supervisor restarts the child.
     crash: (_, error: unknown) => {
       throw error;
@@ -197,7 +197,7 @@ export const executorMachine = setup({
       ],
       on: {
         'command.admitted': { actions: 'spawnRun' },
-        'intake.stats': { actions: 'keepIntakeStats' },
+        'intake.statsChanged': { actions: 'keepIntakeStats' },
         shutdown: 'draining',
       },
       initial: 'offline',
@@ -216,7 +216,7 @@ export const executorMachine = setup({
           on: {
             'broker.disconnected': 'offline',
             'broker.connected': { target: 'online', reenter: true, actions: 'rememberConnection' },
-            'intake.replay_started': { actions: 'replayOn' },
+            'intake.replayStarted': { actions: 'replayOn' },
           },
         },
       },

@@ -49,7 +49,7 @@ interface Context {
 
 type Event =
   | BrokerEvent
-  | { readonly type: 'config.interval'; readonly intervalMs: number }
+  | { readonly type: 'config.intervalChanged'; readonly intervalMs: number }
   | { readonly type: 'ping.answered' }
   | { readonly type: 'shutdown' };
 
@@ -73,7 +73,7 @@ export const heartbeatMachine = setup({
   actions: {
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
-    setInterval: assign(({ context, event }) => (event.type === 'config.interval'
+    setInterval: assign(({ context, event }) => (event.type === 'config.intervalChanged'
       ? { intervalMs: event.intervalMs, status: { ...context.status, intervalMs: event.intervalMs } }
       : {})),
     countPing: assign(({ context }) => ({ status: { ...context.status, pingsAnswered: context.status.pingsAnswered + 1 } })),
@@ -94,7 +94,7 @@ export const heartbeatMachine = setup({
     }),
   },
   guards: {
-    isShorterInterval: ({ context, event }) => event.type === 'config.interval' && event.intervalMs < context.intervalMs,
+    isShorterInterval: ({ context, event }) => event.type === 'config.intervalChanged' && event.intervalMs < context.intervalMs,
   },
   delays: {
     heartbeatInterval: ({ context }) => timerDelayMs(context.intervalMs),
@@ -154,7 +154,7 @@ export const heartbeatMachine = setup({
               description: 'No broker: nothing is published or queued until the next connect.',
               tags: ['degraded'],
               on: {
-                'config.interval': { actions: 'setInterval' },
+                'config.intervalChanged': { actions: 'setInterval' },
                 'broker.connected': { target: 'online', actions: 'rememberConnection' },
               },
             },
@@ -171,7 +171,7 @@ export const heartbeatMachine = setup({
                 publishing: {
                   description: 'One tick: keyring re-read, perf sample, core publish on heartbeat.<pc_id>.',
                   tags: ['busy'],
-                  on: { 'config.interval': { actions: 'setInterval' } },
+                  on: { 'config.intervalChanged': { actions: 'setInterval' } },
                   invoke: {
                     id: 'publishHeartbeat',
                     src: 'publishHeartbeat',
@@ -186,7 +186,7 @@ export const heartbeatMachine = setup({
                   exit: 'clearNextDue',
                   after: { heartbeatInterval: 'publishing' },
                   on: {
-                    'config.interval': [
+                    'config.intervalChanged': [
                       { guard: 'isShorterInterval', target: 'waiting', reenter: true, actions: 'setInterval' },
                       { actions: 'setInterval' },
                     ],

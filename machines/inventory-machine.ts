@@ -55,7 +55,7 @@ interface Context {
 
 type Event =
   | BrokerEvent
-  | { readonly type: 'config.inventory'; readonly settings: InventorySettings }
+  | { readonly type: 'config.inventoryChanged'; readonly settings: InventorySettings }
   | { readonly type: 'inventory.collected'; readonly report: InventoryReport }
   | { readonly type: 'shutdown' };
 
@@ -78,7 +78,7 @@ export const inventoryMachine = setup({
   actions: {
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
-    applySettings: assign(({ context, event }) => (event.type === 'config.inventory'
+    applySettings: assign(({ context, event }) => (event.type === 'config.inventoryChanged'
       ? { settings: event.settings, status: { ...context.status, enabled: event.settings.enabled } }
       : {})),
     planNextRun: assign(({ context }) => {
@@ -131,8 +131,8 @@ export const inventoryMachine = setup({
   },
   guards: {
     isEnabled: ({ context }) => context.settings.enabled,
-    isDisabledNow: ({ event }) => event.type === 'config.inventory' && !event.settings.enabled,
-    isEnabledNow: ({ event }) => event.type === 'config.inventory' && event.settings.enabled,
+    isDisabledNow: ({ event }) => event.type === 'config.inventoryChanged' && !event.settings.enabled,
+    isEnabledNow: ({ event }) => event.type === 'config.inventoryChanged' && event.settings.enabled,
     hasHw: ({ event }) => event.type === 'inventory.collected' && event.report.hw !== undefined,
     isConnected: ({ context }) => context.nc !== null,
   },
@@ -168,7 +168,7 @@ export const inventoryMachine = setup({
       on: {
         'broker.connected': { actions: 'rememberConnection' },
         'broker.disconnected': { actions: 'forgetConnection' },
-        'config.inventory': { actions: 'applySettings' },
+        'config.inventoryChanged': { actions: 'applySettings' },
       },
       initial: 'awaitingFirstConnect',
       states: {
@@ -183,7 +183,7 @@ export const inventoryMachine = setup({
         disabled: {
           description: 'inventory_enabled / [inventory] enabled is false.',
           tags: ['healthy'],
-          on: { 'config.inventory': { guard: 'isEnabledNow', target: 'scheduled', actions: 'applySettings' } },
+          on: { 'config.inventoryChanged': { guard: 'isEnabledNow', target: 'scheduled', actions: 'applySettings' } },
         },
         scheduled: {
           description: 'Waiting for the next run: first within min(30 s, jitter) of the first connect, then interval + 0..jitter.',
@@ -192,7 +192,7 @@ export const inventoryMachine = setup({
           exit: 'clearNextRun',
           after: { nextRun: 'collecting' },
           on: {
-            'config.inventory': [
+            'config.inventoryChanged': [
               { guard: 'isDisabledNow', target: 'disabled', actions: 'applySettings' },
               // New interval/jitter: plan again from now with them (a KV change applies at once).
               { target: 'scheduled', reenter: true, actions: 'applySettings' },

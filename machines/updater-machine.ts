@@ -141,7 +141,7 @@ export const updaterMachine = setup({
     downloadRelease: fromCallback<EventObject, ReleaseJob>(() => { throw notProvided('downloadRelease'); }),
     /** SHA-256 against the object digest (as bytes), then `--version` of the staged file within 10 s. */
     verifyRelease: fromPromise<StepOutcome, ReleaseJob>(async () => { throw notProvided('verifyRelease'); }),
-    /** Sends `commands.idle` / `commands.busy` every poll. */
+    /** Sends `commands.drained` / `commands.counted` every poll. */
     waitForIdle: fromCallback<EventObject, { readonly pollMs: number }>(() => { throw notProvided('waitForIdle'); }),
     /** §10 step 4: `.new`, `.old`, rename, `last_swap.json`; undone on failure. */
     swapExecutable: fromPromise<StepOutcome, ReleaseJob>(async () => { throw notProvided('swapExecutable'); }),
@@ -186,7 +186,7 @@ export const updaterMachine = setup({
     }),
     clearWait: assign(({ context }) => ({ status: { ...context.status, wait_ms: null } })),
     recordProgress: assign(({ context, event }) =>
-      event.type === 'download.progress' ? { status: { ...context.status, bytes_done: event.bytes, bytes_total: event.total } } : {}),
+      event.type === 'download.progressed' ? { status: { ...context.status, bytes_done: event.bytes, bytes_total: event.total } } : {}),
     recordDownloaded: assign(({ context, event }) =>
       event.type === 'download.finished' ? { storeAttempt: 0, digest: event.digest, status: { ...context.status, bytes_done: event.bytes, bytes_total: event.bytes } } : {}),
     recordStoreMissing: assign(({ context, event }) =>
@@ -203,7 +203,7 @@ export const updaterMachine = setup({
       },
     })),
     recordBusy: assign(({ context, event }) =>
-      event.type === 'commands.busy' ? { status: { ...context.status, running_commands: event.running } } : {}),
+      event.type === 'commands.counted' ? { status: { ...context.status, running_commands: event.running } } : {}),
     recordIdle: assign(({ context }) => ({ status: { ...context.status, running_commands: 0 } })),
     recordParked: assign(({ context }, params: { reason: string }) => ({ status: { ...context.status, parked_reason: params.reason, wait_ms: null } })),
     recordBootConfirmed: assign(({ context }) => ({ bootConfirmed: true, status: { ...context.status, boot: 'confirmed' as const } })),
@@ -419,7 +419,7 @@ export const updaterMachine = setup({
                 onError: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => ({ stage: 'download' as const, reason: errorText(event.error), verification: false }) } },
               },
               on: {
-                'download.progress': { actions: 'recordProgress' },
+                'download.progressed': { actions: 'recordProgress' },
                 'download.finished': { target: 'verifying', actions: 'recordDownloaded' },
                 'download.failed': [
                   { guard: 'storeMissing', target: 'awaitingStore', actions: 'recordStoreMissing' },
@@ -491,8 +491,8 @@ export const updaterMachine = setup({
               tags: ['busy'],
               invoke: { id: 'waitForIdle', src: 'waitForIdle', input: { pollMs: IDLE_POLL_MS } },
               on: {
-                'commands.busy': { actions: 'recordBusy' },
-                'commands.idle': { guard: 'bootConfirmed', target: 'swapping', actions: 'recordIdle' },
+                'commands.counted': { actions: 'recordBusy' },
+                'commands.drained': { guard: 'bootConfirmed', target: 'swapping', actions: 'recordIdle' },
               },
               after: {
                 idleWaitCap: {

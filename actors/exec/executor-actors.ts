@@ -31,7 +31,7 @@ export const watchAdmissions = fromCallback<{ type: string }, ExecRuntime>(({ in
     const text = JSON.stringify(stats);
     if (text === last) return;
     last = text;
-    sendBack({ type: 'intake.stats', stats });
+    sendBack({ type: 'intake.statsChanged', stats });
   }, INTAKE_STATS_INTERVAL_MS);
   return () => {
     clearInterval(timer);

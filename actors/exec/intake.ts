@@ -38,7 +38,7 @@ export interface IntakeInput {
 
 /** Events the intake sends to its parent (admitted commands go through `runtime.admissions`). */
 export type IntakeEvent =
-  | { type: 'intake.replay_started' };
+  | { type: 'intake.replayStarted' };
 
 /** Reads this PC's groups once from both KV buckets (§4); a missing key is no groups. */
 export async function readGroupsOnce(nc: NatsConnection, pcId: string, log?: Logger): Promise<string[]> {
@@ -148,7 +148,7 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
         if (stopped) return;
         consumerMessages = await consumer.consume({ max_messages: REPLAY_MAX_MESSAGES });
         log.info({ durable }, 'replay consumer started');
-        sendBack({ type: 'intake.replay_started' });
+        sendBack({ type: 'intake.replayStarted' });
         for await (const m of consumerMessages) {
           submit(
             { subject: m.subject, data: m.data, headers: signatureHeaders(m.headers), source: 'replay', receivedAtMs: runtime.now() },

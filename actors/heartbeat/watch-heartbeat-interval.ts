@@ -1,4 +1,4 @@
-/** Sends `config.interval` whenever the effective `heartbeat_interval` changes (§5.6, applied live). */
+/** Sends `config.intervalChanged` whenever the effective `heartbeat_interval` changes (§5.6, applied live). */
 import { fromCallback } from 'xstate';
 import type { AgentServices } from '../ports.js';
 
@@ -8,6 +8,6 @@ export const watchHeartbeatInterval = fromCallback<{ type: string }, AgentServic
   return input.effectiveConfig.watch((config) => {
     if (config.heartbeat_interval_ms === last) return;
     last = config.heartbeat_interval_ms;
-    sendBack({ type: 'config.interval', intervalMs: config.heartbeat_interval_ms });
+    sendBack({ type: 'config.intervalChanged', intervalMs: config.heartbeat_interval_ms });
   });
 });

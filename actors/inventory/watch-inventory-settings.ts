@@ -1,7 +1,7 @@
 /**
  * The inventory schedule settings: agent.toml `[inventory] enabled/interval/jitter`, overridden by
  * the effective config's `inventory_enabled/interval/jitter` when KV sets them. Sends
- * `config.inventory` at once and on every change.
+ * `config.inventoryChanged` at once and on every change.
  */
 import { fromCallback } from 'xstate';
 import type { EffectiveConfig } from '../../contract/index.js';
@@ -32,6 +32,6 @@ export const watchInventorySettings = fromCallback<{ type: string }, AgentServic
     const key = JSON.stringify(settings);
     if (key === last) return;
     last = key;
-    sendBack({ type: 'config.inventory', settings });
+    sendBack({ type: 'config.inventoryChanged', settings });
   });
 });

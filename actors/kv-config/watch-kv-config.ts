@@ -2,7 +2,7 @@
  * Reads and follows the KV the `config` child resolves (contract §5.6): walks `agent_config`
  * (`keys()` + get) and this PC's key in `agent_groups` / `agent_groups_derived`, then watches all of
  * `agent_config` and key `<pc_id>` in both group buckets. Every entry goes to the machine as a
- * `kv.entry` event; the machine skips replays by revision, so the overlap between the walk and the
+ * `kv.entryReceived` event; the machine skips replays by revision, so the overlap between the walk and the
  * watch's initial values is harmless.
  *
  * The agent never creates these buckets (§4): a missing bucket is reported as `kv.failed` with
@@ -28,7 +28,7 @@ export interface WatchKvConfigInput {
 
 /** Events sent by {@link watchKvConfig}. */
 export type KvConfigEvent =
-  | { readonly type: 'kv.entry'; readonly entry: KvEntryEvent }
+  | { readonly type: 'kv.entryReceived'; readonly entry: KvEntryEvent }
   | { readonly type: 'kv.synced' }
   | { readonly type: 'kv.failed'; readonly reason: string; readonly missing: boolean };
 
@@ -81,7 +81,7 @@ export const watchKvConfig = fromCallback<{ type: string }, WatchKvConfigInput>(
     const get = async (bucket: LayerBucket, kv: KV, key: string): Promise<void> => {
       try {
         const entry = await kv.get(key);
-        if (entry) send({ type: 'kv.entry', entry: toEvent(bucket, entry) });
+        if (entry) send({ type: 'kv.entryReceived', entry: toEvent(bucket, entry) });
       } catch (err) {
         input.log.warn({ child: 'config', bucket, key, err: errorText(err) }, 'KV get failed during the boot walk; the watch will deliver the value');
       }
@@ -99,7 +99,7 @@ export const watchKvConfig = fromCallback<{ type: string }, WatchKvConfigInput>(
       watchers.push(iter);
       if (stopped) iter.stop();
       void (async () => {
-        for await (const entry of iter) send({ type: 'kv.entry', entry: toEvent(bucket, entry) });
+        for await (const entry of iter) send({ type: 'kv.entryReceived', entry: toEvent(bucket, entry) });
         send({ type: 'kv.failed', reason: `watch on ${bucket === 'config' ? KV_AGENT_CONFIG : bucket === 'groups' ? KV_AGENT_GROUPS : KV_AGENT_GROUPS_DERIVED} ended`, missing: false });
       })().catch((err: unknown) => send({ type: 'kv.failed', reason: errorText(err), missing: isMissingBucket(err) }));
     }

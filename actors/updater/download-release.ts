@@ -2,7 +2,7 @@
  * The `downloadRelease` effect (§10 step 3): streams the platform key of the target from
  * `agent_releases` to `<data_dir>/staging/<exe-stem>.<V>.staged` (0700, fsync), refusing to start
  * when less than {@link FREE_SPACE_FACTOR}× the object's size is free there. Sends
- * `download.progress` (about every MiB), then `download.finished` or `download.failed` with a kind
+ * `download.progressed` (about every MiB), then `download.finished` or `download.failed` with a kind
  * the machine understands (`absent`/`unavailable` are waits, not failures). Stopping the actor (a
  * target change, shutdown) cancels the transfer and removes the partial file.
  */
@@ -36,8 +36,8 @@ async function freeBytes(dir: string): Promise<number> {
 export async function downloadToStaging(
   job: ReleaseJob,
   signal: AbortSignal,
-  progress: (event: Extract<DownloadEvent, { type: 'download.progress' }>) => void,
-): Promise<Exclude<DownloadEvent, { type: 'download.progress' }>> {
+  progress: (event: Extract<DownloadEvent, { type: 'download.progressed' }>) => void,
+): Promise<Exclude<DownloadEvent, { type: 'download.progressed' }>> {
   const { ports, target } = job;
   if (ports.exe === null) return failed('error', 'not a single executable');
   const key = agentReleaseKey(target, ports.platform, ports.arch);
@@ -59,7 +59,7 @@ export async function downloadToStaging(
     if (signal.aborted) return failed('error', 'cancelled');
     const result = await store.get(key);
     if (result === null) return failed('absent', `object ${key} is not in ${OBJ_AGENT_RELEASES}`);
-    const bytes = await streamToFile(result.data, file, info.size, signal, (done) => progress({ type: 'download.progress', bytes: done, total: info.size }));
+    const bytes = await streamToFile(result.data, file, info.size, signal, (done) => progress({ type: 'download.progressed', bytes: done, total: info.size }));
     ports.log.info({ child: 'updater', key, bytes, file }, `downloaded ${key} (${bytes} bytes)`);
     return { type: 'download.finished', bytes, digest: info.digest };
   } catch (error) {

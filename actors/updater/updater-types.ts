@@ -74,7 +74,7 @@ export type DownloadFailureKind =
 
 /** Events the download effect sends back. */
 export type DownloadEvent =
-  | { readonly type: 'download.progress'; readonly bytes: number; readonly total: number }
+  | { readonly type: 'download.progressed'; readonly bytes: number; readonly total: number }
   | { readonly type: 'download.finished'; readonly bytes: number; readonly digest: string }
   | { readonly type: 'download.failed'; readonly kind: DownloadFailureKind; readonly reason: string };
 
@@ -82,7 +82,7 @@ export type DownloadEvent =
 export type StepOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** Events the idle watcher sends back. */
-export type IdleEvent = { readonly type: 'commands.idle' } | { readonly type: 'commands.busy'; readonly running: number };
+export type IdleEvent = { readonly type: 'commands.drained' } | { readonly type: 'commands.counted'; readonly running: number };
 
 /** Events the target watcher sends back. */
 export type TargetEvent = { readonly type: 'target.changed'; readonly target: string | null; readonly jitterMs: number };

@@ -1,5 +1,5 @@
 /**
- * The `waitForIdle` effect: every `pollMs` sends `commands.idle` or `commands.busy` from the
+ * The `waitForIdle` effect: every `pollMs` sends `commands.drained` or `commands.counted` from the
  * executor's published status (`running`: the request_ids of live runs) — the same read-only view
  * `kanade-agent status` has; no reference to the sibling is kept. No executor (stopped or
  * restarting) means no runs.
@@ -22,7 +22,7 @@ export function runningCommands(executor: AnyActorRef | undefined): number {
 export const waitForIdle = fromCallback<EventObject, { readonly pollMs: number }>(({ input, sendBack, system }) => {
   const poll = (): void => {
     const running = runningCommands(system.get(EXECUTOR_SYSTEM_ID) as AnyActorRef | undefined);
-    sendBack((running === 0 ? { type: 'commands.idle' } : { type: 'commands.busy', running }) satisfies IdleEvent);
+    sendBack((running === 0 ? { type: 'commands.drained' } : { type: 'commands.counted', running }) satisfies IdleEvent);
   };
   poll();
   const timer = setInterval(poll, input.pollMs);

@@ -127,13 +127,13 @@ describe('config machine (simulated clock)', () => {
     t.services.effectiveConfig.watch((c) => seen.push(c.target_version));
     const actor = createActor(effectiveConfigLogic.provide({ actors: { watchKvConfig: manual } }), { input: { ...t.services, logicalCpus: logicalCpuCount() }, clock }).start();
     t.broker.connected({} as NatsConnection);
-    send?.({ type: 'kv.entry', entry: put('groups', PC, 1, { groups: ['canary'] }) });
-    send?.({ type: 'kv.entry', entry: put('config', 'groups.canary', 2, { target_version: '9.0.0-rc1' }) });
-    send?.({ type: 'kv.entry', entry: put('config', `pcs.${PC}`, 3, { target_version: '1.0.0' }) });
+    send?.({ type: 'kv.entryReceived', entry: put('groups', PC, 1, { groups: ['canary'] }) });
+    send?.({ type: 'kv.entryReceived', entry: put('config', 'groups.canary', 2, { target_version: '9.0.0-rc1' }) });
+    send?.({ type: 'kv.entryReceived', entry: put('config', `pcs.${PC}`, 3, { target_version: '1.0.0' }) });
     expect(seen).toEqual([null]); // nothing published mid-walk
     send?.({ type: 'kv.synced' });
     expect(seen).toEqual([null, '1.0.0']);
-    send?.({ type: 'kv.entry', entry: put('config', `pcs.${PC}`, 4, { target_version: '1.1.0' }) });
+    send?.({ type: 'kv.entryReceived', entry: put('config', `pcs.${PC}`, 4, { target_version: '1.1.0' }) });
     expect(seen).toEqual([null, '1.0.0', '1.1.0']); // live: at once
     actor.send({ type: 'shutdown' });
   });
@@ -141,8 +141,8 @@ describe('config machine (simulated clock)', () => {
   it('publishes the hubs once synced and stays healthy', () => {
     const clock = new SimulatedClock();
     const fake = fromCallback<{ type: string }, WatchKvConfigInput>(({ sendBack }) => {
-      sendBack({ type: 'kv.entry', entry: put('config', 'global', 1, { heartbeat_interval: '1s' }) });
-      sendBack({ type: 'kv.entry', entry: put('groups', PC, 1, { groups: ['x'] }) });
+      sendBack({ type: 'kv.entryReceived', entry: put('config', 'global', 1, { heartbeat_interval: '1s' }) });
+      sendBack({ type: 'kv.entryReceived', entry: put('groups', PC, 1, { groups: ['x'] }) });
       sendBack({ type: 'kv.synced' });
     });
     const t = createTestServices(PC);

@@ -34,7 +34,7 @@ describe('connection machine', () => {
     expect(actor.getSnapshot().value).toEqual({ live: 'connecting' });
     expect(actor.getSnapshot().hasTag('degraded')).toBe(true);
     fake.emit({ type: 'connection.connected', server: '127.0.0.1:4222', since: Date.parse('2026-01-01T00:00:00Z') });
-    fake.emit({ type: 'connection.rtt', ms: 3 });
+    fake.emit({ type: 'connection.rttMeasured', ms: 3 });
     expect(actor.getSnapshot().value).toEqual({ live: 'connected' });
     expect(actor.getSnapshot().hasTag('healthy')).toBe(true);
     expect(actor.getSnapshot().context.status).toEqual({

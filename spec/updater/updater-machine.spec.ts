@@ -127,7 +127,7 @@ describe('updater machine: download', () => {
     const h = startUpdater();
     h.setTarget('2.0.0');
     await flush();
-    h.download({ type: 'download.progress', bytes: 1_048_576, total: 4_194_304 });
+    h.download({ type: 'download.progressed', bytes: 1_048_576, total: 4_194_304 });
     await flush();
     expect(h.status()).toMatchObject({ bytes_done: 1_048_576, bytes_total: 4_194_304 });
     h.setTarget('2.1.0');
@@ -226,17 +226,17 @@ describe('updater machine: swap and exit', () => {
     const h = startUpdater();
     await toAwaitingIdle(h);
     expect(h.obsKinds()).toEqual(['agent_update_started', 'agent_update_verified']);
-    h.idle({ type: 'commands.idle' });
+    h.idle({ type: 'commands.drained' });
     await flush();
     expect(h.update()).toBe('awaitingIdle'); // boot not confirmed yet: no last-good copy to fall back to
     h.clock.increment(BOOT_CONFIRM_MS);
     await flush();
     expect(h.boot()).toBe('confirmed');
-    h.idle({ type: 'commands.busy', running: 2 });
+    h.idle({ type: 'commands.counted', running: 2 });
     await flush();
     expect(h.status().running_commands).toBe(2);
     expect(h.swaps).toHaveLength(0);
-    h.idle({ type: 'commands.idle' });
+    h.idle({ type: 'commands.drained' });
     await flush();
     expect(h.swaps.map((s) => s.target)).toEqual(['2.0.0']);
     expect(h.update()).toBe('exiting');
@@ -255,7 +255,7 @@ describe('updater machine: swap and exit', () => {
     h.clock.increment(BOOT_CONFIRM_MS);
     await flush();
     await toAwaitingIdle(h);
-    h.idle({ type: 'commands.busy', running: 1 });
+    h.idle({ type: 'commands.counted', running: 1 });
     h.clock.increment(IDLE_WAIT_CAP_MS - 1);
     await flush();
     expect(h.swaps).toHaveLength(0);
@@ -271,7 +271,7 @@ describe('updater machine: swap and exit', () => {
     await flush();
     h.swapOutcomes.push({ ok: false, reason: 'swap failed and was undone: EACCES' });
     await toAwaitingIdle(h);
-    h.idle({ type: 'commands.idle' });
+    h.idle({ type: 'commands.drained' });
     await flush();
     expect(h.update()).toBe('backoff');
     expect(h.status().last_error).toBe('swap: swap failed and was undone: EACCES');
