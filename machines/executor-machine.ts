@@ -14,7 +14,7 @@ import type { AgentServices } from '../actors/ports.js';
 import type { ExecRuntime, IntakeStats } from '../actors/exec/exec-runtime.js';
 import type { createRuntime, recoverAdmissions, settleIntake, watchAdmissions } from '../actors/exec/executor-actors.js';
 import type { AdmittedCommand } from '../actors/exec/intake-pipeline.js';
-import type { runIntake } from '../actors/exec/intake.js';
+import type { IntakeEvent, runIntake } from '../actors/exec/intake.js';
 import type { watchBroker } from '../actors/kv-config/watch-broker.js';
 import type { BrokerEvent } from '../domain/broker-event.js';
 import { commandRunMachine } from './command-run-machine.js';
@@ -51,7 +51,7 @@ interface Context {
 type Event =
   | BrokerEvent
   | { type: 'command.admitted'; admitted: AdmittedCommand }
-  | { type: 'intake.replayStarted' }
+  | IntakeEvent
   | { type: 'intake.statsChanged'; stats: IntakeStats }
   | { type: 'shutdown' }
   | { type: `xstate.done.actor.${string}` }

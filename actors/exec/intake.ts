@@ -148,7 +148,7 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
         if (stopped) return;
         consumerMessages = await consumer.consume({ max_messages: REPLAY_MAX_MESSAGES });
         log.info({ durable }, 'replay consumer started');
-        sendBack({ type: 'intake.replayStarted' });
+        sendBack({ type: 'intake.replayStarted' } satisfies IntakeEvent);
         for await (const m of consumerMessages) {
           submit(
             { subject: m.subject, data: m.data, headers: signatureHeaders(m.headers), source: 'replay', receivedAtMs: runtime.now() },

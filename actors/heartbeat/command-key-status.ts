@@ -16,8 +16,5 @@ export interface CommandKeyStatus {
 /** Reads the signing facts; `reload` re-reads the keyring file first. Never rejects. */
 export type CommandKeyStatusReader = (services: AgentServices, opts: { reload: boolean }) => Promise<CommandKeyStatus>;
 
-/** No keys, not enforcing (tests, and the fallback when the ring cannot be built). */
-export const noCommandKeys: CommandKeyStatusReader = async () => ({ command_keys: [], enforcing: false });
-
 /** The reader the heartbeat uses by default: the executor's process-wide keyring. */
 export const readCommandKeyStatus: CommandKeyStatusReader = commandKeyStatus;

@@ -3,7 +3,10 @@
  * the port's real implementation. Tests drive `applyPlan` with a recording fake.
  */
 import { execFile } from 'node:child_process';
-import { chmod, copyFile, mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { copyDurable } from '../updater/install-state.js';
+import { syncDirectory } from '../durable-fs.js';
 import { describeStep, formatArgv, type Plan, type Step } from './service-plan.js';
 
 export interface RunResult {
@@ -117,10 +120,11 @@ export function createNodeServicePort(): ServicePort {
       await rename(tmp, path);
     },
     copyFile: async (from, to, mode) => {
+      // The updater's durable copy (fs-extra's copy, then fsync), then one atomic rename over `to`.
       const tmp = `${to}.new`;
-      await copyFile(from, tmp);
-      await chmod(tmp, mode);
+      await copyDurable(from, tmp, mode);
       await rename(tmp, to);
+      await syncDirectory(path.dirname(to));
     },
     remove: (path, recursive) => rm(path, { force: true, recursive }),
     rmdirIfEmpty: async (path) => {

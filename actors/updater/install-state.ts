@@ -4,8 +4,9 @@
  * durable copy of an executable. Readers never throw: an unreadable file reads as absent, with
  * the reason handed to the caller to log.
  */
-import { closeSync, copyFileSync, fsyncSync, openSync, readFileSync, chmodSync } from 'node:fs';
-import { chmod, copyFile, open, readFile } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, readFileSync, chmodSync } from 'node:fs';
+import { chmod, open, readFile } from 'node:fs/promises';
+import { copy, copySync } from 'fs-extra/esm';
 import path from 'node:path';
 import { decodeLastSwap, isReleaseVersion, type LastSwap } from '../../contract/index.js';
 import {
@@ -171,9 +172,19 @@ export async function writeLastGoodMeta(dataDir: string, lastGood: LastGood): Pr
   await writeDurable(path.join(dataDir, LAST_GOOD_DIR, LAST_GOOD_META_FILE), `${JSON.stringify(lastGood)}\n`);
 }
 
+/**
+ * fs-extra's copy rather than `fs.copyFile`: it creates `dest`'s directory, follows a symlinked
+ * source, and fails with a clear error when `src` and `dest` are one file under two paths (where
+ * copyFile silently does nothing and the caller would believe it holds a second copy). It does not
+ * fsync; {@link copyDurable} does. Its `move` is not used: with `overwrite` it removes `dest`
+ * before renaming, so a crash in between would leave no executable — the swap renames
+ * `<exe>.new` over `<exe>` itself (one atomic rename) and fsyncs the directory.
+ */
+const COPY_OPTIONS = { overwrite: true, errorOnExist: false, dereference: true } as const;
+
 /** Copies `src` to `dest` (replacing it), sets `mode` and fsyncs the bytes. The caller fsyncs the directory. */
 export async function copyDurable(src: string, dest: string, mode: number): Promise<void> {
-  await copyFile(src, dest);
+  await copy(src, dest, COPY_OPTIONS);
   await chmod(dest, mode);
   const handle = await open(dest, 'r+');
   try {
@@ -185,7 +196,7 @@ export async function copyDurable(src: string, dest: string, mode: number): Prom
 
 /** Synchronous {@link copyDurable}. */
 export function copyDurableSync(src: string, dest: string, mode: number): void {
-  copyFileSync(src, dest);
+  copySync(src, dest, COPY_OPTIONS);
   chmodSync(dest, mode);
   const fd = openSync(dest, 'r+');
   try {
