@@ -269,6 +269,9 @@ async function main() {
       'growth1-mmap': { label: 'the same + MALLOC_MMAP_THRESHOLD_=65536 (the systemd unit)', flags: [], runtime: '--semi-space-growth-factor=1', env: { MALLOC_MMAP_THRESHOLD_: '65536' } },
       'growth1-size': { label: 'run-time --semi-space-growth-factor=1 --optimize-for-size', flags: [], runtime: '--semi-space-growth-factor=1 --optimize-for-size' },
       'growth1-hgp': { label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=10', flags: [], runtime: '--semi-space-growth-factor=1 --heap-growing-percent=10' },
+      'growth1-hgp30': { label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=30', flags: [], runtime: '--semi-space-growth-factor=1 --heap-growing-percent=30' },
+      'growth1-hgp50': { label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=50', flags: [], runtime: '--semi-space-growth-factor=1 --heap-growing-percent=50' },
+      'growth1-hgp100': { label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=100', flags: [], runtime: '--semi-space-growth-factor=1 --heap-growing-percent=100' },
     };
     const wanted = (args.includes('--variants') ? args[args.indexOf('--variants') + 1].split(',') : Object.keys(VARIANTS));
     figures.rss_runs = {};
