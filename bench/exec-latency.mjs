@@ -13,10 +13,11 @@
  * PHASES=1 runs the agents at log level debug and prints, per agent, the p50 of each step between
  * consecutive log lines of a command (ms resolution, the agent's own clock), plus publish → first
  * line and last line → result in RESULTS. Debug logging costs time itself: take latency from a run
- * without PHASES.
+ * without PHASES. "agent CPU" is the agent process's own utime + stime per command (children not
+ * included; 10 ms clock ticks, averaged): the part of the overhead that load cannot inflate.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -63,7 +64,9 @@ const startAgent = async (label, bin) => {
     '[security]', `command_keys_file = ${JSON.stringify(path.join(dir, 'none.json'))}`,
     '[control]', `socket = ${JSON.stringify(path.join(dir, `${label}.sock`))}`, '',
   ].join('\n'));
-  const proc = spawn(process.execPath, [bin, 'run', '--config', configPath], {
+  // AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the agents (a profile).
+  const nodeArgs = (process.env.AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, bin, 'run', '--config', configPath], {
     stdio: ['ignore', PHASES ? 'pipe' : 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
   });
   const lines = new Map();
@@ -71,7 +74,8 @@ const startAgent = async (label, bin) => {
     readline.createInterface({ input: proc.stdout }).on('line', (line) => {
       try {
         const entry = JSON.parse(line);
-        if (typeof entry.request_id !== 'string') return;
+        // The replay consumer's second copy of each command is decided as a duplicate alongside.
+        if (typeof entry.request_id !== 'string' || entry.msg.startsWith('duplicate command')) return;
         const list = lines.get(entry.request_id) ?? [];
         list.push({ msg: entry.msg, at: Date.parse(entry.time) });
         lines.set(entry.request_id, list);
@@ -105,6 +109,13 @@ const roundTrip = async (agent, timeoutMs = 10_000) => {
   const t1 = await got;
   waiting.delete(cmd.request_id);
   return { ms: t1 - t0, requestId: cmd.request_id, wall0, wall1: Date.now() };
+};
+
+/** utime + stime of a process in ms (its own threads, not its children), from /proc/<pid>/stat. */
+const cpuMs = async (pid) => {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  if (process.env.CPU_SPLIT === '1') console.log(`pid ${pid}: utime ${fields[11]} stime ${fields[12]} ticks`);
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 };
 
 /** p50 of each step between consecutive distinct log lines, in the order they usually come. */
@@ -144,6 +155,7 @@ try {
   for (let i = 0; i < WARMUP; i += 1) await bareSpawn();
   const bareMs = [];
   const loads = [os.loadavg()[0]];
+  for (const agent of agents) agent.cpu0 = await cpuMs(agent.proc.pid);
   for (let i = 0; i < COMMANDS; i += 1) {
     for (const agent of agents) {
       const r = await roundTrip(agent);
@@ -153,10 +165,11 @@ try {
     bareMs.push(await bareSpawn());
     if (i % 50 === 49) loads.push(os.loadavg()[0]);
   }
+  for (const agent of agents) agent.cpuPerCommand = (await cpuMs(agent.proc.pid) - agent.cpu0) / COMMANDS;
   const bare50 = pct(bareMs, 50);
   console.log(`commands: ${COMMANDS} sequential per agent, rounds interleaved (after ${WARMUP} warm-up), data dir under ${path.dirname(dir)}, node ${process.version}, ${os.cpus().length} CPUs, load ${loads.map((l) => l.toFixed(1)).join(' → ')}`);
   for (const agent of agents) {
-    console.log(`${`${agent.label}: publish → result in RESULTS`.padEnd(40)} p50 ${fmt(pct(agent.ms, 50))}  p99 ${fmt(pct(agent.ms, 99))}  overhead p50 ${fmt(pct(agent.ms, 50) - bare50)}  p99 ${fmt(pct(agent.ms, 99) - bare50)}`);
+    console.log(`${`${agent.label}: publish → result in RESULTS`.padEnd(40)} p50 ${fmt(pct(agent.ms, 50))}  p99 ${fmt(pct(agent.ms, 99))}  overhead p50 ${fmt(pct(agent.ms, 50) - bare50)}  p99 ${fmt(pct(agent.ms, 99) - bare50)}  agent CPU ${agent.cpuPerCommand.toFixed(2)} ms/command`);
   }
   console.log(`${"bare spawn sh -c 'echo ok'".padEnd(40)} p50 ${fmt(bare50)}  p99 ${fmt(pct(bareMs, 99))}`);
   if (agents.length === 2) console.log(`agent / base p50 ratio: ${(pct(agents[0].ms, 50) / pct(agents[1].ms, 50)).toFixed(2)}; overhead ratio ${((pct(agents[0].ms, 50) - bare50) / (pct(agents[1].ms, 50) - bare50)).toFixed(2)}`);

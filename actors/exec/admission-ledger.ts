@@ -13,6 +13,7 @@
  * retention caps cheap.
  */
 import { createHash } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { readRegularText } from '../regular-file.js';
 import path from 'node:path';
@@ -217,9 +218,12 @@ export async function openAdmissionLedger(
           // Each batch starts on a fresh line, so a torn tail from a crash or a failed write only
           // spoils itself, never the next record.
           const chunk = `\n${lines.join('\n')}\n`;
-          await handle.write(chunk);
+          // The append itself runs synchronously (page cache, microseconds); only the fdatasync
+          // goes to the thread pool: one round trip per batch instead of two.
+          const bytes = Buffer.from(chunk);
+          for (let at = 0; at < bytes.length;) at += writeSync(handle.fd, bytes, at);
           await handle.datasync();
-          ownJournalBytes += Buffer.byteLength(chunk);
+          ownJournalBytes += bytes.length;
           appendedSinceTruncate += lines.length;
           await opts.at?.('ledger.journal_synced');
           for (const w of done) w.resolve();

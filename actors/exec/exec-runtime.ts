@@ -55,6 +55,14 @@ const QUEUE_FULL_OBS_IN_FLIGHT_MAX = 32;
  * held outbox file, so the journal and the ledger's memory never carry big outputs (our choice).
  */
 export const JOURNALED_RESULT_MAX_CHARS = 64 * 1024;
+/**
+ * How long a handed-off result waits for the fsyncs of its outbox file and its `queued` mark, which
+ * are done for every result of that window at once (one directory fsync, one journal fdatasync;
+ * most files are published and deleted by then and need none). Off the latency path (our choice).
+ */
+export const HANDOFF_SETTLE_MS = 200;
+/** Handed-off results waiting for that settle beyond which it runs at once (memory: ≤ 64 KiB of output each). */
+export const HANDOFF_SETTLE_MAX = 64;
 /** How often the ledger is pruned (bounded passes). */
 export const LEDGER_PRUNE_INTERVAL_MS = 10 * 60_000;
 
@@ -258,17 +266,45 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   };
   /** Request ids whose result is between the journal and `queued` (the duplicate path must not queue it again). */
   const delivering = new Set<string>();
+  /** Hand-offs waiting for their settle: outbox file fsynced (if still there), then the `queued` mark. */
+  const unsettled: Array<{ finished: AdmissionRecord; result: ExecResult; done: () => void }> = [];
+  let settleTimer: NodeJS.Timeout | undefined;
+  const settleNow = () => {
+    if (settleTimer !== undefined) clearTimeout(settleTimer);
+    settleTimer = undefined;
+    const syncQueued = results.syncQueued as (id: string) => Promise<void>;
+    // Concurrently, so the directory fsyncs coalesce and the marks share a journal fdatasync.
+    for (const entry of unsettled.splice(0)) {
+      void (async () => {
+        try {
+          await syncQueued.call(results, entry.result.result_id);
+          await services.failpoints.hit('executor.result_synced');
+          await ledger.update(entry.finished, { queued: true, result: resultMetadata(entry.result), result_full: false });
+        } catch (err) {
+          // The journal still holds the whole result unqueued: the next start (or a duplicate) re-queues it.
+          log.error({ request_id: entry.result.request_id, err: (err as Error).message }, 'result published but not marked queued; the next start re-queues it (an identical resend)');
+        } finally {
+          entry.done();
+        }
+      })();
+    }
+  };
+  /** Resolves once the hand-off of `result` is settled (never rejects). */
+  const settleLater = (finished: AdmissionRecord, result: ExecResult) => new Promise<void>((done) => {
+    unsettled.push({ finished, result, done });
+    if (unsettled.length >= HANDOFF_SETTLE_MAX) settleNow();
+    else settleTimer ??= setTimeout(settleNow, HANDOFF_SETTLE_MS);
+  });
   /**
    * The result hand-off through the journal: the ledger record `finished` with the whole result is
    * the commit point (one journal fdatasync, shared with concurrent writes); the outbox file is then
    * written without fsync and published at once; the file and directory fsyncs and the `queued` mark
-   * follow off the latency path. Until `queued` is durable, recovery publishes the journal's copy
+   * follow off the latency path, for a window of results at once ({@link HANDOFF_SETTLE_MS}). Until `queued` is durable, recovery publishes the journal's copy
    * again (an identical resend). When a write fails the held path takes over: `not_journaled` (the
    * record is as it was) or `journaled` (the ledger holds the whole result, unqueued).
    */
   const handOff = async (record: AdmissionRecord, result: ExecResult): Promise<'done' | 'journaled' | 'not_journaled'> => {
     const enqueueUnsynced = results.enqueueUnsynced as (m: ExecResult) => Promise<void>;
-    const syncQueued = results.syncQueued as (id: string) => Promise<void>;
     delivering.add(record.request_id);
     try {
       let finished: AdmissionRecord;
@@ -291,14 +327,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       }
       log.debug({ request_id: result.request_id, held: false }, 'result enqueued');
       await services.failpoints.hit('executor.result_enqueued');
-      try {
-        await syncQueued.call(results, result.result_id);
-        await services.failpoints.hit('executor.result_synced');
-        await ledger.update(finished, { queued: true, result: resultMetadata(result), result_full: false });
-      } catch (err) {
-        // The journal still holds the whole result unqueued: the next start (or a duplicate) re-queues it.
-        log.error({ request_id: result.request_id, err: (err as Error).message }, 'result published but not marked queued; the next start re-queues it (an identical resend)');
-      }
+      await settleLater(finished, result);
       return 'done';
     } finally {
       delivering.delete(record.request_id);
@@ -499,6 +528,8 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       return release;
     },
     close() {
+      // Every run awaited its settle before finishing; nothing is left here but a timer.
+      if (settleTimer !== undefined) clearTimeout(settleTimer);
       clearInterval(pruneTimer);
       unwatchBroker();
       unwatchConfig();
