@@ -143,6 +143,10 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
     async stop() {
       actor.send({ type: 'shutdown' });
       await pollUntil('executor stopped', 20_000, () => actor.getSnapshot().status === 'done');
+      // A stopped agent's process is gone, and its ledger's background materializer with it: finish
+      // that here, so the next executor on this data dir is its only writer (as the instance lock
+      // makes it for real agents), never racing a materializer that empties the journal under it.
+      await actor.getSnapshot().context.runtime?.ledger.flush();
       await nc.close().catch(() => undefined);
     },
   };
