@@ -19,10 +19,12 @@ import { assign, not, raise, setup } from 'xstate';
 import { OUTBOX_TICK_MS, PUB_ACK_TIMEOUT_MS } from '../contract/index.js';
 import { drainableOutbox, type DrainableOutbox } from '../actors/outbox/create-outboxes.js';
 import { drainBacklog, ensureOutboxDir, watchOutbox, type OutboxActorEvent } from '../actors/outbox/outbox-actors.js';
-import { OUTBOX_PUBLISH_WINDOW, type OutboxStatus } from '../actors/outbox/outbox-drain.js';
+import { OUTBOX_PUBLISH_WINDOW } from '../actors/outbox/drain-pass.js';
+import type { OutboxStatus } from '../actors/outbox/drain-stats.js';
 import type { OutboxKind } from '../actors/outbox/outbox-kinds.js';
 import type { AgentServices } from '../actors/ports.js';
-import { createOutboxMessageRunner } from './outbox-message-machine.js';
+import { createMessageSlots } from '../actors/outbox/message-slots.js';
+import { bindOutboxMessageEffects } from './outbox-message-machine.js';
 
 /** Flush time on shutdown when the `shutdown` event does not say how long the supervisor waits. */
 export const OUTBOX_SHUTDOWN_GRACE_MS = 2_000;
@@ -87,6 +89,8 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
   const window = options.window ?? OUTBOX_PUBLISH_WINDOW;
   // Every publish settles within the ack timeout; twice that without settling anything is a stall.
   const stallMs = 2 * ackTimeoutMs;
+  // Per-message life cycles in reusable slots; the pass binds its effects to each.
+  const runnerFactory = createMessageSlots(bindOutboxMessageEffects);
   return setup({
     types: {
       input: {} as AgentServices,
@@ -202,7 +206,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
                   input: ({ context }) => ({
                     services: context.services,
                     outbox: context.outbox,
-                    runnerFactory: createOutboxMessageRunner,
+                    runnerFactory,
                     window,
                     ackTimeoutMs,
                   }),

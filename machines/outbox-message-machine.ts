@@ -6,29 +6,25 @@
  * its resource exists") goes resourceUnavailable → backoff: it lengthens the backoff (cap 300 s)
  * but is never counted toward quarantine, so results survive a backend that is not set up yet (§9).
  *
- * The machine only says when; the drain pool (actors/outbox/outbox-drain.ts) does the I/O through
+ * The machine only says when; the drain pass (actors/outbox/drain-pass.ts) does the I/O through
  * the provided actions and reports back with events. It is built for 20,000-file drains: no invoked
- * actors and no per-message timer (invoke-per-step plus an `after` cost ~60 µs a message against
- * ~22 µs, measured, docs/outbox.md), and one actor is a *slot* reused for file after file
- * (`done` → `message.assigned` → `enqueued`), so a drain creates at most window + deletes actors.
- * The ack timeout is one deadline queue per pass that sends `ack.timedOut` on the same clock.
- * Backoff is waited out by the pool (the file is parked and re-listed when due, §9 "checked before
- * reading"), so a thousand failing files hold no timers or actors.
+ * actors (invoke-per-step plus an `after` cost ~60 µs a message against ~22 µs, measured,
+ * docs/outbox.md), and one actor is a *slot* reused for file after file (`done` →
+ * `message.assigned` → `enqueued`, actors/outbox/message-slots.ts), so a drain creates at most
+ * window + deletes actors. The PubAck timeout is this machine's decision: a delayed transition out
+ * of `awaitingAck` on the actor's clock (the drain child's, a SimulatedClock in tests); its cost
+ * on a reused slot is measured in docs/PERFORMANCE.md (outbox drain). Backoff is waited out by the
+ * pass (the file is parked and re-listed when due, §9 "checked before reading"), so a thousand
+ * failing files hold no timers or actors.
  *
  * @example
- * const runner = createOutboxMessageRunner(effects, { ackTimeoutMs: 30_000 });
+ * const runner = createMessageSlots(bindOutboxMessageEffects)(effects, { ackTimeoutMs: 30_000 });
  * const message = runner.start('8d7c….json'); // a slot assigned to this file, in `enqueued`
  * message.send({ type: 'publish.start' });
  */
-import { assign, createActor, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import { OUTBOX_QUARANTINE_AFTER_FAILURES, PUB_ACK_TIMEOUT_MS } from '../contract/index.js';
-import type {
-  OutboxMessageEffects,
-  OutboxMessageEvent,
-  OutboxMessageHandle,
-  OutboxMessageRunnerFactory,
-  PriorFailures,
-} from '../actors/outbox/message-runner.js';
+import type { OutboxMessageEffects, OutboxMessageEvent } from '../actors/outbox/message-runner.js';
 
 /** Context of one message: its file and its failure streak. No payload bytes live here. */
 export interface OutboxMessageContext {
@@ -98,6 +94,9 @@ export const outboxMessageMachine = setup({
       quarantineReason: `failed ${context.failures} times in a row; last error: ${context.lastError}`,
     })),
   },
+  delays: {
+    ackTimeout: ({ context }) => context.ackTimeoutMs,
+  },
   guards: {
     hasPriorFailures: ({ event }) => event.type === 'message.assigned' && (event.failures > 0 || (event.waits ?? 0) > 0),
     failedTooOften: ({ context }) => context.failures >= OUTBOX_QUARANTINE_AFTER_FAILURES,
@@ -140,10 +139,10 @@ export const outboxMessageMachine = setup({
       },
     },
     awaitingAck: {
-      description: 'Published; waiting for the PubAck, bounded by the ack timeout (30 s, the pool\'s deadline queue sends ack.timedOut).',
+      description: 'Published; waiting for the PubAck, bounded by the ack timeout (30 s) on this actor\'s clock.',
       tags: ['busy'],
+      after: { ackTimeout: { target: 'ackTimedOut', actions: 'countAckTimeout' } },
       on: {
-        'ack.timedOut': { target: 'ackTimedOut', actions: 'countAckTimeout' },
         'ack.received': 'acked',
         'publish.failed': { target: 'publishFailed', actions: 'countFailure' },
         'publish.unavailable': { target: 'resourceUnavailable', actions: 'countWait' },
@@ -198,9 +197,12 @@ export const outboxMessageMachine = setup({
   },
 });
 
-/** Binds {@link outboxMessageMachine} to a pool's effects; see {@link OutboxMessageRunnerFactory}. */
-export const createOutboxMessageRunner: OutboxMessageRunnerFactory = (effects: OutboxMessageEffects, options) => {
-  const logic = outboxMessageMachine.provide({
+/**
+ * The machine with a pass's effects bound to its actions (pure: no actor is created here; the
+ * slots of actors/outbox/message-slots.ts run it).
+ */
+export function bindOutboxMessageEffects(effects: OutboxMessageEffects) {
+  return outboxMessageMachine.provide({
     actions: {
       publishMessage: ({ context }) => effects.publish(context.name),
       recordAck: ({ context }) => effects.acked(context.name),
@@ -210,23 +212,4 @@ export const createOutboxMessageRunner: OutboxMessageRunnerFactory = (effects: O
       releaseMessage: ({ context }) => effects.release(context.name),
     },
   });
-  const actorOptions = options.clock === undefined ? {} : { clock: options.clock as never };
-  const free: Array<ReturnType<typeof createActor<typeof logic>>> = [];
-  const RESTING = new Set(['enqueued', 'done', 'quarantined', 'backoff']);
-  return {
-    start(name: string, prior?: PriorFailures): OutboxMessageHandle {
-      const actor = free.pop() ?? createActor(logic, { input: { name, ackTimeoutMs: options.ackTimeoutMs }, ...actorOptions }).start();
-      // A slot resumes a file with prior failures in `backoff`; it is not parked a second time.
-      actor.send({ type: 'message.assigned', name, failures: prior?.failures ?? 0, lastError: prior?.lastError ?? '', waits: prior?.waits ?? 0 });
-      return {
-        send: (event) => actor.send(event),
-        stop: () => {
-          // A resting slot is reused; one stopped mid-flight (pause, shutdown) is discarded.
-          if (RESTING.has(String(actor.getSnapshot().value))) free.push(actor);
-          else actor.stop();
-        },
-        state: () => String(actor.getSnapshot().value),
-      };
-    },
-  };
-};
+}

@@ -13,7 +13,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeExecResult, STDOUT_INLINE_THRESHOLD_BYTES, type ExecResult } from '../../contract/index.js';
 import type { Failpoints } from '../failpoints.js';
 import { offloadLargeOutput, openResultOutput } from './offload-output.js';
-import type { PrepareFn, PublishFn } from './outbox-drain.js';
+import type { PrepareFn, PublishFn } from './publish-message.js';
 
 /** Failpoint hit before every outbox publish (`KANADE_FAILPOINTS=outbox.publish=hang`). */
 export const OUTBOX_PUBLISH_FAILPOINT = 'outbox.publish';

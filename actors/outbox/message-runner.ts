@@ -1,6 +1,6 @@
 /**
- * The seam between the drain pool (actors/, does the I/O) and the per-message life cycle
- * (machines/outbox-message-machine.ts, says when): the pool hands the machine a set of effects and
+ * The seam between the drain pass (actors/, does the I/O) and the per-message life cycle
+ * (machines/outbox-message-machine.ts, says when): the pass hands the machine a set of effects and
  * gets back one handle per message. Types only, so neither side imports the other's code.
  */
 
@@ -22,7 +22,6 @@ export type OutboxMessageEvent =
   /** The stream/store does not exist yet or JetStream is not answering: back off, not a failure. */
   | { readonly type: 'publish.unavailable'; readonly error: string }
   | { readonly type: 'ack.received'; readonly latencyMs: number }
-  | { readonly type: 'ack.timedOut' }
   | { readonly type: 'backoff.elapsed' }
   | { readonly type: 'file.deleted' }
   | { readonly type: 'delete.failed'; readonly error: string };
@@ -69,7 +68,7 @@ export interface OutboxMessageRunner {
   start(name: string, prior?: PriorFailures): OutboxMessageHandle;
 }
 
-/** Timer source of xstate actors (a SimulatedClock in tests). */
+/** Timer source of xstate actors (a SimulatedClock in tests): the message machine's ack timeout runs on it. */
 export interface TimerClock {
   setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown;
   clearTimeout(id: unknown): void;

@@ -5,13 +5,15 @@
  * @example
  * outboxMachine.provide({ actors: { drainBacklog: createDrainBacklog({ publishFactory: () => neverAcks }) } });
  */
-import { fromCallback, fromPromise, type EventObject } from 'xstate';
+import { Actor, fromCallback, fromPromise, type AnyActorRef, type EventObject } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentServices } from '../ports.js';
 import type { DrainableOutbox } from './create-outboxes.js';
 import { createJetStreamPublish, createResultPrepare } from './jetstream-publisher.js';
 import type { OutboxMessageRunnerFactory, TimerClock } from './message-runner.js';
-import type { OutboxStatus, PassSummary, PrepareFn, PublishFn } from './outbox-drain.js';
+import type { PassSummary } from './drain-pass.js';
+import type { OutboxStatus } from './drain-stats.js';
+import type { PrepareFn, PublishFn } from './publish-message.js';
 import { describeError } from './outbox-store.js';
 
 /** Events the outbox actors send to the outbox child. */
@@ -55,6 +57,17 @@ export const ensureOutboxDir = fromPromise<void, OutboxActorInput>(async ({ inpu
   await input.outbox.drain.refreshStuck();
 });
 
+/** The real timers, for an actor that is not an xstate `Actor` (never the case inside a system). */
+const REAL_TIMERS: TimerClock = { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout) };
+
+/**
+ * The clock of the actor `self` — xstate's public `Actor.clock`: the system's clock (the one given
+ * to the root's `createActor`, a SimulatedClock in tests).
+ */
+export function clockOf(self: AnyActorRef): TimerClock {
+  return self instanceof Actor ? (self.clock as TimerClock) : REAL_TIMERS;
+}
+
 /** A running pass re-sends its status this often even when nothing settles (stall detection). */
 export const OUTBOX_STATUS_REFRESH_MS = 1_000;
 
@@ -84,26 +97,27 @@ export const JETSTREAM_EFFECTS: DrainBacklogEffects = {
  * gone) abandons them, and late PubAcks still delete their files.
  */
 export function createDrainBacklog(effects: DrainBacklogEffects = JETSTREAM_EFFECTS) {
-  return fromCallback<EventObject, DrainBacklogInput>(({ sendBack, receive, input, system }) => {
+  return fromCallback<EventObject, DrainBacklogInput>(({ sendBack, receive, input, self }) => {
     const state = input.services.broker.state();
     if (!state.connected) {
       sendBack({ type: 'broker.disconnected' });
       return undefined;
     }
     const prepare = effects.prepareFactory(state.nc, input.outbox);
+    // The message actors' ack timeouts and the status refresh run on this child's clock.
+    const clock = clockOf(self);
     const pass = input.outbox.drain.runPass({
       publish: effects.publishFactory(state.nc, input.services),
       ...(prepare === undefined ? {} : { prepare }),
       runnerFactory: input.runnerFactory,
       window: input.window,
       ackTimeoutMs: input.ackTimeoutMs,
-      clock: (system as { _clock?: TimerClock })._clock as TimerClock,
+      clock,
       onProgress: (status) => sendBack({ type: 'outbox.progress', status }),
     });
     let settled = false;
     // Progress also on a timer: a pass that settles nothing (a hung read) still updates status,
     // so `stalled_ms` reaches the child's `progress` region.
-    const clock = (system as { _clock?: TimerClock })._clock as TimerClock;
     let refresh: unknown;
     const armRefresh = (): void => {
       refresh = clock.setTimeout(() => {

@@ -5,10 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
 import { OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
-import { createOutboxMessageRunner, outboxMessageMachine } from '../../machines/outbox-message-machine.js';
+import { createMessageSlots } from '../../actors/outbox/message-slots.js';
+import { bindOutboxMessageEffects, outboxMessageMachine } from '../../machines/outbox-message-machine.js';
 import type { OutboxMessageEffects } from '../../actors/outbox/message-runner.js';
 
 const ACK_TIMEOUT_MS = 30_000;
+const createOutboxMessageRunner = createMessageSlots(bindOutboxMessageEffects);
 
 function recordingEffects(): { effects: OutboxMessageEffects; calls: string[] } {
   const calls: string[] = [];
@@ -50,22 +52,37 @@ describe('outbox message machine', () => {
     expect(calls.at(-1)).toBe('release a.json');
   });
 
-  it('awaitingAck → ackTimedOut → backoff on ack.timedOut (sent by the pool at the deadline)', () => {
-    const { message, calls } = start();
+  it('awaitingAck → ackTimedOut → backoff exactly at the ack timeout, on the actor\'s clock', () => {
+    const { message, calls, clock } = start();
     message.send({ type: 'publish.start' });
     message.send({ type: 'publish.sent' });
-    message.send({ type: 'ack.timedOut' });
+    clock.increment(ACK_TIMEOUT_MS - 1);
+    expect(message.state()).toBe('awaitingAck');
+    clock.increment(1);
     expect(message.state()).toBe('backoff');
     expect(calls.at(-1)).toBe(`park a.json 1 no PubAck within ${ACK_TIMEOUT_MS} ms`);
   });
 
-  it('a late ack.timedOut after the ack is ignored', () => {
-    const { message } = start();
+  it('an ack before the timeout cancels it; a slot reused for the next file starts a fresh one', () => {
+    const { message, calls, clock } = start();
     message.send({ type: 'publish.start' });
     message.send({ type: 'publish.sent' });
+    clock.increment(ACK_TIMEOUT_MS - 1);
     message.send({ type: 'ack.received', latencyMs: 1 });
-    message.send({ type: 'ack.timedOut' });
+    clock.increment(ACK_TIMEOUT_MS);
     expect(message.state()).toBe('deleting');
+    message.send({ type: 'file.deleted' });
+    message.stop(); // resting in done: the slot takes the next file
+    expect(calls.filter((c) => c.startsWith('park'))).toEqual([]);
+  });
+
+  it('a slot stopped mid-flight (pause, shutdown) leaves no ack timer behind', () => {
+    const { message, calls, clock } = start();
+    message.send({ type: 'publish.start' });
+    message.send({ type: 'publish.sent' });
+    message.stop();
+    clock.increment(ACK_TIMEOUT_MS * 2);
+    expect(calls).toEqual(['publish a.json']);
   });
 
   it('a slot is reused for the next file once its message is done, and a new runner slot otherwise', () => {
@@ -116,7 +133,7 @@ describe('outbox message machine', () => {
     const byTimeout = start(prior);
     byTimeout.message.send({ type: 'backoff.elapsed' });
     byTimeout.message.send({ type: 'publish.sent' });
-    byTimeout.message.send({ type: 'ack.timedOut' });
+    byTimeout.clock.increment(ACK_TIMEOUT_MS);
     expect(byTimeout.message.state()).toBe('quarantined');
     expect(byTimeout.calls.at(-1)).toBe(`quarantine a.json failed 10 times in a row; last error: no PubAck within ${ACK_TIMEOUT_MS} ms`);
 
@@ -164,7 +181,7 @@ describe('outbox message machine', () => {
     }
     expect(quarantines).toEqual([]);
     actor.send({ type: 'publish.sent' });
-    actor.send({ type: 'ack.timedOut' });
+    clock.increment(ACK_TIMEOUT_MS);
     expect(actor.getSnapshot().value).toBe('quarantined');
     expect(quarantines).toEqual([`failed 10 times in a row; last error: no PubAck within ${ACK_TIMEOUT_MS} ms`]);
   });

@@ -13,9 +13,13 @@ import path from 'node:path';
 import { NoRespondersError, RequestError } from '@nats-io/transport-node';
 import { OUTBOX_BACKOFF_CAP_MS, OUTBOX_QUARANTINE_AFTER_FAILURES } from '../../contract/index.js';
 import { createOutbox } from '../../actors/outbox/create-outboxes.js';
-import { outboxBackoffMs, type PublishFn } from '../../actors/outbox/outbox-drain.js';
+import { outboxBackoffMs } from '../../domain/outbox-backoff.js';
+import type { PublishFn } from '../../actors/outbox/publish-message.js';
 import { OutboxWriteError } from '../../actors/outbox/outbox-store.js';
-import { createOutboxMessageRunner } from '../../machines/outbox-message-machine.js';
+import { createMessageSlots } from '../../actors/outbox/message-slots.js';
+import { bindOutboxMessageEffects } from '../../machines/outbox-message-machine.js';
+
+const createOutboxMessageRunner = createMessageSlots(bindOutboxMessageEffects);
 import { sampleResult, tempDataDir, testLog, waitUntil } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];

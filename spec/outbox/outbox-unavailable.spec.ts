@@ -13,8 +13,11 @@ import { startBroker, type Broker } from '../harness/broker.js';
 import { bootstrapBackendResources } from '../../devtools/dev-broker/bootstrap.js';
 import { createOutbox } from '../../actors/outbox/create-outboxes.js';
 import { createJetStreamPublish, createResultPrepare } from '../../actors/outbox/jetstream-publisher.js';
-import type { PublishFn } from '../../actors/outbox/outbox-drain.js';
-import { createOutboxMessageRunner } from '../../machines/outbox-message-machine.js';
+import type { PublishFn } from '../../actors/outbox/publish-message.js';
+import { createMessageSlots } from '../../actors/outbox/message-slots.js';
+import { bindOutboxMessageEffects } from '../../machines/outbox-message-machine.js';
+
+const createOutboxMessageRunner = createMessageSlots(bindOutboxMessageEffects);
 import { decodeExecResult, OBJ_RESULT_OUTPUT, OUTBOX_BACKOFF_CAP_MS, OUTBOX_QUARANTINE_AFTER_FAILURES, STREAM_RESULTS } from '../../contract/index.js';
 import { readStream, sampleResult, tempDataDir } from './helpers.js';
 

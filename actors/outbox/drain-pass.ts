@@ -1,0 +1,439 @@
+/**
+ * One pass of an outbox drain: streams the directory in bounded batches (each read ahead and
+ * sorted oldest first), runs one message life cycle per due file with up to `window` messages
+ * publishing or awaiting their PubAck and, independently, up to `maxDeleting` delivered files
+ * being unlinked, and carries out what each life cycle asks (publish, delete, park, quarantine).
+ * A failing file is parked with its backoff (1, 2, 4 … s, cap 300 s, in memory) and never blocks
+ * the others.
+ *
+ * Deletes run outside the publish window on purpose: unlinking freshly fsynced files is the slow
+ * part of a drain here, so the window is kept full of publishes while the file system catches up.
+ *
+ * @example
+ * const pass = new DrainPass({ store, parked, stats, log, wallNow: Date.now }, { publish, runnerFactory, window: 64 });
+ * const summary = await pass.done;
+ */
+import type { Logger } from 'pino';
+import { OUTBOX_BACKOFF_CAP_MS, OUTBOX_WARN_AFTER_FAILURES, PUB_ACK_TIMEOUT_MS } from '../../contract/index.js';
+import { outboxBackoffMs } from '../../domain/outbox-backoff.js';
+import type { DrainStats, PassProgress } from './drain-stats.js';
+import type { OutboxMessageHandle, OutboxMessageRunner, OutboxMessageRunnerFactory, TimerClock } from './message-runner.js';
+import type { ParkedFiles } from './parked-files.js';
+import { publishMessage, type PrepareFn, type PublishDeps, type PublishFn } from './publish-message.js';
+import { describeError, type ListedBatch, type OutboxStore, type PrefetchedFile } from './outbox-store.js';
+import type { OutboxStatus } from './drain-stats.js';
+
+/** Messages publishing or awaiting their PubAck at once (issue #3: default 64). */
+export const OUTBOX_PUBLISH_WINDOW = 64;
+/** Delivered files being unlinked at once, outside the publish window. */
+export const OUTBOX_MAX_DELETING = 192;
+/** Files stat'ed and sorted per listing batch (the bound of "oldest first"). */
+export const OUTBOX_LIST_BATCH = 256;
+/** Files up to this size are read ahead of their turn (bigger ones are read when published). */
+export const OUTBOX_PREFETCH_MAX_BYTES = 64 * 1024;
+/** Status updates from a running pass are sent at most this often. */
+export const OUTBOX_PROGRESS_INTERVAL_MS = 250;
+
+/** Options of one pass. */
+export interface DrainPassOptions<T> {
+  readonly publish: PublishFn;
+  readonly prepare?: PrepareFn<T>;
+  readonly runnerFactory: OutboxMessageRunnerFactory;
+  readonly window?: number;
+  readonly maxDeleting?: number;
+  /** The PubAck bound, enforced by the message life cycle on `clock`. */
+  readonly ackTimeoutMs?: number;
+  readonly listBatch?: number;
+  /** Timers of the message actors (the drain child's clock; a SimulatedClock in tests). */
+  readonly clock?: TimerClock;
+  /** Milliseconds clock for backoff due times; the clock's `now()` when it has one. */
+  readonly now?: () => number;
+  readonly onProgress?: (status: OutboxStatus) => void;
+}
+
+/** What one pass did. */
+export interface PassSummary {
+  readonly listed: number;
+  readonly delivered: number;
+  readonly quarantined: number;
+  /** Listed files skipped because their backoff was not over. */
+  readonly notDue: number;
+  /** True when the pass was stopped before it finished. */
+  readonly stopped: boolean;
+}
+
+/** The drain's state a pass works with (it outlives the pass). */
+export interface PassDeps<T> {
+  readonly store: OutboxStore<T>;
+  readonly parked: ParkedFiles;
+  readonly stats: DrainStats;
+  readonly log: Logger;
+  /** Wall clock (epoch ms) of the stall figure; mtimes are wall-clock times too. */
+  readonly wallNow: () => number;
+  /** The status the pass reports with its progress. */
+  status(): OutboxStatus;
+  /** Called once, when the pass has settled. */
+  settled(pass: DrainPass<T>): void;
+}
+
+/** One message of this pass. */
+interface MessageRecord {
+  readonly name: string;
+  readonly mtimeMs: number;
+  handle: OutboxMessageHandle | undefined;
+  phase: 'window' | 'deleting' | 'closing';
+  sentAt: number;
+  closed: boolean;
+  /** Read ahead; consumed by the first publish attempt (a retry reads the file again). */
+  prefetched: PrefetchedFile | undefined;
+}
+
+/** See the module comment. */
+export class DrainPass<T> {
+  readonly done: Promise<PassSummary>;
+  private resolveDone!: (summary: PassSummary) => void;
+  private rejectDone!: (err: unknown) => void;
+  private readonly records = new Map<string, MessageRecord>();
+  private queue: PrefetchedFile[] = [];
+  private lister: AsyncGenerator<ListedBatch> | undefined;
+  private listingDone = false;
+  private fetching = false;
+  private started = false;
+  private stopped = false;
+  private draining = false;
+  private settled = false;
+  private pumpScheduled = false;
+  private failure: { error: unknown } | undefined;
+  private inWindow = 0;
+  private deleting = 0;
+  private listed = 0;
+  private delivered = 0;
+  private quarantinedCount = 0;
+  private notDue = 0;
+  private lastProgressAt = -Infinity;
+  /** Wall-clock ms of the pass start or of the last settled message (the stall figure). */
+  private lastSettledAt: number;
+  private fetchStartedAt = 0;
+  private readonly window: number;
+  private readonly maxDeleting: number;
+  private readonly listBatch: number;
+  private readonly now: () => number;
+  private readonly runner: OutboxMessageRunner;
+  private readonly publishDeps: PublishDeps<T>;
+
+  constructor(
+    private readonly deps: PassDeps<T>,
+    private readonly options: DrainPassOptions<T>,
+  ) {
+    this.window = Math.max(1, options.window ?? OUTBOX_PUBLISH_WINDOW);
+    this.maxDeleting = Math.max(1, options.maxDeleting ?? OUTBOX_MAX_DELETING);
+    this.listBatch = Math.max(1, options.listBatch ?? OUTBOX_LIST_BATCH);
+    const ackTimeoutMs = options.ackTimeoutMs ?? PUB_ACK_TIMEOUT_MS;
+    const clockNow = (options.clock as { now?: () => number } | undefined)?.now;
+    this.now = options.now ?? (typeof clockNow === 'function' ? () => clockNow.call(options.clock) : Date.now);
+    this.lastSettledAt = deps.wallNow();
+    const store = deps.store;
+    this.publishDeps = {
+      spec: store.spec,
+      read: (name) => store.read(name),
+      publish: options.publish,
+      prepare: options.prepare,
+      ackTimeoutMs,
+      now: this.now,
+    };
+    this.runner = options.runnerFactory(
+      {
+        publish: (name) => this.publishEffect(name),
+        acked: (name) => this.ackedEffect(name),
+        remove: (name) => this.removeEffect(name),
+        park: (name, failures, lastError, waits) => this.parkEffect(name, failures, lastError, waits),
+        quarantine: (name, reason) => this.quarantineEffect(name, reason),
+        release: (name) => this.releaseEffect(name),
+      },
+      { ackTimeoutMs, ...(options.clock === undefined ? {} : { clock: options.clock }) },
+    );
+    this.done = new Promise<PassSummary>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    void this.begin();
+  }
+
+  /** Oldest unsettled due message and stall time at wall-clock `now`, for the drain's status. */
+  progress(now: number): PassProgress {
+    let oldest: number | null = null;
+    for (const record of this.records.values()) if (record.mtimeMs > 0 && (oldest === null || record.mtimeMs < oldest)) oldest = record.mtimeMs;
+    for (const file of this.queue) if (file.mtimeMs > 0 && (oldest === null || file.mtimeMs < oldest)) oldest = file.mtimeMs;
+    const holdsWork = this.records.size > 0 || this.queue.length > 0 || this.fetching;
+    const onlyFetching = this.fetching && this.records.size === 0 && this.queue.length === 0;
+    return { oldestDueMtimeMs: oldest, stalledMs: holdsWork && !this.settled ? now - Math.max(this.lastSettledAt, onlyFetching ? this.fetchStartedAt : 0) : 0 };
+  }
+
+  /** Stops at once: no new publishes; late PubAcks still delete their files. */
+  stop(): void {
+    if (this.settled) return;
+    this.stopped = true;
+    for (const record of this.records.values()) {
+      record.closed = true;
+      record.handle?.stop();
+      this.deps.parked.release(record.name);
+    }
+    this.records.clear();
+    this.inWindow = 0;
+    this.deleting = 0;
+    this.deps.stats.inFlight(0);
+    void this.lister?.return(undefined).catch(() => undefined);
+    this.settle();
+  }
+
+  /** Stops starting messages and resolves `done` when the ones in flight have settled. */
+  finishInFlight(): Promise<PassSummary> {
+    this.draining = true;
+    this.queue = [];
+    this.schedulePump();
+    return this.done;
+  }
+
+  private async begin(): Promise<void> {
+    try {
+      const { store, stats, parked } = this.deps;
+      const enqueued = store.enqueuedCount;
+      const depth = await store.countMessages();
+      const stuck = await store.countStuck();
+      stats.passStarted({ enqueued, depth, stuck });
+      if (this.stopped) return;
+      const now = this.now();
+      this.lister = store.listNameBatches(this.listBatch, (name) => {
+        if (parked.isBusy(name)) return true;
+        const waiting = parked.notDue(name, now);
+        if (waiting === undefined) return false;
+        this.notDue += 1;
+        stats.seenMtime(waiting.mtimeMs);
+        return true;
+      });
+      this.started = true;
+      this.schedulePump();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.settled) return;
+    this.failure = { error: err };
+    this.stop();
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.deps.settled(this);
+    this.emitProgress(true);
+    if (this.failure !== undefined) {
+      this.rejectDone(this.failure.error);
+      return;
+    }
+    this.resolveDone({
+      listed: this.listed,
+      delivered: this.delivered,
+      quarantined: this.quarantinedCount,
+      notDue: this.notDue,
+      stopped: this.stopped,
+    });
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.settled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.settled || this.stopped || !this.started) return;
+    if (!this.draining) {
+      while (this.inWindow < this.window && this.deleting < this.maxDeleting && this.queue.length > 0) {
+        this.startMessage(this.queue.shift() as PrefetchedFile);
+      }
+      // Read the next batch while this one publishes, so the file system always has work queued.
+      if (this.queue.length <= this.listBatch / 2 && !this.listingDone && !this.fetching) void this.fetchBatch();
+    }
+    const listingOver = this.draining || (this.listingDone && !this.fetching && this.queue.length === 0);
+    if (listingOver && this.records.size === 0) this.settle();
+    else this.emitProgress(false);
+  }
+
+  private async fetchBatch(): Promise<void> {
+    this.fetching = true;
+    this.fetchStartedAt = this.deps.wallNow();
+    try {
+      const next = await (this.lister as AsyncGenerator<ListedBatch>).next();
+      if (next.done === true) this.listingDone = true;
+      else {
+        // One open per file gives the mtime (oldest first within the batch) and the bytes; entries
+        // that are not regular files are never opened (their kind comes from the listing).
+        const store = this.deps.store;
+        const { names, irregular } = next.value;
+        const files = await Promise.all(names.map((name) => store.readWithStat(name, OUTBOX_PREFETCH_MAX_BYTES, irregular?.get(name) ?? 'file')));
+        files.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
+        this.listed += files.length;
+        for (const file of files) {
+          if (file.mtimeMs > 0) this.deps.stats.seenMtime(file.mtimeMs);
+          this.queue.push(file);
+        }
+      }
+    } catch (err) {
+      this.fetching = false;
+      this.fail(err);
+      return;
+    }
+    this.fetching = false;
+    this.schedulePump();
+  }
+
+  private startMessage(file: PrefetchedFile): void {
+    const { parked } = this.deps;
+    if (parked.isBusy(file.name)) return;
+    if (parked.notDue(file.name, this.now()) !== undefined) {
+      this.notDue += 1;
+      return;
+    }
+    const prior = parked.get(file.name);
+    const record: MessageRecord = { name: file.name, mtimeMs: file.mtimeMs, handle: undefined, phase: 'window', sentAt: 0, closed: false, prefetched: file };
+    parked.claim(file.name);
+    this.records.set(file.name, record);
+    this.inWindow += 1;
+    record.handle = this.runner.start(file.name, prior === undefined ? undefined : { failures: prior.failures, lastError: prior.lastError, waits: prior.waits });
+    record.handle.send(prior === undefined ? { type: 'publish.start' } : { type: 'backoff.elapsed' });
+  }
+
+  private publishEffect(name: string): void {
+    const record = this.records.get(name);
+    if (record === undefined) return;
+    const prefetched = record.prefetched;
+    record.prefetched = undefined;
+    const attempt = {
+      name,
+      prefetched,
+      closed: () => record.closed,
+      report: (event: Parameters<OutboxMessageHandle['send']>[0]) => record.handle?.send(event),
+      sent: (at: number) => {
+        record.sentAt = at;
+      },
+    };
+    void publishMessage(attempt, this.publishDeps).then((outcome) => {
+      // Acked after the life cycle let go (ack timeout, pause): the stream has it, so drop the
+      // file unless another attempt already owns it (that resend is de-duplicated downstream).
+      if (outcome !== 'lateAck' || this.deps.parked.isBusy(name)) return;
+      this.deps.parked.forget(name);
+      void this.deps.store.remove(name).catch(() => undefined);
+    });
+  }
+
+  private ackedEffect(name: string): void {
+    const record = this.records.get(name);
+    if (record === undefined) return;
+    this.deps.stats.ackLatency(this.now() - record.sentAt);
+    this.inWindow -= 1;
+    this.deleting += 1;
+    record.phase = 'deleting';
+    this.schedulePump();
+  }
+
+  private removeEffect(name: string): void {
+    const record = this.records.get(name);
+    if (record === undefined) return;
+    this.deps.store.remove(name).then(
+      () => {
+        if (!record.closed) record.handle?.send({ type: 'file.deleted' });
+      },
+      (err: unknown) => {
+        if (!record.closed) record.handle?.send({ type: 'delete.failed', error: `delete: ${describeError(err)}` });
+      },
+    );
+  }
+
+  private parkEffect(name: string, failures: number, lastError: string, waits: number): void {
+    const record = this.records.get(name);
+    if (record === undefined) return;
+    const { parked, log, stats } = this.deps;
+    const waitsBefore = parked.get(name)?.waits ?? 0;
+    // Waits lengthen the backoff like failures (1, 2, 4 … s, cap 300 s) but never quarantine.
+    const delayMs = outboxBackoffMs(failures + waits);
+    parked.park(name, { failures, lastError, waits, dueAt: this.now() + delayMs, mtimeMs: record.mtimeMs });
+    stats.error(`${name}: ${lastError}`);
+    const fields = { outbox: this.deps.store.spec.kind, file: name, failures, waits, retry_in_ms: delayMs, err: lastError };
+    if (waits > waitsBefore) {
+      // Once per file: a backend that is not set up yet would otherwise log every retry of every file.
+      if (waitsBefore === 0) log.warn(fields, 'outbox target stream/store not available (JetStream no responders or not found); waiting for it, not counted toward quarantine');
+      else log.debug(fields, 'outbox target still not available; backing off');
+    } else if (failures >= OUTBOX_WARN_AFTER_FAILURES) log.warn(fields, 'outbox message keeps failing');
+    else log.debug(fields, 'outbox message failed; backing off');
+    this.close(record);
+  }
+
+  private quarantineEffect(name: string, reason: string): void {
+    const record = this.records.get(name);
+    if (record === undefined) return;
+    this.close(record, true);
+    const { parked, stats, log, store } = this.deps;
+    store.quarantine(name, reason).then(
+      (stuckName) => {
+        parked.forget(name);
+        parked.release(name);
+        if (stuckName === undefined) return;
+        this.quarantinedCount += 1;
+        stats.completed();
+        stats.quarantined();
+        stats.error(`${name}: quarantined: ${reason}`);
+        log.warn({ outbox: store.spec.kind, file: name, stuck: stuckName, reason }, 'outbox message quarantined to stuck/');
+        this.schedulePump();
+      },
+      (err: unknown) => {
+        // Could not even move it: keep it parked at the longest backoff and try again later.
+        parked.park(name, { failures: Number.MAX_SAFE_INTEGER, lastError: reason, waits: 0, dueAt: this.now() + OUTBOX_BACKOFF_CAP_MS, mtimeMs: record.mtimeMs });
+        parked.release(name);
+        stats.error(`${name}: cannot quarantine: ${describeError(err)}`);
+        log.error({ outbox: store.spec.kind, file: name, reason, err: describeError(err) }, 'outbox message could not be moved to stuck/');
+        this.schedulePump();
+      },
+    );
+  }
+
+  private releaseEffect(name: string): void {
+    const record = this.records.get(name);
+    if (record === undefined) return;
+    this.deps.parked.forget(name);
+    this.delivered += 1;
+    this.deps.stats.completed();
+    this.close(record);
+  }
+
+  /** Takes the record out of the pass; the actor stops after its current step. */
+  private close(record: MessageRecord, keepBusy = false): void {
+    if (record.closed) return;
+    this.lastSettledAt = this.deps.wallNow();
+    if (record.phase === 'window') this.inWindow -= 1;
+    else if (record.phase === 'deleting') this.deleting -= 1;
+    record.phase = 'closing';
+    record.closed = true;
+    this.records.delete(record.name);
+    if (!keepBusy) this.deps.parked.release(record.name);
+    const handle = record.handle;
+    // Called from inside the actor's own action: stop it once that step is over.
+    queueMicrotask(() => handle?.stop());
+    this.schedulePump();
+  }
+
+  private emitProgress(force: boolean): void {
+    this.deps.stats.inFlight(this.inWindow);
+    const onProgress = this.options.onProgress;
+    if (onProgress === undefined) return;
+    const now = this.now();
+    if (!force && now - this.lastProgressAt < OUTBOX_PROGRESS_INTERVAL_MS) return;
+    this.lastProgressAt = now;
+    onProgress(this.deps.status());
+  }
+}
