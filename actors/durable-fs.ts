@@ -7,7 +7,7 @@
  * such a rename is retried briefly instead of failing the write.
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { lstat, open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -98,4 +98,57 @@ export async function renameReplacing(
       await sleep(waitMs);
     }
   }
+}
+
+/**
+ * Whether `file` exists (without following a final symlink); rejects on errors other than ENOENT
+ * (a permission problem is not "absent").
+ *
+ * @example if (!(await entryExists(target))) await rename(from, target);
+ */
+export async function entryExists(file: string): Promise<boolean> {
+  try {
+    await lstat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/**
+ * {@link syncDirectory} of `dir` shared by concurrent callers: one that arrives while a sync runs
+ * waits for the next one, which covers every rename made before it started; callers arriving
+ * meanwhile share that one too. Writers that rename many files at once (the outbox's enqueues)
+ * pay one fsync per burst instead of one each.
+ *
+ * @example
+ * const sync = coalescedDirectorySync('/var/lib/kanade-agent/outbox');
+ * await Promise.all([rename(a, a2).then(sync), rename(b, b2).then(sync)]); // one or two fsyncs
+ */
+export function coalescedDirectorySync(dir: string, platform: NodeJS.Platform = process.platform): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const start = (): Promise<void> => {
+    const run = syncDirectory(dir, platform);
+    running = run;
+    const clear = (): void => {
+      if (running === run) running = undefined;
+    };
+    run.then(clear, clear);
+    return run;
+  };
+  return () => {
+    if (!canSyncDirectory(platform)) return Promise.resolve();
+    if (queued !== undefined) return queued;
+    if (running !== undefined) {
+      const next = running.catch(() => undefined).then(() => {
+        queued = undefined;
+        return start();
+      });
+      queued = next;
+      return next;
+    }
+    return start();
+  };
 }

@@ -199,7 +199,7 @@ export class DrainPass<T> {
       const { store, stats, parked } = this.deps;
       const enqueued = store.enqueuedCount;
       const depth = await store.countMessages();
-      const stuck = await store.countStuck();
+      const stuck = await store.stuck.count();
       stats.passStarted({ enqueued, depth, stuck });
       if (this.stopped) return;
       const now = this.now();
@@ -379,7 +379,7 @@ export class DrainPass<T> {
     if (record === undefined) return;
     this.close(record, true);
     const { parked, stats, log, store } = this.deps;
-    store.quarantine(name, reason).then(
+    store.stuck.quarantine(name, reason).then(
       (stuckName) => {
         parked.forget(name);
         parked.release(name);

@@ -41,7 +41,7 @@ export class OutboxDrain<T> {
 
   /** Refreshes the stuck count (cheap: one readdir of `stuck/`). */
   async refreshStuck(): Promise<void> {
-    this.stats.setStuck(await this.store.countStuck());
+    this.stats.setStuck(await this.store.stuck.count());
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The durable file outbox of contract §9: one JSON file per message, written so that a result the
  * caller was told is queued survives SIGKILL and power loss, listed in bounded batches so a backlog
- * of any size never sits in memory, and quarantined (never deleted) when it cannot be delivered.
+ * of any size never sits in memory, and quarantined (never deleted) to its `stuck/` directory
+ * (actors/outbox/stuck-dir.ts) when it cannot be delivered.
  *
  * enqueue: `<id>.json.tmp` → write → fsync → rename to `<id>.json` → fsync of the directory. The
  * directory fsyncs of concurrent enqueues are coalesced (one fsync covers every rename before it).
@@ -16,13 +17,14 @@
 import {
   close as closeFd, constants as fsConstants, fstat, lstat as lstatCb, open as openFd, read as readFd, renameSync, unlinkSync, writeFileSync,
 } from 'node:fs';
-import { lstat, mkdir, open, opendir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, opendir, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { canSyncDirectory, syncDirectory } from '../durable-fs.js';
-import { fileKind, readRegularFile, readRegularText, SAFE_READ_FLAGS, type FileKind } from '../regular-file.js';
+import { coalescedDirectorySync, entryExists } from '../durable-fs.js';
+import { fileKind, readRegularFile, SAFE_READ_FLAGS, type FileKind } from '../regular-file.js';
 import type { OutboxPort } from '../ports.js';
 import type { OutboxKindSpec } from './outbox-kinds.js';
+import { StuckDir } from './stuck-dir.js';
 
 /** Suffix of a message file. */
 export const MESSAGE_SUFFIX = '.json';
@@ -34,10 +36,6 @@ export const TMP_SUFFIX = '.json.tmp';
  * delivered and deleted while the ledger still says `launching` (issue #17 item 2).
  */
 export const HELD_SUFFIX = '.json.held';
-/** Sub-directory of quarantined files (§9). */
-export const STUCK_DIR_NAME = 'stuck';
-/** Suffix of the sidecar that says why a file was quarantined. */
-export const REASON_SUFFIX = '.reason';
 /** Directory entries read from the kernel per `opendir` read. */
 export const LIST_BUFFER_ENTRIES = 512;
 /**
@@ -49,9 +47,6 @@ export const LIST_BUFFER_ENTRIES = 512;
 export const DRAIN_IO_CONCURRENCY = 16;
 /** A `*.json.tmp` older than this is left over from a crash mid-enqueue (never acknowledged): removed. */
 export const STALE_TMP_MS = 60 * 60_000;
-/** Highest collision suffix tried in `stuck/` before giving up (`.1` … `.999`). */
-export const MAX_COLLISION_SUFFIX = 999;
-
 /** A file read ahead of its turn: mtime and size from the same open, bytes when small enough. */
 export interface PrefetchedFile {
   readonly name: string;
@@ -73,13 +68,6 @@ export interface PrefetchedFile {
 export interface ListedBatch {
   readonly names: string[];
   readonly irregular: ReadonlyMap<string, FileKind> | undefined;
-}
-
-/** A quarantined file and why it was moved. */
-export interface StuckFile {
-  readonly name: string;
-  readonly reason: string;
-  readonly mtimeMs: number;
 }
 
 /** Enqueue failed: the message is NOT durable; the caller keeps it and retries. */
@@ -125,14 +113,14 @@ export type StoreHealthEvent =
 
 /** The durable store behind one outbox; see the module comment. */
 export class OutboxStore<T> implements OutboxPort<T> {
-  readonly stuckDir: string;
+  /** Quarantined files: `<dir>/stuck/`. */
+  readonly stuck: StuckDir;
   private dirReady = false;
   private enqueueListeners = new Set<() => void>();
   private healthListeners = new Set<(event: StoreHealthEvent) => void>();
   private lastEnqueueFailed = false;
-  private dirSyncRunning: Promise<void> | undefined;
-  private dirSyncQueued: Promise<void> | undefined;
-  private quarantineChain: Promise<unknown> = Promise.resolve();
+  /** fsync of the outbox directory, shared by concurrent enqueues (one covers every rename before it). */
+  private readonly syncDir: () => Promise<void>;
   private ioActive = 0;
   private readonly ioWaiting: Array<() => void> = [];
   /** Files written since start and files removed since start, for the depth estimate. */
@@ -142,15 +130,16 @@ export class OutboxStore<T> implements OutboxPort<T> {
     readonly dir: string,
     readonly spec: OutboxKindSpec<T>,
     private readonly log: Logger,
-    private readonly platform: NodeJS.Platform = process.platform,
+    platform: NodeJS.Platform = process.platform,
   ) {
-    this.stuckDir = path.join(dir, STUCK_DIR_NAME);
+    this.syncDir = coalescedDirectorySync(dir, platform);
+    this.stuck = new StuckDir(dir, this.syncDir, () => this.notifyEnqueued());
   }
 
   /** Writes `message` durably; resolves only after the file and its directory entry are fsynced. */
   async enqueue(message: T): Promise<void> {
     await this.write(message, MESSAGE_SUFFIX);
-    for (const listener of [...this.enqueueListeners]) listener();
+    this.notifyEnqueued();
   }
 
   /** Like `enqueue`, but as `<id>.json.held`: durable, never published until {@link release}. */
@@ -166,7 +155,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
    */
   async enqueueUnsynced(message: T): Promise<void> {
     await this.write(message, MESSAGE_SUFFIX, false);
-    for (const listener of [...this.enqueueListeners]) listener();
+    this.notifyEnqueued();
   }
 
   /**
@@ -186,7 +175,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
     } finally {
       await handle?.close().catch(() => undefined);
     }
-    await this.syncDir(this.dir);
+    await this.syncDir();
   }
 
   /** Lets a held message be published (rename to `<id>.json`, directory synced); a missing one is a no-op. */
@@ -197,8 +186,8 @@ export class OutboxStore<T> implements OutboxPort<T> {
       if (errorCode(err) === 'ENOENT') return;
       throw err;
     }
-    await this.syncDir(this.dir);
-    for (const listener of [...this.enqueueListeners]) listener();
+    await this.syncDir();
+    this.notifyEnqueued();
   }
 
   /** File ids of the held messages (startup recovery releases them). */
@@ -244,18 +233,10 @@ export class OutboxStore<T> implements OutboxPort<T> {
    * same id, which would otherwise replace the real one. Rejects on disk errors other than ENOENT.
    */
   async has(id: string): Promise<boolean> {
-    if (await exists(path.join(this.dir, `${id}${MESSAGE_SUFFIX}`))) return true;
-    if (await exists(path.join(this.dir, `${id}${HELD_SUFFIX}`))) return true;
-    if (await exists(path.join(this.dir, `${id}.retry-1${MESSAGE_SUFFIX}`))) return true;
-    let names: string[];
-    try {
-      names = await readdir(this.stuckDir);
-    } catch (err) {
-      if (errorCode(err) === 'ENOENT') return false;
-      throw err;
-    }
-    return names.some((n) => (n.startsWith(`${id}${MESSAGE_SUFFIX}`) || n.startsWith(`${id}.retry-`))
-      && !n.endsWith(REASON_SUFFIX) && !n.endsWith('.tmp'));
+    if (await entryExists(path.join(this.dir, `${id}${MESSAGE_SUFFIX}`))) return true;
+    if (await entryExists(path.join(this.dir, `${id}${HELD_SUFFIX}`))) return true;
+    if (await entryExists(path.join(this.dir, `${id}.retry-1${MESSAGE_SUFFIX}`))) return true;
+    return this.stuck.holds(id);
   }
 
   /** Calls `listener` after each successful enqueue (wakes the drain); returns the unsubscribe function. */
@@ -434,88 +415,6 @@ export class OutboxStore<T> implements OutboxPort<T> {
   }
 
   /**
-   * Moves `name` to `stuck/` (collisions get `.1`, `.2` …) with a `<stuck name>.reason` sidecar.
-   * Never deletes anything. Returns the name under `stuck/`, or undefined when the file was gone.
-   */
-  quarantine(name: string, reason: string, now: Date = new Date()): Promise<string | undefined> {
-    // Serialised so two quarantines never pick the same free name.
-    const run = this.quarantineChain.then(() => this.quarantineNow(name, reason, now));
-    this.quarantineChain = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Lists quarantined files with their reasons, oldest first. */
-  async listStuck(): Promise<StuckFile[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.stuckDir);
-    } catch (err) {
-      if (errorCode(err) === 'ENOENT') return [];
-      throw err;
-    }
-    const out: StuckFile[] = [];
-    for (const name of names) {
-      if (name.endsWith(REASON_SUFFIX) || name.endsWith('.tmp')) continue;
-      // lstat: a quarantined FIFO or symlink is listed too (it is why it was quarantined).
-      const info = await lstat(path.join(this.stuckDir, name)).catch(() => undefined);
-      if (info === undefined) continue;
-      const reason = await readRegularText(path.join(this.stuckDir, `${name}${REASON_SUFFIX}`)).catch(() => '(no reason recorded)');
-      out.push({ name, reason: reason.trim(), mtimeMs: info.mtimeMs });
-    }
-    return out.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
-  }
-
-  /** Number of quarantined files (sidecars excluded). */
-  async countStuck(): Promise<number> {
-    try {
-      return (await readdir(this.stuckDir)).filter((n) => !n.endsWith(REASON_SUFFIX) && !n.endsWith('.tmp')).length;
-    } catch {
-      return 0;
-    }
-  }
-
-  /**
-   * Moves a quarantined file back into the outbox for another round of attempts and removes its
-   * `.reason` sidecar. Returns the file's new name in the outbox.
-   */
-  async retryStuck(name: string): Promise<string> {
-    if (name.includes('/') || name.includes('\\') || name.endsWith(REASON_SUFFIX)) throw new Error(`not a stuck file name: ${name}`);
-    const from = path.join(this.stuckDir, name);
-    await lstat(from);
-    // `<id>.json.2` → `<id>.json`; a taken name becomes `<id>.retry-<n>.json` (the drain reads
-    // subjects from the payload, so the file name carries no meaning beyond uniqueness).
-    const base = name.replace(/\.json(\.\d+)?$/, '').replace(/(\.retry-\d+)+$/, '');
-    let target = `${base}${MESSAGE_SUFFIX}`;
-    for (let n = 1; await exists(path.join(this.dir, target)); n += 1) target = `${base}.retry-${n}${MESSAGE_SUFFIX}`;
-    await rename(from, path.join(this.dir, target));
-    await unlink(path.join(this.stuckDir, `${name}${REASON_SUFFIX}`)).catch(() => undefined);
-    await this.syncDir(this.dir).catch(() => undefined);
-    for (const listener of [...this.enqueueListeners]) listener();
-    return target;
-  }
-
-  private async quarantineNow(name: string, reason: string, now: Date): Promise<string | undefined> {
-    await mkdir(this.stuckDir, { recursive: true, mode: 0o700 });
-    const from = path.join(this.dir, name);
-    let target = name;
-    for (let n = 1; await exists(path.join(this.stuckDir, target)); n += 1) {
-      if (n > MAX_COLLISION_SUFFIX) throw new Error(`stuck/ already holds ${name} and ${MAX_COLLISION_SUFFIX} numbered copies`);
-      target = `${name}.${n}`;
-    }
-    // Sidecar first, so a quarantined file never lacks its reason (a crash in between leaves only
-    // a harmless orphan sidecar).
-    await writeFile(path.join(this.stuckDir, `${target}${REASON_SUFFIX}`), `${now.toISOString()} ${reason}\n`, { mode: 0o600 });
-    try {
-      await rename(from, path.join(this.stuckDir, target));
-    } catch (err) {
-      await unlink(path.join(this.stuckDir, `${target}${REASON_SUFFIX}`)).catch(() => undefined);
-      if (errorCode(err) === 'ENOENT') return undefined;
-      throw err;
-    }
-    return target;
-  }
-
-  /**
    * tmp → write → fsync → rename → directory fsync. With `durable` false: no fsync at all, and the
    * write and rename run synchronously — a few kilobytes into the page cache take tens of
    * microseconds, while four thread-pool round trips take milliseconds on a loaded machine.
@@ -553,32 +452,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
       if (errorCode(err) === 'ENOENT') this.dirReady = false;
       throw err;
     }
-    if (durable) await this.syncDir(this.dir);
-  }
-
-  /** fsync of a directory, coalesced: callers arriving while one runs share the next one. */
-  private syncDir(dir: string): Promise<void> {
-    if (!canSyncDirectory(this.platform)) return Promise.resolve();
-    if (this.dirSyncQueued !== undefined) return this.dirSyncQueued;
-    if (this.dirSyncRunning !== undefined) {
-      const queued = this.dirSyncRunning.catch(() => undefined).then(() => {
-        this.dirSyncQueued = undefined;
-        return this.startDirSync(dir);
-      });
-      this.dirSyncQueued = queued;
-      return queued;
-    }
-    return this.startDirSync(dir);
-  }
-
-  private startDirSync(dir: string): Promise<void> {
-    const run = syncDirectory(dir, this.platform);
-    this.dirSyncRunning = run;
-    const clear = (): void => {
-      if (this.dirSyncRunning === run) this.dirSyncRunning = undefined;
-    };
-    run.then(clear, clear);
-    return run;
+    if (durable) await this.syncDir();
   }
 
   /** Opens the directory for listing; a vanished directory is created again on the next `ensureDir`. */
@@ -594,14 +468,8 @@ export class OutboxStore<T> implements OutboxPort<T> {
   private emitHealth(event: StoreHealthEvent): void {
     for (const listener of [...this.healthListeners]) listener(event);
   }
-}
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await lstat(file);
-    return true;
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') return false;
-    throw err;
+  private notifyEnqueued(): void {
+    for (const listener of [...this.enqueueListeners]) listener();
   }
 }

@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { ConfigError, loadAgentConfig } from '../../actors/config/load-config.js';
 import { OUTBOX_KINDS, OUTBOX_KIND_NAMES, type OutboxKind } from '../../actors/outbox/outbox-kinds.js';
-import { OutboxStore, type StuckFile } from '../../actors/outbox/outbox-store.js';
+import { OutboxStore } from '../../actors/outbox/outbox-store.js';
+import type { StuckFile } from '../../actors/outbox/stuck-dir.js';
 
 /** Exit code when `retry` names a file that is not stuck. */
 export const EXIT_NOT_FOUND = 2;
@@ -46,7 +47,7 @@ async function listStuck(opts: OutboxCliOptions): Promise<number> {
   }
   const rows: Array<StuckFile & { outbox: string; dir: string }> = [];
   for (const { kind, store } of stores) {
-    for (const file of await store.listStuck()) rows.push({ ...file, outbox: kind, dir: store.stuckDir });
+    for (const file of await store.stuck.list()) rows.push({ ...file, outbox: kind, dir: store.stuck.dir });
   }
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(rows.map(({ outbox, name, reason, dir }) => ({ outbox, name, reason, path: path.join(dir, name) })))}\n`);
@@ -75,10 +76,10 @@ async function retryStuck(name: string | undefined, opts: OutboxCliOptions): Pro
   let moved = 0;
   let failed = 0;
   for (const { kind, store } of stores) {
-    for (const file of await store.listStuck()) {
+    for (const file of await store.stuck.list()) {
       if (!opts.all && file.name !== name) continue;
       try {
-        const back = await store.retryStuck(file.name);
+        const back = await store.stuck.retry(file.name);
         process.stdout.write(`${kind}\t${file.name}\t→ ${back}\n`);
         moved += 1;
       } catch (err) {

@@ -98,7 +98,7 @@ describe('outbox drain against a real broker', () => {
     hub.connected(broker.nc, broker.url, Date.now());
     const child = createActor(createOutboxMachine('results'), { input: services }).start();
     await waitUntil(async () => (await readdir(dir)).filter((n) => n.endsWith('.json')).length === 0, 20_000, 'outbox empty');
-    const stuck = await outboxes.results.store.listStuck();
+    const stuck = await outboxes.results.store.stuck.list();
     expect(stuck.map((s) => s.name).sort()).toEqual(['array.json', 'corrupt.json', 'empty.json']);
     const reason = (name: string) => stuck.find((s) => s.name === name)?.reason ?? '';
     expect(reason('empty.json')).toMatch(/empty file/);
@@ -111,7 +111,7 @@ describe('outbox drain against a real broker', () => {
     await writeFile(path.join(dir, 'empty.json'), '');
     // A file dropped in from outside is walked within OUTBOX_EMPTY_RESCAN_TICKS; wake the drain now.
     child.send({ type: 'result.enqueued' });
-    await waitUntil(async () => (await outboxes.results.store.listStuck()).length === 4, 10_000, 'second quarantine');
+    await waitUntil(async () => (await outboxes.results.store.stuck.list()).length === 4, 10_000, 'second quarantine');
     expect((await readdir(path.join(dir, 'stuck'))).sort()).toContain('empty.json.1.reason');
     child.send({ type: 'shutdown' });
     await data.cleanup();

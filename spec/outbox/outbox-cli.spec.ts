@@ -29,10 +29,10 @@ describe('kanade-agent outbox', () => {
     const events = createOutbox('obs', path.join(data.dir, 'obs-outbox'), testLog);
     const r = sampleResult();
     await results.enqueue(r);
-    await results.store.quarantine(`${r.result_id}.json`, 'failed 10 times in a row; last error: no responders');
+    await results.store.stuck.quarantine(`${r.result_id}.json`, 'failed 10 times in a row; last error: no responders');
     await events.enqueue({ pc_id: 'PC-TEST', at: '2026-11-27T05:00:00.000Z', kind: 'agent_online', source: 'agent:startup' });
     const [obsName] = (await readdir(path.join(data.dir, 'obs-outbox'))).filter((n) => n.endsWith('.json'));
-    await events.store.quarantine(obsName!, 'empty file');
+    await events.store.stuck.quarantine(obsName!, 'empty file');
 
     const listed = await runCli(['outbox', 'stuck', '--config', configPath], env);
     expect(listed.code).toBe(0);

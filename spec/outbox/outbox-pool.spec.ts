@@ -16,6 +16,7 @@ import { createOutbox } from '../../actors/outbox/create-outboxes.js';
 import { outboxBackoffMs } from '../../domain/outbox-backoff.js';
 import type { PublishFn } from '../../actors/outbox/publish-message.js';
 import { OutboxWriteError } from '../../actors/outbox/outbox-store.js';
+import { OutboxDrain } from '../../actors/outbox/outbox-drain.js';
 import { createMessageSlots } from '../../actors/outbox/message-slots.js';
 import { bindOutboxMessageEffects } from '../../machines/outbox-message-machine.js';
 
@@ -116,6 +117,21 @@ describe('outbox drain pool', () => {
     expect(await files()).toEqual([`${stalled.result_id}.json`]);
   });
 
+  it('measures status ages on the injected wall clock (issue #16: no Date.now() in status)', async () => {
+    const { outbox, clock, dir } = await setup();
+    const r = sampleResult();
+    await outbox.enqueue(r);
+    const mtimeS = 1_700_000_000;
+    await utimes(path.join(dir, `${r.result_id}.json`), mtimeS, mtimeS);
+    let wall = mtimeS * 1000 + 12_345;
+    const drain = new OutboxDrain(outbox.store, testLog, () => wall);
+    const summary = await drain.runPass({ publish: async () => Promise.reject(new Error('boom')), runnerFactory: createOutboxMessageRunner, clock }).done;
+    expect(summary.delivered).toBe(0);
+    expect(drain.status()).toMatchObject({ depth: 1, oldest_age_ms: 12_345, oldest_due_age_ms: null, stalled_ms: 0, last_error: `${r.result_id}.json: boom` });
+    wall += 1_000;
+    expect(drain.status().oldest_age_ms).toBe(13_345);
+  });
+
   it('logs failures at debug until the 5th, then warns', async () => {
     const data = await tempDataDir();
     cleanups.push(data.cleanup);
@@ -154,7 +170,7 @@ describe('outbox drain pool', () => {
     expect(outbox.drain.waitsOf(name)).toBe(15);
     expect(outbox.drain.failuresOf(name)).toBe(0);
     expect((await readdir(dir)).filter((n) => n.endsWith('.json'))).toEqual([name]);
-    expect(await outbox.store.listStuck()).toEqual([]);
+    expect(await outbox.store.stuck.list()).toEqual([]);
     const parked = lines.filter((l) => l.waits !== undefined);
     expect(parked.filter((l) => l.level === 40)).toHaveLength(1);
     expect(parked.at(-1)!.retry_in_ms).toBe(OUTBOX_BACKOFF_CAP_MS);
@@ -172,7 +188,7 @@ describe('outbox drain pool', () => {
       clock.increment(outboxBackoffMs(attempt));
     }
     await waitUntil(async () => (await files()).length === 0, 5_000, 'file moved to stuck/');
-    const stuck = await outbox.store.listStuck();
+    const stuck = await outbox.store.stuck.list();
     expect(stuck.map((s) => s.name)).toEqual([`${bad.result_id}.json`]);
     expect(stuck[0]!.reason).toMatch(/failed 10 times in a row; last error: publish rejected/);
     expect(JSON.parse(await readFile(path.join(dir, 'stuck', `${bad.result_id}.json`), 'utf8'))).toMatchObject({ result_id: bad.result_id });
@@ -240,7 +256,7 @@ describe('outbox drain pool', () => {
     expect(published.sort()).toEqual(good.map((r) => `results.${r.request_id}`).sort());
     // Quarantine renames finish after the pass settles.
     await waitUntil(async () => (await files()).length === 0, 5_000, 'five quarantines');
-    const stuck = new Map((await outbox.store.listStuck()).map((f) => [f.name, f.reason]));
+    const stuck = new Map((await outbox.store.stuck.list()).map((f) => [f.name, f.reason]));
     expect(stuck.get('a-fifo.json')).toMatch(/a FIFO \(named pipe\), not a regular file \(never opened\)$/);
     expect(stuck.get('a-link.json')).toMatch(/a symbolic link, not a regular file \(never followed\)$/);
     expect(stuck.get('a-device-link.json')).toMatch(/a symbolic link/);
@@ -325,13 +341,13 @@ describe('outbox store', () => {
     const r = sampleResult();
     await outbox.enqueue(r);
     const name = `${r.result_id}.json`;
-    expect(await outbox.store.quarantine(name, 'test reason')).toBe(name);
+    expect(await outbox.store.stuck.quarantine(name, 'test reason')).toBe(name);
     await outbox.enqueue(r); // the same id is back in the outbox meanwhile
-    expect(await outbox.store.quarantine(name, 'second')).toBe(`${name}.1`);
-    expect((await outbox.store.listStuck()).map((s) => s.reason.replace(/^\S+ /, ''))).toEqual(['test reason', 'second']);
-    expect(await outbox.store.retryStuck(`${name}.1`)).toBe(name);
+    expect(await outbox.store.stuck.quarantine(name, 'second')).toBe(`${name}.1`);
+    expect((await outbox.store.stuck.list()).map((s) => s.reason.replace(/^\S+ /, ''))).toEqual(['test reason', 'second']);
+    expect(await outbox.store.stuck.retry(`${name}.1`)).toBe(name);
     await outbox.enqueue(r);
-    expect(await outbox.store.retryStuck(name)).toBe(`${r.result_id}.retry-1.json`);
+    expect(await outbox.store.stuck.retry(name)).toBe(`${r.result_id}.retry-1.json`);
     expect(await files()).toEqual([name, `${r.result_id}.retry-1.json`].sort());
     expect(await readdir(path.join(dir, 'stuck'))).toEqual([]);
   });

@@ -73,7 +73,7 @@ describe('outbox while its stream and object store do not exist yet', () => {
     expect(outbox.drain.waitsOf(bigFile)).toBe(attempts); // offload: stream not found
     expect(outbox.drain.failuresOf(smallFile)).toBe(0);
     expect((await readdir(dir)).filter((n) => n.endsWith('.json')).sort()).toEqual([smallFile, bigFile].sort());
-    expect(await outbox.store.listStuck()).toEqual([]);
+    expect(await outbox.store.stuck.list()).toEqual([]);
     // One clear warning per file, not one per retry.
     const warned = lines.filter((l) => l.level === 40 && /not available/.test(l.msg));
     expect(warned.map((l) => l.file).sort()).toEqual([smallFile, bigFile].sort());
