@@ -1,6 +1,6 @@
 /**
- * One pass of an outbox drain: streams the directory in bounded batches (each read ahead and
- * sorted oldest first), runs one message life cycle per due file with up to `window` messages
+ * One pass of an outbox drain: takes the files its walk (actors/outbox/drain-walk.ts) lists in
+ * bounded, read-ahead, oldest-first batches, runs one message life cycle per due file with up to `window` messages
  * publishing or awaiting their PubAck and, independently, up to `maxDeleting` delivered files
  * being unlinked, and carries out what each life cycle asks (publish, delete, park, quarantine).
  * A failing file is parked with its backoff (1, 2, 4 … s, cap 300 s, in memory) and never blocks
@@ -20,7 +20,8 @@ import type { DrainStats, PassProgress } from './drain-stats.js';
 import type { OutboxMessageHandle, OutboxMessageRunner, OutboxMessageRunnerFactory, TimerClock } from './message-runner.js';
 import type { ParkedFiles } from './parked-files.js';
 import { publishMessage, type PrepareFn, type PublishDeps, type PublishFn } from './publish-message.js';
-import { describeError, type ListedBatch, type OutboxStore, type PrefetchedFile } from './outbox-store.js';
+import { DrainWalk } from './drain-walk.js';
+import { describeError, type OutboxStore, type PrefetchedFile } from './outbox-store.js';
 import type { OutboxStatus } from './drain-stats.js';
 
 /** Messages publishing or awaiting their PubAck at once (issue #3: default 64). */
@@ -29,8 +30,6 @@ export const OUTBOX_PUBLISH_WINDOW = 64;
 export const OUTBOX_MAX_DELETING = 192;
 /** Files stat'ed and sorted per listing batch (the bound of "oldest first"). */
 export const OUTBOX_LIST_BATCH = 256;
-/** Files up to this size are read ahead of their turn (bigger ones are read when published). */
-export const OUTBOX_PREFETCH_MAX_BYTES = 64 * 1024;
 /** Status updates from a running pass are sent at most this often. */
 export const OUTBOX_PROGRESS_INTERVAL_MS = 250;
 
@@ -94,10 +93,7 @@ export class DrainPass<T> {
   private resolveDone!: (summary: PassSummary) => void;
   private rejectDone!: (err: unknown) => void;
   private readonly records = new Map<string, MessageRecord>();
-  private queue: PrefetchedFile[] = [];
-  private lister: AsyncGenerator<ListedBatch> | undefined;
-  private listingDone = false;
-  private fetching = false;
+  private readonly walk: DrainWalk<T>;
   private started = false;
   private stopped = false;
   private draining = false;
@@ -106,14 +102,12 @@ export class DrainPass<T> {
   private failure: { error: unknown } | undefined;
   private inWindow = 0;
   private deleting = 0;
-  private listed = 0;
   private delivered = 0;
   private quarantinedCount = 0;
   private notDue = 0;
   private lastProgressAt = -Infinity;
   /** Wall-clock ms of the pass start or of the last settled message (the stall figure). */
   private lastSettledAt: number;
-  private fetchStartedAt = 0;
   private readonly window: number;
   private readonly maxDeleting: number;
   private readonly listBatch: number;
@@ -133,6 +127,11 @@ export class DrainPass<T> {
     this.now = options.now ?? (typeof clockNow === 'function' ? () => clockNow.call(options.clock) : Date.now);
     this.lastSettledAt = deps.wallNow();
     const store = deps.store;
+    this.walk = new DrainWalk(store, this.listBatch, deps.wallNow, {
+      fetched: () => this.schedulePump(),
+      failed: (err) => this.fail(err),
+      seen: (mtimeMs) => deps.stats.seenMtime(mtimeMs),
+    });
     this.publishDeps = {
       spec: store.spec,
       read: (name) => store.read(name),
@@ -161,12 +160,13 @@ export class DrainPass<T> {
 
   /** Oldest unsettled due message and stall time at wall-clock `now`, for the drain's status. */
   progress(now: number): PassProgress {
-    let oldest: number | null = null;
+    let oldest = this.walk.oldestMtime();
     for (const record of this.records.values()) if (record.mtimeMs > 0 && (oldest === null || record.mtimeMs < oldest)) oldest = record.mtimeMs;
-    for (const file of this.queue) if (file.mtimeMs > 0 && (oldest === null || file.mtimeMs < oldest)) oldest = file.mtimeMs;
-    const holdsWork = this.records.size > 0 || this.queue.length > 0 || this.fetching;
-    const onlyFetching = this.fetching && this.records.size === 0 && this.queue.length === 0;
-    return { oldestDueMtimeMs: oldest, stalledMs: holdsWork && !this.settled ? now - Math.max(this.lastSettledAt, onlyFetching ? this.fetchStartedAt : 0) : 0 };
+    const readingSince = this.walk.readingSince();
+    const holdsWork = this.records.size > 0 || this.walk.waiting > 0 || readingSince !== undefined;
+    // A batch being read with nothing else held: stalled only from when that read started.
+    const onlyReading = readingSince !== undefined && this.records.size === 0 && this.walk.waiting === 0;
+    return { oldestDueMtimeMs: oldest, stalledMs: holdsWork && !this.settled ? now - Math.max(this.lastSettledAt, onlyReading ? readingSince : 0) : 0 };
   }
 
   /** Stops at once: no new publishes; late PubAcks still delete their files. */
@@ -182,14 +182,14 @@ export class DrainPass<T> {
     this.inWindow = 0;
     this.deleting = 0;
     this.deps.stats.inFlight(0);
-    void this.lister?.return(undefined).catch(() => undefined);
+    this.walk.close();
     this.settle();
   }
 
   /** Stops starting messages and resolves `done` when the ones in flight have settled. */
   finishInFlight(): Promise<PassSummary> {
     this.draining = true;
-    this.queue = [];
+    this.walk.clear();
     this.schedulePump();
     return this.done;
   }
@@ -203,7 +203,7 @@ export class DrainPass<T> {
       stats.passStarted({ enqueued, depth, stuck });
       if (this.stopped) return;
       const now = this.now();
-      this.lister = store.listNameBatches(this.listBatch, (name) => {
+      this.walk.start((name) => {
         if (parked.isBusy(name)) return true;
         const waiting = parked.notDue(name, now);
         if (waiting === undefined) return false;
@@ -234,7 +234,7 @@ export class DrainPass<T> {
       return;
     }
     this.resolveDone({
-      listed: this.listed,
+      listed: this.walk.listed,
       delivered: this.delivered,
       quarantined: this.quarantinedCount,
       notDue: this.notDue,
@@ -254,43 +254,15 @@ export class DrainPass<T> {
   private pump(): void {
     if (this.settled || this.stopped || !this.started) return;
     if (!this.draining) {
-      while (this.inWindow < this.window && this.deleting < this.maxDeleting && this.queue.length > 0) {
-        this.startMessage(this.queue.shift() as PrefetchedFile);
+      while (this.inWindow < this.window && this.deleting < this.maxDeleting && this.walk.waiting > 0) {
+        this.startMessage(this.walk.next() as PrefetchedFile);
       }
       // Read the next batch while this one publishes, so the file system always has work queued.
-      if (this.queue.length <= this.listBatch / 2 && !this.listingDone && !this.fetching) void this.fetchBatch();
+      this.walk.readAhead();
     }
-    const listingOver = this.draining || (this.listingDone && !this.fetching && this.queue.length === 0);
+    const listingOver = this.draining || this.walk.finished;
     if (listingOver && this.records.size === 0) this.settle();
     else this.emitProgress(false);
-  }
-
-  private async fetchBatch(): Promise<void> {
-    this.fetching = true;
-    this.fetchStartedAt = this.deps.wallNow();
-    try {
-      const next = await (this.lister as AsyncGenerator<ListedBatch>).next();
-      if (next.done === true) this.listingDone = true;
-      else {
-        // One open per file gives the mtime (oldest first within the batch) and the bytes; entries
-        // that are not regular files are never opened (their kind comes from the listing).
-        const store = this.deps.store;
-        const { names, irregular } = next.value;
-        const files = await Promise.all(names.map((name) => store.readWithStat(name, OUTBOX_PREFETCH_MAX_BYTES, irregular?.get(name) ?? 'file')));
-        files.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
-        this.listed += files.length;
-        for (const file of files) {
-          if (file.mtimeMs > 0) this.deps.stats.seenMtime(file.mtimeMs);
-          this.queue.push(file);
-        }
-      }
-    } catch (err) {
-      this.fetching = false;
-      this.fail(err);
-      return;
-    }
-    this.fetching = false;
-    this.schedulePump();
   }
 
   private startMessage(file: PrefetchedFile): void {
