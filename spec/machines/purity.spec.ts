@@ -80,10 +80,9 @@ function ioReachedFrom(entry: string): string[] {
 }
 
 /**
- * Known debt, owned by the outbox split (#16 item 3, actors/outbox/): the outbox child still builds
- * its drain from actors/outbox/ (its effects and the message slots are not yet provided by
- * supervisor/children.ts). The tests below allow exactly that and nothing more, so the debt can
- * only shrink: any other I/O reached, or a forbidden call in any file, fails.
+ * Known debt: the outbox child still builds its drain from actors/outbox/ (`drainableOutbox` in its
+ * context, its effects imported rather than provided by supervisor/children.ts). The test below
+ * allows exactly that and nothing more, so the debt can only shrink: any other I/O reached fails.
  */
 const OUTBOX_DEBT_IO = /^machines\/outbox-machine\.ts → actors\/outbox\//;
 
