@@ -340,6 +340,9 @@ export async function openAdmissionLedger(
       // A journaled line would bring the record back at the next open: journal the removal too.
       await journalThen(JSON.stringify({ removed: requestId }), () => forgetUnsaved(requestId));
     }
+    // A materializing pass took its snapshot before the removal and may still write this record's
+    // file: let it finish, or the file would outlive its removal.
+    while (materializing !== undefined) await materializing.catch(() => undefined);
     await unlink(fileOf(requestId)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });

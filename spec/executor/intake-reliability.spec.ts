@@ -77,7 +77,8 @@ describe('intake reliability in the agent process', () => {
         broker.nc.publish(subjects.commandsPc(`${pcId}-nodisk`), commandBytes(cmd));
         const m = await broker.jsm.streams.getMessage('OBS_EVENTS', { last_by_subj: obsSubject }).catch(() => null);
         const parsed = m === null ? undefined : JSON.parse(Buffer.from(m.data).toString('utf8')) as { kind: string; payload: { request_id: string; reason: string } };
-        return parsed?.kind === 'command_admission_unavailable' ? parsed : undefined;
+        // The replayed commands.all probe of the first test is refused too: wait for this command's own event.
+        return parsed?.kind === 'command_admission_unavailable' && parsed.payload.request_id === cmd.request_id ? parsed : undefined;
       }, 500);
       expect(event.payload).toMatchObject({ request_id: cmd.request_id, reason: expect.stringContaining('failpoint admission.write') });
       const report = await pollUntil('status names the admission error', 10_000, async () => {
