@@ -96,9 +96,9 @@ function report(root: string, changed: string[], log: Logger | undefined): Tight
 }
 
 /**
- * The start-up step: the data dir exists and is 0700 (awaited), then everything under it is
- * tightened, and so are this agent's daily log files (`<stem>.*<ext>` next to `[log] path`; other
- * files there are left). The walk under the data dir is one `lstat` per entry — seconds on a
+ * The start-up step: the data dir exists and is 0700 and this agent's daily log files
+ * (`<stem>.*<ext>` next to `[log] path`; other files there are left) are 0600 (both awaited), then
+ * everything under the data dir is tightened. The walk under the data dir is one `lstat` per entry — seconds on a
  * 100,000-result outbox backlog — so it runs in the background (`walked`) and never delays the
  * tree's start (issue #15, start → first heartbeat): once the data dir itself is 0700 no other user
  * can reach anything below it, so the inner modes are defence in depth, not the barrier.
@@ -126,15 +126,19 @@ export async function securePrivateFiles(
     failed(err);
     return { walked: Promise.resolve() };
   }
+  // The log files are outside the data dir (its 0700 does not cover them): tightened before the
+  // tree starts, one listing of the log directory.
+  if (logPath !== undefined) {
+    const ext = path.extname(logPath);
+    const stem = path.basename(logPath, ext);
+    await tightenFilesIn(path.dirname(logPath), (name) => name.startsWith(`${stem}.`) && name.endsWith(ext), log).catch((err: unknown) => {
+      log.error({ dir: path.dirname(logPath), err: (err as Error).message }, 'cannot make the log files private (0600)');
+    });
+  }
   const walk = async (): Promise<void> => {
     // Tests: `private.walk=hang` proves the tree starts (and heartbeats) while the walk is not done.
     await failpoints?.hit(PRIVATE_WALK_FAILPOINT);
     await tightenPrivateTree(dataDir, log);
-    if (logPath !== undefined) {
-      const ext = path.extname(logPath);
-      const stem = path.basename(logPath, ext);
-      await tightenFilesIn(path.dirname(logPath), (name) => name.startsWith(`${stem}.`) && name.endsWith(ext), log);
-    }
   };
   return { walked: walk().catch(failed) };
 }

@@ -36,3 +36,11 @@ export function skipResult(who: ResultIdentity, exitCode: number, stderr: string
 export function notRunResult(who: ResultIdentity, stderr: string, nowMs: number, exitCode: number = EXIT_KILLED): ExecResult {
   return buildResult(who, exitCode, '', stderr, nowMs, nowMs, false);
 }
+
+/**
+ * What the ledger keeps of a result once it is queued (issue #13 item 7): exit code, times, ids and
+ * offload keys; the output is replaced by "" (it lives only in the outbox file, bounded by the capture cap).
+ */
+export function resultMetadata(result: ExecResult): ExecResult {
+  return { ...result, stdout: '', stderr: '' };
+}

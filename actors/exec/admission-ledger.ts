@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
-import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { readRegularText } from '../regular-file.js';
 import path from 'node:path';
 import {
@@ -213,6 +213,9 @@ export async function openAdmissionLedger(
         const done = waiters;
         batch = [];
         waiters = [];
+        // Bytes of this batch that reached the file, counted even when the write or the fdatasync
+        // then fails: the size check before emptying the journal must keep matching our own appends.
+        let written = 0;
         try {
           const handle = await journalHandle();
           // Each batch starts on a fresh line, so a torn tail from a crash or a failed write only
@@ -221,14 +224,18 @@ export async function openAdmissionLedger(
           // The append itself runs synchronously (page cache, microseconds); only the fdatasync
           // goes to the thread pool: one round trip per batch instead of two.
           const bytes = Buffer.from(chunk);
-          for (let at = 0; at < bytes.length;) at += writeSync(handle.fd, bytes, at);
+          while (written < bytes.length) written += writeSync(handle.fd, bytes, written);
           await handle.datasync();
-          ownJournalBytes += bytes.length;
           appendedSinceTruncate += lines.length;
           await opts.at?.('ledger.journal_synced');
           for (const w of done) w.resolve();
         } catch (err) {
           for (const w of done) w.reject(err as Error);
+        } finally {
+          ownJournalBytes += written;
+          // Lines that reached the file are replayed at the next open even if reported failed: the
+          // journal must be emptied by a later pass all the same.
+          if (written > 0) appendedSinceTruncate += 1;
         }
       }
     })().finally(() => {
@@ -256,7 +263,6 @@ export async function openAdmissionLedger(
   // --- materializing: journaled records into their files, then the journal is emptied ---
   let materializeTimer: NodeJS.Timeout | undefined;
   let materializing: Promise<void> | undefined;
-  const roomWaiters: Array<() => void> = [];
   function scheduleMaterialize() {
     if (materializeTimer !== undefined || materializing !== undefined) return;
     materializeTimer = setTimeout(() => {
@@ -307,21 +313,22 @@ export async function openAdmissionLedger(
     if (materializing !== undefined) return materializing;
     materializing = materializeOnce().finally(() => {
       materializing = undefined;
-      for (const wake of roomWaiters.splice(0)) wake();
       if (unsaved.size > 0) scheduleMaterialize();
     });
     return materializing;
   };
-  /** Back-pressure: while too many journaled bytes wait for their files, writers wait for a pass. */
+  /**
+   * Back-pressure: while too many journaled bytes wait for their files, writers wait for a pass. A
+   * failed pass (disk full, read-only) fails the waiting write, so the refusal surfaces (no ack,
+   * `admission_error` in status) instead of a writer waiting forever on a pass retried in a loop.
+   */
   const room = async () => {
     while (unsavedBytes > UNSAVED_MAX_BYTES) {
-      const passed = new Promise<void>((resolve) => roomWaiters.push(resolve));
       if (materializeTimer !== undefined) {
         clearTimeout(materializeTimer);
         materializeTimer = undefined;
       }
-      void materialize().catch(() => undefined);
-      await passed;
+      await materialize();
     }
   };
 
@@ -419,7 +426,8 @@ export async function openAdmissionLedger(
       remember(record, Buffer.byteLength(recordText));
     }
     appendedSinceTruncate = 1;
-    ownJournalBytes = Buffer.byteLength(text);
+    // The file's own size, not the decoded text's (a torn multibyte tail decodes to U+FFFD).
+    ownJournalBytes = (await stat(journalPath)).size;
     await materialize();
   }
 

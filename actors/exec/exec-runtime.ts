@@ -18,6 +18,7 @@ import {
 import { requestIdHint } from './body-limits.js';
 import { keyringFor, type Keyring } from './keyring.js';
 import { createSlotBudget, type SlotBudget } from './slot-budget.js';
+import { resultMetadata } from '../../domain/results.js';
 
 /** First wait before retrying a rejected enqueue; doubles to {@link DELIVERY_RETRY_CAP_MS}. */
 export const DELIVERY_RETRY_BASE_MS = 250;
@@ -77,6 +78,8 @@ export interface AdmissionSink {
   push(admitted: AdmittedCommand): void;
   /** Sets the single listener and hands it everything kept so far; returns the unsubscribe function. */
   subscribe(listener: (admitted: AdmittedCommand) => void): () => void;
+  /** Whether a listener (a running executor, not a draining one) takes admissions now. */
+  listening(): boolean;
 }
 
 /** Builds an {@link AdmissionSink}. */
@@ -95,6 +98,7 @@ export function createAdmissionSink(): AdmissionSink {
         if (listener === next) listener = undefined;
       };
     },
+    listening: () => listener !== undefined,
   };
 }
 
@@ -160,14 +164,6 @@ export interface ExecRuntime {
   readonly maxQueuedRuns: number;
   /** Stops background timers. */
   close(): void;
-}
-
-/**
- * What the ledger keeps of a result (issue #13 item 7): exit code, times, ids and offload keys; the
- * output is replaced by "" (it lives only in the outbox file, bounded by the capture cap).
- */
-export function resultMetadata(result: ExecResult): ExecResult {
-  return { ...result, stdout: '', stderr: '' };
 }
 
 /** Builds the runtime: loads the keyring, opens the ledger, sizes the budget from effective config. */
@@ -245,6 +241,8 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
    * their order relative to the slot and `launching` is unchanged.
    */
   const launchNow = async (command: Command, receivedAt: string): Promise<boolean> => {
+    // A draining (or not yet started) executor would not spawn it: it stays `pending` and runs at the next start.
+    if (!admissions.listening()) return false;
     if (command.script_object !== undefined || (command.jitter_secs ?? 0) > 1 || command.run_as !== 'system') return false;
     if (command.exec_id !== undefined && !isSubjectToken(command.exec_id)) return false;
     if (launchedAtAdmission.has(command.request_id)) return false;

@@ -13,7 +13,7 @@ import { legacyRefusedResultId, signatureRefusedResultId, uuidV4 } from '../ids.
 import type { AdmissionLedger, AdmissionRecord } from './admission-ledger.js';
 import { jsonNestingDepth, MAX_COMMAND_BODY_BYTES, MAX_COMMAND_JSON_DEPTH, requestIdHint } from './body-limits.js';
 import type { Keyring } from './keyring.js';
-import { notRunResult } from '../../domain/results.js';
+import { notRunResult, resultMetadata } from '../../domain/results.js';
 import { verifySignature, type HeaderMap, type SignatureCheck } from './verify-signature.js';
 
 export { MAX_COMMAND_BODY_BYTES } from './body-limits.js';
@@ -241,7 +241,8 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
         if (record.state === 'finished' && !record.queued && record.result !== undefined && ctx.delivering?.(record.request_id) !== true) {
           try {
             await ctx.enqueueResult(record.result);
-            await ctx.ledger.update(record, { queued: true });
+            // Queued: the ledger keeps the metadata only, as on every other path.
+            await ctx.ledger.update(record, { queued: true, result: resultMetadata(record.result), result_full: false });
           } catch (err) {
             requestLog.error({ err: (err as Error).message }, 'cannot re-queue the stored result; not acking');
             return { ack: false, outcome: 'duplicate' };

@@ -72,6 +72,20 @@ describe('admission journal', () => {
     expect(JSON.parse(await readFile(path.join(dataDir, 'admission', 'x.json'), 'utf8'))).toMatchObject({ state: 'finished', queued: true });
   });
 
+  it('a torn tail that cuts a multibyte character still lets the journal be emptied (its size is counted in bytes)', async () => {
+    const dataDir = await temp();
+    const first = await openAdmissionLedger(dataDir);
+    const record = await admitted(first, 'kept');
+    await first.flush();
+    const journal = path.join(dataDir, 'admission', JOURNAL_FILE);
+    // A crash mid-append: a whole line, then half of "é" (0xC3 without its 0xA9).
+    await writeFile(journal, Buffer.concat([Buffer.from(`\n${JSON.stringify({ ...record, state: 'launching' })}\n{"stdout":"`), Buffer.from([0xc3])]));
+    const reopened = await openAdmissionLedger(dataDir);
+    await reopened.flush();
+    expect((await stat(journal)).size).toBe(0);
+    expect((await reopened.unfinished()).map((x) => x.state)).toEqual(['launching']);
+  });
+
   it('a line written after a torn tail is still read (every batch starts on a fresh line)', async () => {
     const dataDir = await temp();
     await writeFile(path.join(dataDir, 'placeholder'), '');
