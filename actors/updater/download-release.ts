@@ -59,6 +59,11 @@ export async function downloadToStaging(
     if (signal.aborted) return failed('error', 'cancelled');
     const result = await store.get(key);
     if (result === null) return failed('absent', `object ${key} is not in ${OBJ_AGENT_RELEASES}`);
+    // The store also reports the transfer's end on `result.error`. After a cancel (a target change
+    // mid-download) its feeder can still push a buffered chunk into the closed stream; that TypeError
+    // rejects `result.error`, and unobserved it was an unhandled rejection that took the agent down
+    // (exit 1). Every failure that matters also reaches the stream's reader below.
+    result.error.catch(() => undefined);
     const bytes = await streamToFile(result.data, file, info.size, signal, (done) => progress({ type: 'download.progressed', bytes: done, total: info.size }));
     ports.log.info({ child: 'updater', key, bytes, file }, `downloaded ${key} (${bytes} bytes)`);
     return { type: 'download.finished', bytes, digest: info.digest };

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeHeartbeat, decodeObsEvent, subjects, type Heartbeat, type ObsEvent } from '../../contract/index.js';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { pollUntil } from '../harness/poll.js';
-import { agentDir, type AgentDir } from '../process/agent-process.js';
+import { agentDir, readStatus, type AgentDir } from '../process/agent-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RESTART = path.join(ROOT, 'spec', 'harness', 'restart-on-failure.mjs');
@@ -46,6 +46,15 @@ describe('self-update end to end (release executables, real broker, restart stan
   const beats: Heartbeat[] = [];
   const events: ObsEvent[] = [];
   let serviceLog = '';
+  /** The agent's own log (stdout), for a failure's message. */
+  let agentLog = '';
+  /** A failed wait says where the updater stood: its status row and the logs' tails. */
+  const explained = async <T>(wait: Promise<T>): Promise<T> =>
+    wait.catch(async (error: unknown) => {
+      const report = await readStatus(dir.socket).catch(() => null);
+      const updater = report?.children.find((c) => c.id === 'updater');
+      throw new Error(`${(error as Error).message}\nupdater: ${JSON.stringify(updater)}\nstand-in:\n${serviceLog.slice(-4_000)}\nagent:\n${agentLog.slice(-12_000)}`);
+    });
 
   const publish = async (key: string, file: string): Promise<void> => {
     const store = await broker.objm.open('agent_releases');
@@ -114,9 +123,10 @@ describe('self-update end to end (release executables, real broker, restart stan
     await setTarget(V2);
     await writeFile(path.join(work, 'agent.env'), '');
     service = spawn(process.execPath, [RESTART, '--max-starts', '12', '--env', 'KANADE_FAILPOINTS=agent.boot@9.0.3=exit', '--env', 'KANADE_AGENT_DATA_DIR=', '--', exe, 'run', '--config', dir.configPath], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     service.stderr!.on('data', takeServiceOutput);
+    service.stdout!.on('data', (chunk: Buffer) => (agentLog = (agentLog + chunk.toString('utf8')).slice(-100_000)));
     await pollUntil(`a heartbeat from ${V2}`, STEP_TIMEOUT_MS, () => lastBeat()?.agent_version === V2, 250);
     expect(await readdir(path.dirname(exe))).toEqual(['kanade-agent']);
     // The obs events travel through the obs outbox: the new version's first heartbeat can overtake them.
@@ -152,11 +162,11 @@ describe('self-update end to end (release executables, real broker, restart stan
   it('rolls a release that fails at boot back after 3 boots and quarantines it', async () => {
     // 9.0.2 must have confirmed its boot (30 s) before it swaps: it then is the last-good copy.
     await setTarget(V3);
-    await pollUntil(`the swap to ${V3}`, STEP_TIMEOUT_MS, () => updateEvents('agent_update_swapped', V3).length > 0, 250);
-    await pollUntil(`${V2} back with ${V3} quarantined`, STEP_TIMEOUT_MS, () => {
+    await explained(pollUntil(`the swap to ${V3}`, STEP_TIMEOUT_MS, () => updateEvents('agent_update_swapped', V3).length > 0, 250));
+    await explained(pollUntil(`${V2} back with ${V3} quarantined`, STEP_TIMEOUT_MS, () => {
       const beat = lastBeat();
       return beat?.agent_version === V2 && beat.quarantined_versions?.includes(V3) === true;
-    }, 250);
+    }, 250));
     expect(lastBeat()?.quarantined_versions).toEqual([V3]);
     const rolledBack = await pollUntil('agent_update_rolled_back', 30_000, () => updateEvents('agent_update_rolled_back', V2)[0]);
     expect(rolledBack.payload).toMatchObject({ from: V3, to: V2, unconfirmed_boots: 3 });
