@@ -12,20 +12,8 @@ import { commandBytes, draftCommand, publishCommand } from '../../actors/command
 import { subjects } from '../../contract/index.js';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { agentDir, spawnAgent, type AgentDir } from '../process/agent-process.js';
-import { resultsFor, waitForResults } from './harness.js';
+import { lineCount, rawResults, resultsFor, waitForResults } from './harness.js';
 
-/** The raw bytes of every message on `results.<request_id>` in RESULTS. */
-async function rawResults(broker: Broker, requestId: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let seq = 1; ;) {
-    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) } as unknown as { seq: number }).catch(() => null);
-    if (m === null) return out;
-    out.push(Buffer.from(m.data).toString('utf8'));
-    seq = m.seq + 1;
-  }
-}
-
-const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 
 describe('fast command path: crash at each durability point', () => {
   let broker: Broker;
@@ -56,7 +44,7 @@ describe('fast command path: crash at each durability point', () => {
     expect(crashed.signal).toBe('SIGKILL');
     // Launching at admission: one journal record, no `pending` before it, so the crash before the
     // spawn leaves a record that recovery can only answer with 121.
-    expect(await lines(marker)).toBe(exitCode === 121 ? 0 : 1);
+    expect(await lineCount(marker)).toBe(exitCode === 121 ? 0 : 1);
     if (exitCode === 121) {
       // Never a `pending` record for it (the journal may already be folded into the record file).
       const journal = (await readFile(path.join(dir.dataDir, 'admission', 'journal.log'), 'utf8').catch(() => ''))
@@ -86,7 +74,7 @@ describe('fast command path: crash at each durability point', () => {
       again.kill('SIGTERM');
       await again.exited;
     }
-    expect(await lines(marker)).toBe(exitCode === 121 ? 0 : 1);
+    expect(await lineCount(marker)).toBe(exitCode === 121 ? 0 : 1);
     // One outcome per result_id: every copy in RESULTS is byte-identical (a resend is allowed).
     const copies = await rawResults(broker, cmd.request_id);
     expect(copies.length).toBeGreaterThanOrEqual(1);

@@ -4,7 +4,7 @@
  * the supervisor), the `executor` machine started on it, and helpers to publish and collect.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -168,6 +168,22 @@ export async function resultsFor(broker: Broker, requestId: string): Promise<Exe
     seq = m.seq + 1;
   }
   return out;
+}
+
+/** The raw bytes of every message on `results.<request_id>` in RESULTS, oldest first (byte-identity checks). */
+export async function rawResults(broker: Broker, requestId: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let seq = 1; ;) {
+    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) } as unknown as { seq: number }).catch(() => null);
+    if (m === null) return out;
+    out.push(Buffer.from(m.data).toString('utf8'));
+    seq = m.seq + 1;
+  }
+}
+
+/** Non-empty lines in `file` (0 when it does not exist): how often a marker script ran. */
+export async function lineCount(file: string): Promise<number> {
+  return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 }
 
 /** Waits for at least `n` results for `requestId`, then returns them all. */

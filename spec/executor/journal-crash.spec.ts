@@ -3,27 +3,14 @@
  * durability point of the admission journal, in the real agent process with a real nats-server:
  * the command is never run twice and gets exactly one result.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandBytes, draftCommand, publishCommand } from '../../actors/command-publisher.js';
 import { subjects } from '../../contract/index.js';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { agentDir, spawnAgent, type AgentDir } from '../process/agent-process.js';
-import { resultsFor, waitForResults } from './harness.js';
+import { lineCount, rawResults, resultsFor, waitForResults } from './harness.js';
 
-/** The raw bytes of every message on `results.<request_id>` in RESULTS. */
-async function rawResults(broker: Broker, requestId: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let seq = 1; ;) {
-    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) } as unknown as { seq: number }).catch(() => null);
-    if (m === null) return out;
-    out.push(Buffer.from(m.data).toString('utf8'));
-    seq = m.seq + 1;
-  }
-}
-
-const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 
 describe('admission journal: crash at each durability point', () => {
   let broker: Broker;
@@ -57,7 +44,7 @@ describe('admission journal: crash at each durability point', () => {
     const agent = spawnAgent(dir);
     try {
       const [r] = await waitForResults(broker, cmd.request_id, 1, 40_000);
-      const ran = await lines(marker);
+      const ran = await lineCount(marker);
       expect(ran).toBeLessThanOrEqual(1);
       // A real exit means it ran once; 121 means it was launching when the agent died.
       if (r?.exit_code === 0) expect(ran).toBe(1);
@@ -76,7 +63,7 @@ describe('admission journal: crash at each durability point', () => {
       again.kill('SIGTERM');
       await again.exited;
     }
-    expect(await lines(marker)).toBeLessThanOrEqual(1);
+    expect(await lineCount(marker)).toBeLessThanOrEqual(1);
     // One outcome per result_id (issue #17 item 2): every copy in RESULTS is byte-identical.
     const copies = await rawResults(broker, cmd.request_id);
     expect(copies.length).toBeGreaterThanOrEqual(1);
