@@ -182,10 +182,19 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
  * signal and uncaught-error handlers, so call it once per process.
  */
 export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
+  // A stop signal during start-up (the tree may already beat while the control socket opens) is
+  // kept and acted on once the agent exists; the default action would end the process ungracefully.
+  const early: Array<'SIGINT' | 'SIGTERM'> = [];
+  const keepSigint = (): void => void early.push('SIGINT');
+  const keepSigterm = (): void => void early.push('SIGTERM');
+  process.on('SIGINT', keepSigint);
+  process.on('SIGTERM', keepSigterm);
   let agent: RunningAgent;
   try {
     agent = await startAgent(opts);
   } catch (error) {
+    process.off('SIGINT', keepSigint);
+    process.off('SIGTERM', keepSigterm);
     if (error instanceof ConfigError || error instanceof ControlSocketDirError) {
       process.stderr.write(`kanade-agent: ${error.message}\n`);
       return PROCESS_EXIT_CONFIG;
@@ -237,6 +246,9 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
+  process.off('SIGINT', keepSigint);
+  process.off('SIGTERM', keepSigterm);
+  for (const signal of early.splice(0)) onSignal(signal);
   const unwatchStdin = watchStdinEof(opts.env ?? process.env, process.stdin, (why) => {
     log.info({ reason: why, env: STOP_ON_STDIN_EOF_ENV }, 'stdin closed by the service host: shutting down');
     beginStop('shutdown', why);

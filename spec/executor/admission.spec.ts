@@ -138,7 +138,10 @@ describe('admission', () => {
     // Once: a second start reports nothing again.
     agent = await startExecutor(broker, { pcId, dataDir });
     await agent.stop();
-    for (const cmd of [launching, pending, finished]) expect(await resultsFor(broker, cmd.request_id)).toHaveLength(1);
+    for (const cmd of [launching, pending, finished]) {
+      const copies = await resultsFor(broker, cmd.request_id);
+      expect(copies, JSON.stringify(copies)).toHaveLength(1);
+    }
     expect((await readdir(path.join(dataDir, 'admission'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
