@@ -266,6 +266,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   const delivering = new Set<string>();
   /** Hand-offs waiting for their settle: outbox file fsynced (if still there), then the `queued` mark. */
   const unsettled: Array<{ finished: AdmissionRecord; result: ExecResult; done: () => void }> = [];
+  const inFlightSettles = new Set<Promise<void>>();
   let settleTimer: NodeJS.Timeout | undefined;
   const settleNow = () => {
     if (settleTimer !== undefined) clearTimeout(settleTimer);
@@ -273,7 +274,7 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     const syncQueued = results.syncQueued as (id: string) => Promise<void>;
     // Concurrently, so the directory fsyncs coalesce and the marks share a journal fdatasync.
     for (const entry of unsettled.splice(0)) {
-      void (async () => {
+      const settling = (async () => {
         try {
           await syncQueued.call(results, entry.result.result_id);
           await services.failpoints.hit('executor.result_synced');
@@ -285,7 +286,14 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
           entry.done();
         }
       })();
+      inFlightSettles.add(settling);
+      void settling.finally(() => inFlightSettles.delete(settling));
     }
+  };
+  /** Settles now, and waits for, every hand-off not yet settled (shutdown: no resend after a clean stop). */
+  const settleAll = async (): Promise<void> => {
+    settleNow();
+    while (inFlightSettles.size > 0) await Promise.all([...inFlightSettles]);
   };
   /** Resolves once the hand-off of `result` is settled (never rejects). */
   const settleLater = (finished: AdmissionRecord, result: ExecResult) => new Promise<void>((done) => {
@@ -492,6 +500,9 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   };
   const intakeSettled = async () => {
     while (working !== undefined) await working;
+    // Results handed off since (recovery's 121s and re-queues included) get their `queued` mark
+    // before the executor stops, instead of a resend at the next start.
+    await settleAll();
   };
   const admissions = createAdmissionSink();
   const pipeline = (msg: IntakeMessage | ScreenedMessage): Promise<IntakeDecision> => decide(msg);
