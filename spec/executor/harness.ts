@@ -23,6 +23,8 @@ import { createExecRuntime, type ExecRuntime } from '../../actors/exec/exec-runt
 import { createLiveValue, type AgentServices, type ConfigServices, type OutboxPort } from '../../actors/ports.js';
 import { executorLogic } from '../../supervisor/children.js';
 import type { Broker } from '../harness/broker.js';
+import { spawnAgent, type AgentDir } from '../process/agent-process.js';
+import { commandBytes, draftCommand, publishCommand } from '../../actors/command-publisher.js';
 import { pollUntil } from '../harness/poll.js';
 
 /** Options of {@link startExecutor}. */
@@ -178,6 +180,19 @@ export async function rawResults(broker: Broker, requestId: string): Promise<str
     if (m === null) return out;
     out.push(Buffer.from(m.data).toString('utf8'));
     seq = m.seq + 1;
+  }
+}
+
+/** Starts the agent of `dir` once more and waits until it has answered a probe command (its recovery is done), then stops it. */
+export async function restartAndProbe(broker: Broker, dir: AgentDir): Promise<void> {
+  const again = spawnAgent(dir);
+  try {
+    const probe = draftCommand({ shell: 'sh', script: 'true' });
+    await publishCommand(broker.nc, subjects.commandsAll, commandBytes(probe));
+    await waitForResults(broker, probe.request_id, 1, 40_000);
+  } finally {
+    again.kill('SIGTERM');
+    await again.exited;
   }
 }
 

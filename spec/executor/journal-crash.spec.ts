@@ -9,7 +9,7 @@ import { commandBytes, draftCommand, publishCommand } from '../../actors/command
 import { subjects } from '../../contract/index.js';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { agentDir, spawnAgent, type AgentDir } from '../process/agent-process.js';
-import { lineCount, rawResults, resultsFor, waitForResults } from './harness.js';
+import { lineCount, rawResults, restartAndProbe, resultsFor, waitForResults } from './harness.js';
 
 
 describe('admission journal: crash at each durability point', () => {
@@ -54,15 +54,7 @@ describe('admission journal: crash at each durability point', () => {
       await agent.exited;
     }
     // Once more: the ledger keeps it from running or reporting again.
-    const again = spawnAgent(dir);
-    try {
-      const probe = draftCommand({ shell: 'sh', script: 'true' });
-      await publishCommand(broker.nc, subjects.commandsAll, commandBytes(probe));
-      await waitForResults(broker, probe.request_id, 1, 40_000);
-    } finally {
-      again.kill('SIGTERM');
-      await again.exited;
-    }
+    await restartAndProbe(broker, dir);
     expect(await lineCount(marker)).toBeLessThanOrEqual(1);
     // One outcome per result_id (issue #17 item 2): every copy in RESULTS is byte-identical.
     const copies = await rawResults(broker, cmd.request_id);
