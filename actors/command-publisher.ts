@@ -5,7 +5,14 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
 import {
-  encodeCommand, HEADER_SIG, HEADER_SIG_ALG, HEADER_SIG_AT, HEADER_SIG_KID, SIG_ALG_ED25519, signedBytes, type Command,
+  encodeCommand,
+  HEADER_SIG,
+  HEADER_SIG_ALG,
+  HEADER_SIG_AT,
+  HEADER_SIG_KID,
+  SIG_ALG_ED25519,
+  signedBytes,
+  type Command,
 } from '../contract/index.js';
 import { signBytes } from './ed25519.js';
 import { uuidV4 } from './ids.js';
@@ -51,12 +58,7 @@ export function commandBytes(command: Command | Record<string, unknown>): Uint8A
 }
 
 /** Publishes a body on a `commands.*` subject (core publish, captured by stream EXEC), optionally signed. */
-export async function publishCommand(
-  nc: NatsConnection,
-  subject: string,
-  body: Uint8Array,
-  key?: SigningKey,
-): Promise<void> {
+export async function publishCommand(nc: NatsConnection, subject: string, body: Uint8Array, key?: SigningKey): Promise<void> {
   nc.publish(subject, body, key ? { headers: signatureHeaders(body, key) } : undefined);
   await nc.flush();
 }

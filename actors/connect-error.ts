@@ -30,7 +30,8 @@ export function describeConnectError(error: unknown, choice: AuthChoice): string
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `unknown host (${code}): check [agent] nats_url`;
   if (code === 'ETIMEDOUT' || /timeout|timed out/i.test(message)) return `timed out (${code ?? 'TIMEOUT'}): the broker did not answer`;
   if (code === 'ECONNRESET' || code === 'EPIPE') return `connection reset (${code})`;
-  if ((code !== undefined && code.startsWith('ERR_TLS')) || /TLS|SSL|certificate/i.test(message)) return `TLS: ${(error as { cause?: Error }).cause?.message ?? message}`;
+  if ((code !== undefined && code.startsWith('ERR_TLS')) || /TLS|SSL|certificate/i.test(message))
+    return `TLS: ${(error as { cause?: Error }).cause?.message ?? message}`;
   const cause = (error as { cause?: Error }).cause?.message;
   return code !== undefined ? `${code}: ${cause ?? message}` : (cause ?? message);
 }

@@ -46,7 +46,10 @@ export class ControlSocketInUseError extends Error {
  * squat the path (their own socket answering `status`) or swap it. Restarting does not fix it.
  */
 export class ControlSocketDirError extends Error {
-  constructor(readonly socketPath: string, readonly problem: string) {
+  constructor(
+    readonly socketPath: string,
+    readonly problem: string,
+  ) {
     super(`[control] socket ${socketPath}: ${problem}; use a directory only the agent's user can write (e.g. the data dir)`);
     this.name = 'ControlSocketDirError';
   }

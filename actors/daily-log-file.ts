@@ -100,7 +100,9 @@ class DropTracker {
     this.drop();
     if (now - this.lastWarnAt >= LOG_WARN_INTERVAL_MS) {
       this.lastWarnAt = now;
-      this.warn(`kanade-agent: cannot write ${what} (${this.lastError}); dropping log lines until it can be written again (${this.dropped} dropped so far; the agent keeps running)\n`);
+      this.warn(
+        `kanade-agent: cannot write ${what} (${this.lastError}); dropping log lines until it can be written again (${this.dropped} dropped so far; the agent keeps running)\n`,
+      );
     }
   }
 
@@ -134,7 +136,10 @@ export class DailyLogFile implements LogSink {
   private readonly warn: (text: string) => void;
   private readonly drops: DropTracker;
 
-  constructor(private readonly basePath: string, opts: DailyLogFileOptions = {}) {
+  constructor(
+    private readonly basePath: string,
+    opts: DailyLogFileOptions = {},
+  ) {
     this.keepDays = opts.keepDays !== undefined && opts.keepDays > 0 ? opts.keepDays : undefined;
     this.maxSizeBytes = opts.maxSizeBytes ?? DEFAULT_LOG_MAX_SIZE_BYTES;
     this.now = opts.now ?? Date.now;
@@ -269,7 +274,10 @@ const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 export class StdoutLogSink implements LogSink {
   private readonly drops: DropTracker;
 
-  constructor(private readonly fd = 1, now: () => number = Date.now) {
+  constructor(
+    private readonly fd = 1,
+    now: () => number = Date.now,
+  ) {
     // A broken stdout usually means stderr is gone too: count, never warn.
     this.drops = new DropTracker(now, () => undefined);
   }

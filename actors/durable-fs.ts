@@ -142,10 +142,12 @@ export function coalescedDirectorySync(dir: string, platform: NodeJS.Platform = 
     if (!canSyncDirectory(platform)) return Promise.resolve();
     if (queued !== undefined) return queued;
     if (running !== undefined) {
-      const next = running.catch(() => undefined).then(() => {
-        queued = undefined;
-        return start();
-      });
+      const next = running
+        .catch(() => undefined)
+        .then(() => {
+          queued = undefined;
+          return start();
+        });
       queued = next;
       return next;
     }

@@ -33,11 +33,18 @@ export interface Failpoints {
 const NEVER = new Promise<void>(() => {});
 
 /** Parses `KANADE_FAILPOINTS`; unknown actions are reported in `errors` and ignored. */
-export function parseFailpoints(spec: string | undefined): { armed: Map<string, FailpointAction>; fromHit: Map<string, number>; errors: string[] } {
+export function parseFailpoints(spec: string | undefined): {
+  armed: Map<string, FailpointAction>;
+  fromHit: Map<string, number>;
+  errors: string[];
+} {
   const armed = new Map<string, FailpointAction>();
   const fromHit = new Map<string, number>();
   const errors: string[] = [];
-  for (const part of (spec ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of (spec ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [point, value] = part.split('=', 2).map((s) => s.trim());
     const [action, nth] = (value ?? '').split('@', 2);
     const from = nth === undefined ? 1 : Number(nth);

@@ -23,8 +23,13 @@ const TAKEOVER_ATTEMPTS = 3;
 
 /** Another live agent owns the data dir. */
 export class InstanceLockedError extends Error {
-  constructor(readonly lockPath: string, readonly pid: number) {
-    super(`another kanade-agent (pid ${pid}) is already running with this data dir (${lockPath}); stop it first, or give this one another [agent] data_dir`);
+  constructor(
+    readonly lockPath: string,
+    readonly pid: number,
+  ) {
+    super(
+      `another kanade-agent (pid ${pid}) is already running with this data dir (${lockPath}); stop it first, or give this one another [agent] data_dir`,
+    );
     this.name = 'InstanceLockedError';
   }
 }

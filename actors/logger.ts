@@ -22,15 +22,24 @@ export const REDACT_CENSOR = '[redacted]';
  * is listed at the top level and one level down (`{ credentials }` and `{ conn: { credentials } }`).
  */
 export const REDACT_PATHS: readonly string[] = [
-  'token', '*.token',
-  'password', '*.password',
-  'credentials', '*.credentials',
-  'auth', '*.auth',
-  'authorization', '*.authorization',
-  'secret', '*.secret',
-  'sign_key', '*.sign_key',
-  'private_key', '*.private_key',
-  'headers["Kanade-Sig"]', '*.headers["Kanade-Sig"]',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'credentials',
+  '*.credentials',
+  'auth',
+  '*.auth',
+  'authorization',
+  '*.authorization',
+  'secret',
+  '*.secret',
+  'sign_key',
+  '*.sign_key',
+  'private_key',
+  '*.private_key',
+  'headers["Kanade-Sig"]',
+  '*.headers["Kanade-Sig"]',
 ];
 
 /** Options of {@link createLogger}; `destination` is a file path or stdout (the default). */
@@ -50,13 +59,14 @@ const SINKS = new WeakMap<Logger, LogSink>();
 
 /** Creates a synchronous, secret-redacting pino logger writing to a file (parent created) or stdout. */
 export function createLogger(opts: CreateLoggerOptions): Logger {
-  const sink: LogSink = opts.destination === undefined
-    ? new StdoutLogSink()
-    : new DailyLogFile(opts.destination, {
-      ...(opts.keepDays === undefined ? {} : { keepDays: opts.keepDays }),
-      ...(opts.maxSizeBytes === undefined ? {} : { maxSizeBytes: opts.maxSizeBytes }),
-      ...(opts.warn === undefined ? {} : { warn: opts.warn }),
-    });
+  const sink: LogSink =
+    opts.destination === undefined
+      ? new StdoutLogSink()
+      : new DailyLogFile(opts.destination, {
+          ...(opts.keepDays === undefined ? {} : { keepDays: opts.keepDays }),
+          ...(opts.maxSizeBytes === undefined ? {} : { maxSizeBytes: opts.maxSizeBytes }),
+          ...(opts.warn === undefined ? {} : { warn: opts.warn }),
+        });
   const log = pino(
     {
       level: opts.level,

@@ -56,7 +56,10 @@ export function reconnectWaitMs(env: NodeJS.ProcessEnv = process.env): number {
 
 /** Reconnect jitter from {@link NATS_RECONNECT_JITTER_ENV} (≥ 0), else {@link RECONNECT_JITTER_MS}; never above the wait. */
 export function reconnectJitterMs(waitMs: number, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[NATS_RECONNECT_JITTER_ENV] === undefined || env[NATS_RECONNECT_JITTER_ENV] === '' ? Number.NaN : Number(env[NATS_RECONNECT_JITTER_ENV]);
+  const raw =
+    env[NATS_RECONNECT_JITTER_ENV] === undefined || env[NATS_RECONNECT_JITTER_ENV] === ''
+      ? Number.NaN
+      : Number(env[NATS_RECONNECT_JITTER_ENV]);
   return Math.min(Number.isFinite(raw) && raw >= 0 ? raw : RECONNECT_JITTER_MS, waitMs);
 }
 
@@ -83,8 +86,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
     promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (error: unknown) => { clearTimeout(timer); reject(error); },
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
     );
   });
 }

@@ -42,7 +42,12 @@ export function natsConnectOptions(
 export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials {
   const pick = (key: string) => (env[key] !== undefined && env[key] !== '' ? env[key] : undefined);
   const out: Record<string, string> = {};
-  for (const [key, name] of [['token', 'KANADE_NATS_TOKEN'], ['user', 'KANADE_NATS_USER'], ['password', 'KANADE_NATS_PASSWORD'], ['caFile', 'KANADE_NATS_CA_FILE']] as const) {
+  for (const [key, name] of [
+    ['token', 'KANADE_NATS_TOKEN'],
+    ['user', 'KANADE_NATS_USER'],
+    ['password', 'KANADE_NATS_PASSWORD'],
+    ['caFile', 'KANADE_NATS_CA_FILE'],
+  ] as const) {
     const value = pick(name);
     if (value !== undefined) out[key] = value;
   }

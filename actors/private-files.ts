@@ -82,7 +82,10 @@ export async function tightenFilesIn(dir: string, match: (name: string) => boole
 }
 
 function tighten(entry: string, mode: number): Promise<boolean> {
-  return chmod(entry, mode).then(() => true, () => false);
+  return chmod(entry, mode).then(
+    () => true,
+    () => false,
+  );
 }
 
 function report(root: string, changed: string[], log: Logger | undefined): Tightened {
@@ -107,12 +110,19 @@ function report(root: string, changed: string[], log: Logger | undefined): Tight
  * Never throws: a failure is one error line and the agent goes on (the writers report their own).
  */
 export async function securePrivateFiles(
-  dataDir: string, logPath: string | undefined, log: Logger,
-  windowsDirs: readonly string[] = [], acl: RestrictOptions = {}, failpoints?: Pick<Failpoints, 'hit'>,
+  dataDir: string,
+  logPath: string | undefined,
+  log: Logger,
+  windowsDirs: readonly string[] = [],
+  acl: RestrictOptions = {},
+  failpoints?: Pick<Failpoints, 'hit'>,
 ): Promise<{ readonly walked: Promise<void> }> {
   if ((acl.platform ?? process.platform) === 'win32') {
     for (const dir of [dataDir, ...windowsDirs]) {
-      const made = await mkdir(dir, { recursive: true }).then(() => undefined, (err: unknown) => (err as Error).message);
+      const made = await mkdir(dir, { recursive: true }).then(
+        () => undefined,
+        (err: unknown) => (err as Error).message,
+      );
       if (made !== undefined) log.error({ dir, err: made }, `cannot create ${dir}`);
       else await restrictDirAcl(dir, log, acl);
     }
@@ -148,7 +158,12 @@ export async function securePrivateFiles(
  * socket's directory) cannot be trusted (our choice): not owned by the agent's
  * user, or writable by group/other. Windows has no mode bits (ACLs: docs/windows.md).
  */
-export function untrusted(st: Pick<Stats, 'uid' | 'mode'>, what: string, platform: NodeJS.Platform = process.platform, uid: number | undefined = process.getuid?.()): string | undefined {
+export function untrusted(
+  st: Pick<Stats, 'uid' | 'mode'>,
+  what: string,
+  platform: NodeJS.Platform = process.platform,
+  uid: number | undefined = process.getuid?.(),
+): string | undefined {
   if (platform === 'win32' || uid === undefined) return undefined;
   if (st.uid !== uid) return `${what} is owned by uid ${st.uid}, not by the agent's user (uid ${uid})`;
   if ((st.mode & 0o022) !== 0) return `${what} is writable by group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;

@@ -30,9 +30,10 @@ function readPackageVersion(): string {
 }
 
 /** Build facts of this binary: the defined ones in a release, package.json's version otherwise. */
-export const BUILD_INFO: BuildInfo = typeof KANADE_BUILD_INFO === 'object' && KANADE_BUILD_INFO !== null
-  ? KANADE_BUILD_INFO
-  : { version: readPackageVersion(), commit: 'dev', built_at: 'dev' };
+export const BUILD_INFO: BuildInfo =
+  typeof KANADE_BUILD_INFO === 'object' && KANADE_BUILD_INFO !== null
+    ? KANADE_BUILD_INFO
+    : { version: readPackageVersion(), commit: 'dev', built_at: 'dev' };
 
 /** `agent_version` in heartbeats and obs events. */
 export const AGENT_VERSION = BUILD_INFO.version;

@@ -26,13 +26,14 @@ export function icaclsArgv(dir: string): string[] {
 /** Runs argv[0] with argv[1..]; resolves with the failure text, or undefined when it exited 0. */
 export type RunArgv = (argv: readonly string[]) => Promise<string | undefined>;
 
-const runIcacls: RunArgv = (argv) => new Promise((resolve) => {
-  execFile(argv[0]!, argv.slice(1), { windowsHide: true, timeout: ICACLS_TIMEOUT_MS }, (err, stdout, stderr) => {
-    if (err === null) return resolve(undefined);
-    const text = `${stderr}${stdout}`.trim().slice(0, 500);
-    resolve(text === '' ? err.message : `${err.message}: ${text}`);
+const runIcacls: RunArgv = (argv) =>
+  new Promise((resolve) => {
+    execFile(argv[0]!, argv.slice(1), { windowsHide: true, timeout: ICACLS_TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (err === null) return resolve(undefined);
+      const text = `${stderr}${stdout}`.trim().slice(0, 500);
+      resolve(text === '' ? err.message : `${err.message}: ${text}`);
+    });
   });
-});
 
 /** Injectable for tests. */
 export interface RestrictOptions {

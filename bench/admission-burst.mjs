@@ -19,10 +19,21 @@ import { syncDirectory, writeFileAtomic } from '../dist/actors/durable-fs.js';
 const N = Number(process.env.N ?? 2000);
 const CONCURRENCY = 64;
 const root = await mkdtemp(path.join(process.env.BENCH_TMP ?? os.tmpdir(), 'kanade-bench-burst-'));
-const body = (i) => new TextEncoder().encode(JSON.stringify({
-  id: 'adhoc-run', version: '1', request_id: `burst-${i}-${randomUUID()}`, exec_id: null, shell: 'sh', script: 'true', timeout_secs: 60, jitter_secs: null,
-}));
-const record = (i) => JSON.stringify({ request_id: `r${i}`, body_base64: Buffer.from(body(i)).toString('base64'), state: 'pending', queued: false });
+const body = (i) =>
+  new TextEncoder().encode(
+    JSON.stringify({
+      id: 'adhoc-run',
+      version: '1',
+      request_id: `burst-${i}-${randomUUID()}`,
+      exec_id: null,
+      shell: 'sh',
+      script: 'true',
+      timeout_secs: 60,
+      jitter_secs: null,
+    }),
+  );
+const record = (i) =>
+  JSON.stringify({ request_id: `r${i}`, body_base64: Buffer.from(body(i)).toString('base64'), state: 'pending', queued: false });
 
 const inBatches = async (fn) => {
   for (let i = 0; i < N; i += CONCURRENCY) await Promise.all(Array.from({ length: Math.min(CONCURRENCY, N - i) }, (_, k) => fn(i + k)));
@@ -48,7 +59,15 @@ try {
   const ledger = await openAdmissionLedger(path.join(root, 'journal'));
   t0 = performance.now();
   await inBatches(async (i) => {
-    const a = await ledger.admit({ requestId: `r${i}`, body: body(i), headers: {}, subject: 'commands.pc.BENCH', receivedAt: new Date().toISOString(), resultId: randomUUID(), nowMs: Date.now() });
+    const a = await ledger.admit({
+      requestId: `r${i}`,
+      body: body(i),
+      headers: {},
+      subject: 'commands.pc.BENCH',
+      receivedAt: new Date().toISOString(),
+      resultId: randomUUID(),
+      nowMs: Date.now(),
+    });
     if (a.kind !== 'admitted') throw new Error(`r${i} not admitted`);
   });
   const journalMs = performance.now() - t0;
@@ -56,10 +75,14 @@ try {
   await ledger.flush();
   const materializeMs = performance.now() - t0;
 
-  console.log(`burst of ${N} admissions, data dir under ${path.dirname(root)}, node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
+  console.log(
+    `burst of ${N} admissions, data dir under ${path.dirname(root)}, node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`,
+  );
   console.log(`file per record, one at a time   ${rate(serialMs).padStart(8)}  (${serialMs.toFixed(0)} ms)`);
   console.log(`file per record, ${CONCURRENCY} at once      ${rate(parallelMs).padStart(8)}  (${parallelMs.toFixed(0)} ms)`);
-  console.log(`journal (group commit), ${CONCURRENCY} at once ${rate(journalMs).padStart(8)}  (${journalMs.toFixed(0)} ms; then ${materializeMs.toFixed(0)} ms to write the ${N} record files in the background)`);
+  console.log(
+    `journal (group commit), ${CONCURRENCY} at once ${rate(journalMs).padStart(8)}  (${journalMs.toFixed(0)} ms; then ${materializeMs.toFixed(0)} ms to write the ${N} record files in the background)`,
+  );
 } finally {
   await rm(root, { recursive: true, force: true });
 }

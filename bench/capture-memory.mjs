@@ -10,9 +10,14 @@ const started = Date.now();
 const proc = await startProcess({ shell: 'sh', script: `head -c ${bytes} /dev/zero` });
 const outcome = await proc.done;
 const peakMb = process.resourceUsage().maxRSS / 1024;
-console.log(JSON.stringify({
-  bytes, exit: outcome.kind === 'exited' ? outcome.exitCode : outcome.error,
-  captured_chars: outcome.kind === 'exited' ? outcome.stdout.length : 0,
-  idle_rss_mb: Math.round(idleMb), peak_rss_mb: Math.round(peakMb), above_idle_mb: Math.round(peakMb - idleMb),
-  seconds: (Date.now() - started) / 1000,
-}));
+console.log(
+  JSON.stringify({
+    bytes,
+    exit: outcome.kind === 'exited' ? outcome.exitCode : outcome.error,
+    captured_chars: outcome.kind === 'exited' ? outcome.stdout.length : 0,
+    idle_rss_mb: Math.round(idleMb),
+    peak_rss_mb: Math.round(peakMb),
+    above_idle_mb: Math.round(peakMb - idleMb),
+    seconds: (Date.now() - started) / 1000,
+  }),
+);

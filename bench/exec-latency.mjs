@@ -38,14 +38,15 @@ const pct = (values, p) => {
 };
 const fmt = (ms) => `${ms.toFixed(2)} ms`;
 
-const bareSpawn = () => new Promise((resolve, reject) => {
-  const t0 = performance.now();
-  const child = spawn('sh', ['-c', 'echo ok'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.resume();
-  child.stderr.resume();
-  child.on('error', reject);
-  child.on('close', () => resolve(performance.now() - t0));
-});
+const bareSpawn = () =>
+  new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn('sh', ['-c', 'echo ok'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('error', reject);
+    child.on('close', () => resolve(performance.now() - t0));
+  });
 
 const server = await startNatsServer();
 const nc = await connect({ servers: server.url });
@@ -58,16 +59,28 @@ const dir = await mkdtemp(path.join(process.env.BENCH_TMP ?? os.tmpdir(), 'kanad
 const startAgent = async (label, bin) => {
   const pcId = `BENCH-EXEC-${label}`;
   const configPath = path.join(dir, `${label}.toml`);
-  await writeFile(configPath, [
-    '[agent]', `id = "${pcId}"`, `nats_url = "${server.url}"`, `data_dir = ${JSON.stringify(path.join(dir, `data-${label}`))}`,
-    '[log]', `level = "${PHASES ? 'debug' : 'warn'}"`, 'keep_days = 0',
-    '[security]', `command_keys_file = ${JSON.stringify(path.join(dir, 'none.json'))}`,
-    '[control]', `socket = ${JSON.stringify(path.join(dir, `${label}.sock`))}`, '',
-  ].join('\n'));
+  await writeFile(
+    configPath,
+    [
+      '[agent]',
+      `id = "${pcId}"`,
+      `nats_url = "${server.url}"`,
+      `data_dir = ${JSON.stringify(path.join(dir, `data-${label}`))}`,
+      '[log]',
+      `level = "${PHASES ? 'debug' : 'warn'}"`,
+      'keep_days = 0',
+      '[security]',
+      `command_keys_file = ${JSON.stringify(path.join(dir, 'none.json'))}`,
+      '[control]',
+      `socket = ${JSON.stringify(path.join(dir, `${label}.sock`))}`,
+      '',
+    ].join('\n'),
+  );
   // AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the agents (a profile).
   const nodeArgs = (process.env.AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const proc = spawn(process.execPath, [...nodeArgs, bin, 'run', '--config', configPath], {
-    stdio: ['ignore', PHASES ? 'pipe' : 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
+    stdio: ['ignore', PHASES ? 'pipe' : 'ignore', 'inherit'],
+    env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
   });
   const lines = new Map();
   if (PHASES) {
@@ -101,7 +114,10 @@ const roundTrip = async (agent, timeoutMs = 10_000) => {
   const cmd = draftCommand({ shell: 'sh', script: 'echo ok' });
   const got = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no result for ${cmd.request_id} in ${timeoutMs} ms`)), timeoutMs);
-    waiting.set(cmd.request_id, (t) => { clearTimeout(timer); resolve(t); });
+    waiting.set(cmd.request_id, (t) => {
+      clearTimeout(timer);
+      resolve(t);
+    });
   });
   const wall0 = Date.now();
   const t0 = performance.now();
@@ -122,9 +138,11 @@ const cpuMs = async (pid) => {
 const phaseTable = (agent) => {
   const steps = new Map();
   for (const [requestId, mark] of agent.marks) {
-    const list = [{ msg: 'published', at: mark.wall0 }, ...(agent.lines.get(requestId) ?? [])
-      .filter((l, i, all) => all.findIndex((o) => o.msg === l.msg) === i)
-      .sort((a, b) => a.at - b.at), { msg: 'in RESULTS', at: mark.wall1 }];
+    const list = [
+      { msg: 'published', at: mark.wall0 },
+      ...(agent.lines.get(requestId) ?? []).filter((l, i, all) => all.findIndex((o) => o.msg === l.msg) === i).sort((a, b) => a.at - b.at),
+      { msg: 'in RESULTS', at: mark.wall1 },
+    ];
     for (let i = 1; i < list.length; i += 1) {
       const key = `${list[i - 1].msg} → ${list[i].msg}`;
       const entry = steps.get(key) ?? { values: [], order: 0 };
@@ -165,24 +183,36 @@ try {
     bareMs.push(await bareSpawn());
     if (i % 50 === 49) loads.push(os.loadavg()[0]);
   }
-  for (const agent of agents) agent.cpuPerCommand = (await cpuMs(agent.proc.pid) - agent.cpu0) / COMMANDS;
+  for (const agent of agents) agent.cpuPerCommand = ((await cpuMs(agent.proc.pid)) - agent.cpu0) / COMMANDS;
   const bare50 = pct(bareMs, 50);
-  console.log(`commands: ${COMMANDS} sequential per agent, rounds interleaved (after ${WARMUP} warm-up), data dir under ${path.dirname(dir)}, node ${process.version}, ${os.cpus().length} CPUs, load ${loads.map((l) => l.toFixed(1)).join(' → ')}`);
+  console.log(
+    `commands: ${COMMANDS} sequential per agent, rounds interleaved (after ${WARMUP} warm-up), data dir under ${path.dirname(dir)}, node ${process.version}, ${os.cpus().length} CPUs, load ${loads.map((l) => l.toFixed(1)).join(' → ')}`,
+  );
   for (const agent of agents) {
-    console.log(`${`${agent.label}: publish → result in RESULTS`.padEnd(40)} p50 ${fmt(pct(agent.ms, 50))}  p99 ${fmt(pct(agent.ms, 99))}  overhead p50 ${fmt(pct(agent.ms, 50) - bare50)}  p99 ${fmt(pct(agent.ms, 99) - bare50)}  agent CPU ${agent.cpuPerCommand.toFixed(2)} ms/command`);
+    console.log(
+      `${`${agent.label}: publish → result in RESULTS`.padEnd(40)} p50 ${fmt(pct(agent.ms, 50))}  p99 ${fmt(pct(agent.ms, 99))}  overhead p50 ${fmt(pct(agent.ms, 50) - bare50)}  p99 ${fmt(pct(agent.ms, 99) - bare50)}  agent CPU ${agent.cpuPerCommand.toFixed(2)} ms/command`,
+    );
   }
   console.log(`${"bare spawn sh -c 'echo ok'".padEnd(40)} p50 ${fmt(bare50)}  p99 ${fmt(pct(bareMs, 99))}`);
-  if (agents.length === 2) console.log(`agent / base p50 ratio: ${(pct(agents[0].ms, 50) / pct(agents[1].ms, 50)).toFixed(2)}; overhead ratio ${((pct(agents[0].ms, 50) - bare50) / (pct(agents[1].ms, 50) - bare50)).toFixed(2)}`);
+  if (agents.length === 2)
+    console.log(
+      `agent / base p50 ratio: ${(pct(agents[0].ms, 50) / pct(agents[1].ms, 50)).toFixed(2)}; overhead ratio ${((pct(agents[0].ms, 50) - bare50) / (pct(agents[1].ms, 50) - bare50)).toFixed(2)}`,
+    );
   if (PHASES) {
     for (const agent of agents) console.log(`phases (${agent.label}, p50, ms resolution):\n${phaseTable(agent).join('\n')}`);
   }
 } finally {
   sub.unsubscribe();
   for (const agent of agents) agent.proc.kill('SIGTERM');
-  await Promise.all(agents.map((agent) => new Promise((resolve) => {
-    if (agent.proc.exitCode !== null) resolve();
-    else agent.proc.once('exit', resolve);
-  })));
+  await Promise.all(
+    agents.map(
+      (agent) =>
+        new Promise((resolve) => {
+          if (agent.proc.exitCode !== null) resolve();
+          else agent.proc.once('exit', resolve);
+        }),
+    ),
+  );
   await nc.close();
   await server.cleanup();
   await rm(dir, { recursive: true, force: true });

@@ -109,7 +109,13 @@ async function observe(nodes) {
   const copies = new Map();
   const conns = [];
   for (const node of nodes) {
-    const nc = await connect({ servers: [node.url], maxReconnectAttempts: -1, reconnectTimeWait: 100, reconnectJitter: 0, waitOnFirstConnect: true });
+    const nc = await connect({
+      servers: [node.url],
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+      reconnectJitter: 0,
+      waitOnFirstConnect: true,
+    });
     nc.subscribe('heartbeat.>', {
       callback: (_err, msg) => {
         const pc = msg.subject.slice('heartbeat.'.length);
@@ -148,8 +154,18 @@ async function spawnAgent(work, i, urls, env) {
   const config = path.join(dir, 'agent.toml');
   await writeFile(
     config,
-    ['[agent]', `id = ${JSON.stringify(pcId(i))}`, `nats_url = ${JSON.stringify(urls)}`, `data_dir = ${JSON.stringify(dataDir)}`,
-      '[log]', 'level = "warn"', 'keep_days = 0', '[control]', `socket = ${JSON.stringify(path.join(dataDir, 'agent.sock'))}`, ''].join('\n'),
+    [
+      '[agent]',
+      `id = ${JSON.stringify(pcId(i))}`,
+      `nats_url = ${JSON.stringify(urls)}`,
+      `data_dir = ${JSON.stringify(dataDir)}`,
+      '[log]',
+      'level = "warn"',
+      'keep_days = 0',
+      '[control]',
+      `socket = ${JSON.stringify(path.join(dataDir, 'agent.sock'))}`,
+      '',
+    ].join('\n'),
   );
   const out = await open(path.join(dir, 'agent.log'), 'a');
   const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', config], {
@@ -184,10 +200,20 @@ async function broadcast(nc, obs, script, timeoutMs = 60_000) {
   const cmd = draftCommand({ shell: 'sh', script });
   const t0 = Date.now();
   // The admin connection may be on the node just killed: retry until a survivor takes it.
-  await waitFor('the broadcast to be stored', 60_000, () =>
-    publishCommand(nc, subjects.commandsAll, commandBytes(cmd)).then(() => true, () => false), 100);
-  const done = waitFor(`${N} results of ${cmd.request_id}`, timeoutMs, () => (obs.results.get(cmd.request_id)?.size ?? 0) >= N, 20)
-    .then(() => true, () => false);
+  await waitFor(
+    'the broadcast to be stored',
+    60_000,
+    () =>
+      publishCommand(nc, subjects.commandsAll, commandBytes(cmd)).then(
+        () => true,
+        () => false,
+      ),
+    100,
+  );
+  const done = waitFor(`${N} results of ${cmd.request_id}`, timeoutMs, () => (obs.results.get(cmd.request_id)?.size ?? 0) >= N, 20).then(
+    () => true,
+    () => false,
+  );
   return {
     requestId: cmd.request_id,
     t0,
@@ -195,7 +221,14 @@ async function broadcast(nc, obs, script, timeoutMs = 60_000) {
       const complete = await done;
       const seen = obs.results.get(cmd.request_id) ?? new Map();
       const latencies = [...seen.values()].map((at) => at - t0);
-      return { complete, got: seen.size, copies: obs.copies.get(cmd.request_id) ?? 0, p50_ms: quantile(latencies, 0.5), p99_ms: quantile(latencies, 0.99), max_ms: quantile(latencies, 1) };
+      return {
+        complete,
+        got: seen.size,
+        copies: obs.copies.get(cmd.request_id) ?? 0,
+        p50_ms: quantile(latencies, 0.5),
+        p99_ms: quantile(latencies, 0.99),
+        max_ms: quantile(latencies, 1),
+      };
     },
   };
 }
@@ -242,7 +275,14 @@ async function storm(nodes, obs, agents, label) {
   }
   const firstBeat = Math.min(...agents.map((a) => (obs.heartbeats.get(a.pc) ?? []).find((at) => at >= t0) ?? Infinity)) - t0;
   const lastBeat = allBackMs;
-  return { cluster_ready_ms: readyMs, first_agent_back_ms: firstBeat, all_back_ms: lastBeat, spread_ms: lastBeat - firstBeat, peak_connections_per_s: peak, total_connections: samples.at(-1)?.[1] ?? 0 };
+  return {
+    cluster_ready_ms: readyMs,
+    first_agent_back_ms: firstBeat,
+    all_back_ms: lastBeat,
+    spread_ms: lastBeat - firstBeat,
+    peak_connections_per_s: peak,
+    total_connections: samples.at(-1)?.[1] ?? 0,
+  };
 }
 
 async function main() {
@@ -261,7 +301,16 @@ async function main() {
     const urls = nodes.map((n) => n.url);
     const admin = await connect({ servers: urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     // A loaded machine may still be placing peers right after the cluster answers: retry.
-    await waitFor('the R3 backend resources', 120_000, () => bootstrapBackendResources(admin, { replicas: 3 }).then(() => true, () => false), 1_000);
+    await waitFor(
+      'the R3 backend resources',
+      120_000,
+      () =>
+        bootstrapBackendResources(admin, { replicas: 3 }).then(
+          () => true,
+          () => false,
+        ),
+      1_000,
+    );
     const jsm = await jetstreamManager(admin);
     const obs = await observe(nodes);
     log(`cluster up (${urls.join(', ')}); starting ${N} agents`);
@@ -295,10 +344,15 @@ async function main() {
     const during = await broadcast(admin, obs, 'echo during-failover', 120_000);
     await waitFor('the orphaned agents to heartbeat again', 120_000, () => orphans.every((pc) => obs.beatSince(pc, tKill + 1)), 50);
     figures.node_kill.orphans_heartbeat_again_ms = Date.now() - tKill;
-    await waitFor(`all ${N} agents connected to the survivors`, 120_000, async () => {
-      const conns = await Promise.all(nodes.filter((n) => n !== victim).map(fleetConnections));
-      return new Set(conns.flat()).size >= N;
-    }, 100);
+    await waitFor(
+      `all ${N} agents connected to the survivors`,
+      120_000,
+      async () => {
+        const conns = await Promise.all(nodes.filter((n) => n !== victim).map(fleetConnections));
+        return new Set(conns.flat()).size >= N;
+      },
+      100,
+    );
     figures.node_kill.all_connected_to_survivors_ms = Date.now() - tKill;
     const before = await running.settle();
     const inFailover = await during.settle();
@@ -307,8 +361,10 @@ async function main() {
     inFailover.stored = await storedResults(jsm, during.requestId);
     figures.node_kill.running_at_kill = before;
     figures.node_kill.sent_during_failover = inFailover;
-    figures.node_kill.results_lost = (N - before.got) + (N - inFailover.got);
-    log(`node kill: orphans heartbeat again after ${figures.node_kill.orphans_heartbeat_again_ms} ms, all on survivors after ${figures.node_kill.all_connected_to_survivors_ms} ms; results ${before.got}/${N} (running) ${inFailover.got}/${N} (sent during failover), stored ${before.stored}/${inFailover.stored}`);
+    figures.node_kill.results_lost = N - before.got + (N - inFailover.got);
+    log(
+      `node kill: orphans heartbeat again after ${figures.node_kill.orphans_heartbeat_again_ms} ms, all on survivors after ${figures.node_kill.all_connected_to_survivors_ms} ms; results ${before.got}/${N} (running) ${inFailover.got}/${N} (sent during failover), stored ${before.stored}/${inFailover.stored}`,
+    );
     await victim.restart().catch(() => victim.waitReady(120_000));
     log(`node ${victimIndex + 1} restarted`);
 

@@ -43,8 +43,10 @@ for (let i = 0; i < BEATS; i += 1) {
 await nc.flush();
 const beatCpuUs = (cpuMs(cpu0) * 1000) / BEATS;
 const beatWallUs = ((performance.now() - wall0) * 1000) / BEATS;
-console.log(`heartbeat tick: ${BEATS} ticks, ${beatWallUs.toFixed(0)} µs wall and ${beatCpuUs.toFixed(0)} µs CPU per tick (keyring re-read + sample + publish)`);
-console.log(`  at the default 30 s interval that is ${(beatCpuUs / 30_000_000 * 100).toFixed(5)} % of one core`);
+console.log(
+  `heartbeat tick: ${BEATS} ticks, ${beatWallUs.toFixed(0)} µs wall and ${beatCpuUs.toFixed(0)} µs CPU per tick (keyring re-read + sample + publish)`,
+);
+console.log(`  at the default 30 s interval that is ${((beatCpuUs / 30_000_000) * 100).toFixed(5)} % of one core`);
 await nc.close();
 await server.cleanup();
 
@@ -57,8 +59,11 @@ for (let run = 1; run <= INVENTORY_RUNS; run += 1) {
     const p0 = performance.now();
     const pc0 = process.cpuUsage();
     const report = await collectInventory(collector, 'BENCH', [part]);
-    parts[part] = `${(performance.now() - p0).toFixed(0)} ms wall / ${cpuMs(pc0).toFixed(0)} ms CPU${report.failures.length ? ' (FAILED)' : ''}`;
+    parts[part] =
+      `${(performance.now() - p0).toFixed(0)} ms wall / ${cpuMs(pc0).toFixed(0)} ms CPU${report.failures.length ? ' (FAILED)' : ''}`;
   }
   await collector.dispose();
-  console.log(`inventory run ${run}: ${(performance.now() - t0).toFixed(0)} ms wall, ${cpuMs(c0).toFixed(0)} ms CPU in the agent process (children not counted); ${JSON.stringify(parts)}`);
+  console.log(
+    `inventory run ${run}: ${(performance.now() - t0).toFixed(0)} ms wall, ${cpuMs(c0).toFixed(0)} ms CPU in the agent process (children not counted); ${JSON.stringify(parts)}`,
+  );
 }

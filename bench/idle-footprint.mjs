@@ -41,7 +41,9 @@ function cpuSeconds(pid) {
 }
 /** Resident set size in MiB. */
 function rssMiB(pid) {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -51,7 +53,13 @@ function readSocket(path) {
     const c = net.connect(path);
     let body = '';
     c.on('data', (d) => (body += d));
-    c.on('end', () => { try { resolve(JSON.parse(body)); } catch { resolve(null); } });
+    c.on('end', () => {
+      try {
+        resolve(JSON.parse(body));
+      } catch {
+        resolve(null);
+      }
+    });
     c.on('error', () => resolve(null));
   });
 }
@@ -61,16 +69,28 @@ const boot = await connect({ servers: server.url });
 await bootstrapBackendResources(boot);
 await boot.close();
 const dir = await mkdtemp(join(tmpdir(), 'kanade-bench-idle-'));
-const agentConfigs = await Promise.all(AGENTS.map(async (a, i) => {
-  const socket = join(dir, `data${i}`, 'agent.sock');
-  const configPath = join(dir, `agent${i}.toml`);
-  await writeFile(configPath, [
-    '[agent]', `id = "bench-idle-${i}"`, `nats_url = "${server.url}"`, `data_dir = "${join(dir, `data${i}`)}"`,
-    '[log]', 'level = "warn"', `path = "${join(dir, `agent${i}.log`)}"`,
-    '[control]', `socket = "${socket}"`, '',
-  ].join('\n'));
-  return { ...a, socket, configPath };
-}));
+const agentConfigs = await Promise.all(
+  AGENTS.map(async (a, i) => {
+    const socket = join(dir, `data${i}`, 'agent.sock');
+    const configPath = join(dir, `agent${i}.toml`);
+    await writeFile(
+      configPath,
+      [
+        '[agent]',
+        `id = "bench-idle-${i}"`,
+        `nats_url = "${server.url}"`,
+        `data_dir = "${join(dir, `data${i}`)}"`,
+        '[log]',
+        'level = "warn"',
+        `path = "${join(dir, `agent${i}.log`)}"`,
+        '[control]',
+        `socket = "${socket}"`,
+        '',
+      ].join('\n'),
+    );
+    return { ...a, socket, configPath };
+  }),
+);
 
 // The baseline: the same nats.js, one connection, nothing else.
 const baselineSrc = `
@@ -80,19 +100,25 @@ const baselineSrc = `
   setInterval(() => {}, 1 << 30);
 `;
 const env = { ...process.env, KANADE_AGENT_DATA_DIR: '' };
-const agents = agentConfigs.map((a) => ({ ...a, t0: performance.now(), proc: spawn(a.cmd, [...a.args, 'run', '--config', a.configPath], { env, stdio: 'ignore' }) }));
+const agents = agentConfigs.map((a) => ({
+  ...a,
+  t0: performance.now(),
+  proc: spawn(a.cmd, [...a.args, 'run', '--config', a.configPath], { env, stdio: 'ignore' }),
+}));
 const t0Base = performance.now();
 const baseline = spawn(process.execPath, ['--input-type=module', '-e', baselineSrc], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
 const baseConnected = new Promise((resolve) => baseline.stdout.once('data', () => resolve(performance.now() - t0Base)));
 
-await Promise.all(agents.map(async (a) => {
-  for (let i = 0; i < 1500 && a.connectedMs === undefined; i++) {
-    const report = await readSocket(a.socket);
-    if (report?.connection?.connected) a.connectedMs = performance.now() - a.t0;
-    else await sleep(20);
-  }
-  if (a.connectedMs === undefined) throw new Error(`agent ${a.label} never connected`);
-}));
+await Promise.all(
+  agents.map(async (a) => {
+    for (let i = 0; i < 1500 && a.connectedMs === undefined; i++) {
+      const report = await readSocket(a.socket);
+      if (report?.connection?.connected) a.connectedMs = performance.now() - a.t0;
+      else await sleep(20);
+    }
+    if (a.connectedMs === undefined) throw new Error(`agent ${a.label} never connected`);
+  }),
+);
 const baseConnectedMs = await baseConnected;
 
 const cpuAll = () => ({ base: cpuSeconds(baseline.pid), ...Object.fromEntries(agents.map((a) => [a.label, cpuSeconds(a.proc.pid)])) });
@@ -109,17 +135,59 @@ const reports = await Promise.all(agents.map((a) => readSocket(a.socket)));
 const pct = (a, b, s) => ((b - a) / s) * 100;
 const rows = [
   ['', ...agents.map((a) => a.label), 'bare nats.js', ...agents.map((a) => `ratio ${a.label}`)],
-  ['start → connected (ms)', ...agents.map((a) => a.connectedMs.toFixed(0)), baseConnectedMs.toFixed(0), ...agents.map((a) => (a.connectedMs / baseConnectedMs).toFixed(2))],
-  [`CPU s in the ${WARMUP_S} s after connecting (incl. boot inventory)`, ...agents.map((a) => (cpu0[a.label] - cpuStart[a.label]).toFixed(2)), (cpu0.base - cpuStart.base).toFixed(2), ...agents.map(() => '')],
-  [`RSS after ${WARMUP_S + WINDOW_S} s connected (MiB)`, ...agents.map((a) => rss[a.label].toFixed(1)), rss.base.toFixed(1), ...agents.map((a) => (rss[a.label] / rss.base).toFixed(2))],
-  [`idle CPU over ${WINDOW_S} s (% of a core)`, ...agents.map((a) => pct(cpu0[a.label], cpu1[a.label], WINDOW_S).toFixed(3)), pct(cpu0.base, cpu1.base, WINDOW_S).toFixed(3), ...agents.map(() => '')],
-  [`CPU, last ${WINDOW_S / 2} s (% of a core)`, ...agents.map((a) => pct(cpuMid[a.label], cpu1[a.label], WINDOW_S / 2).toFixed(3)), pct(cpuMid.base, cpu1.base, WINDOW_S / 2).toFixed(3), ...agents.map(() => '')],
+  [
+    'start → connected (ms)',
+    ...agents.map((a) => a.connectedMs.toFixed(0)),
+    baseConnectedMs.toFixed(0),
+    ...agents.map((a) => (a.connectedMs / baseConnectedMs).toFixed(2)),
+  ],
+  [
+    `CPU s in the ${WARMUP_S} s after connecting (incl. boot inventory)`,
+    ...agents.map((a) => (cpu0[a.label] - cpuStart[a.label]).toFixed(2)),
+    (cpu0.base - cpuStart.base).toFixed(2),
+    ...agents.map(() => ''),
+  ],
+  [
+    `RSS after ${WARMUP_S + WINDOW_S} s connected (MiB)`,
+    ...agents.map((a) => rss[a.label].toFixed(1)),
+    rss.base.toFixed(1),
+    ...agents.map((a) => (rss[a.label] / rss.base).toFixed(2)),
+  ],
+  [
+    `idle CPU over ${WINDOW_S} s (% of a core)`,
+    ...agents.map((a) => pct(cpu0[a.label], cpu1[a.label], WINDOW_S).toFixed(3)),
+    pct(cpu0.base, cpu1.base, WINDOW_S).toFixed(3),
+    ...agents.map(() => ''),
+  ],
+  [
+    `CPU, last ${WINDOW_S / 2} s (% of a core)`,
+    ...agents.map((a) => pct(cpuMid[a.label], cpu1[a.label], WINDOW_S / 2).toFixed(3)),
+    pct(cpuMid.base, cpu1.base, WINDOW_S / 2).toFixed(3),
+    ...agents.map(() => ''),
+  ],
 ];
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
-agents.forEach((a, i) => console.log(`${a.label} health at the end: ${reports[i]?.health}; children: ${reports[i]?.children.map((c) => `${c.id}=${c.phase}`).join(' ')}`));
-console.log(`node ${process.version}, ${process.platform}/${process.arch}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(JSON.stringify({ bench: 'idle-footprint', load: loadavg()[0], rss_mib: rss, ratio: Object.fromEntries(agents.map((a) => [a.label, rss[a.label] / rss.base])), connected_ms: Object.fromEntries(agents.map((a) => [a.label, a.connectedMs])), base_connected_ms: baseConnectedMs }));
+agents.forEach((a, i) =>
+  console.log(
+    `${a.label} health at the end: ${reports[i]?.health}; children: ${reports[i]?.children.map((c) => `${c.id}=${c.phase}`).join(' ')}`,
+  ),
+);
+console.log(
+  `node ${process.version}, ${process.platform}/${process.arch}, load ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+console.log(
+  JSON.stringify({
+    bench: 'idle-footprint',
+    load: loadavg()[0],
+    rss_mib: rss,
+    ratio: Object.fromEntries(agents.map((a) => [a.label, rss[a.label] / rss.base])),
+    connected_ms: Object.fromEntries(agents.map((a) => [a.label, a.connectedMs])),
+    base_connected_ms: baseConnectedMs,
+  }),
+);
 
 for (const a of agents) a.proc.kill('SIGTERM');
 baseline.kill('SIGKILL');

@@ -29,7 +29,7 @@ describe('xstate actor, 1000 events', () => {
   });
 
   const noop = createActor(pingPong, { inspect: () => undefined }).start();
-  bench('no-op inspect observer (xstate\'s own cost)', () => {
+  bench("no-op inspect observer (xstate's own cost)", () => {
     for (let i = 0; i < EVENTS_PER_ITERATION; i += 1) noop.send(event as never);
   });
 

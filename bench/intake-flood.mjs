@@ -36,18 +36,37 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'kanade-bench-flood-'));
 const pcId = 'BENCH-FLOOD';
 const socket = path.join(dir, 'agent.sock');
 const configPath = path.join(dir, 'agent.toml');
-await writeFile(configPath, [
-  '[agent]', `id = "${pcId}"`, `nats_url = "${server.url}"`, `data_dir = ${JSON.stringify(path.join(dir, 'data'))}`,
-  '[log]', 'level = "error"', 'keep_days = 0',
-  '[control]', `socket = ${JSON.stringify(socket)}`, '',
-].join('\n'));
+await writeFile(
+  configPath,
+  [
+    '[agent]',
+    `id = "${pcId}"`,
+    `nats_url = "${server.url}"`,
+    `data_dir = ${JSON.stringify(path.join(dir, 'data'))}`,
+    '[log]',
+    'level = "error"',
+    'keep_days = 0',
+    '[control]',
+    `socket = ${JSON.stringify(socket)}`,
+    '',
+  ].join('\n'),
+);
 const probeFile = path.join(dir, 'mem-probe.jsonl');
-const agent = spawn(process.execPath, [
-  ...AGENT_NODE_FLAGS, ...(MEM_PROBE ? ['--import', path.join(ROOT, 'bench/mem-probe.mjs')] : []),
-  path.join(AGENT_ROOT, 'dist/bin/kanade-agent.js'), 'run', '--config', configPath,
-], {
-  stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KANADE_AGENT_DATA_DIR: '', MEM_PROBE_FILE: MEM_PROBE ? probeFile : '' },
-});
+const agent = spawn(
+  process.execPath,
+  [
+    ...AGENT_NODE_FLAGS,
+    ...(MEM_PROBE ? ['--import', path.join(ROOT, 'bench/mem-probe.mjs')] : []),
+    path.join(AGENT_ROOT, 'dist/bin/kanade-agent.js'),
+    'run',
+    '--config',
+    configPath,
+  ],
+  {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, KANADE_AGENT_DATA_DIR: '', MEM_PROBE_FILE: MEM_PROBE ? probeFile : '' },
+  },
+);
 /** The probe's last line (heap used/total, external, RSS as the agent sees them), or '' without MEM_PROBE. */
 const probe = async () => {
   if (!MEM_PROBE) return '';
@@ -82,12 +101,15 @@ try {
   ];
   let peak = idle;
   const sampler = setInterval(() => {
-    rssMb(agent.pid).then(async (v) => {
-      if (v > peak) {
-        peak = v;
-        readings.peak = await probe();
-      }
-    }, () => undefined);
+    rssMb(agent.pid).then(
+      async (v) => {
+        if (v > peak) {
+          peak = v;
+          readings.peak = await probe();
+        }
+      },
+      () => undefined,
+    );
   }, 100);
   const before = await received();
   const t0 = performance.now();
@@ -115,11 +137,30 @@ try {
   await sleep(SETTLE_MS - 5_000);
   const settled = await rssMb(agent.pid);
   readings.settled = await probe();
-  console.log(`flood of ${FLOOD} hostile bodies (~8 KB each, ${((FLOOD * size) / 1e6).toFixed(0)} MB), node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
-  console.log(`${got} received and screened in ${floodMs.toFixed(0)} ms (${Math.round(got / (floodMs / 1000))}/s; status counts once a second)`);
-  console.log(`RSS idle ${idle.toFixed(1)} MB, peak ${peak.toFixed(1)} MB (+${(peak - idle).toFixed(1)}), 5 s after ${after.toFixed(1)} MB (+${(after - idle).toFixed(1)}), ${SETTLE_MS / 1000} s after ${settled.toFixed(1)} MB (+${(settled - idle).toFixed(1)})`);
+  console.log(
+    `flood of ${FLOOD} hostile bodies (~8 KB each, ${((FLOOD * size) / 1e6).toFixed(0)} MB), node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`,
+  );
+  console.log(
+    `${got} received and screened in ${floodMs.toFixed(0)} ms (${Math.round(got / (floodMs / 1000))}/s; status counts once a second)`,
+  );
+  console.log(
+    `RSS idle ${idle.toFixed(1)} MB, peak ${peak.toFixed(1)} MB (+${(peak - idle).toFixed(1)}), 5 s after ${after.toFixed(1)} MB (+${(after - idle).toFixed(1)}), ${SETTLE_MS / 1000} s after ${settled.toFixed(1)} MB (+${(settled - idle).toFixed(1)})`,
+  );
   if (MEM_PROBE) for (const [k, v] of Object.entries(readings)) console.log(`  ${k}:${v}`);
-  console.log(JSON.stringify({ bench: 'intake-flood', agent: AGENT_ROOT, flags: AGENT_NODE_FLAGS, load: os.loadavg()[0], received: got, idle_mb: idle, peak_mb: peak, after5_mb: after, settled_mb: settled, settle_ms: SETTLE_MS }));
+  console.log(
+    JSON.stringify({
+      bench: 'intake-flood',
+      agent: AGENT_ROOT,
+      flags: AGENT_NODE_FLAGS,
+      load: os.loadavg()[0],
+      received: got,
+      idle_mb: idle,
+      peak_mb: peak,
+      after5_mb: after,
+      settled_mb: settled,
+      settle_ms: SETTLE_MS,
+    }),
+  );
 } finally {
   agent.kill('SIGTERM');
   await new Promise((r) => agent.once('exit', r));

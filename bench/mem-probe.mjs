@@ -16,10 +16,20 @@ if (file !== undefined && file !== '') {
   const timer = setInterval(() => {
     const m = process.memoryUsage();
     const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s]));
-    appendFileSync(file, `${JSON.stringify({
-      t: Date.now(), rss: mb(m.rss), heap_total: mb(m.heapTotal), heap_used: mb(m.heapUsed), external: mb(m.external), array_buffers: mb(m.arrayBuffers),
-      new_space: mb(spaces.new_space?.space_size ?? 0), old_space: mb(spaces.old_space?.space_size ?? 0), large_object_space: mb(spaces.large_object_space?.space_size ?? 0),
-    })}\n`);
+    appendFileSync(
+      file,
+      `${JSON.stringify({
+        t: Date.now(),
+        rss: mb(m.rss),
+        heap_total: mb(m.heapTotal),
+        heap_used: mb(m.heapUsed),
+        external: mb(m.external),
+        array_buffers: mb(m.arrayBuffers),
+        new_space: mb(spaces.new_space?.space_size ?? 0),
+        old_space: mb(spaces.old_space?.space_size ?? 0),
+        large_object_space: mb(spaces.large_object_space?.space_size ?? 0),
+      })}\n`,
+    );
   }, every);
   timer.unref();
   process.on('SIGUSR2', () => {

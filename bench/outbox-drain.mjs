@@ -58,7 +58,10 @@ function realisticResult(i) {
     manifest_id: 'inventory-software',
     exit_code: i % 17 === 0 ? 1 : 0,
     skipped: false,
-    stdout: Array.from({ length: 14 }, (_, n) => `Package-${n.toString().padStart(3, '0')}  ${n}.${i % 10}.${n * 3}  installed  2026-11-0${(n % 9) + 1}`).join('\n'),
+    stdout: Array.from(
+      { length: 14 },
+      (_, n) => `Package-${n.toString().padStart(3, '0')}  ${n}.${i % 10}.${n * 3}  installed  2026-11-0${(n % 9) + 1}`,
+    ).join('\n'),
     stderr: i % 17 === 0 ? 'warning: 1 package could not be queried\n' : '',
     started_at: '2026-11-27T05:00:00.000Z',
     finished_at: '2026-11-27T05:00:02.375Z',
@@ -141,8 +144,14 @@ async function rssChild(url, dataDir) {
   const hub = createBrokerHub();
   const outboxes = createOutboxes(dataDir, 'PC-BENCH-0001', log);
   const services = {
-    config: { pcId: 'PC-BENCH-0001', dataDir }, log, agentVersion: 'bench', broker: hub, outboxes,
-    effectiveConfig: createLiveValue({}), groups: createLiveValue([]), failpoints: NO_FAILPOINTS,
+    config: { pcId: 'PC-BENCH-0001', dataDir },
+    log,
+    agentVersion: 'bench',
+    broker: hub,
+    outboxes,
+    effectiveConfig: createLiveValue({}),
+    groups: createLiveValue([]),
+    failpoints: NO_FAILPOINTS,
   };
   global.gc?.();
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -172,51 +181,60 @@ async function rssChild(url, dataDir) {
   peak = Math.max(peak, process.memoryUsage().rss);
   child.send({ type: 'shutdown' });
   await nc.close();
-  process.stdout.write(JSON.stringify({ idle_rss_mb: idle / 2 ** 20, peak_rss_mb: peak / 2 ** 20, peak_heap_total_mb: peakHeapTotal / 2 ** 20, peak_external_mb: peakExternal / 2 ** 20, rate: RSS_FILES / seconds }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      idle_rss_mb: idle / 2 ** 20,
+      peak_rss_mb: peak / 2 ** 20,
+      peak_heap_total_mb: peakHeapTotal / 2 ** 20,
+      peak_external_mb: peakExternal / 2 ** 20,
+      rate: RSS_FILES / seconds,
+    }) + '\n',
+  );
 }
 
 /** (a), (b), (c) and the enqueue rates, alternated ROUNDS times; fills `figures`. */
 async function throughputRounds(nc, js, jsm, dataDir, dir, figures) {
-    const results = Array.from({ length: FILES }, (_, i) => realisticResult(i));
-    const writer = createOutboxes(dataDir, 'PC-BENCH-0001', log).results;
-    const refill = async () => {
-      await jsm.streams.purge('RESULTS');
-      return durableEnqueue(writer, results);
-    };
-    // Warm-up (JIT, page cache, the client's buffers): 2,000 files through each path, not measured.
-    const warm = results.slice(0, 2_000);
-    await durableEnqueue(writer, warm);
-    await agentDrain(nc, dataDir, dir);
-    await durableEnqueue(writer, warm);
-    await rawDrain(js, dir, RAW_WINDOW);
-    // Each drain gets the same 20,000 files, written the same durable way.
-    const enqueueRates = [];
-    const agentRuns = [];
-    const rawRuns = [];
-    // (a) and (b) alternate ROUNDS times (the machine is shared: medians resist the noise).
-    for (let round = 0; round < ROUNDS; round += 1) {
-      enqueueRates.push(await refill());
-      agentRuns.push(await agentDrain(nc, dataDir, dir));
-      enqueueRates.push(await refill());
-      rawRuns.push(await rawDrain(js, dir, RAW_WINDOW));
-      console.log(`round ${round + 1}: (a) agent drain ${agentRuns.at(-1).toFixed(0)} files/s, (b) raw baseline w=256 ${rawRuns.at(-1).toFixed(0)} files/s`);
-    }
+  const results = Array.from({ length: FILES }, (_, i) => realisticResult(i));
+  const writer = createOutboxes(dataDir, 'PC-BENCH-0001', log).results;
+  const refill = async () => {
+    await jsm.streams.purge('RESULTS');
+    return durableEnqueue(writer, results);
+  };
+  // Warm-up (JIT, page cache, the client's buffers): 2,000 files through each path, not measured.
+  const warm = results.slice(0, 2_000);
+  await durableEnqueue(writer, warm);
+  await agentDrain(nc, dataDir, dir);
+  await durableEnqueue(writer, warm);
+  await rawDrain(js, dir, RAW_WINDOW);
+  // Each drain gets the same 20,000 files, written the same durable way.
+  const enqueueRates = [];
+  const agentRuns = [];
+  const rawRuns = [];
+  // (a) and (b) alternate ROUNDS times (the machine is shared: medians resist the noise).
+  for (let round = 0; round < ROUNDS; round += 1) {
     enqueueRates.push(await refill());
-    figures.serial_per_s = await rawDrain(js, dir, 1);
-    console.log(`(c) serial drain          ${figures.serial_per_s.toFixed(0)} files/s`);
-    figures.agent_per_s = median(agentRuns);
-    figures.raw_w256_per_s = median(rawRuns);
-    figures.agent_runs = agentRuns.map(Math.round);
-    figures.raw_runs = rawRuns.map(Math.round);
-    console.log(`(a) median ${figures.agent_per_s.toFixed(0)}, (b) median ${figures.raw_w256_per_s.toFixed(0)} files/s`);
-    figures.enqueue_durable_per_s = enqueueRates.reduce((a, b) => a + b, 0) / enqueueRates.length;
-    console.log(`durable enqueue (${ENQUEUE_CONCURRENCY} concurrent) ${figures.enqueue_durable_per_s.toFixed(0)} files/s`);
-    const serialEnqueueStart = performance.now();
-    for (const r of results.slice(0, 1_000)) await writer.enqueue(r);
-    figures.enqueue_serial_per_s = 1_000 / ((performance.now() - serialEnqueueStart) / 1000);
-    console.log(`durable enqueue (one at a time) ${figures.enqueue_serial_per_s.toFixed(0)} files/s`);
-    await rawDrain(js, dir, RAW_WINDOW);
-
+    agentRuns.push(await agentDrain(nc, dataDir, dir));
+    enqueueRates.push(await refill());
+    rawRuns.push(await rawDrain(js, dir, RAW_WINDOW));
+    console.log(
+      `round ${round + 1}: (a) agent drain ${agentRuns.at(-1).toFixed(0)} files/s, (b) raw baseline w=256 ${rawRuns.at(-1).toFixed(0)} files/s`,
+    );
+  }
+  enqueueRates.push(await refill());
+  figures.serial_per_s = await rawDrain(js, dir, 1);
+  console.log(`(c) serial drain          ${figures.serial_per_s.toFixed(0)} files/s`);
+  figures.agent_per_s = median(agentRuns);
+  figures.raw_w256_per_s = median(rawRuns);
+  figures.agent_runs = agentRuns.map(Math.round);
+  figures.raw_runs = rawRuns.map(Math.round);
+  console.log(`(a) median ${figures.agent_per_s.toFixed(0)}, (b) median ${figures.raw_w256_per_s.toFixed(0)} files/s`);
+  figures.enqueue_durable_per_s = enqueueRates.reduce((a, b) => a + b, 0) / enqueueRates.length;
+  console.log(`durable enqueue (${ENQUEUE_CONCURRENCY} concurrent) ${figures.enqueue_durable_per_s.toFixed(0)} files/s`);
+  const serialEnqueueStart = performance.now();
+  for (const r of results.slice(0, 1_000)) await writer.enqueue(r);
+  figures.enqueue_serial_per_s = 1_000 / ((performance.now() - serialEnqueueStart) / 1000);
+  console.log(`durable enqueue (one at a time) ${figures.enqueue_serial_per_s.toFixed(0)} files/s`);
+  await rawDrain(js, dir, RAW_WINDOW);
 }
 
 async function main() {
@@ -251,13 +269,28 @@ async function main() {
     };
     const rssRun = (nodeFlags, runtimeFlags = '', extraEnv = {}) =>
       new Promise((resolve, reject) => {
-        const p = spawn(process.execPath, [...nodeFlags, '--expose-gc', fileURLToPath(import.meta.url), '--rss-child', server.url, dataDir, '--rss-files', String(RSS_FILES)], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-          env: { ...process.env, ...extraEnv, KANADE_BENCH_RUNTIME_V8_FLAGS: runtimeFlags },
-        });
+        const p = spawn(
+          process.execPath,
+          [
+            ...nodeFlags,
+            '--expose-gc',
+            fileURLToPath(import.meta.url),
+            '--rss-child',
+            server.url,
+            dataDir,
+            '--rss-files',
+            String(RSS_FILES),
+          ],
+          {
+            stdio: ['ignore', 'pipe', 'inherit'],
+            env: { ...process.env, ...extraEnv, KANADE_BENCH_RUNTIME_V8_FLAGS: runtimeFlags },
+          },
+        );
         let out = '';
         p.stdout.on('data', (d) => (out += d));
-        p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`rss child exited ${code}`))));
+        p.on('exit', (code) =>
+          code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`rss child exited ${code}`)),
+        );
       });
     // Variants (`--variants a,b`; default all): node defaults; --max-semi-space-size=2 (command line
     // only); the run-time flag `kanade-agent run` sets; the same plus the malloc environment the
@@ -265,15 +298,44 @@ async function main() {
     const VARIANTS = {
       default: { label: 'node defaults', flags: [] },
       semi2: { label: 'node --max-semi-space-size=2', flags: ['--max-semi-space-size=2'] },
-      growth1: { label: "v8.setFlagsFromString('--semi-space-growth-factor=1') at run time (kanade-agent run)", flags: [], runtime: '--semi-space-growth-factor=1' },
-      'growth1-mmap': { label: 'the same + MALLOC_MMAP_THRESHOLD_=65536 (the systemd unit)', flags: [], runtime: '--semi-space-growth-factor=1', env: { MALLOC_MMAP_THRESHOLD_: '65536' } },
-      'growth1-size': { label: 'run-time --semi-space-growth-factor=1 --optimize-for-size', flags: [], runtime: '--semi-space-growth-factor=1 --optimize-for-size' },
-      'growth1-hgp': { label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=10', flags: [], runtime: '--semi-space-growth-factor=1 --heap-growing-percent=10' },
-      'growth1-hgp30': { label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=30', flags: [], runtime: '--semi-space-growth-factor=1 --heap-growing-percent=30' },
-      'growth1-hgp50': { label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=50', flags: [], runtime: '--semi-space-growth-factor=1 --heap-growing-percent=50' },
-      'growth1-hgp100': { label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=100', flags: [], runtime: '--semi-space-growth-factor=1 --heap-growing-percent=100' },
+      growth1: {
+        label: "v8.setFlagsFromString('--semi-space-growth-factor=1') at run time (kanade-agent run)",
+        flags: [],
+        runtime: '--semi-space-growth-factor=1',
+      },
+      'growth1-mmap': {
+        label: 'the same + MALLOC_MMAP_THRESHOLD_=65536 (the systemd unit)',
+        flags: [],
+        runtime: '--semi-space-growth-factor=1',
+        env: { MALLOC_MMAP_THRESHOLD_: '65536' },
+      },
+      'growth1-size': {
+        label: 'run-time --semi-space-growth-factor=1 --optimize-for-size',
+        flags: [],
+        runtime: '--semi-space-growth-factor=1 --optimize-for-size',
+      },
+      'growth1-hgp': {
+        label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=10',
+        flags: [],
+        runtime: '--semi-space-growth-factor=1 --heap-growing-percent=10',
+      },
+      'growth1-hgp30': {
+        label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=30',
+        flags: [],
+        runtime: '--semi-space-growth-factor=1 --heap-growing-percent=30',
+      },
+      'growth1-hgp50': {
+        label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=50',
+        flags: [],
+        runtime: '--semi-space-growth-factor=1 --heap-growing-percent=50',
+      },
+      'growth1-hgp100': {
+        label: 'run-time --semi-space-growth-factor=1 --heap-growing-percent=100',
+        flags: [],
+        runtime: '--semi-space-growth-factor=1 --heap-growing-percent=100',
+      },
     };
-    const wanted = (args.includes('--variants') ? args[args.indexOf('--variants') + 1].split(',') : Object.keys(VARIANTS));
+    const wanted = args.includes('--variants') ? args[args.indexOf('--variants') + 1].split(',') : Object.keys(VARIANTS);
     figures.rss_runs = {};
     for (const name of wanted) {
       const v = VARIANTS[name];
@@ -283,15 +345,20 @@ async function main() {
       figures.rss_runs[name] = run;
       figures[`rss_above_idle_${name.replace('-', '_')}_mb`] = run.peak_rss_mb - run.idle_rss_mb;
       figures[`rss_drain_${name.replace('-', '_')}_per_s`] = run.rate;
-      console.log(`RSS draining ${RSS_FILES} files, ${v.label}: idle ${run.idle_rss_mb.toFixed(1)} MB, peak ${run.peak_rss_mb.toFixed(1)} MB (+${(run.peak_rss_mb - run.idle_rss_mb).toFixed(1)} MB; heap total peak ${run.peak_heap_total_mb.toFixed(1)}, external peak ${run.peak_external_mb.toFixed(1)}), ${run.rate.toFixed(0)} files/s`);
+      console.log(
+        `RSS draining ${RSS_FILES} files, ${v.label}: idle ${run.idle_rss_mb.toFixed(1)} MB, peak ${run.peak_rss_mb.toFixed(1)} MB (+${(run.peak_rss_mb - run.idle_rss_mb).toFixed(1)} MB; heap total peak ${run.peak_heap_total_mb.toFixed(1)}, external peak ${run.peak_external_mb.toFixed(1)}), ${run.rate.toFixed(0)} files/s`,
+      );
     }
     figures.rss_backlog_files = RSS_FILES;
 
     if (!RSS_ONLY) {
-    figures.files = FILES;
-    figures.ratio_a_over_b = figures.agent_per_s / figures.raw_w256_per_s;
-    figures.ratio_a_over_c = figures.agent_per_s / figures.serial_per_s;
-    figures.goal_met = figures.ratio_a_over_b >= 0.8 && figures.ratio_a_over_c >= 1.5 && Math.min(...Object.values(figures.rss_runs).map((r) => r.peak_rss_mb - r.idle_rss_mb)) <= 50;
+      figures.files = FILES;
+      figures.ratio_a_over_b = figures.agent_per_s / figures.raw_w256_per_s;
+      figures.ratio_a_over_c = figures.agent_per_s / figures.serial_per_s;
+      figures.goal_met =
+        figures.ratio_a_over_b >= 0.8 &&
+        figures.ratio_a_over_c >= 1.5 &&
+        Math.min(...Object.values(figures.rss_runs).map((r) => r.peak_rss_mb - r.idle_rss_mb)) <= 50;
     }
     const rounded = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 100) / 100 : v]));
     console.log(JSON.stringify({ bench: 'outbox-drain', ...rounded }));

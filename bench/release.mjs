@@ -49,7 +49,9 @@ try {
   const plain = await buildRelease({ version: VERSION, targets: ['linux-x64'], outDir: join(work, 'plain'), codeCache: false, log: quiet });
   const buildOneMs = Date.now() - t1;
 
-  console.log(`builds: ${TARGETS.join(', ')} in ${(buildAllMs / 1000).toFixed(1)} s; linux-x64 alone (no cache) in ${(buildOneMs / 1000).toFixed(1)} s\n`);
+  console.log(
+    `builds: ${TARGETS.join(', ')} in ${(buildAllMs / 1000).toFixed(1)} s; linux-x64 alone (no cache) in ${(buildOneMs / 1000).toFixed(1)} s\n`,
+  );
   console.log('| target | file | raw | gzip -6 | code cache |');
   console.log('|---|---|---|---|---|');
   for (const f of [...cached.files, ...plain.files.map((f) => ({ ...f, file: f.file, plain: true }))]) {
@@ -91,11 +93,17 @@ try {
       const config = join(dir, 'agent.toml');
       await rm(dir, { recursive: true, force: true });
       await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
-      await writeFile(config, `[agent]\nid = "${pc}"\nnats_url = "${server.url}"\ndata_dir = "${join(dir, 'data')}"\n[log]\nlevel = "warn"\nkeep_days = 0\n[control]\nsocket = "${join(dir, 'data', 'agent.sock')}"\n`);
+      await writeFile(
+        config,
+        `[agent]\nid = "${pc}"\nnats_url = "${server.url}"\ndata_dir = "${join(dir, 'data')}"\n[log]\nlevel = "warn"\nkeep_days = 0\n[control]\nsocket = "${join(dir, 'data', 'agent.sock')}"\n`,
+      );
       const sub = nc.subscribe(`heartbeat.${pc}`, { max: 1 });
       await nc.flush();
       const s = process.hrtime.bigint();
-      const child = spawn(v.file, [...v.args, 'run', '--config', config], { stdio: 'ignore', env: { ...process.env, KANADE_AGENT_DATA_DIR: '' } });
+      const child = spawn(v.file, [...v.args, 'run', '--config', config], {
+        stdio: 'ignore',
+        env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
+      });
       const exited = new Promise((resolve) => child.once('exit', resolve));
       // The first heartbeat is all we wait for.
       await sub[Symbol.asyncIterator]().next();
@@ -110,10 +118,14 @@ try {
   await nc.close();
   await server.cleanup();
 
-  console.log(`\n| binary | --version (median of ${VERSION_RUNS}) | start → first heartbeat (median of ${RUNS}) | RSS at first heartbeat (median) |`);
+  console.log(
+    `\n| binary | --version (median of ${VERSION_RUNS}) | start → first heartbeat (median of ${RUNS}) | RSS at first heartbeat (median) |`,
+  );
   console.log('|---|---|---|---|');
   for (const v of variants) {
-    console.log(`| ${v.name} | ${median(versionMs.get(v.name)).toFixed(0)} ms | ${median(beatMs.get(v.name)).toFixed(0)} ms | ${(median(rssKiB.get(v.name)) / 1024).toFixed(0)} MiB |`);
+    console.log(
+      `| ${v.name} | ${median(versionMs.get(v.name)).toFixed(0)} ms | ${median(beatMs.get(v.name)).toFixed(0)} ms | ${(median(rssKiB.get(v.name)) / 1024).toFixed(0)} MiB |`,
+    );
   }
   const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
   console.log(`\nload average during the run: ${load} (2 cores, shared)`);

@@ -38,18 +38,37 @@ const arg = (name, fallback) => {
 const BACKLOG = Number(arg('--backlog', 100_000));
 const ROUNDS = Number(arg('--rounds', 3));
 const BIN = arg('--bin', undefined);
-const BINS = arg('--bins', undefined)?.split(',').map((entry) => {
-  const [label, where] = entry.split('=');
-  const isDir = statSync(where).isDirectory();
-  return { label, cmd: isDir ? process.execPath : where, args: isDir ? [path.join(path.resolve(where), 'dist', 'bin', 'kanade-agent.js')] : [] };
-}) ?? [{ label: BIN ?? 'node dist/bin/kanade-agent.js', cmd: BIN ?? process.execPath, args: BIN === undefined ? [path.join(root, 'dist', 'bin', 'kanade-agent.js')] : [] }];
+const BINS = arg('--bins', undefined)
+  ?.split(',')
+  .map((entry) => {
+    const [label, where] = entry.split('=');
+    const isDir = statSync(where).isDirectory();
+    return {
+      label,
+      cmd: isDir ? process.execPath : where,
+      args: isDir ? [path.join(path.resolve(where), 'dist', 'bin', 'kanade-agent.js')] : [],
+    };
+  }) ?? [
+  {
+    label: BIN ?? 'node dist/bin/kanade-agent.js',
+    cmd: BIN ?? process.execPath,
+    args: BIN === undefined ? [path.join(root, 'dist', 'bin', 'kanade-agent.js')] : [],
+  },
+];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function result(i, pc) {
   return {
-    result_id: randomUUID(), request_id: randomUUID(), pc_id: pc, manifest_id: 'inventory-software', exit_code: 0, skipped: false,
-    stdout: Array.from({ length: 14 }, (_, n) => `Package-${n}  ${n}.${i % 10}  installed`).join('\n'), stderr: '',
-    started_at: '2026-11-27T05:00:00.000Z', finished_at: '2026-11-27T05:00:02.375Z',
+    result_id: randomUUID(),
+    request_id: randomUUID(),
+    pc_id: pc,
+    manifest_id: 'inventory-software',
+    exit_code: 0,
+    skipped: false,
+    stdout: Array.from({ length: 14 }, (_, n) => `Package-${n}  ${n}.${i % 10}  installed`).join('\n'),
+    stderr: '',
+    started_at: '2026-11-27T05:00:00.000Z',
+    finished_at: '2026-11-27T05:00:02.375Z',
   };
 }
 
@@ -59,16 +78,31 @@ async function agentDir(work, name, url, backlog) {
   const outbox = path.join(dataDir, 'outbox');
   await mkdir(outbox, { recursive: true });
   let next = 0;
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (next < backlog) {
-      const r = result(next++, name);
-      // 0600, as the agent's own enqueue writes them (a looser mode would add a chmod per file at start).
-      await writeFile(path.join(outbox, `${r.result_id}.json`), encodeExecResult(r), { mode: 0o600 });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < backlog) {
+        const r = result(next++, name);
+        // 0600, as the agent's own enqueue writes them (a looser mode would add a chmod per file at start).
+        await writeFile(path.join(outbox, `${r.result_id}.json`), encodeExecResult(r), { mode: 0o600 });
+      }
+    }),
+  );
   const config = path.join(dir, 'agent.toml');
-  await writeFile(config, ['[agent]', `id = ${JSON.stringify(name)}`, `nats_url = ${JSON.stringify(url)}`, `data_dir = ${JSON.stringify(dataDir)}`,
-    '[log]', 'level = "warn"', 'keep_days = 0', '[control]', `socket = ${JSON.stringify(path.join(dataDir, 'agent.sock'))}`, ''].join('\n'));
+  await writeFile(
+    config,
+    [
+      '[agent]',
+      `id = ${JSON.stringify(name)}`,
+      `nats_url = ${JSON.stringify(url)}`,
+      `data_dir = ${JSON.stringify(dataDir)}`,
+      '[log]',
+      'level = "warn"',
+      'keep_days = 0',
+      '[control]',
+      `socket = ${JSON.stringify(path.join(dataDir, 'agent.sock'))}`,
+      '',
+    ].join('\n'),
+  );
   return config;
 }
 
@@ -77,7 +111,10 @@ async function timeToHeartbeat(nc, config, pc, bin) {
   const sub = nc.subscribe(`heartbeat.${pc}`, { max: 1 });
   await nc.flush();
   const t0 = performance.now();
-  const child = spawn(bin.cmd, [...bin.args, 'run', '--config', config], { stdio: 'ignore', env: { ...process.env, KANADE_AGENT_DATA_DIR: '' } });
+  const child = spawn(bin.cmd, [...bin.args, 'run', '--config', config], {
+    stdio: 'ignore',
+    env: { ...process.env, KANADE_AGENT_DATA_DIR: '' },
+  });
   await sub[Symbol.asyncIterator]().next();
   const ms = performance.now() - t0;
   const exited = new Promise((resolve) => child.on('exit', resolve));
@@ -102,17 +139,26 @@ try {
       mine.empty.push(await timeToHeartbeat(nc, empty, 'START-EMPTY', bin));
       // SIGKILL leaves the backlog in place (a few files may have been delivered; refill is not needed for the figure).
       mine.backlog.push(await timeToHeartbeat(nc, full, 'START-BACKLOG', bin));
-      console.log(`round ${r + 1}, ${bin.label}: empty ${mine.empty.at(-1).toFixed(0)} ms, ${BACKLOG} backlog ${mine.backlog.at(-1).toFixed(0)} ms`);
+      console.log(
+        `round ${r + 1}, ${bin.label}: empty ${mine.empty.at(-1).toFixed(0)} ms, ${BACKLOG} backlog ${mine.backlog.at(-1).toFixed(0)} ms`,
+      );
     }
   }
   await nc.close();
   for (const bin of BINS) {
     const mine = runs[bin.label];
-    console.log(JSON.stringify({
-      bench: 'start-backlog', bin: bin.label, backlog: BACKLOG, load: loadavg().map((x) => Math.round(x * 10) / 10),
-      empty_ms: Math.round(median(mine.empty)), backlog_ms: Math.round(median(mine.backlog)),
-      empty_runs: mine.empty.map(Math.round), backlog_runs: mine.backlog.map(Math.round),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'start-backlog',
+        bin: bin.label,
+        backlog: BACKLOG,
+        load: loadavg().map((x) => Math.round(x * 10) / 10),
+        empty_ms: Math.round(median(mine.empty)),
+        backlog_ms: Math.round(median(mine.backlog)),
+        empty_runs: mine.empty.map(Math.round),
+        backlog_runs: mine.backlog.map(Math.round),
+      }),
+    );
   }
 } finally {
   await server.cleanup();

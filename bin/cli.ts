@@ -21,7 +21,9 @@ import { versionText } from './version-text.js';
 function buildProgram(): Command {
   const program = new Command()
     .name('kanade-agent')
-    .description('Resident endpoint agent for the kanade endpoint-management system.\nWith no arguments, or only --config FILE, it runs the agent (as service managers start it).')
+    .description(
+      'Resident endpoint agent for the kanade endpoint-management system.\nWith no arguments, or only --config FILE, it runs the agent (as service managers start it).',
+    )
     // Handled before commander (see main); declared here so --help lists it. `--json` is not a
     // program option: commander would take it from sub-commands (`status --json`).
     .option('-V, --version', 'print "kanade-agent <version>"; `--version --json`: version, commit, build time, Node version, platform')

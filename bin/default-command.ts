@@ -11,7 +11,8 @@
 export function withDefaultCommand(args: readonly string[]): string[] {
   if (args.length === 0) return ['run'];
   const [first, second] = args;
-  if (args.length === 2 && (first === '--config' || first === '-c') && second !== undefined && !second.startsWith('-')) return ['run', ...args];
+  if (args.length === 2 && (first === '--config' || first === '-c') && second !== undefined && !second.startsWith('-'))
+    return ['run', ...args];
   if (args.length === 1 && first !== undefined && /^--config=./.test(first)) return ['run', ...args];
   return [...args];
 }

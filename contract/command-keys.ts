@@ -1,5 +1,18 @@
 /** The command keyring file format (§6.2): `[{"kid","public_key","label"?,"max_age_secs"?,"audit_every_use"?}]`. */
-import { arrayOf, boolean, decodeJson, fail, field, nonEmptyString, optional, record, string, unsigned, type Decoded, type Decoder } from './decode.js';
+import {
+  arrayOf,
+  boolean,
+  decodeJson,
+  fail,
+  field,
+  nonEmptyString,
+  optional,
+  record,
+  string,
+  unsigned,
+  type Decoded,
+  type Decoder,
+} from './decode.js';
 
 export interface CommandKey {
   readonly kid: string;
@@ -16,7 +29,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const commandKey: Decoder<CommandKey> = (value, path) => {
   const obj = record(value, path);
   const publicKey = field(obj, 'public_key', string, path);
-  if (!BASE64.test(publicKey) || base64ByteLength(publicKey) !== 32) fail(`${path}.public_key`, 'expected standard base64 of a 32-byte Ed25519 public key');
+  if (!BASE64.test(publicKey) || base64ByteLength(publicKey) !== 32)
+    fail(`${path}.public_key`, 'expected standard base64 of a 32-byte Ed25519 public key');
   const label = optional(obj, 'label', string, path);
   const maxAge = optional(obj, 'max_age_secs', unsigned, path);
   const audit = optional(obj, 'audit_every_use', boolean, path);

@@ -1,7 +1,20 @@
 /** `Command` (§5.1) and the v2 `CommandEnvelope` (§5.2), with runtime decoding. */
 import {
-  anyJson, boolean, decodeJson, fail, field, nonEmptyString, oneOf, optional, record, refine, show, string, unsigned,
-  type Decoded, type Decoder,
+  anyJson,
+  boolean,
+  decodeJson,
+  fail,
+  field,
+  nonEmptyString,
+  oneOf,
+  optional,
+  record,
+  refine,
+  show,
+  string,
+  unsigned,
+  type Decoded,
+  type Decoder,
 } from './decode.js';
 import { ENVELOPE_V2_KIND } from './constants.js';
 import { parseDurationMs } from './humantime.js';
@@ -83,7 +96,12 @@ export const command: Decoder<Command> = (value, path) => {
   const obj = record(value, path);
   const execId = optional(obj, 'exec_id', string, path) ?? optional(obj, 'job_id', string, path);
   const scriptObject = optional(obj, 'script_object', nonEmptyString, path);
-  const scriptObjectSha = optional(obj, 'script_object_sha256', refine(string, (s) => SHA256_HEX.test(s), 'expected 64 lowercase hex characters'), path);
+  const scriptObjectSha = optional(
+    obj,
+    'script_object_sha256',
+    refine(string, (s) => SHA256_HEX.test(s), 'expected 64 lowercase hex characters'),
+    path,
+  );
   if (scriptObject !== undefined && scriptObjectSha === undefined) {
     fail(path ? `${path}.script_object_sha256` : 'script_object_sha256', 'is required with script_object');
   }
@@ -121,7 +139,8 @@ export const commandEnvelope: Decoder<CommandEnvelope> = (value, path) => {
   const obj = record(value, path);
   const keys = Object.keys(obj);
   const extra = keys.filter((k) => !ENVELOPE_KEYS.includes(k));
-  if (extra.length > 0) fail(path, `v2 envelope has unexpected key(s) ${extra.join(', ')} (exactly kind, target_pc_id, expires_at, command)`);
+  if (extra.length > 0)
+    fail(path, `v2 envelope has unexpected key(s) ${extra.join(', ')} (exactly kind, target_pc_id, expires_at, command)`);
   const kind = field(obj, 'kind', string, path);
   if (kind !== ENVELOPE_V2_KIND) fail('kind', `unknown command kind ${show(kind)}`);
   return {

@@ -54,12 +54,33 @@ export function decodeConfigScope(bytes: Uint8Array | string): Decoded<DecodedSc
     } else scope[target] = decoded;
   };
   const duration = (v: unknown) => (typeof v === 'string' ? parseDurationMs(v) : undefined);
-  take('max_local_concurrent', 'max_local_concurrent', (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 0xffff_ffff ? v : undefined), 'an integer ≥ 1');
-  take('heartbeat_interval', 'heartbeat_interval_ms', (v) => { const ms = duration(v); return ms !== undefined && ms > 0 ? ms : undefined; }, 'a humantime duration like "30s"');
+  take(
+    'max_local_concurrent',
+    'max_local_concurrent',
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 0xffff_ffff ? v : undefined),
+    'an integer ≥ 1',
+  );
+  take(
+    'heartbeat_interval',
+    'heartbeat_interval_ms',
+    (v) => {
+      const ms = duration(v);
+      return ms !== undefined && ms > 0 ? ms : undefined;
+    },
+    'a humantime duration like "30s"',
+  );
   take('target_version', 'target_version', (v) => (typeof v === 'string' && v.length > 0 ? v : undefined), 'a version string');
   take('target_version_jitter', 'target_version_jitter_ms', duration, 'a humantime duration like "10m"');
   take('inventory_enabled', 'inventory_enabled', (v) => (typeof v === 'boolean' ? v : undefined), 'true or false');
-  take('inventory_interval', 'inventory_interval_ms', (v) => { const ms = duration(v); return ms !== undefined && ms > 0 ? ms : undefined; }, 'a humantime duration like "24h"');
+  take(
+    'inventory_interval',
+    'inventory_interval_ms',
+    (v) => {
+      const ms = duration(v);
+      return ms !== undefined && ms > 0 ? ms : undefined;
+    },
+    'a humantime duration like "24h"',
+  );
   take('inventory_jitter', 'inventory_jitter_ms', duration, 'a humantime duration like "10m"');
   if (invalid.length > 0) scope['invalid'] = invalid;
   return { ok: true, value: { scope: scope as ConfigScope, warnings } };
@@ -115,7 +136,9 @@ export function resolveEffectiveConfig(layers: ConfigLayers, cpuCount: number): 
     for (const [key, value] of said(scope)) {
       const earlier = fromGroup.get(key);
       if (earlier && earlier.value !== value) {
-        warnings.push(`config conflict on ${key}: group ${earlier.group} says ${JSON.stringify(earlier.value)}, group ${group} says ${JSON.stringify(value)}; ${group} wins (alphabetical order)`);
+        warnings.push(
+          `config conflict on ${key}: group ${earlier.group} says ${JSON.stringify(earlier.value)}, group ${group} says ${JSON.stringify(value)}; ${group} wins (alphabetical order)`,
+        );
       }
       fromGroup.set(key, { group, value });
     }
@@ -124,5 +147,3 @@ export function resolveEffectiveConfig(layers: ConfigLayers, cpuCount: number): 
   apply(layers.pc);
   return { config: config as unknown as EffectiveConfig, warnings };
 }
-
-

@@ -18,7 +18,10 @@ export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly o
 export type Decoder<T> = (value: unknown, path: string) => T;
 
 class DecodeFailure extends Error {
-  constructor(readonly path: string, readonly reason: string) {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
     super(`${path}: ${reason}`);
   }
 }
@@ -65,8 +68,7 @@ export function decodeJson<T>(decoder: Decoder<T>, input: Uint8Array | string): 
   return decode(decoder, parsed);
 }
 
-const join = (path: string, key: string | number): string =>
-  typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+const join = (path: string, key: string | number): string => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
 
 /** Requires a plain JSON object. */
 export function record(value: unknown, path: string): Record<string, unknown> {

@@ -1,6 +1,17 @@
 /** `Heartbeat` (§5.4) on core `heartbeat.<pc_id>`, and the ping reply on `agents.<pc_id>.ping`. */
 import {
-  arrayOf, boolean, decodeJson, field, finiteNumber, oneOf, optional, record, string, unsigned, type Decoded, type Decoder,
+  arrayOf,
+  boolean,
+  decodeJson,
+  field,
+  finiteNumber,
+  oneOf,
+  optional,
+  record,
+  string,
+  unsigned,
+  type Decoded,
+  type Decoder,
 } from './decode.js';
 import { rfc3339 } from './time.js';
 
@@ -60,7 +71,12 @@ export function encodeHeartbeat(h: Heartbeat): string {
     enforcing: h.enforcing,
   };
   const rest: Array<keyof Heartbeat> = [
-    'command_protocols', 'hostname', 'os_family', 'agent_cpu_pct', 'agent_rss_bytes', 'agent_disk_read_bytes',
+    'command_protocols',
+    'hostname',
+    'os_family',
+    'agent_cpu_pct',
+    'agent_rss_bytes',
+    'agent_disk_read_bytes',
     'agent_disk_written_bytes',
   ];
   for (const key of rest) if (h[key] !== undefined) out[key] = h[key];

@@ -4,12 +4,34 @@
  */
 
 const UNIT_MS: Readonly<Record<string, number>> = {
-  ns: 1e-6, nsec: 1e-6, us: 1e-3, usec: 1e-3, ms: 1, msec: 1, millis: 1,
-  s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
-  m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hr: 3_600_000, hrs: 3_600_000, hour: 3_600_000, hours: 3_600_000,
-  d: 86_400_000, day: 86_400_000, days: 86_400_000,
-  w: 604_800_000, week: 604_800_000, weeks: 604_800_000,
+  ns: 1e-6,
+  nsec: 1e-6,
+  us: 1e-3,
+  usec: 1e-3,
+  ms: 1,
+  msec: 1,
+  millis: 1,
+  s: 1000,
+  sec: 1000,
+  secs: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  min: 60_000,
+  mins: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  hrs: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
+  w: 604_800_000,
+  week: 604_800_000,
+  weeks: 604_800_000,
 };
 
 const PART = /(\d+)\s*([a-z]+)/gy;
@@ -35,7 +57,11 @@ export function parseDurationMs(text: string): number | undefined {
 }
 
 const FORMAT_UNITS: ReadonlyArray<readonly [string, number]> = [
-  ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1],
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+  ['ms', 1],
 ];
 
 /** Formats milliseconds as humantime (`1m 30s`, `0s` for zero, `∞` for Infinity). */

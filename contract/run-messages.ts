@@ -81,8 +81,10 @@ export function retryKilledNote(retries: number): string {
 
 /** The two marker lines that join the kept head and tail of a capped stream (§8.5). */
 export function truncationMarker(totalBytes: number, droppedBytes: number, headBytes: number, tailBytes: number): string {
-  return `[kanade] output truncated: ${totalBytes} bytes written, ${droppedBytes} dropped (kept the first ${headBytes} and last ${tailBytes}).\n`
-    + '[kanade] write large output to a file instead of stdout/stderr.\n';
+  return (
+    `[kanade] output truncated: ${totalBytes} bytes written, ${droppedBytes} dropped (kept the first ${headBytes} and last ${tailBytes}).\n` +
+    '[kanade] write large output to a file instead of stdout/stderr.\n'
+  );
 }
 
 /** Appends `line` to captured stderr on a line of its own. */

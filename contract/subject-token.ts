@@ -42,7 +42,9 @@ export class SubjectTokenError extends Error {
   readonly value: string;
 
   constructor(what: string, value: string, problem: string) {
-    super(`${what} ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)} is not a single NATS subject token: it ${problem}`);
+    super(
+      `${what} ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)} is not a single NATS subject token: it ${problem}`,
+    );
     this.name = 'SubjectTokenError';
     this.what = what;
     this.value = value;

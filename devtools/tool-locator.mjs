@@ -7,11 +7,11 @@
  * @example
  * locate({ bin: "nats-server", env: "KANADE_NATS_SERVER" }); // { path: "/usr/sbin/nats-server" }
  */
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 /** Where sbin tools live even when PATH lacks them (a non-login root shell, for instance). */
-export const EXTRA_DIRS = ["/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/usr/bin"];
+export const EXTRA_DIRS = ['/usr/sbin', '/usr/local/bin', '/usr/local/sbin', '/usr/bin'];
 
 /**
  * True if `path` exists and is executable by this user.
@@ -37,7 +37,7 @@ export function isExecutable(path) {
 export function locate(row, env = process.env) {
   const explicit = row.env ? env[row.env] : undefined;
   if (explicit) return isExecutable(explicit) ? { path: explicit } : { badOverride: explicit };
-  const dirs = [...(env.PATH ?? "").split(delimiter).filter(Boolean), ...EXTRA_DIRS];
+  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_DIRS];
   const path = dirs.map((dir) => join(dir, row.bin)).find(isExecutable);
   return path ? { path } : {};
 }

@@ -6,6 +6,4 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 
 /** Events sent by `watchBroker`. */
-export type BrokerEvent =
-  | { readonly type: 'broker.connected'; readonly nc: NatsConnection }
-  | { readonly type: 'broker.disconnected' };
+export type BrokerEvent = { readonly type: 'broker.connected'; readonly nc: NatsConnection } | { readonly type: 'broker.disconnected' };

@@ -10,8 +10,17 @@
  * resolveLayers(state, 'PC001', 2).config.heartbeat_interval_ms; // 1000
  */
 import {
-  CONFIG_GROUP_PREFIX, configKeys, decodeConfigScope, decodeGroupsValue, describeDecodeError, invalidGroupNames, resolveEffectiveConfig, unionGroups,
-  type ConfigScope, type EffectiveConfig, type GroupsValue,
+  CONFIG_GROUP_PREFIX,
+  configKeys,
+  decodeConfigScope,
+  decodeGroupsValue,
+  describeDecodeError,
+  invalidGroupNames,
+  resolveEffectiveConfig,
+  unionGroups,
+  type ConfigScope,
+  type EffectiveConfig,
+  type GroupsValue,
 } from '../contract/index.js';
 
 /** Which bucket an entry came from: `agent_config`, `agent_groups` or `agent_groups_derived`. */
@@ -78,7 +87,11 @@ export function applyKvEntry(state: LayerState, entry: KvEntryEvent, pcId: strin
     }
     const decoded = decodeConfigScope(entry.value);
     if (!decoded.ok) {
-      return { state: { ...state, revisions }, changed: false, warnings: [`${where}: unparseable ConfigScope skipped: ${describeDecodeError(decoded.error)}`] };
+      return {
+        state: { ...state, revisions },
+        changed: false,
+        warnings: [`${where}: unparseable ConfigScope skipped: ${describeDecodeError(decoded.error)}`],
+      };
     }
     return {
       state: { ...state, revisions, scopes: { ...state.scopes, [entry.key]: decoded.value.scope } },
@@ -94,15 +107,25 @@ export function applyKvEntry(state: LayerState, entry: KvEntryEvent, pcId: strin
   }
   const decoded = decodeGroupsValue(entry.value);
   if (!decoded.ok) {
-    return { state: { ...state, revisions }, changed: false, warnings: [`${where}: unparseable group membership skipped: ${describeDecodeError(decoded.error)}`] };
+    return {
+      state: { ...state, revisions },
+      changed: false,
+      warnings: [`${where}: unparseable group membership skipped: ${describeDecodeError(decoded.error)}`],
+    };
   }
   // Kept in the state as read; unionGroups leaves the bad names out of every subject and key.
-  const skipped = invalidGroupNames(decoded.value).map((g) => `${where}: group ${JSON.stringify(g)} is not a single NATS subject token; skipped`);
+  const skipped = invalidGroupNames(decoded.value).map(
+    (g) => `${where}: group ${JSON.stringify(g)} is not a single NATS subject token; skipped`,
+  );
   return { state: { ...state, revisions, membership: { ...state.membership, [bucket]: decoded.value } }, changed: true, warnings: skipped };
 }
 
 /** What the layers resolve to for `pcId`: the effective config, the sorted groups, conflict warnings. */
-export function resolveLayers(state: LayerState, pcId: string, cpuCount: number): {
+export function resolveLayers(
+  state: LayerState,
+  pcId: string,
+  cpuCount: number,
+): {
   config: EffectiveConfig;
   groups: string[];
   warnings: string[];
@@ -115,9 +138,6 @@ export function resolveLayers(state: LayerState, pcId: string, cpuCount: number)
   }
   const global = state.scopes[configKeys.global];
   const pc = state.scopes[configKeys.pc(pcId)];
-  const { config, warnings } = resolveEffectiveConfig(
-    { ...(global && { global }), groups: groupScopes, ...(pc && { pc }) },
-    cpuCount,
-  );
+  const { config, warnings } = resolveEffectiveConfig({ ...(global && { global }), groups: groupScopes, ...(pc && { pc }) }, cpuCount);
   return { config, groups, warnings };
 }

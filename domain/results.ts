@@ -10,7 +10,13 @@ export interface ResultIdentity {
 
 /** A result with the given code, output and times. */
 export function buildResult(
-  who: ResultIdentity, exitCode: number, stdout: string, stderr: string, startedAtMs: number, finishedAtMs: number, skipped = false,
+  who: ResultIdentity,
+  exitCode: number,
+  stdout: string,
+  stderr: string,
+  startedAtMs: number,
+  finishedAtMs: number,
+  skipped = false,
 ): ExecResult {
   return {
     result_id: who.resultId,

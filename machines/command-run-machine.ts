@@ -9,10 +9,28 @@
  */
 import { assign, enqueueActions, sendTo, setup } from 'xstate';
 import {
-  appendStderrLine, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, EXEC_ID_NOT_TOKEN_MESSAGE, EXIT_KILLED, isSubjectToken, EXIT_SKIP_DEADLINE, formatRfc3339, KILLED_WAITING_FOR_SLOT_MESSAGE,
+  appendStderrLine,
+  DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE,
+  EXEC_ID_NOT_TOKEN_MESSAGE,
+  EXIT_KILLED,
+  isSubjectToken,
+  EXIT_SKIP_DEADLINE,
+  formatRfc3339,
+  KILLED_WAITING_FOR_SLOT_MESSAGE,
   LOCAL_QUEUE_FULL_MESSAGE,
-  parseRfc3339, remoteKillMessage, retryExhaustedNote, retryKilledNote, retrySucceededNote, runAsUnsupportedMessage,
-  scriptObjectFailedMessage, SHUTDOWN_KILL_MESSAGE, spawnFailedMessage, timeoutMessage, timerDelayMs, type Command, type ExecResult,
+  parseRfc3339,
+  remoteKillMessage,
+  retryExhaustedNote,
+  retryKilledNote,
+  retrySucceededNote,
+  runAsUnsupportedMessage,
+  scriptObjectFailedMessage,
+  SHUTDOWN_KILL_MESSAGE,
+  spawnFailedMessage,
+  timeoutMessage,
+  timerDelayMs,
+  type Command,
+  type ExecResult,
 } from '../contract/index.js';
 import type { AdmissionRecord } from '../actors/exec/admission-ledger.js';
 import type { ExecRuntime } from '../actors/exec/exec-runtime.js';
@@ -22,7 +40,13 @@ import type { AdmittedCommand } from '../actors/exec/intake-pipeline.js';
 import { buildResult, notRunResult, skipResult, type ResultIdentity } from '../domain/results.js';
 import type { ProcessOutcome } from '../actors/exec/run-process.js';
 import type {
-  checkRunGates, deliverRunResult, fetchScript, holdSlot, markLaunching, runProcess, watchKill,
+  checkRunGates,
+  deliverRunResult,
+  fetchScript,
+  holdSlot,
+  markLaunching,
+  runProcess,
+  watchKill,
 } from '../actors/exec/run-actors.js';
 import { notProvided } from './not-provided.js';
 import { logEffect, type LogLine } from './log-line.js';
@@ -32,7 +56,6 @@ export type KillReason = 'remote' | 'timeout' | 'shutdown';
 
 /** Node timers can fire up to a millisecond before `Date.now()` reaches their time. */
 const TIMER_EARLY_TOLERANCE_MS = 5;
-
 
 /** Input of a run: the shared runtime and the admitted command. */
 export interface CommandRunInput {
@@ -75,21 +98,42 @@ type Event =
   | { type: 'shutdown' }
   | { type: 'process.exited'; outcome: ProcessOutcome; finishedAtMs: number };
 
-const identity = (context: Context): ResultIdentity => ({ resultId: context.record.result_id, pcId: context.runtime.pcId, command: context.command });
-const deadlineMs = (command: Command): number | undefined => (command.deadline_at === undefined ? undefined : parseRfc3339(command.deadline_at));
+const identity = (context: Context): ResultIdentity => ({
+  resultId: context.record.result_id,
+  pcId: context.runtime.pcId,
+  command: context.command,
+});
+const deadlineMs = (command: Command): number | undefined =>
+  command.deadline_at === undefined ? undefined : parseRfc3339(command.deadline_at);
 const killLine = (reason: KillReason, command: Command): string =>
-  reason === 'timeout' ? timeoutMessage(command.timeout_secs)
-    : reason === 'remote' ? remoteKillMessage(command.exec_id ?? '')
+  reason === 'timeout'
+    ? timeoutMessage(command.timeout_secs)
+    : reason === 'remote'
+      ? remoteKillMessage(command.exec_id ?? '')
       : SHUTDOWN_KILL_MESSAGE;
 
 /** The result of one finished attempt, before retry notes. */
 function attemptResult(context: Context, outcome: ProcessOutcome, finishedAtMs: number): ExecResult {
   const startedAt = context.startedAtMs ?? finishedAtMs;
   if (outcome.kind === 'spawnFailed') {
-    return buildResult(identity(context), EXIT_KILLED, '', spawnFailedMessage(context.command.shell, outcome.error), startedAt, finishedAtMs);
+    return buildResult(
+      identity(context),
+      EXIT_KILLED,
+      '',
+      spawnFailedMessage(context.command.shell, outcome.error),
+      startedAt,
+      finishedAtMs,
+    );
   }
   if (context.killReason !== undefined) {
-    return buildResult(identity(context), EXIT_KILLED, outcome.stdout, appendStderrLine(outcome.stderr, killLine(context.killReason, context.command)), startedAt, finishedAtMs);
+    return buildResult(
+      identity(context),
+      EXIT_KILLED,
+      outcome.stdout,
+      appendStderrLine(outcome.stderr, killLine(context.killReason, context.command)),
+      startedAt,
+      finishedAtMs,
+    );
   }
   return buildResult(identity(context), outcome.exitCode, outcome.stdout, outcome.stderr, startedAt, finishedAtMs);
 }
@@ -163,25 +207,40 @@ export const commandRunMachine = setup({
     backoff: ({ context }) => timerDelayMs((context.command.retry?.backoff_secs ?? 0) * 1000),
   },
   actions: {
-    finishWithSkip: assign(({ context }, skip: GateSkip | undefined) => (skip === undefined ? {}
-      : { result: skipResult(identity(context), skip.exitCode, skip.stderr, context.runtime.now()) })),
+    finishWithSkip: assign(({ context }, skip: GateSkip | undefined) =>
+      skip === undefined ? {} : { result: skipResult(identity(context), skip.exitCode, skip.stderr, context.runtime.now()) },
+    ),
     finishExecIdRefused: assign(({ context }) => ({
       result: notRunResult(identity(context), EXEC_ID_NOT_TOKEN_MESSAGE, context.runtime.now()),
     })),
     finishQueueFull: assign(({ context }) => ({
       result: notRunResult(identity(context), LOCAL_QUEUE_FULL_MESSAGE, context.runtime.now()),
     })),
-    logQueueFull: enqueueActions(({ context, enqueue }) => enqueue(log(context, {
-      level: 'warn', msg: 'command refused: local queue full (too many runs wait to start); not run',
-      fields: { request_id: context.command.request_id, max_queued_runs: context.runtime.maxQueuedRuns },
-    }))),
+    logQueueFull: enqueueActions(({ context, enqueue }) =>
+      enqueue(
+        log(context, {
+          level: 'warn',
+          msg: 'command refused: local queue full (too many runs wait to start); not run',
+          fields: { request_id: context.command.request_id, max_queued_runs: context.runtime.maxQueuedRuns },
+        }),
+      ),
+    ),
     finishRunAsUnsupported: assign(({ context }) => ({
       result: notRunResult(identity(context), runAsUnsupportedMessage(context.command.run_as), context.runtime.now()),
     })),
     useInlineScript: assign(({ context }) => ({ script: context.command.script })),
     useFetchedScript: assign((_, fetched: ScriptFetch) => (fetched.ok ? { script: fetched.script } : {})),
-    finishScriptFetchFailed: assign(({ context }, fetched: ScriptFetch) => (fetched.ok ? {}
-      : { result: notRunResult(identity(context), scriptObjectFailedMessage(context.command.script_object ?? '', fetched.reason), context.runtime.now()) })),
+    finishScriptFetchFailed: assign(({ context }, fetched: ScriptFetch) =>
+      fetched.ok
+        ? {}
+        : {
+            result: notRunResult(
+              identity(context),
+              scriptObjectFailedMessage(context.command.script_object ?? '', fetched.reason),
+              context.runtime.now(),
+            ),
+          },
+    ),
     finishKilledBeforeStart: assign(({ context, event }) => {
       const reason: KillReason = event.type === 'kill' ? event.reason : 'shutdown';
       return { result: notRunResult(identity(context), killLine(reason, context.command), context.runtime.now()) };
@@ -195,7 +254,11 @@ export const commandRunMachine = setup({
       result: skipResult(identity(context), EXIT_SKIP_DEADLINE, DEADLINE_WHILE_WAITING_FOR_SLOT_MESSAGE, context.runtime.now()),
     })),
     finishLedgerFailed: assign(({ context }, error: unknown) => ({
-      result: notRunResult(identity(context), spawnFailedMessage(context.command.shell, `admission ledger unavailable (${String(error)})`), context.runtime.now()),
+      result: notRunResult(
+        identity(context),
+        spawnFailedMessage(context.command.shell, `admission ledger unavailable (${String(error)})`),
+        context.runtime.now(),
+      ),
     })),
     // The slot is held by the `holdSlot` actor (invoked for all of `armed`): leaving `armed` stops it, which gives the slot back.
     requestSlot: sendTo('holdSlot', { type: 'slot.request' }),
@@ -208,12 +271,16 @@ export const commandRunMachine = setup({
     // A remote kill or shutdown that lands while a timeout is being enforced wins: no retry after a kill (§8.4).
     escalateKill: assign(({ context, event }) => {
       const reason = event.type === 'kill' ? event.reason : 'shutdown';
-      return { killReason: context.killReason === 'timeout' && reason !== 'timeout' ? reason : context.killReason ?? reason };
+      return { killReason: context.killReason === 'timeout' && reason !== 'timeout' ? reason : (context.killReason ?? reason) };
     }),
     killProcess: sendTo('runProcess', { type: 'kill' }),
     recordAttempt: assign(({ context, event }) => {
       if (event.type !== 'process.exited') return {};
-      return { lastAttempt: attemptResult(context, event.outcome, event.finishedAtMs), retries: context.retries + 1, killReason: undefined };
+      return {
+        lastAttempt: attemptResult(context, event.outcome, event.finishedAtMs),
+        retries: context.retries + 1,
+        killReason: undefined,
+      };
     }),
     finishAttempt: assign(({ context, event }) => {
       if (event.type !== 'process.exited') return {};
@@ -233,11 +300,19 @@ export const commandRunMachine = setup({
       const note = reason === 'remote' ? retryKilledNote(context.retries) : SHUTDOWN_KILL_MESSAGE;
       return { result: { ...withNote(last, note), exit_code: EXIT_KILLED, finished_at: formatRfc3339(context.runtime.now()) } };
     }),
-    finishDeadlineInBackoff: assign(({ context }) => ({ result: withNote(context.lastAttempt as ExecResult, retryExhaustedNote(context.retries)) })),
+    finishDeadlineInBackoff: assign(({ context }) => ({
+      result: withNote(context.lastAttempt as ExecResult, retryExhaustedNote(context.retries)),
+    })),
     logResult: enqueueActions(({ context, enqueue }) => {
       const r = context.result;
       if (r === undefined) return;
-      enqueue(log(context, { level: 'info', msg: 'command finished', fields: { request_id: r.request_id, result_id: r.result_id, exit_code: r.exit_code, skipped: r.skipped } }));
+      enqueue(
+        log(context, {
+          level: 'info',
+          msg: 'command finished',
+          fields: { request_id: r.request_id, result_id: r.result_id, exit_code: r.exit_code, skipped: r.skipped },
+        }),
+      );
     }),
   },
 }).createMachine({
@@ -260,7 +335,8 @@ export const commandRunMachine = setup({
   output: ({ context }) => ({ result: context.result as ExecResult }),
   states: {
     checkingGates: {
-      description: 'Staleness, version pin, revoke and deadline, in the contract order (§8.1). A run over the queued-run cap is refused first (exit -1, local queue full), then an exec_id that is not one subject token: kill.<exec_id> and events.started.<exec_id> would be wildcards.',
+      description:
+        'Staleness, version pin, revoke and deadline, in the contract order (§8.1). A run over the queued-run cap is refused first (exit -1, local queue full), then an exec_id that is not one subject token: kill.<exec_id> and events.started.<exec_id> would be wildcards.',
       tags: ['busy', 'queued'],
       always: [
         { guard: 'queueFull', target: 'finishing', actions: ['finishQueueFull', 'logQueueFull'] },
@@ -271,7 +347,11 @@ export const commandRunMachine = setup({
         src: 'checkRunGates',
         input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
         onDone: [
-          { guard: { type: 'gateSkipped', params: output<GateSkip | undefined> }, target: 'finishing', actions: { type: 'finishWithSkip', params: output<GateSkip | undefined> } },
+          {
+            guard: { type: 'gateSkipped', params: output<GateSkip | undefined> },
+            target: 'finishing',
+            actions: { type: 'finishWithSkip', params: output<GateSkip | undefined> },
+          },
           { guard: 'runAsUnsupported', target: 'finishing', actions: 'finishRunAsUnsupported' },
           { target: 'fetchingScript' },
         ],
@@ -287,7 +367,11 @@ export const commandRunMachine = setup({
         src: 'fetchScript',
         input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
         onDone: [
-          { guard: { type: 'scriptFetched', params: output<ScriptFetch> }, target: 'armed', actions: { type: 'useFetchedScript', params: output<ScriptFetch> } },
+          {
+            guard: { type: 'scriptFetched', params: output<ScriptFetch> },
+            target: 'armed',
+            actions: { type: 'useFetchedScript', params: output<ScriptFetch> },
+          },
           { target: 'finishing', actions: { type: 'finishScriptFetchFailed', params: output<ScriptFetch> } },
         ],
       },
@@ -338,7 +422,11 @@ export const commandRunMachine = setup({
             src: 'checkRunGates',
             input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record }),
             onDone: [
-              { guard: { type: 'gateSkipped', params: output<GateSkip | undefined> }, target: '#commandRun.finishing', actions: { type: 'finishWithSkip', params: output<GateSkip | undefined> } },
+              {
+                guard: { type: 'gateSkipped', params: output<GateSkip | undefined> },
+                target: '#commandRun.finishing',
+                actions: { type: 'finishWithSkip', params: output<GateSkip | undefined> },
+              },
               { target: 'launching' },
             ],
           },
@@ -350,7 +438,12 @@ export const commandRunMachine = setup({
           invoke: {
             id: 'markLaunching',
             src: 'markLaunching',
-            input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record, startedAtMs: context.startedAtMs as number }),
+            input: ({ context }) => ({
+              runtime: context.runtime,
+              command: context.command,
+              record: context.record,
+              startedAtMs: context.startedAtMs as number,
+            }),
             onDone: { target: 'executing', actions: { type: 'rememberLaunchRecord', params: output<AdmissionRecord> } },
             onError: { target: '#commandRun.finishing', actions: { type: 'finishLedgerFailed', params: failure } },
           },
@@ -361,7 +454,12 @@ export const commandRunMachine = setup({
           invoke: {
             id: 'runProcess',
             src: 'runProcess',
-            input: ({ context }) => ({ runtime: context.runtime, command: context.command, record: context.record, script: context.script }),
+            input: ({ context }) => ({
+              runtime: context.runtime,
+              command: context.command,
+              record: context.record,
+              script: context.script,
+            }),
           },
           on: {
             'process.exited': [
@@ -377,7 +475,7 @@ export const commandRunMachine = setup({
               on: { kill: { target: 'killing', actions: 'latchKill' } },
             },
             killing: {
-              description: 'SIGTERM to the process group (Windows: the command\'s Job Object ends), SIGKILL after 5 s; waits for the exit.',
+              description: "SIGTERM to the process group (Windows: the command's Job Object ends), SIGKILL after 5 s; waits for the exit.",
               entry: 'killProcess',
               on: { kill: { actions: 'escalateKill' } },
             },

@@ -51,15 +51,29 @@ export const connectionMachine = setup({
     recordConnected: assign(({ context, event }) => {
       if (event.type !== 'connection.connected') return {};
       const reconnects = context.status.connected_since === null && context.status.server === null ? 0 : context.status.reconnects + 1;
-      return { status: { ...context.status, server: event.server, connected_since: new Date(event.since).toISOString(), reconnects, auth_refused_since: null } };
+      return {
+        status: {
+          ...context.status,
+          server: event.server,
+          connected_since: new Date(event.since).toISOString(),
+          reconnects,
+          auth_refused_since: null,
+        },
+      };
     }),
     recordDisconnected: assign(({ context }) => ({ status: { ...context.status, connected_since: null, rtt_ms: null } })),
     recordFailure: assign(({ context, event }) =>
-      event.type === 'connection.failed' ? { status: { ...context.status, last_error: event.error, last_error_at: new Date(event.at).toISOString() } } : {},
+      event.type === 'connection.failed'
+        ? { status: { ...context.status, last_error: event.error, last_error_at: new Date(event.at).toISOString() } }
+        : {},
     ),
-    recordRtt: assign(({ context, event }) => (event.type === 'connection.rttMeasured' ? { status: { ...context.status, rtt_ms: event.ms } } : {})),
+    recordRtt: assign(({ context, event }) =>
+      event.type === 'connection.rttMeasured' ? { status: { ...context.status, rtt_ms: event.ms } } : {},
+    ),
     recordAuthRefused: assign(({ context, event }) =>
-      event.type === 'connection.authRefused' ? { status: { ...context.status, auth_refused_since: new Date(event.since).toISOString() } } : {},
+      event.type === 'connection.authRefused'
+        ? { status: { ...context.status, auth_refused_since: new Date(event.since).toISOString() } }
+        : {},
     ),
     /** A bug or failpoint in the actor: becomes this child's crash, which the supervisor restarts. */
     crash: ({ event }) => {
@@ -79,7 +93,15 @@ export const connectionMachine = setup({
   id: 'connection',
   context: ({ input }) => ({
     services: input,
-    status: { server: null, connected_since: null, rtt_ms: null, reconnects: 0, auth_refused_since: null, last_error: null, last_error_at: null },
+    status: {
+      server: null,
+      connected_since: null,
+      rtt_ms: null,
+      reconnects: 0,
+      auth_refused_since: null,
+      last_error: null,
+      last_error_at: null,
+    },
   }),
   initial: 'live',
   states: {

@@ -115,7 +115,10 @@ export const effectiveConfigMachine = setup({
       }
     }),
     clearNextRetry: assign(({ context }) => ({ status: { ...context.status, nextRetryAt: null } })),
-    markSynced: assign(({ context }) => ({ attempt: 0, status: { ...context.status, synced: true, attempt: 0, lastError: null, nextRetryAt: null } })),
+    markSynced: assign(({ context }) => ({
+      attempt: 0,
+      status: { ...context.status, synced: true, attempt: 0, lastError: null, nextRetryAt: null },
+    })),
     recordFailure: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'kv.failed') return;
       const what = event.missing ? 'KV buckets not there yet (the kanade backend creates them); waiting' : 'KV read failed; retrying';
@@ -124,7 +127,12 @@ export const effectiveConfigMachine = setup({
       enqueue.assign({
         attempt: context.attempt + 1,
         retryDelayMs,
-        status: { ...context.status, lastError: event.reason, attempt: context.attempt + 1, nextRetryAt: new Date(context.services.now() + retryDelayMs).toISOString() },
+        status: {
+          ...context.status,
+          lastError: event.reason,
+          attempt: context.attempt + 1,
+          nextRetryAt: new Date(context.services.now() + retryDelayMs).toISOString(),
+        },
       });
     }),
   },
@@ -144,7 +152,15 @@ export const effectiveConfigMachine = setup({
     attempt: 0,
     retryDelayMs: 0,
     loggedConflicts: [],
-    status: { synced: false, groups: input.groups.current(), effective: input.effectiveConfig.current(), lastChangeAt: null, lastError: null, attempt: 0, nextRetryAt: null },
+    status: {
+      synced: false,
+      groups: input.groups.current(),
+      effective: input.effectiveConfig.current(),
+      lastChangeAt: null,
+      lastError: null,
+      attempt: 0,
+      nextRetryAt: null,
+    },
   }),
   invoke: { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
   initial: 'running',
@@ -176,7 +192,8 @@ export const effectiveConfigMachine = setup({
           initial: 'walking',
           states: {
             walking: {
-              description: 'Boot walk: entries are folded in but the hubs change only once the walk is complete, so siblings never see a half-layered config (a group target_version before the pc layer overrides it).',
+              description:
+                'Boot walk: entries are folded in but the hubs change only once the walk is complete, so siblings never see a half-layered config (a group target_version before the pc layer overrides it).',
               tags: ['busy'],
               on: {
                 'kv.entryReceived': { actions: 'applyEntry' },
@@ -192,7 +209,8 @@ export const effectiveConfigMachine = setup({
         },
         backoff: {
           exit: 'clearNextRetry',
-          description: 'A bucket is missing or a read failed: wait (1 s doubling to 300 s, ±25 %) and try again; a reconnect retries at once.',
+          description:
+            'A bucket is missing or a read failed: wait (1 s doubling to 300 s, ±25 %) and try again; a reconnect retries at once.',
           tags: ['degraded'],
           after: { retryDelay: { target: 'syncing', guard: 'isConnected' } },
         },

@@ -100,12 +100,17 @@ export const executorMachine = setup({
         const queueFull = waiting >= runtime.maxQueuedRuns;
         if (queueFull) refused += 1;
         else waiting += 1;
-        runs[runId(admitted)] = spawn('commandRun', { id: runId(admitted), input: { runtime, admitted, queueFull, jitterDraw: context.services.random() } });
+        runs[runId(admitted)] = spawn('commandRun', {
+          id: runId(admitted),
+          input: { runtime, admitted, queueFull, jitterDraw: context.services.random() },
+        });
       }
       return {
         runs,
         status: {
-          ...context.status, admitted: context.status.admitted + recovered.length, refused_local_queue_full: context.status.refused_local_queue_full + refused,
+          ...context.status,
+          admitted: context.status.admitted + recovered.length,
+          refused_local_queue_full: context.status.refused_local_queue_full + refused,
           running: Object.values(runs).map((r) => r.getSnapshot().context.command.request_id),
         },
       };
@@ -116,12 +121,18 @@ export const executorMachine = setup({
       if (context.runs[id] !== undefined) return {};
       const runtime = context.runtime as ExecRuntime;
       const queueFull = queuedRuns(context.runs) >= runtime.maxQueuedRuns;
-      const runs = { ...context.runs, [id]: spawn('commandRun', { id, input: { runtime, admitted: event.admitted, queueFull, jitterDraw: context.services.random() } }) };
+      const runs = {
+        ...context.runs,
+        [id]: spawn('commandRun', { id, input: { runtime, admitted: event.admitted, queueFull, jitterDraw: context.services.random() } }),
+      };
       return {
         runs,
         status: {
-          ...context.status, admitted: context.status.admitted + 1, refused_local_queue_full: context.status.refused_local_queue_full + (queueFull ? 1 : 0),
-          running: [...context.status.running, event.admitted.command.request_id], slots: runtime.budget.stats(),
+          ...context.status,
+          admitted: context.status.admitted + 1,
+          refused_local_queue_full: context.status.refused_local_queue_full + (queueFull ? 1 : 0),
+          running: [...context.status.running, event.admitted.command.request_id],
+          slots: runtime.budget.stats(),
         },
       };
     }),
@@ -136,11 +147,25 @@ export const executorMachine = setup({
         return;
       }
       if (event.type.startsWith('xstate.error')) {
-        enqueue(log(context, { level: 'error', msg: 'a command run crashed; its ledger record is recovered at the next start', fields: { run: id, err: String(error) } }));
+        enqueue(
+          log(context, {
+            level: 'error',
+            msg: 'a command run crashed; its ledger record is recovered at the next start',
+            fields: { run: id, err: String(error) },
+          }),
+        );
       }
       const requestId = run.getSnapshot().context.command.request_id;
       const { [id]: _gone, ...runs } = context.runs;
-      enqueue.assign({ runs, status: { ...context.status, finished: context.status.finished + 1, running: context.status.running.filter((r) => r !== requestId), slots: context.runtime?.budget.stats() ?? null } });
+      enqueue.assign({
+        runs,
+        status: {
+          ...context.status,
+          finished: context.status.finished + 1,
+          running: context.status.running.filter((r) => r !== requestId),
+          slots: context.runtime?.budget.stats() ?? null,
+        },
+      });
     }),
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : undefined) }),
     intakeOn: assign({ status: ({ context }) => ({ ...context.status, intake: 'on' as const }) }),
@@ -151,7 +176,10 @@ export const executorMachine = setup({
     },
     closeRuntime: ({ context }) => context.runtime?.close(),
     noteIntakeSettled: assign({ intakeSettled: true }),
-    keepIntakeStats: assign({ status: ({ context, event }) => (event.type === 'intake.statsChanged' ? { ...context.status, intake_queue: event.stats } : context.status) }),
+    keepIntakeStats: assign({
+      status: ({ context, event }) =>
+        event.type === 'intake.statsChanged' ? { ...context.status, intake_queue: event.stats } : context.status,
+    }),
     // A failure to open the ledger or recover it is a crash: the supervisor restarts the child.
     crash: (_, error: unknown) => {
       throw error;
@@ -166,7 +194,16 @@ export const executorMachine = setup({
     runs: {},
     pending: [],
     intakeSettled: false,
-    status: { intake: 'off', replay: false, running: [], admitted: 0, finished: 0, slots: null, intake_queue: null, refused_local_queue_full: 0 },
+    status: {
+      intake: 'off',
+      replay: false,
+      running: [],
+      admitted: 0,
+      finished: 0,
+      slots: null,
+      intake_queue: null,
+      refused_local_queue_full: 0,
+    },
   }),
   initial: 'starting',
   on: {
@@ -176,7 +213,13 @@ export const executorMachine = setup({
   states: {
     starting: {
       description: 'Loads the keyring and opens the admission ledger; a failure here is a crash the supervisor restarts.',
-      invoke: { id: 'createRuntime', src: 'createRuntime', input: ({ context }) => context.services, onDone: { target: 'recovering', actions: { type: 'keepRuntime', params: output<ExecRuntime> } }, onError: { actions: { type: 'crash', params: failure } } },
+      invoke: {
+        id: 'createRuntime',
+        src: 'createRuntime',
+        input: ({ context }) => context.services,
+        onDone: { target: 'recovering', actions: { type: 'keepRuntime', params: output<ExecRuntime> } },
+        onError: { actions: { type: 'crash', params: failure } },
+      },
       on: { shutdown: 'stopped' },
     },
     recovering: {
@@ -212,7 +255,11 @@ export const executorMachine = setup({
           tags: ['healthy'],
           entry: 'intakeOn',
           exit: 'intakeOff',
-          invoke: { id: 'runIntake', src: 'runIntake', input: ({ context }) => ({ runtime: context.runtime as ExecRuntime, nc: context.nc as NatsConnection }) },
+          invoke: {
+            id: 'runIntake',
+            src: 'runIntake',
+            input: ({ context }) => ({ runtime: context.runtime as ExecRuntime, nc: context.nc as NatsConnection }),
+          },
           on: {
             'broker.disconnected': 'offline',
             'broker.connected': { target: 'online', reenter: true, actions: 'rememberConnection' },
@@ -222,9 +269,16 @@ export const executorMachine = setup({
       },
     },
     draining: {
-      description: 'Intake is off; messages already delivered are still admitted (they run at the next start); every run is told to stop and queue its result; final once both are done.',
+      description:
+        'Intake is off; messages already delivered are still admitted (they run at the next start); every run is told to stop and queue its result; final once both are done.',
       entry: 'stopRuns',
-      invoke: { id: 'settleIntake', src: 'settleIntake', input: ({ context }) => context.runtime, onDone: { actions: 'noteIntakeSettled' }, onError: { actions: 'noteIntakeSettled' } },
+      invoke: {
+        id: 'settleIntake',
+        src: 'settleIntake',
+        input: ({ context }) => context.runtime,
+        onDone: { actions: 'noteIntakeSettled' },
+        onError: { actions: 'noteIntakeSettled' },
+      },
       always: { guard: 'drained', target: 'stopped' },
     },
     stopped: { type: 'final', entry: 'closeRuntime' },

@@ -54,7 +54,8 @@ type Event =
   | { readonly type: 'shutdown' };
 
 /** The effect that logs `line` as this child. */
-const log = (context: Context, line: LogLine) => logEffect(context.services.log, { ...line, fields: { child: 'heartbeat', ...line.fields } });
+const log = (context: Context, line: LogLine) =>
+  logEffect(context.services.log, { ...line, fields: { child: 'heartbeat', ...line.fields } });
 
 /** The `heartbeat` child's statechart. */
 export const heartbeatMachine = setup({
@@ -73,9 +74,11 @@ export const heartbeatMachine = setup({
   actions: {
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
-    setInterval: assign(({ context, event }) => (event.type === 'config.intervalChanged'
-      ? { intervalMs: event.intervalMs, status: { ...context.status, intervalMs: event.intervalMs } }
-      : {})),
+    setInterval: assign(({ context, event }) =>
+      event.type === 'config.intervalChanged'
+        ? { intervalMs: event.intervalMs, status: { ...context.status, intervalMs: event.intervalMs } }
+        : {},
+    ),
     countPing: assign(({ context }) => ({ status: { ...context.status, pingsAnswered: context.status.pingsAnswered + 1 } })),
     recordTick: enqueueActions(({ context, enqueue }, output: PublishHeartbeatOutput) => {
       if (!output.ok) {
@@ -83,9 +86,14 @@ export const heartbeatMachine = setup({
         enqueue(log(context, { level: 'warn', msg: 'heartbeat publish failed; the next tick tries again', fields: { err: output.error } }));
         return;
       }
-      enqueue.assign({ previous: output.sample, status: { ...context.status, beats: context.status.beats + 1, lastBeatAt: output.at, lastError: null } });
+      enqueue.assign({
+        previous: output.sample,
+        status: { ...context.status, beats: context.status.beats + 1, lastBeatAt: output.at, lastError: null },
+      });
     }),
-    markNextDue: assign(({ context }) => ({ status: { ...context.status, nextDueAt: new Date(context.services.now() + context.intervalMs).toISOString() } })),
+    markNextDue: assign(({ context }) => ({
+      status: { ...context.status, nextDueAt: new Date(context.services.now() + context.intervalMs).toISOString() },
+    })),
     clearNextDue: assign(({ context }) => ({ status: { ...context.status, nextDueAt: null } })),
     markOnline: assign(({ context }) => ({ status: { ...context.status, online: 'enqueued' as const } })),
     recordAnnounceFailure: enqueueActions(({ context, enqueue }, error: unknown) => {
@@ -108,7 +116,15 @@ export const heartbeatMachine = setup({
     intervalMs: input.effectiveConfig.current().heartbeat_interval_ms ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
     previous: null,
     announceAttempts: 0,
-    status: { beats: 0, lastBeatAt: null, lastError: null, intervalMs: input.effectiveConfig.current().heartbeat_interval_ms, nextDueAt: null, pingsAnswered: 0, online: 'pending' },
+    status: {
+      beats: 0,
+      lastBeatAt: null,
+      lastError: null,
+      intervalMs: input.effectiveConfig.current().heartbeat_interval_ms,
+      nextDueAt: null,
+      pingsAnswered: 0,
+      online: 'pending',
+    },
   }),
   initial: 'running',
   on: { shutdown: { target: '.stopped' } },
@@ -130,7 +146,10 @@ export const heartbeatMachine = setup({
                 src: 'announceOnline',
                 input: ({ context }) => context.services,
                 onDone: { target: 'done', actions: 'markOnline' },
-                onError: { target: 'retrying', actions: { type: 'recordAnnounceFailure', params: ({ event }: { event: { error: unknown } }) => event.error } },
+                onError: {
+                  target: 'retrying',
+                  actions: { type: 'recordAnnounceFailure', params: ({ event }: { event: { error: unknown } }) => event.error },
+                },
               },
             },
             retrying: {

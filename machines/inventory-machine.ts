@@ -60,7 +60,8 @@ type Event =
   | { readonly type: 'shutdown' };
 
 /** The effect that logs `line` as this child. */
-const log = (context: Context, line: LogLine) => logEffect(context.services.log, { ...line, fields: { child: 'inventory', ...line.fields } });
+const log = (context: Context, line: LogLine) =>
+  logEffect(context.services.log, { ...line, fields: { child: 'inventory', ...line.fields } });
 
 /** The `inventory` child's statechart. */
 export const inventoryMachine = setup({
@@ -78,9 +79,11 @@ export const inventoryMachine = setup({
   actions: {
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
-    applySettings: assign(({ context, event }) => (event.type === 'config.inventoryChanged'
-      ? { settings: event.settings, status: { ...context.status, enabled: event.settings.enabled } }
-      : {})),
+    applySettings: assign(({ context, event }) =>
+      event.type === 'config.inventoryChanged'
+        ? { settings: event.settings, status: { ...context.status, enabled: event.settings.enabled } }
+        : {},
+    ),
     planNextRun: assign(({ context }) => {
       const { intervalMs, jitterMs } = context.settings;
       // The first run's "small jitter" is also bounded by the configured jitter ("0s" = at once).
@@ -96,36 +99,77 @@ export const inventoryMachine = setup({
       if (event.type !== 'inventory.collected') return;
       const { report } = event;
       for (const failure of report.failures) {
-        enqueue(log(context, { level: 'error', msg: `inventory part ${failure.part} failed`, fields: { part: failure.part, err: failure.error } }));
+        enqueue(
+          log(context, {
+            level: 'error',
+            msg: `inventory part ${failure.part} failed`,
+            fields: { part: failure.part, err: failure.error },
+          }),
+        );
       }
       const lastError = report.failures.length > 0 ? report.failures.map((f) => `${f.part}: ${f.error}`).join('; ') : null;
       enqueue.assign({
         ranOnce: true,
         pending: report.hw ?? null,
         publishAttempts: 0,
-        status: { ...context.status, runs: context.status.runs + 1, lastRunAt: report.collected_at, lastDurationMs: report.durationMs, lastError },
+        status: {
+          ...context.status,
+          runs: context.status.runs + 1,
+          lastRunAt: report.collected_at,
+          lastDurationMs: report.durationMs,
+          lastError,
+        },
       });
     }),
     recordCollectTimeout: enqueueActions(({ context, enqueue }) => {
-      enqueue(log(context, { level: 'error', msg: 'inventory collection did not finish; skipping this cycle', fields: { timeout_ms: COLLECT_TIMEOUT_MS } }));
-      enqueue.assign({ ranOnce: true, status: { ...context.status, lastError: `collection did not finish within ${COLLECT_TIMEOUT_MS / 60_000} min` } });
+      enqueue(
+        log(context, {
+          level: 'error',
+          msg: 'inventory collection did not finish; skipping this cycle',
+          fields: { timeout_ms: COLLECT_TIMEOUT_MS },
+        }),
+      );
+      enqueue.assign({
+        ranOnce: true,
+        status: { ...context.status, lastError: `collection did not finish within ${COLLECT_TIMEOUT_MS / 60_000} min` },
+      });
     }),
     recordPublished: enqueueActions(({ context, enqueue }, output: PublishHwOutput) => {
       const subject = `inventory.${context.services.config.pcId}.hw`;
       if (output.refused) {
         // Contract §3: the backend's role may not grant inventory.*.*; a refusal is only logged.
-        enqueue(log(context, { level: 'warn', msg: 'hardware inventory refused by the broker (publish permission); not retried until the next cycle', fields: { subject } }));
-        enqueue.assign({ pending: null, publishAttempts: 0, status: { ...context.status, lastError: `publish: refused by the broker's permissions on ${subject}` } });
+        enqueue(
+          log(context, {
+            level: 'warn',
+            msg: 'hardware inventory refused by the broker (publish permission); not retried until the next cycle',
+            fields: { subject },
+          }),
+        );
+        enqueue.assign({
+          pending: null,
+          publishAttempts: 0,
+          status: { ...context.status, lastError: `publish: refused by the broker's permissions on ${subject}` },
+        });
         return;
       }
       enqueue(log(context, { level: 'info', msg: 'hardware inventory published', fields: { subject, bytes: output.bytes } }));
       // Part failures of this run stay visible; only a publish error is cleared.
       const lastError = context.status.lastError?.startsWith('publish: ') ? null : context.status.lastError;
-      enqueue.assign({ pending: null, publishAttempts: 0, status: { ...context.status, lastPublishedAt: new Date(context.services.now()).toISOString(), lastError } });
+      enqueue.assign({
+        pending: null,
+        publishAttempts: 0,
+        status: { ...context.status, lastPublishedAt: new Date(context.services.now()).toISOString(), lastError },
+      });
     }),
     recordPublishFailure: enqueueActions(({ context, enqueue }, error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      enqueue(log(context, { level: 'warn', msg: 'hardware inventory publish failed; retrying', fields: { attempt: context.publishAttempts + 1, err: message } }));
+      enqueue(
+        log(context, {
+          level: 'warn',
+          msg: 'hardware inventory publish failed; retrying',
+          fields: { attempt: context.publishAttempts + 1, err: message },
+        }),
+      );
       enqueue.assign({ publishAttempts: context.publishAttempts + 1, status: { ...context.status, lastError: `publish: ${message}` } });
     }),
   },
@@ -153,7 +197,15 @@ export const inventoryMachine = setup({
       nextDelayMs: 0,
       pending: null,
       publishAttempts: 0,
-      status: { enabled: settings.enabled, runs: 0, lastRunAt: null, lastPublishedAt: null, lastError: null, nextDueAt: null, lastDurationMs: null },
+      status: {
+        enabled: settings.enabled,
+        runs: 0,
+        lastRunAt: null,
+        lastPublishedAt: null,
+        lastError: null,
+        nextDueAt: null,
+        lastDurationMs: null,
+      },
     };
   },
   initial: 'running',
@@ -221,8 +273,14 @@ export const inventoryMachine = setup({
             id: 'publishHw',
             src: 'publishHw',
             input: ({ context }) => ({ nc: context.nc as NatsConnection, hw: context.pending as HwInventory }),
-            onDone: { target: 'scheduled', actions: { type: 'recordPublished', params: ({ event }: { event: { output: PublishHwOutput } }) => event.output } },
-            onError: { target: 'retrying', actions: { type: 'recordPublishFailure', params: ({ event }: { event: { error: unknown } }) => event.error } },
+            onDone: {
+              target: 'scheduled',
+              actions: { type: 'recordPublished', params: ({ event }: { event: { output: PublishHwOutput } }) => event.output },
+            },
+            onError: {
+              target: 'retrying',
+              actions: { type: 'recordPublishFailure', params: ({ event }: { event: { error: unknown } }) => event.error },
+            },
           },
         },
         retrying: {

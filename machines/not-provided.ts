@@ -11,5 +11,7 @@ import { fromPromise, type AnyActorLogic } from 'xstate';
 
 /** A stand-in typed as the real effect `T` (a type-only import), failing when started. */
 export function notProvided<T extends AnyActorLogic>(name: string): T {
-  return fromPromise(() => Promise.reject(new Error(`effect ${name} is not provided (supervisor/children.ts provides it; tests use .provide())`))) as unknown as T;
+  return fromPromise(() =>
+    Promise.reject(new Error(`effect ${name} is not provided (supervisor/children.ts provides it; tests use .provide())`)),
+  ) as unknown as T;
 }

@@ -106,12 +106,18 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
       requestRescan: assign({ rescan: true }),
       clearRescan: assign({ rescan: false }),
       markShuttingDown: assign({ shuttingDown: true }),
-      scheduleFlushDeadline: raise({ type: 'flush.deadline' }, {
-        id: 'flushDeadline',
-        delay: ({ event }) => flushGraceMs(event.type === 'shutdown' ? event.graceMs : undefined),
-      }),
+      scheduleFlushDeadline: raise(
+        { type: 'flush.deadline' },
+        {
+          id: 'flushDeadline',
+          delay: ({ event }) => flushGraceMs(event.type === 'shutdown' ? event.graceMs : undefined),
+        },
+      ),
       logFlushDeadline: ({ context }) =>
-        context.services.log.warn({ outbox: kind, depth: context.outbox.drain.status().depth }, 'shutdown: outbox flush time spent; the rest stays on disk for the next start'),
+        context.services.log.warn(
+          { outbox: kind, depth: context.outbox.drain.status().depth },
+          'shutdown: outbox flush time spent; the rest stays on disk for the next start',
+        ),
       refreshStatus: assign(({ context }) => ({ status: { ...context.status, ...context.outbox.drain.status() } })),
       takeProgress: assign(({ context, event }) =>
         event.type === 'outbox.progress' ? { status: { ...context.status, ...event.status } } : {},
@@ -175,7 +181,10 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
                   id: 'ensureOutboxDir',
                   src: 'ensureOutboxDir',
                   input: ({ context }) => ({ services: context.services, outbox: context.outbox }),
-                  onDone: [{ guard: 'brokerDown', target: 'paused', actions: 'refreshStatus' }, { target: 'draining', actions: 'refreshStatus' }],
+                  onDone: [
+                    { guard: 'brokerDown', target: 'paused', actions: 'refreshStatus' },
+                    { target: 'draining', actions: 'refreshStatus' },
+                  ],
                   onError: { target: 'dirUnavailable', actions: ['logDirUnavailable', 'noteError'] },
                 },
                 on: { shutdown: { target: '#outbox-' + kind + '.stopped' } },

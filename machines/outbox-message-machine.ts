@@ -139,7 +139,7 @@ export const outboxMessageMachine = setup({
       },
     },
     awaitingAck: {
-      description: 'Published; waiting for the PubAck, bounded by the ack timeout (30 s) on this actor\'s clock.',
+      description: "Published; waiting for the PubAck, bounded by the ack timeout (30 s) on this actor's clock.",
       tags: ['busy'],
       after: { ackTimeout: { target: 'ackTimedOut', actions: 'countAckTimeout' } },
       on: {
@@ -163,7 +163,8 @@ export const outboxMessageMachine = setup({
       always: { target: 'backoff', actions: 'parkMessage' },
     },
     backoff: {
-      description: 'Waiting 1, 2, 4 … s (cap 300 s) before the next attempt; the pool parks the file until it is due and the slot takes other files meanwhile.',
+      description:
+        'Waiting 1, 2, 4 … s (cap 300 s) before the next attempt; the pool parks the file until it is due and the slot takes other files meanwhile.',
       tags: ['degraded'],
       on: { 'backoff.elapsed': 'publishing' },
     },
@@ -182,7 +183,8 @@ export const outboxMessageMachine = setup({
       },
     },
     deleteFailed: {
-      description: 'Delivered but the file could not be removed: retried like a failed publish (the resend is de-duplicated by the backend).',
+      description:
+        'Delivered but the file could not be removed: retried like a failed publish (the resend is de-duplicated by the backend).',
       always: AFTER_FAILURE,
     },
     quarantined: {

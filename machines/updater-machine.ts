@@ -23,10 +23,25 @@ import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup, t
 import { PROCESS_EXIT_SELF_UPDATE, timerDelayMs, type EffectiveConfig, type LastSwap } from '../contract/index.js';
 import type { BrokerPort, LivePort } from '../actors/ports.js';
 import type {
-  DownloadEvent, IdleEvent, InstallState, ReleaseJob, StepOutcome, TargetEvent, UpdaterInput, UpdaterPorts, UpdaterReport,
+  DownloadEvent,
+  IdleEvent,
+  InstallState,
+  ReleaseJob,
+  StepOutcome,
+  TargetEvent,
+  UpdaterInput,
+  UpdaterPorts,
+  UpdaterReport,
 } from '../actors/updater/updater-types.js';
 import {
-  BOOT_CONFIRM_MS, IDLE_WAIT_CAP_MS, MAX_VERIFY_FAILURES, evaluateTarget, jitterDelayMs, nextRandom, retryDelayMs, type TargetDecision,
+  BOOT_CONFIRM_MS,
+  IDLE_WAIT_CAP_MS,
+  MAX_VERIFY_FAILURES,
+  evaluateTarget,
+  jitterDelayMs,
+  nextRandom,
+  retryDelayMs,
+  type TargetDecision,
 } from './updater-rules.js';
 
 /** Poll period of the running-commands check while waiting to swap. */
@@ -117,8 +132,17 @@ function freshTarget(context: Context, target: string | null, jitterMs: number):
     // A loop record only ever blocks the target it names; once the target moves on it is spent.
     lastSwap: context.lastSwap !== null && context.lastSwap.target !== target ? null : context.lastSwap,
     status: {
-      ...context.status, target, jitter_max_ms: jitterMs, bytes_done: 0, bytes_total: null, wait_ms: null,
-      failures: 0, verification_failures: 0, parked_reason: null, last_error: null, running_commands: null,
+      ...context.status,
+      target,
+      jitter_max_ms: jitterMs,
+      bytes_done: 0,
+      bytes_total: null,
+      wait_ms: null,
+      failures: 0,
+      verification_failures: 0,
+      parked_reason: null,
+      last_error: null,
+      running_commands: null,
     },
   };
 }
@@ -132,23 +156,41 @@ export const updaterMachine = setup({
   },
   actors: {
     /** Reads `quarantine.json` and `last_swap.json`, and whether this process can update itself. */
-    loadInstall: fromPromise<InstallState, { readonly ports: UpdaterPorts; readonly runningVersion: string }>(async () => { throw notProvided('loadInstall'); }),
+    loadInstall: fromPromise<InstallState, { readonly ports: UpdaterPorts; readonly runningVersion: string }>(async () => {
+      throw notProvided('loadInstall');
+    }),
     /** Sends `target.changed` now and whenever `target_version` or its jitter changes. */
-    watchTarget: fromCallback<EventObject, LivePort<EffectiveConfig>>(() => { throw notProvided('watchTarget'); }),
+    watchTarget: fromCallback<EventObject, LivePort<EffectiveConfig>>(() => {
+      throw notProvided('watchTarget');
+    }),
     /** Sends `broker.connected` / `broker.disconnected`. */
-    watchBroker: fromCallback<EventObject, BrokerPort>(() => { throw notProvided('watchBroker'); }),
+    watchBroker: fromCallback<EventObject, BrokerPort>(() => {
+      throw notProvided('watchBroker');
+    }),
     /** Streams the release to `staging/`; sends progress, then finished or failed; removes partial files when stopped. */
-    downloadRelease: fromCallback<EventObject, ReleaseJob>(() => { throw notProvided('downloadRelease'); }),
+    downloadRelease: fromCallback<EventObject, ReleaseJob>(() => {
+      throw notProvided('downloadRelease');
+    }),
     /** SHA-256 against the object digest (as bytes), then `--version` of the staged file within 10 s. */
-    verifyRelease: fromPromise<StepOutcome, ReleaseJob>(async () => { throw notProvided('verifyRelease'); }),
+    verifyRelease: fromPromise<StepOutcome, ReleaseJob>(async () => {
+      throw notProvided('verifyRelease');
+    }),
     /** Sends `commands.drained` / `commands.counted` every poll. */
-    waitForIdle: fromCallback<EventObject, { readonly pollMs: number }>(() => { throw notProvided('waitForIdle'); }),
+    waitForIdle: fromCallback<EventObject, { readonly pollMs: number }>(() => {
+      throw notProvided('waitForIdle');
+    }),
     /** §10 step 4: `.new`, `.old`, rename, `last_swap.json`; undone on failure. */
-    swapExecutable: fromPromise<StepOutcome, ReleaseJob>(async () => { throw notProvided('swapExecutable'); }),
+    swapExecutable: fromPromise<StepOutcome, ReleaseJob>(async () => {
+      throw notProvided('swapExecutable');
+    }),
     /** Marks this boot healthy and keeps the executable as the last-good copy. */
-    confirmBoot: fromPromise<void, { readonly ports: UpdaterPorts; readonly version: string }>(async () => { throw notProvided('confirmBoot'); }),
+    confirmBoot: fromPromise<void, { readonly ports: UpdaterPorts; readonly version: string }>(async () => {
+      throw notProvided('confirmBoot');
+    }),
     /** One log line and optionally one `agent_update_*` obs event. Never rejects. */
-    report: fromPromise<void, { readonly ports: UpdaterPorts; readonly report: UpdaterReport }>(async () => { throw notProvided('report'); }),
+    report: fromPromise<void, { readonly ports: UpdaterPorts; readonly report: UpdaterReport }>(async () => {
+      throw notProvided('report');
+    }),
   },
   actions: {
     applyInstall: assign(({ context }, install: InstallState) => ({
@@ -162,11 +204,16 @@ export const updaterMachine = setup({
       },
     })),
     applyLoadError: assign(({ context }, error: unknown) => ({
-      status: { ...context.status, self_update: 'disabled' as const, disabled_reason: `cannot read the updater state: ${errorText(error)}` },
+      status: {
+        ...context.status,
+        self_update: 'disabled' as const,
+        disabled_reason: `cannot read the updater state: ${errorText(error)}`,
+      },
     })),
     rememberTarget: assign(({ context, event }) => {
       if (event.type !== 'target.changed') return {};
-      if (event.target === context.target) return { jitterMs: event.jitterMs, status: { ...context.status, jitter_max_ms: event.jitterMs } };
+      if (event.target === context.target)
+        return { jitterMs: event.jitterMs, status: { ...context.status, jitter_max_ms: event.jitterMs } };
       return freshTarget(context, event.target, event.jitterMs);
     }),
     drawJitter: assign(({ context }) => {
@@ -186,11 +233,16 @@ export const updaterMachine = setup({
     }),
     clearWait: assign(({ context }) => ({ status: { ...context.status, wait_ms: null } })),
     recordProgress: assign(({ context, event }) =>
-      event.type === 'download.progressed' ? { status: { ...context.status, bytes_done: event.bytes, bytes_total: event.total } } : {}),
+      event.type === 'download.progressed' ? { status: { ...context.status, bytes_done: event.bytes, bytes_total: event.total } } : {},
+    ),
     recordDownloaded: assign(({ context, event }) =>
-      event.type === 'download.finished' ? { storeAttempt: 0, digest: event.digest, status: { ...context.status, bytes_done: event.bytes, bytes_total: event.bytes } } : {}),
+      event.type === 'download.finished'
+        ? { storeAttempt: 0, digest: event.digest, status: { ...context.status, bytes_done: event.bytes, bytes_total: event.bytes } }
+        : {},
+    ),
     recordStoreMissing: assign(({ context, event }) =>
-      event.type === 'download.failed' ? { status: { ...context.status, last_error: event.reason } } : {}),
+      event.type === 'download.failed' ? { status: { ...context.status, last_error: event.reason } } : {},
+    ),
     recordFailure: assign(({ context }, params: { stage: Stage; reason: string; verification: boolean }) => ({
       failureAttempt: context.failureAttempt + 1,
       verifyFailures: context.verifyFailures + (params.verification ? 1 : 0),
@@ -203,9 +255,12 @@ export const updaterMachine = setup({
       },
     })),
     recordBusy: assign(({ context, event }) =>
-      event.type === 'commands.counted' ? { status: { ...context.status, running_commands: event.running } } : {}),
+      event.type === 'commands.counted' ? { status: { ...context.status, running_commands: event.running } } : {},
+    ),
     recordIdle: assign(({ context }) => ({ status: { ...context.status, running_commands: 0 } })),
-    recordParked: assign(({ context }, params: { reason: string }) => ({ status: { ...context.status, parked_reason: params.reason, wait_ms: null } })),
+    recordParked: assign(({ context }, params: { reason: string }) => ({
+      status: { ...context.status, parked_reason: params.reason, wait_ms: null },
+    })),
     recordBootConfirmed: assign(({ context }) => ({ bootConfirmed: true, status: { ...context.status, boot: 'confirmed' as const } })),
     /** Every report is its own short-lived effect actor: no I/O in the machine, and nothing waits for it. */
     say: enqueueActions(({ context, enqueue }, params: UpdaterReport) => {
@@ -228,7 +283,10 @@ export const updaterMachine = setup({
         level: 'warn',
         msg: `self-update to ${context.target ?? '?'} failed: ${context.lastFailure}`,
         fields: { target: context.target, failures: context.status.failures, verification_failures: context.verifyFailures },
-        obs: { kind: 'agent_update_failed', payload: { from: context.runningVersion, to: context.target, error: context.lastFailure, failures: context.status.failures } },
+        obs: {
+          kind: 'agent_update_failed',
+          payload: { from: context.runningVersion, to: context.target, error: context.lastFailure, failures: context.status.failures },
+        },
       };
       enqueue.spawnChild('report', { input: { ports: context.ports, report } });
     }),
@@ -307,7 +365,8 @@ export const updaterMachine = setup({
           initial: 'unconfirmed',
           states: {
             unconfirmed: {
-              description: 'This boot counts in boot_sentinel.json until the tree has been up for 30 s; a broker outage does not hold it back.',
+              description:
+                'This boot counts in boot_sentinel.json until the tree has been up for 30 s; a broker outage does not hold it back.',
               after: { bootConfirm: 'confirming' },
             },
             confirming: {
@@ -321,7 +380,11 @@ export const updaterMachine = setup({
                   target: 'confirmed',
                   actions: {
                     type: 'say',
-                    params: ({ event }) => ({ level: 'error', msg: 'could not confirm this boot (boot_sentinel.json / last_good/); a later rollback may not be possible', fields: { err: errorText(event.error) } }),
+                    params: ({ event }) => ({
+                      level: 'error',
+                      msg: 'could not confirm this boot (boot_sentinel.json / last_good/); a later rollback may not be possible',
+                      fields: { err: errorText(event.error) },
+                    }),
                   },
                 },
               },
@@ -335,14 +398,12 @@ export const updaterMachine = setup({
         update: {
           initial: 'loading',
           on: {
-            'target.changed': [
-              { guard: 'isNewTarget', target: '.evaluating', actions: 'rememberTarget' },
-              { actions: 'rememberTarget' },
-            ],
+            'target.changed': [{ guard: 'isNewTarget', target: '.evaluating', actions: 'rememberTarget' }, { actions: 'rememberTarget' }],
           },
           states: {
             loading: {
-              description: 'Reading quarantine.json and last_swap.json, and whether this process is a single executable that can replace itself.',
+              description:
+                'Reading quarantine.json and last_swap.json, and whether this process is a single executable that can replace itself.',
               tags: ['busy'],
               on: { 'target.changed': { actions: 'rememberTarget' } },
               invoke: {
@@ -350,23 +411,36 @@ export const updaterMachine = setup({
                 src: 'loadInstall',
                 input: ({ context }) => ({ ports: context.ports, runningVersion: context.runningVersion }),
                 onDone: [
-                  { guard: { type: 'supported', params: ({ event }) => event.output }, target: 'evaluating', actions: { type: 'applyInstall', params: ({ event }) => event.output } },
+                  {
+                    guard: { type: 'supported', params: ({ event }) => event.output },
+                    target: 'evaluating',
+                    actions: { type: 'applyInstall', params: ({ event }) => event.output },
+                  },
                   { target: 'disabled', actions: { type: 'applyInstall', params: ({ event }) => event.output } },
                 ],
-                onError: { target: 'disabled', actions: { type: 'applyLoadError', params: ({ event }: { event: { error: unknown } }) => event.error } },
+                onError: {
+                  target: 'disabled',
+                  actions: { type: 'applyLoadError', params: ({ event }: { event: { error: unknown } }) => event.error },
+                },
               },
             },
             disabled: {
-              description: 'Self-update cannot work in this process (not a single executable, or an unsupported platform); targets are only recorded.',
+              description:
+                'Self-update cannot work in this process (not a single executable, or an unsupported platform); targets are only recorded.',
               tags: ['healthy'],
               entry: {
                 type: 'say',
-                params: ({ context }) => ({ level: 'info', msg: `self-update is off: ${context.status.disabled_reason ?? 'unknown reason'}`, fields: {} }),
+                params: ({ context }) => ({
+                  level: 'info',
+                  msg: `self-update is off: ${context.status.disabled_reason ?? 'unknown reason'}`,
+                  fields: {},
+                }),
               },
               on: { 'target.changed': { actions: 'rememberTarget' } },
             },
             evaluating: {
-              description: '§10 step 1: no target, the running version, quarantined or invalid → no update; a swap loop → parked; else jitter.',
+              description:
+                '§10 step 1: no target, the running version, quarantined or invalid → no update; a swap loop → parked; else jitter.',
               always: [
                 { guard: { type: 'decisionIs', params: { kind: 'none' } }, target: 'idle' },
                 { guard: { type: 'decisionIs', params: { kind: 'current' } }, target: 'idle' },
@@ -385,14 +459,19 @@ export const updaterMachine = setup({
                 {
                   guard: { type: 'decisionIs', params: { kind: 'invalid' } },
                   target: 'parked',
-                  actions: { type: 'recordParked', params: { reason: 'target_version is not a valid version label ([0-9A-Za-z._+-], at most 64 characters)' } },
+                  actions: {
+                    type: 'recordParked',
+                    params: { reason: 'target_version is not a valid version label ([0-9A-Za-z._+-], at most 64 characters)' },
+                  },
                 },
                 {
                   guard: { type: 'decisionIs', params: { kind: 'loop' } },
                   target: 'parked',
                   actions: {
                     type: 'recordParked',
-                    params: ({ context }) => ({ reason: `swap loop: the last swap to ${context.target} left version ${context.runningVersion} running (last_swap.json); the release under that key is mislabelled` }),
+                    params: ({ context }) => ({
+                      reason: `swap loop: the last swap to ${context.target} left version ${context.runningVersion} running (last_swap.json); the release under that key is mislabelled`,
+                    }),
                   },
                 },
                 { target: 'jitter', actions: 'drawJitter' },
@@ -410,13 +489,20 @@ export const updaterMachine = setup({
               exit: 'clearWait',
             },
             downloading: {
-              description: '§10 step 3: streaming the platform key from agent_releases to staging/<exe-stem>.<V>.staged (fsync; refused below 3× the size free).',
+              description:
+                '§10 step 3: streaming the platform key from agent_releases to staging/<exe-stem>.<V>.staged (fsync; refused below 3× the size free).',
               tags: ['busy'],
               invoke: {
                 id: 'downloadRelease',
                 src: 'downloadRelease',
                 input: ({ context }) => ({ ports: context.ports, target: context.target ?? '', runningVersion: context.runningVersion }),
-                onError: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => ({ stage: 'download' as const, reason: errorText(event.error), verification: false }) } },
+                onError: {
+                  target: 'failed',
+                  actions: {
+                    type: 'recordFailure',
+                    params: ({ event }) => ({ stage: 'download' as const, reason: errorText(event.error), verification: false }),
+                  },
+                },
               },
               on: {
                 'download.progressed': { actions: 'recordProgress' },
@@ -426,17 +512,32 @@ export const updaterMachine = setup({
                   {
                     guard: 'digestMismatch',
                     target: 'failed',
-                    actions: { type: 'recordFailure', params: ({ event }) => ({ stage: 'verify' as const, reason: event.type === 'download.failed' ? event.reason : '', verification: true }) },
+                    actions: {
+                      type: 'recordFailure',
+                      params: ({ event }) => ({
+                        stage: 'verify' as const,
+                        reason: event.type === 'download.failed' ? event.reason : '',
+                        verification: true,
+                      }),
+                    },
                   },
                   {
                     target: 'failed',
-                    actions: { type: 'recordFailure', params: ({ event }) => ({ stage: 'download' as const, reason: event.type === 'download.failed' ? event.reason : '', verification: false }) },
+                    actions: {
+                      type: 'recordFailure',
+                      params: ({ event }) => ({
+                        stage: 'download' as const,
+                        reason: event.type === 'download.failed' ? event.reason : '',
+                        verification: false,
+                      }),
+                    },
                   },
                 ],
               },
             },
             awaitingStore: {
-              description: 'Store agent_releases or the release object is absent, or the broker is away: retry 1 s doubling to 300 s (±25 %), at once on reconnect (§4).',
+              description:
+                'Store agent_releases or the release object is absent, or the broker is away: retry 1 s doubling to 300 s (±25 %), at once on reconnect (§4).',
               tags: ['degraded'],
               entry: 'drawStoreWait',
               exit: 'clearWait',
@@ -444,12 +545,18 @@ export const updaterMachine = setup({
               on: { 'broker.connected': 'downloading' },
             },
             verifying: {
-              description: 'SHA-256 of the staged bytes equals the object digest (compared as bytes), and the staged file prints `kanade-agent <V>` for --version within 10 s.',
+              description:
+                'SHA-256 of the staged bytes equals the object digest (compared as bytes), and the staged file prints `kanade-agent <V>` for --version within 10 s.',
               tags: ['busy'],
               invoke: {
                 id: 'verifyRelease',
                 src: 'verifyRelease',
-                input: ({ context }) => ({ ports: context.ports, target: context.target ?? '', runningVersion: context.runningVersion, digest: context.digest ?? '' }),
+                input: ({ context }) => ({
+                  ports: context.ports,
+                  target: context.target ?? '',
+                  runningVersion: context.runningVersion,
+                  digest: context.digest ?? '',
+                }),
                 onDone: [
                   {
                     guard: { type: 'stepOk', params: ({ event }) => event.output },
@@ -460,22 +567,49 @@ export const updaterMachine = setup({
                         level: 'info',
                         msg: `release ${context.target} verified (digest and --version)`,
                         fields: { target: context.target },
-                        obs: { kind: 'agent_update_verified', payload: { from: context.runningVersion, to: context.target, bytes: context.status.bytes_done } },
+                        obs: {
+                          kind: 'agent_update_verified',
+                          payload: { from: context.runningVersion, to: context.target, bytes: context.status.bytes_done },
+                        },
                       }),
                     },
                   },
                   {
                     target: 'failed',
-                    actions: { type: 'recordFailure', params: ({ event }) => ({ stage: 'verify' as const, reason: event.output.ok ? '' : event.output.reason, verification: true }) },
+                    actions: {
+                      type: 'recordFailure',
+                      params: ({ event }) => ({
+                        stage: 'verify' as const,
+                        reason: event.output.ok ? '' : event.output.reason,
+                        verification: true,
+                      }),
+                    },
                   },
                 ],
-                onError: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => ({ stage: 'verify' as const, reason: errorText(event.error), verification: true }) } },
+                onError: {
+                  target: 'failed',
+                  actions: {
+                    type: 'recordFailure',
+                    params: ({ event }) => ({ stage: 'verify' as const, reason: errorText(event.error), verification: true }),
+                  },
+                },
               },
             },
             failed: {
-              description: 'A download, verification or swap failed: report it (once per distinct reason), then back off or, after three failed verifications of this target, park.',
+              description:
+                'A download, verification or swap failed: report it (once per distinct reason), then back off or, after three failed verifications of this target, park.',
               always: [
-                { guard: 'tooManyVerifyFailures', target: 'parked', actions: ['reportFailure', { type: 'recordParked', params: ({ context }) => ({ reason: `${MAX_VERIFY_FAILURES} failed verifications of ${context.target}` }) }] },
+                {
+                  guard: 'tooManyVerifyFailures',
+                  target: 'parked',
+                  actions: [
+                    'reportFailure',
+                    {
+                      type: 'recordParked',
+                      params: ({ context }) => ({ reason: `${MAX_VERIFY_FAILURES} failed verifications of ${context.target}` }),
+                    },
+                  ],
+                },
                 { target: 'backoff', actions: 'reportFailure' },
               ],
             },
@@ -487,7 +621,8 @@ export const updaterMachine = setup({
               after: { wait: 'downloading' },
             },
             awaitingIdle: {
-              description: 'Verified: waiting until no command runs (at most 10 min, then swapping anyway) and this boot is confirmed, so a rollback has a last-good copy.',
+              description:
+                'Verified: waiting until no command runs (at most 10 min, then swapping anyway) and this boot is confirmed, so a rollback has a last-good copy.',
               tags: ['busy'],
               invoke: { id: 'waitForIdle', src: 'waitForIdle', input: { pollMs: IDLE_POLL_MS } },
               on: {
@@ -510,7 +645,8 @@ export const updaterMachine = setup({
               },
             },
             swapping: {
-              description: '§10 step 4: <exe>.new, <exe> kept as <exe>.old, .new renamed over <exe>, last_swap.json; any failure undoes the renames.',
+              description:
+                '§10 step 4: <exe>.new, <exe> kept as <exe>.old, .new renamed over <exe>, last_swap.json; any failure undoes the renames.',
               tags: ['busy'],
               // The swap finishes (or undoes itself) before a new target counts; the next version evaluates it.
               on: { 'target.changed': { actions: 'rememberTarget' } },
@@ -534,10 +670,23 @@ export const updaterMachine = setup({
                   },
                   {
                     target: 'failed',
-                    actions: { type: 'recordFailure', params: ({ event }) => ({ stage: 'swap' as const, reason: event.output.ok ? '' : event.output.reason, verification: false }) },
+                    actions: {
+                      type: 'recordFailure',
+                      params: ({ event }) => ({
+                        stage: 'swap' as const,
+                        reason: event.output.ok ? '' : event.output.reason,
+                        verification: false,
+                      }),
+                    },
                   },
                 ],
-                onError: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => ({ stage: 'swap' as const, reason: errorText(event.error), verification: false }) } },
+                onError: {
+                  target: 'failed',
+                  actions: {
+                    type: 'recordFailure',
+                    params: ({ event }) => ({ stage: 'swap' as const, reason: errorText(event.error), verification: false }),
+                  },
+                },
               },
             },
             exiting: {
@@ -547,7 +696,8 @@ export const updaterMachine = setup({
               on: { 'target.changed': { actions: 'rememberTarget' } },
             },
             parked: {
-              description: 'Stopped trying this target (swap loop, invalid label, or three failed verifications) until target_version changes.',
+              description:
+                'Stopped trying this target (swap loop, invalid label, or three failed verifications) until target_version changes.',
               tags: ['degraded'],
               entry: {
                 type: 'say',
@@ -555,7 +705,10 @@ export const updaterMachine = setup({
                   level: 'error',
                   msg: `self-update parked: ${context.status.parked_reason ?? 'unknown reason'}; waiting for target_version to change`,
                   fields: { target: context.target },
-                  obs: { kind: 'agent_update_parked', payload: { target: context.target, running: context.runningVersion, reason: context.status.parked_reason } },
+                  obs: {
+                    kind: 'agent_update_parked',
+                    payload: { target: context.target, running: context.runningVersion, reason: context.status.parked_reason },
+                  },
                 }),
               },
             },

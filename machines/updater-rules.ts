@@ -8,7 +8,12 @@
  * jitterDelayMs(600_000, value); // 0..600000 inclusive
  */
 import {
-  RESOURCE_RETRY_BASE_MS, RESOURCE_RETRY_CAP_MS, RESOURCE_RETRY_JITTER, isReleaseVersion, timerDelayMs, type LastSwap,
+  RESOURCE_RETRY_BASE_MS,
+  RESOURCE_RETRY_CAP_MS,
+  RESOURCE_RETRY_JITTER,
+  isReleaseVersion,
+  timerDelayMs,
+  type LastSwap,
 } from '../contract/index.js';
 
 /** A boot is confirmed healthy after this long with the tree up (§10 step 6; a broker outage does not count). */

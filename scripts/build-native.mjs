@@ -11,35 +11,35 @@
  * Rebuilds only when the source is newer than the output. Exits 1 with an install hint when the
  * compiler is missing (as root on Debian/Ubuntu it installs the package first).
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const SRC_DIR = join(ROOT, "native");
-const OUT_DIR = join(ROOT, "build", "native");
-const CC = process.env.KANADE_MINGW_GCC || "x86_64-w64-mingw32-gcc";
-const PACKAGE = "gcc-mingw-w64-x86-64";
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SRC_DIR = join(ROOT, 'native');
+const OUT_DIR = join(ROOT, 'build', 'native');
+const CC = process.env.KANADE_MINGW_GCC || 'x86_64-w64-mingw32-gcc';
+const PACKAGE = 'gcc-mingw-w64-x86-64';
 /** Warnings are errors; -municode gives wmain/wWinMain; static libgcc so the exe needs only system DLLs. */
-const CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-municode", "-static", "-static-libgcc", "-s"];
+const CFLAGS = ['-O2', '-Wall', '-Wextra', '-Werror', '-municode', '-static', '-static-libgcc', '-s'];
 /** Per-program link libraries beyond the MinGW defaults (kernel32, advapi32 are in by default). */
-const LIBS = { "kanade-service-host": ["-ladvapi32"], "kanade-job": [] };
+const LIBS = { 'kanade-service-host': ['-ladvapi32'], 'kanade-job': [] };
 
 function haveCompiler() {
-  return spawnSync(CC, ["--version"], { stdio: "ignore" }).status === 0;
+  return spawnSync(CC, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 function ensureCompiler() {
   if (haveCompiler()) return;
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  if (isRoot && existsSync("/etc/debian_version") && !process.env.KANADE_MINGW_GCC) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && existsSync('/etc/debian_version') && !process.env.KANADE_MINGW_GCC) {
     console.error(`build-native: installing ${PACKAGE}`);
-    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    const first = spawnSync("apt-get", ["install", "-y", "-qq", PACKAGE], { stdio: "inherit", env });
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const first = spawnSync('apt-get', ['install', '-y', '-qq', PACKAGE], { stdio: 'inherit', env });
     if (first.status !== 0) {
-      spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-      spawnSync("apt-get", ["install", "-y", "-qq", PACKAGE], { stdio: "inherit", env });
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+      spawnSync('apt-get', ['install', '-y', '-qq', PACKAGE], { stdio: 'inherit', env });
     }
     if (haveCompiler()) return;
   }
@@ -49,11 +49,11 @@ function ensureCompiler() {
 
 const wanted = process.argv.slice(2);
 const sources = readdirSync(SRC_DIR)
-  .filter((f) => f.endsWith(".c"))
-  .map((f) => basename(f, ".c"))
+  .filter((f) => f.endsWith('.c'))
+  .map((f) => basename(f, '.c'))
   .filter((name) => wanted.length === 0 || wanted.includes(name));
 if (wanted.length > 0 && sources.length !== wanted.length) {
-  console.error(`build-native: no such source among native/*.c: ${wanted.filter((w) => !sources.includes(w)).join(", ")}`);
+  console.error(`build-native: no such source among native/*.c: ${wanted.filter((w) => !sources.includes(w)).join(', ')}`);
   process.exit(1);
 }
 
@@ -67,10 +67,10 @@ for (const name of sources) {
     ensureCompiler();
     checked = true;
   }
-  const args = [...CFLAGS, "-o", out, src, ...(LIBS[name] ?? [])];
-  const r = spawnSync(CC, args, { stdio: "inherit" });
+  const args = [...CFLAGS, '-o', out, src, ...(LIBS[name] ?? [])];
+  const r = spawnSync(CC, args, { stdio: 'inherit' });
   if (r.status !== 0) {
-    console.error(`build-native: ${CC} ${args.join(" ")} failed (${r.status ?? r.signal})`);
+    console.error(`build-native: ${CC} ${args.join(' ')} failed (${r.status ?? r.signal})`);
     process.exit(1);
   }
   console.error(`build-native: built ${out}`);

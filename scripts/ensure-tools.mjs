@@ -13,10 +13,10 @@
  *
  * To add a tool, add one row to TOOLS.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { pathToFileURL } from "node:url";
-import { EXTRA_DIRS, locate } from "../devtools/tool-locator.mjs";
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { EXTRA_DIRS, locate } from '../devtools/tool-locator.mjs';
 
 // The discovery itself is shared with the dev broker (devtools/tool-locator.mjs).
 export { EXTRA_DIRS, locate };
@@ -26,33 +26,42 @@ export { EXTRA_DIRS, locate };
  * `why` (which tests or command need it), optional `env` (an override holding the binary's path).
  */
 export const TOOLS = [
-  { bin: "nats-server", pkg: "nats-server", why: "every broker test and `dev`", env: "KANADE_NATS_SERVER" },
-  { bin: "chromium", pkg: "chromium", why: "spec/inspector/browser.spec.ts", env: "KANADE_CHROMIUM" },
-  { bin: "wine", pkg: "wine", why: "spec/windows/ (the agent under Wine, docs/windows.md), the Windows service under Wine (spec/service/), spec/release/windows-exe.spec.ts" },
-  { bin: "x86_64-w64-mingw32-gcc", pkg: "gcc-mingw-w64-x86-64", why: "scripts/build-native.mjs (native/*.c), spec/windows/fixtures/*.c", env: "KANADE_MINGW_GCC" },
-  { bin: "systemd-analyze", pkg: "systemd", why: "spec/service/ (systemd-analyze verify of the generated unit)" },
-  { bin: "plistutil", pkg: "libplist-utils", why: "spec/service/ (the generated launchd plist parses)" },
+  { bin: 'nats-server', pkg: 'nats-server', why: 'every broker test and `dev`', env: 'KANADE_NATS_SERVER' },
+  { bin: 'chromium', pkg: 'chromium', why: 'spec/inspector/browser.spec.ts', env: 'KANADE_CHROMIUM' },
+  {
+    bin: 'wine',
+    pkg: 'wine',
+    why: 'spec/windows/ (the agent under Wine, docs/windows.md), the Windows service under Wine (spec/service/), spec/release/windows-exe.spec.ts',
+  },
+  {
+    bin: 'x86_64-w64-mingw32-gcc',
+    pkg: 'gcc-mingw-w64-x86-64',
+    why: 'scripts/build-native.mjs (native/*.c), spec/windows/fixtures/*.c',
+    env: 'KANADE_MINGW_GCC',
+  },
+  { bin: 'systemd-analyze', pkg: 'systemd', why: 'spec/service/ (systemd-analyze verify of the generated unit)' },
+  { bin: 'plistutil', pkg: 'libplist-utils', why: 'spec/service/ (the generated launchd plist parses)' },
 ];
 
-const PREFIX = "ensure-tools:";
+const PREFIX = 'ensure-tools:';
 
 /** The lines telling a person how to get the missing rows. */
 export function installHint(missing) {
-  const pkgs = [...new Set(missing.map((row) => row.pkg))].join(" ");
-  const lines = [`${PREFIX} missing ${missing.map((row) => `${row.bin} (for ${row.why})`).join(", ")}`];
+  const pkgs = [...new Set(missing.map((row) => row.pkg))].join(' ');
+  const lines = [`${PREFIX} missing ${missing.map((row) => `${row.bin} (for ${row.why})`).join(', ')}`];
   lines.push(`  Debian/Ubuntu: sudo apt-get install -y ${pkgs}`);
   for (const row of missing.filter((r) => r.env)) {
     lines.push(`  or set ${row.env}=/path/to/${row.bin}`);
   }
-  return lines.join("\n");
+  return lines.join('\n');
 }
 
 /** Runs a command with inherited stdio; exits with its status when it fails. */
 function run(cmd, args) {
-  console.error(`${PREFIX} ${cmd} ${args.join(" ")}`);
+  console.error(`${PREFIX} ${cmd} ${args.join(' ')}`);
   const r = spawnSync(cmd, args, {
-    stdio: "inherit",
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
   if (r.error || r.status !== 0) {
     console.error(`${PREFIX} ${cmd} failed: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}`);
@@ -64,7 +73,7 @@ function run(cmd, args) {
 export function ensure(names) {
   const unknown = names.filter((name) => !TOOLS.some((row) => row.bin === name));
   if (unknown.length > 0) {
-    console.error(`${PREFIX} unknown tool ${unknown.join(", ")}; known: ${TOOLS.map((r) => r.bin).join(", ")}`);
+    console.error(`${PREFIX} unknown tool ${unknown.join(', ')}; known: ${TOOLS.map((r) => r.bin).join(', ')}`);
     return 2;
   }
   const rows = names.length === 0 ? TOOLS : TOOLS.filter((row) => names.includes(row.bin));
@@ -81,13 +90,13 @@ export function ensure(names) {
   const missing = located.filter(({ where }) => !where.path).map(({ row }) => row);
   if (missing.length === 0) return 0;
 
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  if (!isRoot || !existsSync("/etc/debian_version")) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !existsSync('/etc/debian_version')) {
     console.error(installHint(missing));
     return 1;
   }
-  run("apt-get", ["update", "-qq"]);
-  run("apt-get", ["install", "-y", "-qq", ...new Set(missing.map((row) => row.pkg))]);
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', ...new Set(missing.map((row) => row.pkg))]);
   const still = missing.filter((row) => !locate(row).path);
   if (still.length > 0) {
     console.error(`${PREFIX} apt-get succeeded but these are still missing:`);
@@ -98,6 +107,6 @@ export function ensure(names) {
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.exit(ensure(process.argv.slice(2)));
 }

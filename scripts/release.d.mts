@@ -40,16 +40,22 @@ export interface BuildReleaseOptions {
 
 export const ROOT: string;
 export const NATIVE_ASSET_DIR: string;
-export const TARGETS: Record<TargetName, {
-  nodePackage: string;
-  binaryInPackage: string;
-  platform: NodeJS.Platform;
-  arch: string;
-  key(version: string): string;
-  file(version: string): string;
-}>;
+export const TARGETS: Record<
+  TargetName,
+  {
+    nodePackage: string;
+    binaryInPackage: string;
+    platform: NodeJS.Platform;
+    arch: string;
+    key(version: string): string;
+    file(version: string): string;
+  }
+>;
 export function buildRelease(opts?: BuildReleaseOptions): Promise<ReleaseManifest>;
-export function bundle(opts: { buildInfo: { version: string; commit: string; built_at: string }; outFile: string }): Promise<{ file: string; metafile: import('esbuild').Metafile }>;
+export function bundle(opts: {
+  buildInfo: { version: string; commit: string; built_at: string };
+  outFile: string;
+}): Promise<{ file: string; metafile: import('esbuild').Metafile }>;
 export function nativeAssets(target: TargetName, dir?: string): Promise<Record<string, string>>;
 export function stripPeSignature(image: Buffer): Buffer;
 export function nodeBinary(target: TargetName, opts?: { nodeVersion?: string; log?: (line: string) => void }): Promise<string>;

@@ -99,7 +99,8 @@ export function hostTarget() {
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
   if (r.error) throw new Error(`${cmd} failed: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').trim()}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').trim()}`);
   return r.stdout;
 }
 
@@ -115,7 +116,9 @@ export async function nodeBinary(target, { nodeVersion = process.versions.node, 
   const spec = TARGETS[target];
   const integrity = NODE_PACKAGE_INTEGRITY[nodeVersion]?.[spec.nodePackage];
   if (!integrity) {
-    throw new Error(`no pinned integrity for ${spec.nodePackage}@${nodeVersion}: add it to NODE_PACKAGE_INTEGRITY in scripts/release.mjs (npm view ${spec.nodePackage}@${nodeVersion} dist.integrity)`);
+    throw new Error(
+      `no pinned integrity for ${spec.nodePackage}@${nodeVersion}: add it to NODE_PACKAGE_INTEGRITY in scripts/release.mjs (npm view ${spec.nodePackage}@${nodeVersion} dist.integrity)`,
+    );
   }
   const dir = join(nodeCacheDir(), `${spec.nodePackage}-${nodeVersion}`);
   const binary = join(dir, spec.binaryInPackage.split('/').pop());
@@ -125,10 +128,18 @@ export async function nodeBinary(target, { nodeVersion = process.versions.node, 
   const work = await mkdtemp(join(dirname(dir), `.${spec.nodePackage}-`));
   try {
     log(`fetching ${spec.nodePackage}@${nodeVersion} with npm pack`);
-    const packed = JSON.parse(run('npm', ['pack', `${spec.nodePackage}@${nodeVersion}`, '--json', '--pack-destination', work], { cwd: work, maxBuffer: 64 * 1024 * 1024 }));
+    const packed = JSON.parse(
+      run('npm', ['pack', `${spec.nodePackage}@${nodeVersion}`, '--json', '--pack-destination', work], {
+        cwd: work,
+        maxBuffer: 64 * 1024 * 1024,
+      }),
+    );
     const tgz = join(work, packed[0].filename);
-    const actual = `sha512-${createHash('sha512').update(await readFile(tgz)).digest('base64')}`;
-    if (actual !== integrity) throw new Error(`${spec.nodePackage}@${nodeVersion}: integrity ${actual} differs from the pinned ${integrity}`);
+    const actual = `sha512-${createHash('sha512')
+      .update(await readFile(tgz))
+      .digest('base64')}`;
+    if (actual !== integrity)
+      throw new Error(`${spec.nodePackage}@${nodeVersion}: integrity ${actual} differs from the pinned ${integrity}`);
     run('tar', ['xzf', tgz, '-C', work, spec.binaryInPackage]);
     const staged = join(work, 'out');
     await mkdir(staged);
@@ -153,7 +164,8 @@ function buildNativeHelpers(log) {
   if (!existsSync(script) || !existsSync(sourceDir)) return;
   log('building native/*.c for win-x64 (scripts/build-native.mjs)');
   const r = spawnSync(process.execPath, [script], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`scripts/build-native.mjs exited with ${r.status ?? r.signal}: the Windows executable would lack its helpers`);
+  if (r.status !== 0)
+    throw new Error(`scripts/build-native.mjs exited with ${r.status ?? r.signal}: the Windows executable would lack its helpers`);
 }
 
 function gitCommit() {
@@ -182,7 +194,7 @@ export async function bundle({ buildInfo, outFile }) {
       contents: [
         "import { main } from './bin/cli.ts';",
         'main(process.argv).catch((error) => {',
-        "  process.stderr.write(`kanade-agent: ${error && error.stack ? error.stack : String(error)}\\n`);",
+        '  process.stderr.write(`kanade-agent: ${error && error.stack ? error.stack : String(error)}\\n`);',
         '  process.exit(1);',
         '});',
       ].join('\n'),
@@ -245,14 +257,21 @@ async function seaBlob({ bundleFile, blobFile, codeCache, assets }) {
   const configFile = `${blobFile}.json`;
   const indexFile = `${blobFile}.assets.json`;
   await writeFile(indexFile, JSON.stringify(Object.keys(assets)));
-  await writeFile(configFile, JSON.stringify({
-    main: bundleFile,
-    output: blobFile,
-    disableExperimentalSEAWarning: true,
-    useSnapshot: false,
-    useCodeCache: codeCache,
-    assets: { ...assets, [ASSET_INDEX]: indexFile },
-  }, null, 2));
+  await writeFile(
+    configFile,
+    JSON.stringify(
+      {
+        main: bundleFile,
+        output: blobFile,
+        disableExperimentalSEAWarning: true,
+        useSnapshot: false,
+        useCodeCache: codeCache,
+        assets: { ...assets, [ASSET_INDEX]: indexFile },
+      },
+      null,
+      2,
+    ),
+  );
   run(process.execPath, ['--experimental-sea-config', configFile]);
   return blobFile;
 }
@@ -275,7 +294,8 @@ export function stripPeSignature(image) {
   if (offset === 0 || size === 0) return image;
   // The certificate table is the last thing in the file (8-byte aligned): anything else is not a
   // layout we know how to cut.
-  if (offset + size > image.length || image.length - (offset + size) >= 8) throw new Error('PE certificate table is not at the end of the file');
+  if (offset + size > image.length || image.length - (offset + size) >= 8)
+    throw new Error('PE certificate table is not at the end of the file');
   image.writeUInt32LE(0, securityEntry);
   image.writeUInt32LE(0, securityEntry + 4);
   image.writeUInt32LE(0, optional + 64);
@@ -319,7 +339,8 @@ export async function buildRelease({
 } = {}) {
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
   version ??= pkg.version;
-  if (!VERSION_RE.test(version)) throw new Error(`version ${JSON.stringify(version)} is not semver (it becomes a file name and an agent_releases key)`);
+  if (!VERSION_RE.test(version))
+    throw new Error(`version ${JSON.stringify(version)} is not semver (it becomes a file name and an agent_releases key)`);
   for (const target of targets) {
     if (!TARGETS[target]) throw new Error(`unknown target ${JSON.stringify(target)} (known: ${Object.keys(TARGETS).join(', ')})`);
   }
@@ -327,7 +348,9 @@ export async function buildRelease({
   const buildInfo = {
     version,
     commit: gitCommit(),
-    built_at: process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() : new Date().toISOString(),
+    built_at: process.env.SOURCE_DATE_EPOCH
+      ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
+      : new Date().toISOString(),
   };
 
   const work = await mkdtemp(join(tmpdir(), 'kanade-release-'));
@@ -386,7 +409,11 @@ function parseArgs(argv) {
       return v;
     };
     if (arg === '--version') opts.version = value();
-    else if (arg === '--targets') opts.targets = value().split(',').map((t) => t.trim()).filter(Boolean);
+    else if (arg === '--targets')
+      opts.targets = value()
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
     else if (arg === '--out') opts.outDir = value();
     else if (arg === '--no-code-cache') opts.codeCache = false;
     else if (arg === '--no-native') opts.nativeHelpers = false;
@@ -396,7 +423,8 @@ function parseArgs(argv) {
   return opts;
 }
 
-const USAGE = 'usage: npm run release [-- --version V] [--targets linux-x64,linux-arm64,win-x64] [--out DIR] [--no-code-cache] [--no-native]';
+const USAGE =
+  'usage: npm run release [-- --version V] [--targets linux-x64,linux-arm64,win-x64] [--out DIR] [--no-code-cache] [--no-native]';
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {

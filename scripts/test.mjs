@@ -21,5 +21,8 @@ if (env[ENV] === undefined && hostTarget() === 'linux-x64') {
 } else {
   process.stderr.write(`test: process tests run against ${env[ENV] ? env[ENV] : 'dist/bin/kanade-agent.js'}\n`);
 }
-const vitest = spawn(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...process.argv.slice(2)], { env, stdio: 'inherit' });
+const vitest = spawn(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...process.argv.slice(2)], {
+  env,
+  stdio: 'inherit',
+});
 vitest.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

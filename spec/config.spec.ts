@@ -4,12 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseDurationMs } from '../actors/config/duration.js';
-import {
-  ConfigError,
-  EX_CONFIG,
-  loadAgentConfig,
-  type LoadAgentConfigOptions,
-} from '../actors/config/load-config.js';
+import { ConfigError, EX_CONFIG, loadAgentConfig, type LoadAgentConfigOptions } from '../actors/config/load-config.js';
 
 const MINIMAL = `
 [agent]
@@ -124,9 +119,10 @@ describe('templates', () => {
   });
 
   it('expands env() with and without a default', async () => {
-    const body = MINIMAL
-      .replace('"PC-01"', '"{{ env(name="PCNAME") }}"')
-      .replace('"nats://broker:4222"', '"{{ env(name="BROKER", default="nats://fallback:4222") }}"');
+    const body = MINIMAL.replace('"PC-01"', '"{{ env(name="PCNAME") }}"').replace(
+      '"nats://broker:4222"',
+      '"{{ env(name="BROKER", default="nats://fallback:4222") }}"',
+    );
     const config = await load(body, { env: { PCNAME: 'lab-3' } });
     expect(config.pcId).toBe('lab-3');
     expect(config.natsUrls).toEqual(['nats://fallback:4222']);
@@ -141,16 +137,14 @@ describe('templates', () => {
     expect(err.exitCode).toBe(78);
   });
 
-  it.each([
-    ['{{ system.user }}'],
-    ['{{ env("X") }}'],
-    ['{{ env(name="X", fallback="y") }}'],
-    ['{{ now() }}'],
-  ])('rejects the unknown template %s and names it', async (template) => {
-    const err = await loadError(MINIMAL.replace('"PC-01"', `'${template}'`));
-    expect(err.message).toContain(template);
-    expect(err.message).toContain(': line 3:');
-  });
+  it.each([['{{ system.user }}'], ['{{ env("X") }}'], ['{{ env(name="X", fallback="y") }}'], ['{{ now() }}']])(
+    'rejects the unknown template %s and names it',
+    async (template) => {
+      const err = await loadError(MINIMAL.replace('"PC-01"', `'${template}'`));
+      expect(err.message).toContain(template);
+      expect(err.message).toContain(': line 3:');
+    },
+  );
 
   it.each([['{% if x %}'], ['{# note #}'], ['{{ system.host']])('rejects other template syntax %s', async (snippet) => {
     const err = await loadError(`${MINIMAL}\n# ${snippet}\n`);
@@ -168,9 +162,7 @@ describe('[agent]', () => {
   it('rejects a nats_url of the wrong type, naming file, key and expectation', async () => {
     const file = path.join(dir, 'agent.toml');
     const err = await loadError(MINIMAL.replace('"nats://broker:4222"', '42'));
-    expect(err.message).toBe(
-      `${file}: [agent] nats_url: expected a nats://, tls://, ws:// or wss:// URL string or array of them, got 42`,
-    );
+    expect(err.message).toBe(`${file}: [agent] nats_url: expected a nats://, tls://, ws:// or wss:// URL string or array of them, got 42`);
     expect(err).toMatchObject({ file, key: '[agent] nats_url', exitCode: 78 });
   });
 
@@ -209,7 +201,12 @@ describe('[agent]', () => {
 describe('type errors', () => {
   const cases: Array<[string, string, string, string]> = [
     ['[agent] id', 'id = "PC-01"', 'id = 5', 'a string'],
-    ['[agent] id', 'id = "PC-01"', 'id = ""', 'a single NATS subject token (not empty; no ".", "*", ">" or whitespace), e.g. id = "pc-1" (this one is empty)'],
+    [
+      '[agent] id',
+      'id = "PC-01"',
+      'id = ""',
+      'a single NATS subject token (not empty; no ".", "*", ">" or whitespace), e.g. id = "pc-1" (this one is empty)',
+    ],
     ['[agent] data_dir', '[log]', 'data_dir = true\n[log]', 'a non-empty path string'],
     ['[agent]', '[agent]', 'agent = 1\n[x]', 'a table'],
     ['[log] path', 'path = "/var/log/kanade/agent.log"', 'path = 3', 'a non-empty path string'],
@@ -263,10 +260,18 @@ describe('environment', () => {
       asked.push(value);
       return value === 'NatsToken' ? 'from-registry' : undefined;
     };
-    const win = await load(MINIMAL, { platform: 'win32', env: { ProgramData: 'C:\\ProgramData', KANADE_NATS_TOKEN: 'from-env' }, readRegistry });
+    const win = await load(MINIMAL, {
+      platform: 'win32',
+      env: { ProgramData: 'C:\\ProgramData', KANADE_NATS_TOKEN: 'from-env' },
+      readRegistry,
+    });
     expect(win.credentials.token).toBe('from-registry');
     expect(asked).toEqual(['RequireSignedCommands', 'NatsToken']);
-    const noValue = await load(MINIMAL, { platform: 'win32', env: { ProgramData: 'C:\\ProgramData', KANADE_NATS_TOKEN: 'from-env' }, readRegistry: async () => undefined });
+    const noValue = await load(MINIMAL, {
+      platform: 'win32',
+      env: { ProgramData: 'C:\\ProgramData', KANADE_NATS_TOKEN: 'from-env' },
+      readRegistry: async () => undefined,
+    });
     expect(noValue.credentials.token).toBe('from-env');
     const linux = await load(MINIMAL, { env: { KANADE_NATS_TOKEN: 'from-env' }, readRegistry });
     expect(linux.credentials.token).toBe('from-env');
@@ -275,8 +280,18 @@ describe('environment', () => {
 
   it('on Windows RequireSignedCommands = 1/true/yes in the registry requests enforcement (§6.2)', async () => {
     const env = { ProgramData: 'C:\\ProgramData' };
-    for (const [value, on] of [['1', true], ['Yes', true], ['true', true], ['0', false], [undefined, false]] as const) {
-      const config = await load(MINIMAL, { platform: 'win32', env, readRegistry: async (v) => (v === 'RequireSignedCommands' ? value : undefined) });
+    for (const [value, on] of [
+      ['1', true],
+      ['Yes', true],
+      ['true', true],
+      ['0', false],
+      [undefined, false],
+    ] as const) {
+      const config = await load(MINIMAL, {
+        platform: 'win32',
+        env,
+        readRegistry: async (v) => (v === 'RequireSignedCommands' ? value : undefined),
+      });
       expect(config.security.requireSignedCommands, String(value)).toBe(on);
     }
   });
@@ -346,8 +361,17 @@ describe('[log] and [inventory] defaults', () => {
   });
 
   it('reads [log] and treats keep_days = 0 as stdout only', async () => {
-    expect((await load(MINIMAL)).log).toEqual({ path: '/var/log/kanade/agent.log', level: 'info', keepDays: 14, maxSizeBytes: 64 * 1024 * 1024 });
-    expect((await load(MINIMAL.replace('level = "info"', 'level = "warn"\nkeep_days = 0'))).log).toEqual({ level: 'warn', keepDays: 0, maxSizeBytes: 64 * 1024 * 1024 });
+    expect((await load(MINIMAL)).log).toEqual({
+      path: '/var/log/kanade/agent.log',
+      level: 'info',
+      keepDays: 14,
+      maxSizeBytes: 64 * 1024 * 1024,
+    });
+    expect((await load(MINIMAL.replace('level = "info"', 'level = "warn"\nkeep_days = 0'))).log).toEqual({
+      level: 'warn',
+      keepDays: 0,
+      maxSizeBytes: 64 * 1024 * 1024,
+    });
   });
 
   it('parses inventory durations', async () => {
@@ -398,6 +422,8 @@ describe('[agent] id is a single subject token (issue #14)', () => {
     expect((await load(`${MINIMAL}max_size = "2MiB"\n`)).log.maxSizeBytes).toBe(2 * 1024 * 1024);
     expect((await load(`${MINIMAL}max_size = 8192\n`)).log.maxSizeBytes).toBe(8192);
     const err = await loadError(`${MINIMAL}max_size = "lots"\n`);
-    expect(err.message).toContain('[log] max_size: expected a size like "64MiB", "500KiB" or "1GiB" (or an integer number of bytes), at least 4KiB, got "lots"');
+    expect(err.message).toContain(
+      '[log] max_size: expected a size like "64MiB", "500KiB" or "1GiB" (or an integer number of bytes), at least 4KiB, got "lots"',
+    );
   });
 });

@@ -61,7 +61,10 @@ describe('renameReplacing', () => {
     expect(calls).toHaveLength(WINDOWS_RENAME_RETRY_MS.length + 1);
   });
 
-  it.each([['linux', 'EPERM'], ['win32', 'ENOSPC']] as const)('on %s a %s rejects at once', async (platform, code) => {
+  it.each([
+    ['linux', 'EPERM'],
+    ['win32', 'ENOSPC'],
+  ] as const)('on %s a %s rejects at once', async (platform, code) => {
     const { calls, fn } = failing(code, 1);
     await expect(renameReplacing('a.tmp', 'a', platform, fn)).rejects.toMatchObject({ code });
     expect(calls).toHaveLength(1);

@@ -79,7 +79,8 @@ describe('a log file that cannot be written (issue #14)', () => {
     for (let i = 0; i < 100; i += 1) file.write(line); // 10 000 bytes through a 4 096-byte cap
     file.end();
     expect((await readdir(dir)).sort()).toEqual(['agent.2026-11-30.1.log', 'agent.2026-11-30.log']);
-    for (const name of ['agent.2026-11-30.1.log', 'agent.2026-11-30.log']) expect((await stat(path.join(dir, name))).size).toBeLessThanOrEqual(4096);
+    for (const name of ['agent.2026-11-30.1.log', 'agent.2026-11-30.log'])
+      expect((await stat(path.join(dir, name))).size).toBeLessThanOrEqual(4096);
   });
 
   it('drops lines while its directory is gone, warns once, recreates it and says how many were lost', async () => {

@@ -115,7 +115,13 @@ export function planExit(books: Books, exit: Exit, now: number, random01: number
   };
   const stopped = patch(books.records, exit.id, { phase: 'stopped', startedAt: null, lastExit });
   if (shouldGiveUpAtOnce(exit.reason)) {
-    return { ...unchanged, records: stopped, stop: [exit.id], giveUp: { child: exit.id, reason: `escalated: ${exit.error ?? exit.reason}` }, log: [exitLine] };
+    return {
+      ...unchanged,
+      records: stopped,
+      stop: [exit.id],
+      giveUp: { child: exit.id, reason: `escalated: ${exit.error ?? exit.reason}` },
+      log: [exitLine],
+    };
   }
   if (!shouldRestart(spec.restart, exit.reason)) {
     return { ...unchanged, records: stopped, stop: [exit.id], log: [exitLine] };
@@ -127,7 +133,10 @@ export function planExit(books: Books, exit: Exit, now: number, random01: number
       records: stopped,
       restartTimes: window.restartTimes,
       stop: [exit.id],
-      giveUp: { child: exit.id, reason: `more than ${books.flags.intensity} restarts in ${books.flags.periodMs} ms; last: ${exit.error ?? exit.reason}` },
+      giveUp: {
+        child: exit.id,
+        reason: `more than ${books.flags.intensity} restarts in ${books.flags.periodMs} ms; last: ${exit.error ?? exit.reason}`,
+      },
       log: [exitLine],
     };
   }
@@ -136,7 +145,11 @@ export function planExit(books: Books, exit: Exit, now: number, random01: number
   const stop: string[] = [exit.id];
   const ids: string[] = [];
   let records = books.records;
-  for (const id of childrenToRestart(books.flags.strategy, books.order.map((s) => s.id), exit.id)) {
+  for (const id of childrenToRestart(
+    books.flags.strategy,
+    books.order.map((s) => s.id),
+    exit.id,
+  )) {
     const other = records[id];
     if (other === undefined) continue;
     if (id === exit.id) {
@@ -145,7 +158,12 @@ export function planExit(books: Books, exit: Exit, now: number, random01: number
       // rest_for_one / one_for_all: dependents are stopped at once (no grace) and restart with the failed child.
       if (other.phase !== 'running') continue;
       stop.push(id);
-      records = patch(records, id, { phase: 'backoff', startedAt: null, nextRestartAt: now + delayMs, lastExit: { reason: 'shutdown', at: now, error: `restarted with ${exit.id}` } });
+      records = patch(records, id, {
+        phase: 'backoff',
+        startedAt: null,
+        nextRestartAt: now + delayMs,
+        lastExit: { reason: 'shutdown', at: now, error: `restarted with ${exit.id}` },
+      });
     }
     ids.push(id);
   }
@@ -155,7 +173,10 @@ export function planExit(books: Books, exit: Exit, now: number, random01: number
     stop,
     restart: { ids, delayMs },
     giveUp: null,
-    log: [exitLine, { level: 'info', msg: `restarting ${exit.id} in ${delayMs} ms`, fields: { child: exit.id, delay_ms: delayMs, attempt } }],
+    log: [
+      exitLine,
+      { level: 'info', msg: `restarting ${exit.id} in ${delayMs} ms`, fields: { child: exit.id, delay_ms: delayMs, attempt } },
+    ],
   };
 }
 
@@ -195,8 +216,9 @@ export function stopGraceMs(shutdownMs: number, deadline: number | null, now: nu
 export function recordStopped(records: Records, id: string, exit: Exit | null, now: number): Records {
   const record = records[id];
   if (record === undefined || record.phase === 'stopped') return records;
-  const lastExit: ChildExit = exit === null
-    ? { reason: 'killed', at: now, error: 'did not stop within its shutdown grace' }
-    : { reason: exit.reason, at: now, error: exit.error };
+  const lastExit: ChildExit =
+    exit === null
+      ? { reason: 'killed', at: now, error: 'did not stop within its shutdown grace' }
+      : { reason: exit.reason, at: now, error: exit.error };
   return patch(records, id, { phase: 'stopped', startedAt: null, lastExit });
 }

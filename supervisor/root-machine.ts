@@ -19,7 +19,14 @@ import type { AgentServices, RootServices } from '../actors/ports.js';
 import { logEffect, type LogLine } from '../machines/log-line.js';
 import type { ChildSpec } from './child-spec.js';
 import {
-  initialRecord, planExit, planStop, recordStart, recordStopped, stopGraceMs, type ChildRecord, type Records,
+  initialRecord,
+  planExit,
+  planStop,
+  recordStart,
+  recordStopped,
+  stopGraceMs,
+  type ChildRecord,
+  type Records,
 } from './bookkeeping.js';
 import { DEFAULT_SUPERVISOR_FLAGS, type ExitReason, type SupervisorFlags } from './rules.js';
 
@@ -81,7 +88,7 @@ const ERROR_PREFIX = 'xstate.error.actor.';
 
 function errorMessage(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  return typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
 }
 
 /**
@@ -122,7 +129,10 @@ export const rootMachine = setup({
         return;
       }
       // Logic comes from the child list at run time, not from `setup({ actors })`, hence the loose type.
-      const spawn = enqueue.spawnChild as unknown as (logic: AnyActorLogic, options: { id: string; systemId: string; input: unknown }) => void;
+      const spawn = enqueue.spawnChild as unknown as (
+        logic: AnyActorLogic,
+        options: { id: string; systemId: string; input: unknown },
+      ) => void;
       const input = spec.input === undefined ? context.services : spec.input(context.services, { now, random: context.random() });
       spawn(spec.logic, { id: spec.id, systemId: spec.id, input });
     }),
@@ -134,7 +144,8 @@ export const rootMachine = setup({
       for (const id of plan.stop) enqueue.stopChild(id);
       for (const line of plan.log) enqueue(log(context, line));
       enqueue.assign({ records: plan.records, restartTimes: plan.restartTimes });
-      for (const id of plan.restart?.ids ?? []) enqueue.raise({ type: 'child.restart', id }, { delay: plan.restart?.delayMs ?? 0, id: `restart:${id}` });
+      for (const id of plan.restart?.ids ?? [])
+        enqueue.raise({ type: 'child.restart', id }, { delay: plan.restart?.delayMs ?? 0, id: `restart:${id}` });
       if (plan.giveUp !== null) enqueue.raise({ type: 'supervisor.gaveUp', ...plan.giveUp });
     }),
     /** Turns xstate's done/error events of a child into one `child.exited` event. */
@@ -151,16 +162,36 @@ export const rootMachine = setup({
     }),
     /** Carries out {@link planStop}: pending restarts cancelled, running children queued in reverse start order. */
     beginStop: enqueueActions(({ context, event, enqueue }) => {
-      const plan = planStop(context.specs.map((s) => s.id), context.records);
+      const plan = planStop(
+        context.specs.map((s) => s.id),
+        context.records,
+      );
       for (const id of plan.cancelRestarts) enqueue.cancel(`restart:${id}`);
       const stopCause: StopCause =
-        event.type === 'supervisor.gaveUp' ? { kind: 'gave_up', child: event.child, reason: event.reason }
-          : event.type === 'exit' ? { kind: 'exit_requested', child: event.child, reason: event.reason, exit_code: event.code }
+        event.type === 'supervisor.gaveUp'
+          ? { kind: 'gave_up', child: event.child, reason: event.reason }
+          : event.type === 'exit'
+            ? { kind: 'exit_requested', child: event.child, reason: event.reason, exit_code: event.code }
             : { kind: 'shutdown' };
-      enqueue(log(context, stopCause.kind === 'gave_up'
-        ? { level: 'error', msg: 'supervisor giving up: stopping the tree', fields: { child: stopCause.child, reason: stopCause.reason } }
-        : { level: 'info', msg: 'shutdown: stopping children in reverse order', fields: { children: plan.queue } }));
-      enqueue.assign({ records: plan.records, stopQueue: plan.queue, stoppingChild: null, stopDeadline: context.now() + context.shutdownBudgetMs, stopCause });
+      enqueue(
+        log(
+          context,
+          stopCause.kind === 'gave_up'
+            ? {
+                level: 'error',
+                msg: 'supervisor giving up: stopping the tree',
+                fields: { child: stopCause.child, reason: stopCause.reason },
+              }
+            : { level: 'info', msg: 'shutdown: stopping children in reverse order', fields: { children: plan.queue } },
+        ),
+      );
+      enqueue.assign({
+        records: plan.records,
+        stopQueue: plan.queue,
+        stoppingChild: null,
+        stopDeadline: context.now() + context.shutdownBudgetMs,
+        stopCause,
+      });
     }),
     /** Asks the next child in the stop queue to shut down and arms its grace timer. */
     stopNext: enqueueActions(({ context, enqueue, system }) => {
@@ -182,12 +213,26 @@ export const rootMachine = setup({
           // The budget is spent: no time to ask, stop it by force now.
           enqueue.stopChild(id);
           enqueue(log(context, { level: 'warn', msg: `shutdown budget spent; stopping ${id} by force`, fields: { child: id } }));
-          records = { ...records, [id]: { ...records[id]!, phase: 'stopped', startedAt: null, lastExit: { reason: 'killed', at: now, error: 'shutdown budget spent' } } };
+          records = {
+            ...records,
+            [id]: {
+              ...records[id]!,
+              phase: 'stopped',
+              startedAt: null,
+              lastExit: { reason: 'killed', at: now, error: 'shutdown budget spent' },
+            },
+          };
           continue;
         }
         records = { ...records, [id]: { ...records[id]!, phase: 'stopping' } };
         if (withholdsShutdown(context.services, id)) {
-          enqueue(log(context, { level: 'warn', msg: `failpoint ${id}.shutdown: not asking ${id} to stop; it will be stopped by force`, fields: { child: id } }));
+          enqueue(
+            log(context, {
+              level: 'warn',
+              msg: `failpoint ${id}.shutdown: not asking ${id} to stop; it will be stopped by force`,
+              fields: { child: id },
+            }),
+          );
         } else {
           // graceMs: how long this child has before it is stopped by force (the outboxes flush until then).
           enqueue.sendTo(ref, { type: 'shutdown', graceMs: grace });

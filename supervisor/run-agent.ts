@@ -102,7 +102,14 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
   const failpoints = createFailpoints(env['KANADE_FAILPOINTS']);
   // Windows: the script staging root gets the data dir's ACL (SYSTEM + Administrators), inherited by each run's dir.
   // The walk that tightens modes below the (now 0700) data dir runs in the background and logs its own errors.
-  const { walked } = await securePrivateFiles(config.dataDir, config.log.path, log, process.platform === 'win32' ? [windowsStagingRoot(env)] : [], {}, failpoints);
+  const { walked } = await securePrivateFiles(
+    config.dataDir,
+    config.log.path,
+    log,
+    process.platform === 'win32' ? [windowsStagingRoot(env)] : [],
+    {},
+    failpoints,
+  );
   void walked;
   // §10 step 6: before anything else of the tree runs, count this boot and roll a failing release back.
   const boot = checkBoot({ dataDir: config.dataDir, exe: selfExecutable(), version: AGENT_VERSION, log, failpoints });
@@ -133,7 +140,10 @@ export async function startAgent(opts: RunAgentOptions = {}): Promise<RunningAge
         log.fatal({ child: cause.child, reason: cause.reason }, `supervisor gave up on child ${cause.child}: ${cause.reason}`);
         settle(PROCESS_EXIT_FAILURE);
       } else if (cause?.kind === 'exit_requested') {
-        log.info({ child: cause.child, exit_code: cause.exit_code }, `all children stopped; ${cause.child} asked to exit ${cause.exit_code}: ${cause.reason}`);
+        log.info(
+          { child: cause.child, exit_code: cause.exit_code },
+          `all children stopped; ${cause.child} asked to exit ${cause.exit_code}: ${cause.reason}`,
+        );
         settle(cause.exit_code);
       } else {
         log.info('all children stopped');

@@ -103,7 +103,12 @@ export function childSnapshots(root: SnapshotFrom<RootMachine>): Record<string, 
   return out;
 }
 
-function childStatus(root: SnapshotFrom<RootMachine>, id: string, now: number, live: Record<string, ReturnType<AnyActorRef['getSnapshot']>>): ChildStatus {
+function childStatus(
+  root: SnapshotFrom<RootMachine>,
+  id: string,
+  now: number,
+  live: Record<string, ReturnType<AnyActorRef['getSnapshot']>>,
+): ChildStatus {
   const record = root.context.records[id]!;
   const snap = record.phase === 'running' || record.phase === 'stopping' ? live[id] : undefined;
   const active = snap !== undefined && snap.status === 'active';
@@ -115,7 +120,8 @@ function childStatus(root: SnapshotFrom<RootMachine>, id: string, now: number, l
     tags,
     status: active ? toStatusShape((snap.context as { status?: unknown } | undefined)?.status ?? null) : null,
     restarts: record.restarts,
-    last_exit: record.lastExit === null ? null : { reason: record.lastExit.reason, at: iso(record.lastExit.at), error: record.lastExit.error },
+    last_exit:
+      record.lastExit === null ? null : { reason: record.lastExit.reason, at: iso(record.lastExit.at), error: record.lastExit.error },
     next_restart_in_ms: record.nextRestartAt === null ? null : Math.max(0, Math.round(record.nextRestartAt - now)),
     uptime_ms: record.startedAt === null ? null : Math.round(now - record.startedAt),
   };
@@ -129,9 +135,7 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
   const children = context.specs.map((spec) => childStatus(root, spec.id, now, live));
   const broker = services.broker.state();
   const connectionStatus = children.find((c) => c.id === 'connection')?.status as
-    | { rtt_ms?: number | null; last_error?: string | null; last_error_at?: string | null }
-    | null
-    | undefined;
+    { rtt_ms?: number | null; last_error?: string | null; last_error_at?: string | null } | null | undefined;
   const outbox: Record<string, unknown> = {};
   for (const child of children) {
     if (child.id.startsWith(OUTBOX_PREFIX)) outbox[child.id.slice(OUTBOX_PREFIX.length)] = child.status;
@@ -148,7 +152,8 @@ export function projectStatus(input: ProjectStatusInput): StatusReport {
     problem: ring?.problem() ?? null,
   };
   const degraded =
-    !broker.connected || signing.problem !== null ||
+    !broker.connected ||
+    signing.problem !== null ||
     input.log?.writable === false ||
     children.some((c) => c.phase === 'backoff' || c.tags.includes('degraded'));
   return {

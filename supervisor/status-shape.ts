@@ -11,7 +11,10 @@
 
 /** `lastBeatAt` → `last_beat_at`; `intervalMs` → `interval_ms`; snake_case stays as it is. */
 export function snakeCase(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
+    .toLowerCase();
 }
 
 /** A duration or age field: its value is an integer number of milliseconds. */

@@ -32,7 +32,9 @@ export interface KeyFinding {
 
 /** Edit distance (insert, delete, substitute, swap of neighbours), for "did you mean". */
 export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i += 1) {
     for (let j = 1; j <= b.length; j += 1) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
@@ -86,7 +88,10 @@ export function checkKnownKeys(root: Record<string, unknown>): { errors: KeyFind
       const guess = suggest(key, keys);
       const hint = guess === undefined ? `; known keys: ${keys.join(', ')}` : `; did you mean ${guess}?`;
       if (STRICT_SECTIONS.has(name)) {
-        errors.push({ key: `[${name}] ${key}`, message: `[${name}] ${key}: unknown key${hint} (unknown [${name}] keys are errors: a mistyped security setting must not silently fall back to its default)` });
+        errors.push({
+          key: `[${name}] ${key}`,
+          message: `[${name}] ${key}: unknown key${hint} (unknown [${name}] keys are errors: a mistyped security setting must not silently fall back to its default)`,
+        });
       } else {
         warnings.push({ key: `[${name}] ${key}`, message: `[${name}] ${key}: unknown key, ignored${hint}` });
       }

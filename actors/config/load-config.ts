@@ -17,10 +17,7 @@ import { access, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import {
-  DEFAULT_INVENTORY_INTERVAL_MS,
-  DEFAULT_INVENTORY_JITTER_MS,
-} from '../../contract/constants.js';
+import { DEFAULT_INVENTORY_INTERVAL_MS, DEFAULT_INVENTORY_JITTER_MS } from '../../contract/constants.js';
 import { subjectTokenProblem, suggestSubjectToken } from '../../contract/subject-token.js';
 import { DEFAULT_LOG_MAX_SIZE_BYTES } from '../daily-log-file.js';
 import { parseDurationMs } from './duration.js';
@@ -40,7 +37,19 @@ export const DEFAULT_LOG_KEEP_DAYS = 14;
 export const MIN_LOG_MAX_SIZE_BYTES = 4 * 1024;
 /** What `[log] max_size` must look like. */
 const SIZE_EXPECTED = 'a size like "64MiB", "500KiB" or "1GiB" (or an integer number of bytes), at least 4KiB';
-const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 const ID_EXPECTED = 'a single NATS subject token (not empty; no ".", "*", ">" or whitespace)';
 /** Level used when `[log] level` is missing; the contract requires the key, we only warn. */
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
@@ -56,8 +65,7 @@ export const WINDOWS_CONTROL_PIPE = '\\\\.\\pipe\\kanade-agent';
 
 const NATS_URL_PROTOCOLS = new Set(['nats:', 'tls:', 'ws:', 'wss:']);
 const NATS_URL_EXPECTED = 'a nats://, tls://, ws:// or wss:// URL string or array of them';
-const KANADE_NATS_URL_WARNING =
-  'KANADE_NATS_URL is ignored (wire contract §2); set [agent] nats_url';
+const KANADE_NATS_URL_WARNING = 'KANADE_NATS_URL is ignored (wire contract §2); set [agent] nats_url';
 /** Longest rendering of an offending value in an error message, so a pasted blob stays readable. */
 const MAX_GOT_CHARS = 80;
 
@@ -109,11 +117,7 @@ export class ConfigError extends Error {
   readonly expected: string | undefined;
   readonly line: number | undefined;
 
-  constructor(
-    file: string,
-    detail: string,
-    fields: { key?: string; expected?: string; line?: number; cause?: unknown } = {},
-  ) {
+  constructor(file: string, detail: string, fields: { key?: string; expected?: string; line?: number; cause?: unknown } = {}) {
     super(`${file}: ${detail}`, fields.cause === undefined ? undefined : { cause: fields.cause });
     this.name = 'ConfigError';
     this.file = file;
@@ -155,9 +159,7 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
     );
   }
   const natsUrls = read.natsUrls(agent);
-  const dataDir = nonEmpty(env.KANADE_AGENT_DATA_DIR)
-    ?? read.path(agent, 'agent', 'data_dir')
-    ?? defaultDataDir(env, platform);
+  const dataDir = nonEmpty(env.KANADE_AGENT_DATA_DIR) ?? read.path(agent, 'agent', 'data_dir') ?? defaultDataDir(env, platform);
 
   const log = readLog(read, root, env, warnings);
   const security = read.section(root, 'security') ?? {};
@@ -165,9 +167,10 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
   // The marker lets an installer enforce signing without rewriting a config it does not own.
   // §6.2: enforcement is also requested by a marker file (Linux/macOS) or a registry value (Windows).
   const readRegistry = opts.readRegistry ?? queryRegistryValue;
-  const markerOn = platform === 'win32'
-    ? REGISTRY_TRUE.has((await readRegistry(REQUIRE_SIGNED_REGISTRY_VALUE))?.trim().toLowerCase() ?? '')
-    : await pathExists(markerPath);
+  const markerOn =
+    platform === 'win32'
+      ? REGISTRY_TRUE.has((await readRegistry(REQUIRE_SIGNED_REGISTRY_VALUE))?.trim().toLowerCase() ?? '')
+      : await pathExists(markerPath);
   // §2: the token comes from the registry value NatsToken first, then KANADE_NATS_TOKEN.
   const registryToken = platform === 'win32' ? nonEmpty(await readRegistry(NATS_TOKEN_REGISTRY_VALUE)) : undefined;
   const credentials = credentialsFromEnv(env);
@@ -188,15 +191,15 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions = {}): Promis
     dataDir,
     log: Object.freeze(log),
     security: Object.freeze({
-      commandKeysFile: read.path(security, 'security', 'command_keys_file')
-        ?? platformPath(platform).join(configDir(env, platform), 'command-keys.json'),
+      commandKeysFile:
+        read.path(security, 'security', 'command_keys_file') ?? platformPath(platform).join(configDir(env, platform), 'command-keys.json'),
       requireSignedCommands: (read.bool(security, 'security', 'require_signed_commands') ?? false) || markerOn,
       // §13 (our addition): only v2 envelopes run; legacy bodies are refused with 123.
       requireEnvelope: read.bool(security, 'security', 'require_envelope') ?? false,
     }),
     control: Object.freeze({
-      socket: read.path(control, 'control', 'socket')
-        ?? (platform === 'win32' ? WINDOWS_CONTROL_PIPE : path.posix.join(dataDir, 'agent.sock')),
+      socket:
+        read.path(control, 'control', 'socket') ?? (platform === 'win32' ? WINDOWS_CONTROL_PIPE : path.posix.join(dataDir, 'agent.sock')),
     }),
     inventory: Object.freeze({
       enabled: read.bool(inventory, 'inventory', 'enabled') ?? true,
@@ -244,11 +247,7 @@ function resolveHost(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, hostname
   return computerName ?? hostname ?? os.hostname();
 }
 
-function resolveConfigPath(
-  cli: string | undefined,
-  env: NodeJS.ProcessEnv,
-  platform: NodeJS.Platform,
-): { file: string; source: string } {
+function resolveConfigPath(cli: string | undefined, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): { file: string; source: string } {
   const fromCli = nonEmpty(cli);
   if (fromCli !== undefined) return { file: fromCli, source: '--config' };
   const fromEnv = nonEmpty(env.KANADE_AGENT_CONFIG);
@@ -283,9 +282,10 @@ async function readConfigText(file: string, source: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const detail = code === 'ENOENT'
-      ? `config file not found (${source}; pass --config or set KANADE_AGENT_CONFIG)`
-      : `cannot read config file (${source}): ${(err as Error).message}`;
+    const detail =
+      code === 'ENOENT'
+        ? `config file not found (${source}; pass --config or set KANADE_AGENT_CONFIG)`
+        : `cannot read config file (${source}): ${(err as Error).message}`;
     throw new ConfigError(file, detail, { expected: 'a readable TOML file', cause: err });
   }
 }
@@ -302,19 +302,26 @@ function renderTemplates(file: string, text: string, host: string, env: NodeJS.P
   const stray = OTHER_TEMPLATE_SYNTAX.exec(text.replace(TEMPLATE, (m) => ' '.repeat(m.length)));
   if (stray !== null) {
     const line = lineAt(text, stray.index);
-    throw new ConfigError(file, `line ${line}: unsupported template syntax ${JSON.stringify(stray[0])} (only {{ system.host }} and {{ env(...) }} on one line)`, { line });
+    throw new ConfigError(
+      file,
+      `line ${line}: unsupported template syntax ${JSON.stringify(stray[0])} (only {{ system.host }} and {{ env(...) }} on one line)`,
+      { line },
+    );
   }
   return text.replace(TEMPLATE, (whole: string, inner: string, offset: number) => {
     const line = lineAt(text, offset);
     if (SYSTEM_HOST.test(inner)) return host;
     const call = ENV_CALL.exec(inner);
     if (call === null) {
-      throw new ConfigError(file, `line ${line}: unsupported template ${whole} (only {{ system.host }} and {{ env(name="X", default="Y") }})`, { line });
+      throw new ConfigError(
+        file,
+        `line ${line}: unsupported template ${whole} (only {{ system.host }} and {{ env(name="X", default="Y") }})`,
+        { line },
+      );
     }
     const args = parseKwargs(call[1] ?? '');
     const name = args?.get('name');
-    if (args === undefined || name === undefined || name.length === 0
-      || [...args.keys()].some((k) => k !== 'name' && k !== 'default')) {
+    if (args === undefined || name === undefined || name.length === 0 || [...args.keys()].some((k) => k !== 'name' && k !== 'default')) {
       throw new ConfigError(file, `line ${line}: malformed template ${whole} (expected env(name="X", default="Y"))`, { line });
     }
     const value = env[name] ?? args.get('default');
@@ -428,7 +435,12 @@ class TableReader {
       const key = Array.isArray(value) ? `[agent] nats_url[${i}]` : '[agent] nats_url';
       if (!isNatsUrl(url)) this.fail(key, NATS_URL_EXPECTED, url);
       // §2: credentials never go in agent.toml; the URL would carry them into logs and the inspector.
-      if (hasUserinfo(url)) this.fail(key, `${NATS_URL_EXPECTED} without user:password@ (credentials come from the environment, wire contract §2)`, redactUserinfo(url));
+      if (hasUserinfo(url))
+        this.fail(
+          key,
+          `${NATS_URL_EXPECTED} without user:password@ (credentials come from the environment, wire contract §2)`,
+          redactUserinfo(url),
+        );
     });
     return list as string[];
   }

@@ -18,7 +18,11 @@ import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/pro
 import { readRegularText } from '../regular-file.js';
 import path from 'node:path';
 import {
-  ADMISSION_MAX_BYTES, ADMISSION_MAX_RECORDS, ADMISSION_TOMBSTONE_MS, decodeExecResult, type ExecResult,
+  ADMISSION_MAX_BYTES,
+  ADMISSION_MAX_RECORDS,
+  ADMISSION_TOMBSTONE_MS,
+  decodeExecResult,
+  type ExecResult,
 } from '../../contract/index.js';
 import { syncDirectory, writeFileAtomic } from '../durable-fs.js';
 import type { HeaderMap } from './verify-signature.js';
@@ -89,11 +93,21 @@ export interface AdmissionLedger {
    * `launching` at once (one journal record instead of `pending` then `launching`).
    */
   admit(input: {
-    requestId: string; body: Uint8Array; headers: HeaderMap; subject: string; receivedAt: string; resultId: string; nowMs: number;
+    requestId: string;
+    body: Uint8Array;
+    headers: HeaderMap;
+    subject: string;
+    receivedAt: string;
+    resultId: string;
+    nowMs: number;
     launchNow?: () => Promise<boolean>;
   }): Promise<Admission>;
   /** Rewrites a record with `patch` (state changes, the stored result). Rejects when the write fails. */
-  update(record: AdmissionRecord, patch: Partial<Pick<AdmissionRecord, 'state' | 'queued' | 'result' | 'result_full'>>, nowMs?: number): Promise<AdmissionRecord>;
+  update(
+    record: AdmissionRecord,
+    patch: Partial<Pick<AdmissionRecord, 'state' | 'queued' | 'result' | 'result_full'>>,
+    nowMs?: number,
+  ): Promise<AdmissionRecord>;
   /** Deletes a record (a pending command refused on re-verification does not consume its id). */
   remove(requestId: string): Promise<void>;
   /** Every record not yet finished-and-queued, for startup recovery (§7). */
@@ -176,7 +190,11 @@ export async function openAdmissionLedger(
     const old = index.get(record.request_id);
     totalBytes += bytes - (old?.bytes ?? 0);
     index.set(record.request_id, {
-      state: record.state, queued: record.queued, bytes, updatedAtMs: record.updated_at_ms, bodySha256: record.body_sha256,
+      state: record.state,
+      queued: record.queued,
+      bytes,
+      updatedAtMs: record.updated_at_ms,
+      bodySha256: record.body_sha256,
     });
   };
   const keepUnsaved = (record: AdmissionRecord, text: string) => {
@@ -274,13 +292,15 @@ export async function openAdmissionLedger(
   const materializeOnce = async () => {
     const entries = [...unsaved.values()];
     for (let i = 0; i < entries.length; i += MATERIALIZE_PARALLEL) {
-      await Promise.all(entries.slice(i, i + MATERIALIZE_PARALLEL).map(async (e) => {
-        // Another ledger on the same directory (an executor restarted after a crash, or a test)
-        // may have written a newer state: a file is never moved backwards.
-        const onDisk = await readFileRecord(e.record.request_id);
-        if (onDisk !== undefined && progress(onDisk) > progress(e.record)) return;
-        await writeFileAtomic(fileOf(e.record.request_id), e.text, { tmpTag: instanceTag });
-      }));
+      await Promise.all(
+        entries.slice(i, i + MATERIALIZE_PARALLEL).map(async (e) => {
+          // Another ledger on the same directory (an executor restarted after a crash, or a test)
+          // may have written a newer state: a file is never moved backwards.
+          const onDisk = await readFileRecord(e.record.request_id);
+          if (onDisk !== undefined && progress(onDisk) > progress(e.record)) return;
+          await writeFileAtomic(fileOf(e.record.request_id), e.text, { tmpTag: instanceTag });
+        }),
+      );
     }
     if (entries.length > 0) await syncDirectory(dir, opts.platform);
     await opts.at?.('ledger.materialized');
@@ -449,35 +469,36 @@ export async function openAdmissionLedger(
 
   return {
     dir,
-    admit: (input) => oneAtATime(input.requestId, async () => {
-      const { requestId, body, headers, subject, receivedAt, resultId, nowMs, launchNow } = input;
-      const sha = bodySha256(body);
-      const known = index.get(requestId);
-      if (known !== undefined) {
-        // A known id whose record cannot be read must not be admitted again (it could run twice):
-        // the error makes the pipeline answer `unavailable` (no ack, redelivered later).
-        const record = await readKnownRecord(requestId);
-        if (record !== undefined) {
-          return record.body_sha256 === sha ? { kind: 'duplicate', record } : { kind: 'conflict', record, bodySha256: sha };
+    admit: (input) =>
+      oneAtATime(input.requestId, async () => {
+        const { requestId, body, headers, subject, receivedAt, resultId, nowMs, launchNow } = input;
+        const sha = bodySha256(body);
+        const known = index.get(requestId);
+        if (known !== undefined) {
+          // A known id whose record cannot be read must not be admitted again (it could run twice):
+          // the error makes the pipeline answer `unavailable` (no ack, redelivered later).
+          const record = await readKnownRecord(requestId);
+          if (record !== undefined) {
+            return record.body_sha256 === sha ? { kind: 'duplicate', record } : { kind: 'conflict', record, bodySha256: sha };
+          }
         }
-      }
-      const record: AdmissionRecord = {
-        format: RECORD_FORMAT,
-        request_id: requestId,
-        body_sha256: sha,
-        body_base64: Buffer.from(body).toString('base64'),
-        headers,
-        subject,
-        received_at: receivedAt,
-        result_id: resultId,
-        state: launchNow !== undefined && await launchNow() ? 'launching' : 'pending',
-        queued: false,
-        admitted_at_ms: nowMs,
-        updated_at_ms: nowMs,
-      };
-      await write(record);
-      return { kind: 'admitted' as const, record };
-    }),
+        const record: AdmissionRecord = {
+          format: RECORD_FORMAT,
+          request_id: requestId,
+          body_sha256: sha,
+          body_base64: Buffer.from(body).toString('base64'),
+          headers,
+          subject,
+          received_at: receivedAt,
+          result_id: resultId,
+          state: launchNow !== undefined && (await launchNow()) ? 'launching' : 'pending',
+          queued: false,
+          admitted_at_ms: nowMs,
+          updated_at_ms: nowMs,
+        };
+        await write(record);
+        return { kind: 'admitted' as const, record };
+      }),
     async update(record, patch, nowMs = Date.now()) {
       const next: AdmissionRecord = { ...record, ...patch, updated_at_ms: nowMs };
       await write(next);
@@ -533,9 +554,16 @@ function parseRecord(text: string): AdmissionRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const r = value as Record<string, unknown>;
   const states: readonly unknown[] = ['pending', 'launching', 'finished'];
-  if (typeof r['request_id'] !== 'string' || typeof r['body_sha256'] !== 'string' || typeof r['body_base64'] !== 'string'
-    || typeof r['result_id'] !== 'string' || !states.includes(r['state']) || typeof r['queued'] !== 'boolean'
-    || typeof r['updated_at_ms'] !== 'number') return undefined;
+  if (
+    typeof r['request_id'] !== 'string' ||
+    typeof r['body_sha256'] !== 'string' ||
+    typeof r['body_base64'] !== 'string' ||
+    typeof r['result_id'] !== 'string' ||
+    !states.includes(r['state']) ||
+    typeof r['queued'] !== 'boolean' ||
+    typeof r['updated_at_ms'] !== 'number'
+  )
+    return undefined;
   if (r['result'] !== undefined) {
     const decoded = decodeExecResult(JSON.stringify(r['result']));
     if (!decoded.ok) return undefined;

@@ -5,7 +5,15 @@
  */
 import type { Logger } from 'pino';
 import {
-  encodeObsEvent, formatRfc3339, isSubjectToken, OBS_SOURCE_ADMISSION, subjects, type Command, type EventStarted, type ExecResult, type ObsEvent,
+  encodeObsEvent,
+  formatRfc3339,
+  isSubjectToken,
+  OBS_SOURCE_ADMISSION,
+  subjects,
+  type Command,
+  type EventStarted,
+  type ExecResult,
+  type ObsEvent,
 } from '../../contract/index.js';
 import { jetstream } from '@nats-io/jetstream';
 import { uuidV4 } from '../ids.js';
@@ -13,7 +21,13 @@ import type { AgentServices } from '../ports.js';
 import { openAdmissionLedger, type AdmissionLedger, type AdmissionRecord } from './admission-ledger.js';
 import { checkGates, createScriptPolicyReader, type ScriptPolicyReader } from './gates.js';
 import {
-  createIntakePipeline, isScreened, screenMessage, type AdmittedCommand, type IntakeDecision, type IntakeMessage, type ScreenedMessage,
+  createIntakePipeline,
+  isScreened,
+  screenMessage,
+  type AdmittedCommand,
+  type IntakeDecision,
+  type IntakeMessage,
+  type ScreenedMessage,
 } from './intake-pipeline.js';
 import { requestIdHint } from './body-limits.js';
 import { keyringFor, type Keyring } from './keyring.js';
@@ -167,7 +181,10 @@ export interface ExecRuntime {
 }
 
 /** Builds the runtime: loads the keyring, opens the ledger, sizes the budget from effective config. */
-export async function createExecRuntime(services: AgentServices, opts: { now?: () => number; maxQueuedRuns?: number } = {}): Promise<ExecRuntime> {
+export async function createExecRuntime(
+  services: AgentServices,
+  opts: { now?: () => number; maxQueuedRuns?: number } = {},
+): Promise<ExecRuntime> {
   const log = services.log.child({ component: 'executor' });
   const now = opts.now ?? Date.now;
   const keyring = await keyringFor(services);
@@ -195,7 +212,10 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
         log.info({ kind: event.kind }, 'obs event published directly (the obs outbox could not write it)');
       }
     } catch (err) {
-      log.warn({ err: (err as Error).message, waiting: directObs.length }, 'direct obs publish failed; retried on the next reconnect or event');
+      log.warn(
+        { err: (err as Error).message, waiting: directObs.length },
+        'direct obs publish failed; retried on the next reconnect or event',
+      );
     } finally {
       publishingDirect = false;
     }
@@ -212,16 +232,27 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       log.error({ kind, err: (err as Error).message }, 'cannot queue obs event; publishing it directly from memory');
       if (directObs.length >= DIRECT_OBS_MAX) {
         const dropped = directObs.shift();
-        log.error({ kind: dropped?.kind, payload: dropped?.payload }, `more than ${DIRECT_OBS_MAX} obs events wait for a direct publish; the oldest is dropped`);
+        log.error(
+          { kind: dropped?.kind, payload: dropped?.payload },
+          `more than ${DIRECT_OBS_MAX} obs events wait for a direct publish; the oldest is dropped`,
+        );
       }
       directObs.push(event);
       await publishDirect();
     }
   };
-  const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-  });
+  const sleep = (ms: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
 
   const results = services.outboxes.results;
   const policy = createScriptPolicyReader(services.broker);
@@ -281,7 +312,10 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
           await ledger.update(entry.finished, { queued: true, result: resultMetadata(entry.result), result_full: false });
         } catch (err) {
           // The journal still holds the whole result unqueued: the next start (or a duplicate) re-queues it.
-          log.error({ request_id: entry.result.request_id, err: (err as Error).message }, 'result published but not marked queued; the next start re-queues it (an identical resend)');
+          log.error(
+            { request_id: entry.result.request_id, err: (err as Error).message },
+            'result published but not marked queued; the next start re-queues it (an identical resend)',
+          );
         } finally {
           entry.done();
         }
@@ -296,11 +330,12 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     while (inFlightSettles.size > 0) await Promise.all([...inFlightSettles]);
   };
   /** Resolves once the hand-off of `result` is settled (never rejects). */
-  const settleLater = (finished: AdmissionRecord, result: ExecResult) => new Promise<void>((done) => {
-    unsettled.push({ finished, result, done });
-    if (unsettled.length >= HANDOFF_SETTLE_MAX) settleNow();
-    else settleTimer ??= setTimeout(settleNow, HANDOFF_SETTLE_MS);
-  });
+  const settleLater = (finished: AdmissionRecord, result: ExecResult) =>
+    new Promise<void>((done) => {
+      unsettled.push({ finished, result, done });
+      if (unsettled.length >= HANDOFF_SETTLE_MAX) settleNow();
+      else settleTimer ??= setTimeout(settleNow, HANDOFF_SETTLE_MS);
+    });
   /**
    * The result hand-off through the journal: the ledger record `finished` with the whole result is
    * the commit point (one journal fdatasync, shared with concurrent writes); the outbox file is then
@@ -317,7 +352,10 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       try {
         finished = await ledger.update(record, { state: 'finished', queued: false, result, result_full: true });
       } catch (err) {
-        log.error({ request_id: result.request_id, err: (err as Error).message }, 'cannot journal the result; queuing it through a held outbox file instead');
+        log.error(
+          { request_id: result.request_id, err: (err as Error).message },
+          'cannot journal the result; queuing it through a held outbox file instead',
+        );
         return 'not_journaled';
       }
       log.debug({ request_id: result.request_id }, 'result journaled');
@@ -328,7 +366,10 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       try {
         await enqueueUnsynced.call(results, result);
       } catch (err) {
-        log.error({ request_id: result.request_id, err: (err as Error).message }, 'cannot write the journaled result to the outbox; queuing it through a held outbox file instead');
+        log.error(
+          { request_id: result.request_id, err: (err as Error).message },
+          'cannot write the journaled result to the outbox; queuing it through a held outbox file instead',
+        );
         return 'journaled';
       }
       log.debug({ request_id: result.request_id, held: false }, 'result enqueued');
@@ -342,8 +383,12 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   const deliverResult = async (record: AdmissionRecord | undefined, result: ExecResult, signal?: AbortSignal) => {
     if (record !== undefined) dropLaunchSlot(record.request_id);
     let journaled = record?.result_full === true;
-    if (record !== undefined && results.enqueueUnsynced !== undefined && results.syncQueued !== undefined
-      && result.stdout.length + result.stderr.length <= JOURNALED_RESULT_MAX_CHARS) {
+    if (
+      record !== undefined &&
+      results.enqueueUnsynced !== undefined &&
+      results.syncQueued !== undefined &&
+      result.stdout.length + result.stderr.length <= JOURNALED_RESULT_MAX_CHARS
+    ) {
       const outcome = await handOff(record, result);
       if (outcome === 'done') return;
       journaled ||= outcome === 'journaled';
@@ -360,13 +405,19 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
         else await results.enqueue(result);
         break;
       } catch (err) {
-        log.error({ request_id: result.request_id, attempt, err: (err as Error).message }, 'cannot queue result; keeping it in memory and retrying');
+        log.error(
+          { request_id: result.request_id, attempt, err: (err as Error).message },
+          'cannot queue result; keeping it in memory and retrying',
+        );
         if (signal?.aborted) {
           // A journaled whole result stays as it is: the next start publishes it from there.
           if (record !== undefined && !journaled) {
             // Metadata only (exit code, times, offload keys): the output never goes into the ledger.
-            await ledger.update(record, { state: 'finished', queued: false, result: resultMetadata(result) }).catch((e: Error) =>
-              log.error({ request_id: result.request_id, err: e.message }, 'cannot store the unqueued result in the ledger either'));
+            await ledger
+              .update(record, { state: 'finished', queued: false, result: resultMetadata(result) })
+              .catch((e: Error) =>
+                log.error({ request_id: result.request_id, err: e.message }, 'cannot store the unqueued result in the ledger either'),
+              );
           }
           return;
         }
@@ -384,7 +435,10 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
         break;
       } catch (err) {
         // Held, the result waits for this write; unheld (test outboxes), recovery finds it by `has`.
-        log.error({ request_id: result.request_id, attempt, err: (err as Error).message }, 'result queued but the ledger could not record it; retrying');
+        log.error(
+          { request_id: result.request_id, attempt, err: (err as Error).message },
+          'result queued but the ledger could not record it; retrying',
+        );
         if (!hold || signal?.aborted) return;
         await sleep(wait, signal);
         wait = Math.min(DELIVERY_RETRY_CAP_MS, wait * 2);
@@ -433,7 +487,10 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     try {
       decision = await decide(item.screened);
     } catch (err) {
-      intakeLog.error({ err: (err as Error).message, subject: item.screened.msg.subject }, 'intake pipeline failed on a message; not acked');
+      intakeLog.error(
+        { err: (err as Error).message, subject: item.screened.msg.subject },
+        'intake pipeline failed on a message; not acked',
+      );
       return;
     }
     if (decision.outcome === 'unavailable') admissionError = `the admission ledger cannot write: ${decision.reason ?? 'unknown error'}`;
@@ -479,21 +536,30 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
       const requestId = requestIdHint(screened.parsed);
       const reason = `intake queue full (${queue.length} messages, ${queuedBytes} bytes waiting for admission)`;
       if (ack !== undefined) {
-        intakeLog.warn({ subject: msg.subject, request_id: requestId, reason }, 'replay copy not admitted now; left unacked so JetStream redelivers it');
+        intakeLog.warn(
+          { subject: msg.subject, request_id: requestId, reason },
+          'replay copy not admitted now; left unacked so JetStream redelivers it',
+        );
         return;
       }
       intakeLog.error({ subject: msg.subject, request_id: requestId, reason }, 'command not admitted: intake queue full');
       if (queueFullObsInFlight < QUEUE_FULL_OBS_IN_FLIGHT_MAX) {
         queueFullObsInFlight += 1;
-        void obs('command_admission_unavailable', OBS_SOURCE_ADMISSION, { request_id: requestId, subject: msg.subject, reason })
-          .finally(() => { queueFullObsInFlight -= 1; });
+        void obs('command_admission_unavailable', OBS_SOURCE_ADMISSION, { request_id: requestId, subject: msg.subject, reason }).finally(
+          () => {
+            queueFullObsInFlight -= 1;
+          },
+        );
       }
       return;
     }
     // nats.js hands out views into its 64 KiB socket read buffers: a queued view would pin the whole
     // buffer (promoted to the old generation, freed only at a full GC, and a fragmented malloc heap
     // afterwards: #17 item 5). Queue an exact-size copy, so the read buffer dies young.
-    const own = msg.data.byteLength === msg.data.buffer.byteLength ? screened : { msg: { ...msg, data: new Uint8Array(msg.data) }, parsed: screened.parsed };
+    const own =
+      msg.data.byteLength === msg.data.buffer.byteLength
+        ? screened
+        : { msg: { ...msg, data: new Uint8Array(msg.data) }, parsed: screened.parsed };
     queue.push({ screened: own, ack, bytes });
     queuedBytes += bytes;
     kick();
@@ -514,11 +580,27 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
   await ledger.prune(now()).catch((err: Error) => log.warn({ err: err.message }, 'admission ledger pruning failed'));
 
   return {
-    services, pcId, log, keyring, ledger, budget, groups, pipeline, now, obs, submit, intakeSettled, admissions,
+    services,
+    pcId,
+    log,
+    keyring,
+    ledger,
+    budget,
+    groups,
+    pipeline,
+    now,
+    obs,
+    submit,
+    intakeSettled,
+    admissions,
     maxQueuedRuns: opts.maxQueuedRuns ?? MAX_QUEUED_RUNS,
     intakeStats: () => ({
-      received, queued: queue.length, queued_bytes: queuedBytes, refused_queue_full: refusedQueueFull,
-      admission_error: admissionError, direct_obs_waiting: directObs.length,
+      received,
+      queued: queue.length,
+      queued_bytes: queuedBytes,
+      refused_queue_full: refusedQueueFull,
+      admission_error: admissionError,
+      direct_obs_waiting: directObs.length,
     }),
     policy,
     async started(event) {
@@ -545,4 +627,3 @@ export async function createExecRuntime(services: AgentServices, opts: { now?: (
     },
   };
 }
-

@@ -14,9 +14,7 @@ import { writeFileAtomic } from '../durable-fs.js';
 export type ScriptFetch = { readonly ok: true; readonly script: string } | { readonly ok: false; readonly reason: string };
 
 /** Fetches (or reads from cache) and verifies a `script_object`. Never rejects. */
-export async function fetchScriptObject(
-  key: string, sha256: string, dataDir: string, broker: BrokerPort,
-): Promise<ScriptFetch> {
+export async function fetchScriptObject(key: string, sha256: string, dataDir: string, broker: BrokerPort): Promise<ScriptFetch> {
   const cacheDir = path.join(dataDir, 'script_cache');
   const cacheFile = path.join(cacheDir, sha256);
   const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -34,14 +32,16 @@ export async function fetchScriptObject(
     const store = await new Objm(state.nc).open(OBJ_SCRIPTS);
     const info = await store.info(key);
     if (info === null || info.deleted) return { ok: false, reason: 'object not found in store scripts' };
-    if (info.size > MAX_SCRIPT_OBJECT_BYTES) return { ok: false, reason: `object is ${info.size} bytes, over the ${MAX_SCRIPT_OBJECT_BYTES}-byte limit` };
+    if (info.size > MAX_SCRIPT_OBJECT_BYTES)
+      return { ok: false, reason: `object is ${info.size} bytes, over the ${MAX_SCRIPT_OBJECT_BYTES}-byte limit` };
     const blob = await store.getBlob(key);
     if (blob === null) return { ok: false, reason: 'object not found in store scripts' };
     bytes = blob;
   } catch (err) {
     return { ok: false, reason: `fetch failed: ${(err as Error).message}` };
   }
-  if (bytes.length > MAX_SCRIPT_OBJECT_BYTES) return { ok: false, reason: `object is ${bytes.length} bytes, over the ${MAX_SCRIPT_OBJECT_BYTES}-byte limit` };
+  if (bytes.length > MAX_SCRIPT_OBJECT_BYTES)
+    return { ok: false, reason: `object is ${bytes.length} bytes, over the ${MAX_SCRIPT_OBJECT_BYTES}-byte limit` };
   const actual = digest(bytes);
   if (actual !== sha256) return { ok: false, reason: `SHA-256 mismatch (expected ${sha256}, got ${actual})` };
   try {

@@ -6,8 +6,18 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  deadlineSkipMessage, EXIT_SKIP_DEADLINE, EXIT_SKIP_REVOKED, EXIT_SKIP_STALENESS, EXIT_SKIP_VERSION_PIN, KV_SCRIPT_CURRENT,
-  KV_SCRIPT_STATUS, parseRfc3339, revokedSkipMessage, stalenessSkipMessage, versionPinSkipMessage, type Command,
+  deadlineSkipMessage,
+  EXIT_SKIP_DEADLINE,
+  EXIT_SKIP_REVOKED,
+  EXIT_SKIP_STALENESS,
+  EXIT_SKIP_VERSION_PIN,
+  KV_SCRIPT_CURRENT,
+  KV_SCRIPT_STATUS,
+  parseRfc3339,
+  revokedSkipMessage,
+  stalenessSkipMessage,
+  versionPinSkipMessage,
+  type Command,
 } from '../../contract/index.js';
 import type { BrokerPort, BrokerState } from '../ports.js';
 
@@ -45,7 +55,11 @@ export function deadlineSkip(command: Command, receivedAt: string, nowMs: number
 
 /** Runs the gates in order; the first that fires wins. */
 export async function checkGates(
-  command: Command, receivedAt: string, broker: BrokerPort, reader: ScriptPolicyReader, nowMs: number = Date.now(),
+  command: Command,
+  receivedAt: string,
+  broker: BrokerPort,
+  reader: ScriptPolicyReader,
+  nowMs: number = Date.now(),
 ): Promise<GateSkip | undefined> {
   const policy = command.staleness;
   const state = broker.state();
@@ -82,7 +96,9 @@ export async function checkGates(
  * The default reader: a live KV get while connected, else the last value seen for that key. In
  * `cached` mode a failed live get also falls back to the last value (the caller sees no throw).
  */
-export function createScriptPolicyReader(broker: BrokerPort): ScriptPolicyReader & { readCached(bucket: string, key: string): string | undefined } {
+export function createScriptPolicyReader(
+  broker: BrokerPort,
+): ScriptPolicyReader & { readCached(bucket: string, key: string): string | undefined } {
   const lastSeen = new Map<string, string | undefined>();
   const opened = new WeakMap<NatsConnection, Map<string, Promise<KV>>>();
   const bucketOf = (nc: NatsConnection, bucket: string): Promise<KV> => {

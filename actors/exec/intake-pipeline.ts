@@ -5,9 +5,23 @@
  */
 import type { Logger } from 'pino';
 import {
-  commandBody, commandEnvelope, decode, describeDecodeError, EXIT_REJECTED_UNSIGNED, formatRfc3339,
-  FUTURE_SKEW_ALLOWANCE_MS, isAddressedTo, MAX_ENVELOPE_VALIDITY_MS, OBS_SOURCE_ADMISSION, OBS_SOURCE_SIGNATURE,
-  LEGACY_REFUSED_STDERR, parseRfc3339, SIGNATURE_OUTCOME_KIND, signatureRefusedStderr, type Command, type ExecResult,
+  commandBody,
+  commandEnvelope,
+  decode,
+  describeDecodeError,
+  EXIT_REJECTED_UNSIGNED,
+  formatRfc3339,
+  FUTURE_SKEW_ALLOWANCE_MS,
+  isAddressedTo,
+  MAX_ENVELOPE_VALIDITY_MS,
+  OBS_SOURCE_ADMISSION,
+  OBS_SOURCE_SIGNATURE,
+  LEGACY_REFUSED_STDERR,
+  parseRfc3339,
+  SIGNATURE_OUTCOME_KIND,
+  signatureRefusedStderr,
+  type Command,
+  type ExecResult,
 } from '../../contract/index.js';
 import { legacyRefusedResultId, signatureRefusedResultId, uuidV4 } from '../ids.js';
 import type { AdmissionLedger, AdmissionRecord } from './admission-ledger.js';
@@ -82,25 +96,38 @@ const ENVELOPE_REJECTED = 'command_signature_envelope_rejected';
 
 /** The envelope checks of §6.3 after the signature verified; returns the command or the refusal. */
 export function checkEnvelope(
-  parsed: unknown, sig: SignatureCheck, pcId: string, nowMs: number,
+  parsed: unknown,
+  sig: SignatureCheck,
+  pcId: string,
+  nowMs: number,
 ): { ok: true; command: Command } | { ok: false; kind: string; reason: string } {
   const decoded = decode(commandEnvelope, parsed);
   if (!decoded.ok) return { ok: false, kind: ENVELOPE_REJECTED, reason: describeDecodeError(decoded.error) };
   const envelope = decoded.value;
   if (envelope.target_pc_id !== pcId) {
-    return { ok: false, kind: 'command_signature_misaddressed', reason: `target_pc_id ${JSON.stringify(envelope.target_pc_id)} is not this PC` };
+    return {
+      ok: false,
+      kind: 'command_signature_misaddressed',
+      reason: `target_pc_id ${JSON.stringify(envelope.target_pc_id)} is not this PC`,
+    };
   }
   const expires = parseRfc3339(envelope.expires_at) as number;
   const at = sig.atMs as number;
-  if (at > nowMs + FUTURE_SKEW_ALLOWANCE_MS) return { ok: false, kind: 'command_signature_clock_ahead', reason: 'Kanade-Sig-At is more than 1 h in the future' };
+  if (at > nowMs + FUTURE_SKEW_ALLOWANCE_MS)
+    return { ok: false, kind: 'command_signature_clock_ahead', reason: 'Kanade-Sig-At is more than 1 h in the future' };
   if (expires < at) return { ok: false, kind: ENVELOPE_REJECTED, reason: 'expires_at is before Kanade-Sig-At' };
-  if (expires - at > MAX_ENVELOPE_VALIDITY_MS) return { ok: false, kind: ENVELOPE_REJECTED, reason: 'expires_at is more than 7 d after Kanade-Sig-At' };
+  if (expires - at > MAX_ENVELOPE_VALIDITY_MS)
+    return { ok: false, kind: ENVELOPE_REJECTED, reason: 'expires_at is more than 7 d after Kanade-Sig-At' };
   const deadline = envelope.command.deadline_at !== undefined ? parseRfc3339(envelope.command.deadline_at) : undefined;
   const end = deadline !== undefined ? Math.min(expires, deadline) : expires;
   if (nowMs > end) return { ok: false, kind: 'command_signature_expired', reason: 'the envelope expired' };
   const maxAge = sig.key?.maxAgeSecs;
   if (maxAge !== undefined && Math.abs(nowMs - at) > maxAge * 1000) {
-    return { ok: false, kind: SIGNATURE_OUTCOME_KIND.stale, reason: `break-glass key ${sig.kid ?? ''} signature is older than max_age_secs=${maxAge}` };
+    return {
+      ok: false,
+      kind: SIGNATURE_OUTCOME_KIND.stale,
+      reason: `break-glass key ${sig.kid ?? ''} signature is older than max_age_secs=${maxAge}`,
+    };
   }
   return { ok: true, command: envelope.command };
 }
@@ -110,9 +137,7 @@ export function checkEnvelope(
  * UTF-8/JSON checks): a terminal decision (acked, logged with size and reason), or the parsed body.
  * Runs where a message is delivered, so a flood of hostile bodies never occupies the admission queue.
  */
-export function screenMessage(
-  msg: IntakeMessage, ctx: Pick<IntakeContext, 'pcId' | 'log' | 'groups'>,
-): IntakeDecision | ScreenedMessage {
+export function screenMessage(msg: IntakeMessage, ctx: Pick<IntakeContext, 'pcId' | 'log' | 'groups'>): IntakeDecision | ScreenedMessage {
   if (msg.source !== 'recovery' && !isAddressedTo(msg.subject, ctx.pcId, ctx.groups())) {
     ctx.log.debug({ subject: msg.subject, source: msg.source }, 'command not addressed to this PC; acked');
     return { ack: true, outcome: 'not_for_me' };
@@ -151,7 +176,10 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
     const now = ctx.now();
     const sig = await verifySignature(msg.headers, msg.data, ctx.keyring, now, !isEnvelope);
     const obsPayload = (reason: string) => ({
-      request_id: requestIdHint(parsed), subject: msg.subject, ...(sig.kid !== undefined && { kid: sig.kid }), reason,
+      request_id: requestIdHint(parsed),
+      subject: msg.subject,
+      ...(sig.kid !== undefined && { kid: sig.kid }),
+      reason,
     });
 
     let command: Command;
@@ -181,11 +209,18 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
     const legacyRefused = !isEnvelope && ctx.requireEnvelope === true;
     if (legacyRefused || (ctx.keyring.enforcing() && sig.outcome !== 'verified')) {
       const result = legacyRefused
-        ? notRunResult({ resultId: legacyRefusedResultId(command.request_id, ctx.pcId), pcId: ctx.pcId, command }, LEGACY_REFUSED_STDERR, now, EXIT_REJECTED_UNSIGNED)
+        ? notRunResult(
+            { resultId: legacyRefusedResultId(command.request_id, ctx.pcId), pcId: ctx.pcId, command },
+            LEGACY_REFUSED_STDERR,
+            now,
+            EXIT_REJECTED_UNSIGNED,
+          )
         : notRunResult(
-          { resultId: signatureRefusedResultId(command.request_id, ctx.pcId), pcId: ctx.pcId, command },
-          signatureRefusedStderr(sig.outcome), now, EXIT_REJECTED_UNSIGNED,
-        );
+            { resultId: signatureRefusedResultId(command.request_id, ctx.pcId), pcId: ctx.pcId, command },
+            signatureRefusedStderr(sig.outcome),
+            now,
+            EXIT_REJECTED_UNSIGNED,
+          );
       if (legacyRefused) {
         requestLog.warn({ outcome: sig.outcome }, 'command refused: legacy format, only v2 envelopes run on this host (require_envelope)');
       } else {
@@ -206,7 +241,10 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
       if (sig.outcome === lastOutcome && sig.key?.auditEveryUse !== true) return;
       lastOutcome = sig.outcome;
       const enforcing = ctx.keyring.enforcing();
-      requestLog.info({ outcome: sig.outcome, enforcing }, `command signature ${sig.outcome.replace('_', ' ')}; running${enforcing ? '' : ' (not enforcing)'}`);
+      requestLog.info(
+        { outcome: sig.outcome, enforcing },
+        `command signature ${sig.outcome.replace('_', ' ')}; running${enforcing ? '' : ' (not enforcing)'}`,
+      );
       await ctx.obs(SIGNATURE_OUTCOME_KIND[sig.outcome], OBS_SOURCE_SIGNATURE, obsPayload(sig.reason));
     };
     if (msg.source === 'recovery') {
@@ -219,8 +257,13 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
     const launchNow = ctx.launchNow;
     try {
       admission = await ctx.ledger.admit({
-        requestId: command.request_id, body: msg.data, headers: msg.headers, subject: msg.subject,
-        receivedAt, resultId: uuidV4(), nowMs: now,
+        requestId: command.request_id,
+        body: msg.data,
+        headers: msg.headers,
+        subject: msg.subject,
+        receivedAt,
+        resultId: uuidV4(),
+        nowMs: now,
         ...(launchNow !== undefined && { launchNow: () => launchNow(command, receivedAt) }),
       });
     } catch (err) {
@@ -251,7 +294,10 @@ export function createIntakePipeline(ctx: IntakeContext): (msg: IntakeMessage | 
         return { ack: true, outcome: 'duplicate' };
       }
       case 'conflict':
-        requestLog.warn({ stored_sha256: admission.record.body_sha256, received_sha256: admission.bodySha256 }, 'admission conflict: same request_id, different bytes; not run');
+        requestLog.warn(
+          { stored_sha256: admission.record.body_sha256, received_sha256: admission.bodySha256 },
+          'admission conflict: same request_id, different bytes; not run',
+        );
         await ctx.obs('command_admission_conflict', OBS_SOURCE_ADMISSION, obsPayload('same request_id with a different body'));
         return { ack: true, outcome: 'conflict' };
     }

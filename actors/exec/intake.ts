@@ -11,7 +11,14 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { fromCallback } from 'xstate';
 import {
-  decodeGroupsValue, invalidGroupNames, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED, replayDurableName, STREAM_EXEC, subjects, unionGroups,
+  decodeGroupsValue,
+  invalidGroupNames,
+  KV_AGENT_GROUPS,
+  KV_AGENT_GROUPS_DERIVED,
+  replayDurableName,
+  STREAM_EXEC,
+  subjects,
+  unionGroups,
   type GroupsValue,
 } from '../../contract/index.js';
 import { resourceRetryDelayMs } from '../../domain/resource-backoff.js';
@@ -37,8 +44,7 @@ export interface IntakeInput {
 }
 
 /** Events the intake sends to its parent (admitted commands go through `runtime.admissions`). */
-export type IntakeEvent =
-  | { type: 'intake.replayStarted' };
+export type IntakeEvent = { type: 'intake.replayStarted' };
 
 /** Reads this PC's groups once from both KV buckets (§4); a missing key is no groups. */
 export async function readGroupsOnce(nc: NatsConnection, pcId: string, log?: Logger): Promise<string[]> {
@@ -69,13 +75,15 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
   // Delivered messages go to the runtime's admission queue, which outlives this actor: stopping the
   // intake (a disconnect) ends delivery, never the admission of what was already delivered.
   const submit = (msg: IntakeMessage, ack?: () => void) => runtime.submit(msg, ack);
-  const onCore = (subscriptionSubject: string) => (err: Error | null, msg: { subject: string; data: Uint8Array; headers?: import('@nats-io/transport-node').MsgHdrs }) => {
-    if (err !== null) {
-      log.warn({ subject: subscriptionSubject, err: err.message }, 'command subscription error');
-      return;
-    }
-    submit({ subject: msg.subject, data: msg.data, headers: signatureHeaders(msg.headers), source: 'live', receivedAtMs: runtime.now() });
-  };
+  const onCore =
+    (subscriptionSubject: string) =>
+    (err: Error | null, msg: { subject: string; data: Uint8Array; headers?: import('@nats-io/transport-node').MsgHdrs }) => {
+      if (err !== null) {
+        log.warn({ subject: subscriptionSubject, err: err.message }, 'command subscription error');
+        return;
+      }
+      submit({ subject: msg.subject, data: msg.data, headers: signatureHeaders(msg.headers), source: 'live', receivedAtMs: runtime.now() });
+    };
 
   const coreSubs: Subscription[] = [];
   for (const subject of [subjects.commandsAll, subjects.commandsPc(pcId)]) {
@@ -159,11 +167,17 @@ export const runIntake = fromCallback<{ type: string }, IntakeInput>(({ input, s
       } catch (err) {
         if (stopped) return;
         const wait = resourceRetryDelayMs(attempt);
-        log.warn({ err: (err as Error).message, retry_in_ms: wait }, 'replay consumer not available yet (the backend creates EXEC); retrying');
+        log.warn(
+          { err: (err as Error).message, retry_in_ms: wait },
+          'replay consumer not available yet (the backend creates EXEC); retrying',
+        );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
           // Stopping the intake must not wait out a retry of up to 300 s.
-          stopWaiters.add(() => { clearTimeout(timer); resolve(); });
+          stopWaiters.add(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
       }
     }

@@ -122,7 +122,11 @@ export async function createKeyring(opts: KeyringOptions): Promise<Keyring> {
     }
     const decoded = decodeCommandKeys(bytes);
     if (!decoded.ok) return { ok: false, reason: describeDecodeError(decoded.error) };
-    return { ok: true, keys: decoded.value.map(toRingKey), empty: decoded.value.length === 0 ? `the keyring file ${opts.file} holds no keys` : null };
+    return {
+      ok: true,
+      keys: decoded.value.map(toRingKey),
+      empty: decoded.value.length === 0 ? `the keyring file ${opts.file} holds no keys` : null,
+    };
   };
 
   /** One error line each time the ring turns unusable while enforcement is requested. */
@@ -130,7 +134,10 @@ export async function createKeyring(opts: KeyringOptions): Promise<Keyring> {
     const was = emptyBecause;
     emptyBecause = reason;
     if (reason !== null && reason !== was && opts.requireSigned) {
-      opts.log.error({ file: opts.file, reason }, 'command keyring empty or unusable and signed commands are required: refusing every command');
+      opts.log.error(
+        { file: opts.file, reason },
+        'command keyring empty or unusable and signed commands are required: refusing every command',
+      );
     }
   };
 
@@ -172,13 +179,18 @@ export async function createKeyring(opts: KeyringOptions): Promise<Keyring> {
       if (current !== undefined && current === seen) return;
       // Remembered even when the reload refuses the file, so a bad file is re-read (and logged) once per change.
       if (current !== undefined) seen = current;
-      reloading = ring.reload().finally(() => { reloading = undefined; });
+      reloading = ring.reload().finally(() => {
+        reloading = undefined;
+      });
       return reloading;
     },
     fingerprints: () => keys.map((k) => `${k.kid}:${k.fingerprint}`),
     enforcing: () => opts.requireSigned,
     refusingAll: () => opts.requireSigned && keys.length === 0,
-    problem: () => (opts.requireSigned && keys.length === 0 ? `signed commands are required but no command key is usable: ${emptyBecause ?? 'the ring is empty'}` : null),
+    problem: () =>
+      opts.requireSigned && keys.length === 0
+        ? `signed commands are required but no command key is usable: ${emptyBecause ?? 'the ring is empty'}`
+        : null,
     size: () => keys.length,
     lookup: (kid) => keys.find((k) => k.kid === kid),
     async reloadForUnknownKid(kid) {
@@ -234,7 +246,10 @@ export function keyringFor(services: { readonly config: AgentConfig; readonly lo
       log: services.log,
     });
     const config = services.config;
-    void ring.then((r) => loaded.set(config, r), () => undefined);
+    void ring.then(
+      (r) => loaded.set(config, r),
+      () => undefined,
+    );
     shared.set(services.config, ring);
   }
   return ring;

@@ -23,13 +23,22 @@ export function armKillSwitch(broker: BrokerPort, execId: string, onKill: () => 
     log.warn({ exec_id: execId }, 'broker not connected: kill switch is local only for this run');
   } else {
     try {
-      sub = state.nc.subscribe(subjects.kill(execId), { callback: (err) => { if (!err) fire(); } });
+      sub = state.nc.subscribe(subjects.kill(execId), {
+        callback: (err) => {
+          if (!err) fire();
+        },
+      });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('flush timed out')), KILL_ARM_TIMEOUT_MS);
       });
       Promise.race([state.nc.flush(), timeout])
-        .catch((err: Error) => log.warn({ exec_id: execId, err: err.message }, 'kill switch not confirmed armed within 2 s: local only until the server sees it'))
+        .catch((err: Error) =>
+          log.warn(
+            { exec_id: execId, err: err.message },
+            'kill switch not confirmed armed within 2 s: local only until the server sees it',
+          ),
+        )
         .finally(() => clearTimeout(timer));
     } catch (err) {
       log.warn({ exec_id: execId, err: (err as Error).message }, 'cannot subscribe kill switch: local only');

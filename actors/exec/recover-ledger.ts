@@ -9,9 +9,7 @@
  * that result_id. A `finished` record holding its whole result (`result_full`) is queued again from
  * it even when a file exists: that file was written without fsync and may be torn.
  */
-import {
-  decodeCommandBody, EXIT_RESTARTED_OUTCOME_UNKNOWN, RESTARTED_OUTCOME_UNKNOWN_MESSAGE,
-} from '../../contract/index.js';
+import { decodeCommandBody, EXIT_RESTARTED_OUTCOME_UNKNOWN, RESTARTED_OUTCOME_UNKNOWN_MESSAGE } from '../../contract/index.js';
 import type { ExecRuntime } from './exec-runtime.js';
 import type { AdmittedCommand } from './intake-pipeline.js';
 import { buildResult } from '../../domain/results.js';
@@ -81,14 +79,22 @@ export async function recoverLedger(runtime: RecoveryRuntime): Promise<AdmittedC
       const now = runtime.now();
       const result = buildResult(
         { resultId: record.result_id, pcId: runtime.pcId, command: decoded.value.command },
-        EXIT_RESTARTED_OUTCOME_UNKNOWN, '', RESTARTED_OUTCOME_UNKNOWN_MESSAGE, Math.min(record.updated_at_ms, now), now,
+        EXIT_RESTARTED_OUTCOME_UNKNOWN,
+        '',
+        RESTARTED_OUTCOME_UNKNOWN_MESSAGE,
+        Math.min(record.updated_at_ms, now),
+        now,
       );
       rlog.warn('command was running when the agent stopped; reporting exit 121 (outcome unknown)');
       void runtime.deliverResult(record, result);
       continue;
     }
     const decision = await runtime.pipeline({
-      subject: record.subject, data: body, headers: record.headers, source: 'recovery', receivedAtMs: Date.parse(record.received_at),
+      subject: record.subject,
+      data: body,
+      headers: record.headers,
+      source: 'recovery',
+      receivedAtMs: Date.parse(record.received_at),
     });
     if (decision.command !== undefined) {
       rlog.info('re-verified a pending command from before the restart; running it');

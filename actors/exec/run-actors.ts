@@ -30,9 +30,12 @@ export const checkRunGates = fromPromise<GateSkip | undefined, RunEffectInput>(a
 /** The `script_object` fetch (§8.3). */
 export const fetchScript = fromPromise<ScriptFetch, RunEffectInput>(({ input }) =>
   fetchScriptObject(
-    input.command.script_object as string, input.command.script_object_sha256 as string,
-    input.runtime.services.config.dataDir, input.runtime.services.broker,
-  ));
+    input.command.script_object as string,
+    input.command.script_object_sha256 as string,
+    input.runtime.services.config.dataDir,
+    input.runtime.services.broker,
+  ),
+);
 
 /** `kill.<exec_id>` while the run lives; sends `{type:'kill', reason:'remote'}` once. Nothing without exec_id. */
 export const watchKill = fromCallback<{ type: string }, RunEffectInput>(({ input, sendBack }) => {
@@ -137,5 +140,6 @@ export const runProcess = fromCallback<{ type: string }, RunEffectInput & { scri
 });
 
 /** Queues the result durably and marks the ledger record finished. */
-export const deliverRunResult = fromPromise<void, { runtime: ExecRuntime; record: AdmissionRecord; result: ExecResult }>(({ input, signal }) =>
-  input.runtime.deliverResult(input.record, input.result, signal));
+export const deliverRunResult = fromPromise<void, { runtime: ExecRuntime; record: AdmissionRecord; result: ExecResult }>(
+  ({ input, signal }) => input.runtime.deliverResult(input.record, input.result, signal),
+);

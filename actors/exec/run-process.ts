@@ -54,7 +54,12 @@ export interface RunningProcess {
 }
 
 /** The program and argv for a shell (§8.3); `launcher` is the staged PowerShell launcher. */
-export function shellInvocation(shell: Shell, script: string, platform: NodeJS.Platform, launcher?: string): { file: string; args: string[] } {
+export function shellInvocation(
+  shell: Shell,
+  script: string,
+  platform: NodeJS.Platform,
+  launcher?: string,
+): { file: string; args: string[] } {
   const windows = platform === 'win32';
   switch (shell) {
     case 'sh':
@@ -113,7 +118,10 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
   const env = spec.env ?? process.env;
   if (spec.cwd !== undefined) {
     // Node reports a missing cwd as "spawn sh ENOENT", which reads like a missing shell.
-    const isDir = await stat(spec.cwd).then((s) => s.isDirectory(), () => false);
+    const isDir = await stat(spec.cwd).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
     if (!isDir) return failed(`cwd ${spec.cwd} is not an existing directory`);
   }
   let staged: { dir: string; launcher: string } | undefined;
@@ -185,9 +193,13 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
       // A descendant may still hold the pipes; after the grace we stop reading (§8.4).
       child.stdout?.destroy();
       child.stderr?.destroy();
-      void cleanup().then(() => resolve(launchFailed
-        ? { kind: 'spawnFailed', error: launchError(stderr.text()) }
-        : { kind: 'exited', exitCode: exitCode as number, stdout: stdout.text(), stderr: stderr.text() }));
+      void cleanup().then(() =>
+        resolve(
+          launchFailed
+            ? { kind: 'spawnFailed', error: launchError(stderr.text()) }
+            : { kind: 'exited', exitCode: exitCode as number, stdout: stdout.text(), stderr: stderr.text() },
+        ),
+      );
     };
     child.once('exit', (code, signal) => {
       exitCode = exitCodeOf(code, signal);

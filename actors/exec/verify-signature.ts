@@ -4,7 +4,14 @@
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
 import {
-  ADMISSION_TOMBSTONE_MS, HEADER_SIG, HEADER_SIG_ALG, HEADER_SIG_AT, HEADER_SIG_KID, SIG_ALG_ED25519, signedBytes, type SignatureOutcome,
+  ADMISSION_TOMBSTONE_MS,
+  HEADER_SIG,
+  HEADER_SIG_ALG,
+  HEADER_SIG_AT,
+  HEADER_SIG_KID,
+  SIG_ALG_ED25519,
+  signedBytes,
+  type SignatureOutcome,
 } from '../../contract/index.js';
 import { verifyBytes } from '../ed25519.js';
 import type { Keyring, RingKey } from './keyring.js';
@@ -42,7 +49,11 @@ export function signatureHeaders(headers: MsgHdrs | undefined): HeaderMap {
  * break-glass bound last instead (§6.3 KeyAgeExceeded) and carry their own expiry.
  */
 export async function verifySignature(
-  headers: HeaderMap, body: Uint8Array, ring: Keyring, nowMs: number, checkMaxAge = true,
+  headers: HeaderMap,
+  body: Uint8Array,
+  ring: Keyring,
+  nowMs: number,
+  checkMaxAge = true,
 ): Promise<SignatureCheck> {
   // A changed file is re-read before it decides anything (§6.2): one stat per command.
   await ring.refreshIfChanged();
@@ -54,7 +65,11 @@ export async function verifySignature(
     return { outcome: 'unsigned', reason: 'no Kanade-Sig headers' };
   }
   if (sig === undefined || kid === undefined || at === undefined) {
-    return { outcome: 'malformed', ...(kid !== undefined && { kid }), reason: 'partial Kanade-Sig headers (need Kanade-Sig, Kanade-Sig-Kid and Kanade-Sig-At)' };
+    return {
+      outcome: 'malformed',
+      ...(kid !== undefined && { kid }),
+      reason: 'partial Kanade-Sig headers (need Kanade-Sig, Kanade-Sig-Kid and Kanade-Sig-At)',
+    };
   }
   if (alg !== undefined && alg.trim().toLowerCase() !== SIG_ALG_ED25519) {
     return { outcome: 'malformed', kid, reason: `unsupported Kanade-Sig-Alg ${JSON.stringify(alg)}` };
@@ -82,7 +97,13 @@ export async function verifySignature(
   // While enforcing, a legacy signature older than the ledger's tombstone horizon may have lost its
   // ledger record and could run a second time: Stale (§6.2, our choice). v2 envelopes expire sooner.
   if (checkMaxAge && ring.enforcing() && nowMs - atMs > ADMISSION_TOMBSTONE_MS) {
-    return { outcome: 'stale', kid, atMs, key, reason: `signature is older than the ${ADMISSION_TOMBSTONE_MS / 86_400_000}-day replay horizon` };
+    return {
+      outcome: 'stale',
+      kid,
+      atMs,
+      key,
+      reason: `signature is older than the ${ADMISSION_TOMBSTONE_MS / 86_400_000}-day replay horizon`,
+    };
   }
   return { outcome: 'verified', kid, atMs, key, reason: `verified with key ${kid}` };
 }

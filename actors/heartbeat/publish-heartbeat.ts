@@ -39,7 +39,15 @@ export function createPublishHeartbeat(readKeys: CommandKeyStatusReader = readCo
     const perf = samplePerf(input.previous);
     // §5.4 quarantined_versions: what the boot sentinel rolled back here (docs/updater.md).
     const quarantinedVersions = (await readQuarantine(services.config.dataDir)).value;
-    const beat = buildHeartbeat({ pcId: services.config.pcId, agentVersion: services.agentVersion, keys, perf, kind: 'periodic', atMs: Date.now(), quarantinedVersions });
+    const beat = buildHeartbeat({
+      pcId: services.config.pcId,
+      agentVersion: services.agentVersion,
+      keys,
+      perf,
+      kind: 'periodic',
+      atMs: Date.now(),
+      quarantinedVersions,
+    });
     try {
       // Never publish into a closed client: nats.js would throw; a stale queued beat is worse than none.
       if (nc.isClosed()) throw new Error('connection closed');

@@ -28,7 +28,13 @@ export function createServePing(readKeys: CommandKeyStatusReader = readCommandKe
         }
         void readKeys(services, { reload: false })
           .then((keys) => {
-            const beat = buildHeartbeat({ pcId: services.config.pcId, agentVersion: services.agentVersion, keys, kind: 'ping', atMs: Date.now() });
+            const beat = buildHeartbeat({
+              pcId: services.config.pcId,
+              agentVersion: services.agentVersion,
+              keys,
+              kind: 'ping',
+              atMs: Date.now(),
+            });
             if (!msg.respond(encodeHeartbeat(beat))) services.log.warn({ child: 'heartbeat' }, 'ping without a reply subject ignored');
             else sendBack({ type: 'ping.answered' });
           })

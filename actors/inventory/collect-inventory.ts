@@ -28,7 +28,11 @@ export function createCollector(platform: NodeJS.Platform = os.platform()): Inve
 }
 
 /** Collects `parts` (hw first: it is what gets published); failures are data, never thrown. */
-export async function collectInventory(collector: InventoryCollector, pcId: string, parts: readonly InventoryPart[]): Promise<InventoryReport> {
+export async function collectInventory(
+  collector: InventoryCollector,
+  pcId: string,
+  parts: readonly InventoryPart[],
+): Promise<InventoryReport> {
   const started = Date.now();
   const collectedAt = formatRfc3339(started);
   const failures: Array<{ part: InventoryPart; error: string }> = [];

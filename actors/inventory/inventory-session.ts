@@ -14,11 +14,13 @@ export const PUBLISHED_PARTS: readonly InventoryPart[] = ['hw'];
 
 /** Events the session accepts and sends. */
 export type InventorySessionEvent =
-  | { readonly type: 'collect' }
-  | { readonly type: 'inventory.collected'; readonly report: InventoryReport };
+  { readonly type: 'collect' } | { readonly type: 'inventory.collected'; readonly report: InventoryReport };
 
 /** Session logic over a collector factory (tests inject a throwing or fake collector). */
-export function createInventorySession(makeCollector: () => InventoryCollector = () => createCollector(), parts: readonly InventoryPart[] = PUBLISHED_PARTS) {
+export function createInventorySession(
+  makeCollector: () => InventoryCollector = () => createCollector(),
+  parts: readonly InventoryPart[] = PUBLISHED_PARTS,
+) {
   return fromCallback<{ type: string }, AgentServices>(({ input, sendBack, receive }) => {
     let collector: InventoryCollector | undefined;
     let stopped = false;

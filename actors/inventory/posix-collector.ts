@@ -58,7 +58,9 @@ export function createPosixCollector(sources: PosixSources = POSIX_SOURCES): Inv
     async collectHw(): Promise<HwFacts> {
       const [release, cpu, mem, fs] = await Promise.all([sources.osRelease(), sources.cpu(), sources.mem(), sources.fsSize()]);
       const disks = fs
-        .filter((d) => !NON_DISK_FS.test(d.type) && (d.fs.startsWith('/dev/') || process.platform === 'darwin') && !d.fs.startsWith('/dev/loop'))
+        .filter(
+          (d) => !NON_DISK_FS.test(d.type) && (d.fs.startsWith('/dev/') || process.platform === 'darwin') && !d.fs.startsWith('/dev/loop'),
+        )
         .map((d) => ({ device_id: d.mount, size_bytes: toInt(d.size), free_bytes: toInt(d.available), file_system: d.type }));
       return {
         hostname: os.hostname(),
@@ -76,23 +78,27 @@ export function createPosixCollector(sources: PosixSources = POSIX_SOURCES): Inv
     },
     async collectNet(): Promise<NetAdapter[]> {
       const [ifaces, defaultIface, gateway] = await Promise.all([
-        sources.networkInterfaces(), sources.networkInterfaceDefault(), sources.networkGatewayDefault(),
+        sources.networkInterfaces(),
+        sources.networkInterfaceDefault(),
+        sources.networkGatewayDefault(),
       ]);
       // systeminformation reports one address per family; the OS lists them all.
       const addresses = os.networkInterfaces();
-      return ifaces.filter((i) => !i.internal).map((i) => {
-        const all = addresses[i.iface] ?? [];
-        const ipv4 = all.filter((a) => a.family === 'IPv4').map((a) => a.address);
-        const ipv6 = all.filter((a) => a.family === 'IPv6').map((a) => a.address);
-        return {
-          name: i.iface,
-          mac: i.mac,
-          ipv4: ipv4.length > 0 ? ipv4 : i.ip4 ? [i.ip4] : [],
-          ipv6: ipv6.length > 0 ? ipv6 : i.ip6 ? [i.ip6] : [],
-          gateway: i.iface === defaultIface && gateway ? gateway : null,
-          dhcp: typeof i.dhcp === 'boolean' ? i.dhcp : null,
-        };
-      });
+      return ifaces
+        .filter((i) => !i.internal)
+        .map((i) => {
+          const all = addresses[i.iface] ?? [];
+          const ipv4 = all.filter((a) => a.family === 'IPv4').map((a) => a.address);
+          const ipv6 = all.filter((a) => a.family === 'IPv6').map((a) => a.address);
+          return {
+            name: i.iface,
+            mac: i.mac,
+            ipv4: ipv4.length > 0 ? ipv4 : i.ip4 ? [i.ip4] : [],
+            ipv6: ipv6.length > 0 ? ipv6 : i.ip6 ? [i.ip6] : [],
+            gateway: i.iface === defaultIface && gateway ? gateway : null,
+            dhcp: typeof i.dhcp === 'boolean' ? i.dhcp : null,
+          };
+        });
     },
     async dispose() {
       // Nothing long-lived: systeminformation spawns short commands per call.

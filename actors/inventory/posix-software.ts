@@ -15,15 +15,22 @@ const MAX_LISTING_BYTES = 64 * 1024 * 1024;
 export type RunTool = (file: string, args: readonly string[]) => Promise<string | undefined>;
 
 /** Runs `file` with `args` (no shell); ENOENT means "not installed". */
-export const runTool: RunTool = (file, args) => new Promise((resolve, reject) => {
-  execFile(file, [...args], { timeout: PACKAGE_LIST_TIMEOUT_MS, maxBuffer: MAX_LISTING_BYTES, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout) => {
-    if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') resolve(undefined);
-    else if (err) reject(new Error(`${file} failed: ${err.message.split('\n')[0]}`));
-    else resolve(stdout);
+export const runTool: RunTool = (file, args) =>
+  new Promise((resolve, reject) => {
+    execFile(
+      file,
+      [...args],
+      { timeout: PACKAGE_LIST_TIMEOUT_MS, maxBuffer: MAX_LISTING_BYTES, env: { ...process.env, LC_ALL: 'C' } },
+      (err, stdout) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') resolve(undefined);
+        else if (err) reject(new Error(`${file} failed: ${err.message.split('\n')[0]}`));
+        else resolve(stdout);
+      },
+    );
   });
-});
 
-const orNull = (text: string | undefined): string | null => (text === undefined || text.trim() === '' || text === '(none)' ? null : text.trim());
+const orNull = (text: string | undefined): string | null =>
+  text === undefined || text.trim() === '' || text === '(none)' ? null : text.trim();
 
 /** Parses `dpkg-query -W -f '${Package}\t${Version}\t${Maintainer}\t${db:Status-Abbrev}\n'`. */
 export function parseDpkg(stdout: string): SoftwareItem[] {
@@ -46,7 +53,9 @@ export function parseRpm(stdout: string): SoftwareItem[] {
     if (!name || version === undefined) continue;
     const epoch = Number(installTime);
     items.push({
-      name, version, publisher: orNull(vendor),
+      name,
+      version,
+      publisher: orNull(vendor),
       install_date: Number.isFinite(epoch) && epoch > 0 ? new Date(epoch * 1000).toISOString().slice(0, 10) : null,
     });
   }
@@ -55,7 +64,10 @@ export function parseRpm(stdout: string): SoftwareItem[] {
 
 /** Parses `brew list --versions` (`name v1 v2`: the last listed version is reported). */
 export function parseBrew(stdout: string): SoftwareItem[] {
-  return stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((p) => p.length >= 2 && p[0])
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((p) => p.length >= 2 && p[0])
     .map((p) => ({ name: p[0] as string, version: p[p.length - 1] as string, publisher: null, install_date: null }));
 }
 

@@ -54,7 +54,14 @@ export function createPowerShellSession(opts: PowerShellSessionOptions = {}): Po
     // child-shell rejects this private promise when the process fails to spawn or exits non-zero;
     // unobserved, that rejection would take the whole agent down as an unhandled rejection.
     const exit = (shell as unknown as { exitPromise?: Promise<void> }).exitPromise;
-    void exit?.then(() => { session.dead = true; }, () => { session.dead = true; });
+    void exit?.then(
+      () => {
+        session.dead = true;
+      },
+      () => {
+        session.dead = true;
+      },
+    );
     return session;
   };
 
@@ -70,7 +77,9 @@ export function createPowerShellSession(opts: PowerShellSessionOptions = {}): Po
       let session = current;
       if (session === undefined) {
         // One start at a time: concurrent first commands share the session being started.
-        starting ??= start().finally(() => { starting = undefined; });
+        starting ??= start().finally(() => {
+          starting = undefined;
+        });
         session = current = await starting;
       }
       try {

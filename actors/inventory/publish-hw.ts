@@ -47,7 +47,12 @@ export const publishHw = fromPromise<PublishHwOutput, PublishHwInput>(async ({ i
     nc.publish(subject, body);
     await Promise.race([
       nc.flush(),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`flush not confirmed within ${INVENTORY_FLUSH_TIMEOUT_MS} ms`)), INVENTORY_FLUSH_TIMEOUT_MS); }),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`flush not confirmed within ${INVENTORY_FLUSH_TIMEOUT_MS} ms`)),
+          INVENTORY_FLUSH_TIMEOUT_MS,
+        );
+      }),
     ]);
     // Let the status iterator deliver an -ERR that was read together with the PONG.
     await new Promise((resolve) => setImmediate(resolve));

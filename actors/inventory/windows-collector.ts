@@ -15,11 +15,16 @@ const UNINSTALL = 'SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*';
 
 /** The exact commands sent to PowerShell (the fake PowerShell in the tests checks them verbatim). */
 export const WINDOWS_COMMANDS = {
-  computerSystem: 'Get-CimInstance -ClassName Win32_ComputerSystem | Select-Object Name,DNSHostName,TotalPhysicalMemory | ConvertTo-Json -Compress',
-  operatingSystem: 'Get-CimInstance -ClassName Win32_OperatingSystem | Select-Object Caption,Version,BuildNumber,CSName | ConvertTo-Json -Compress',
-  processor: 'Get-CimInstance -ClassName Win32_Processor | Select-Object Name,NumberOfCores,NumberOfLogicalProcessors | ConvertTo-Json -Compress',
-  logicalDisk: 'Get-CimInstance -ClassName Win32_LogicalDisk -Filter "DriveType=3" | Select-Object DeviceID,Size,FreeSpace,FileSystem | ConvertTo-Json -Compress',
-  networkAdapters: 'Get-CimInstance -ClassName Win32_NetworkAdapterConfiguration -Filter "IPEnabled=True" | Select-Object Description,MACAddress,IPAddress,DefaultIPGateway,DHCPEnabled | ConvertTo-Json -Compress',
+  computerSystem:
+    'Get-CimInstance -ClassName Win32_ComputerSystem | Select-Object Name,DNSHostName,TotalPhysicalMemory | ConvertTo-Json -Compress',
+  operatingSystem:
+    'Get-CimInstance -ClassName Win32_OperatingSystem | Select-Object Caption,Version,BuildNumber,CSName | ConvertTo-Json -Compress',
+  processor:
+    'Get-CimInstance -ClassName Win32_Processor | Select-Object Name,NumberOfCores,NumberOfLogicalProcessors | ConvertTo-Json -Compress',
+  logicalDisk:
+    'Get-CimInstance -ClassName Win32_LogicalDisk -Filter "DriveType=3" | Select-Object DeviceID,Size,FreeSpace,FileSystem | ConvertTo-Json -Compress',
+  networkAdapters:
+    'Get-CimInstance -ClassName Win32_NetworkAdapterConfiguration -Filter "IPEnabled=True" | Select-Object Description,MACAddress,IPAddress,DefaultIPGateway,DHCPEnabled | ConvertTo-Json -Compress',
   software: `Get-ItemProperty -Path 'HKLM:\\${UNINSTALL}','HKLM:\\SOFTWARE\\WOW6432Node\\${UNINSTALL.slice('SOFTWARE\\'.length)}' -ErrorAction SilentlyContinue | Where-Object { $_.DisplayName } | Select-Object DisplayName,DisplayVersion,Publisher,InstallDate | ConvertTo-Json -Compress`,
 } as const;
 
@@ -44,7 +49,8 @@ const int = (v: unknown): number => {
   const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 };
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : typeof v === 'string' ? [v] : []);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : typeof v === 'string' ? [v] : [];
 
 /** `InstallDate` in the Uninstall keys is `yyyyMMdd` (REG_SZ); anything else is reported as null. */
 export function installDate(value: unknown): string | null {
@@ -70,15 +76,26 @@ export function createWindowsCollector(runner: PowerShellRunner = createPowerShe
         os_version: str(osRow.Version),
         os_build: str(osRow.BuildNumber),
         cpu_model: str(cpus[0]?.Name),
-        cpu_cores: cpus.reduce((sum, c) => sum + int(c.NumberOfCores), 0) || cpus.reduce((sum, c) => sum + int(c.NumberOfLogicalProcessors), 0),
+        cpu_cores:
+          cpus.reduce((sum, c) => sum + int(c.NumberOfCores), 0) || cpus.reduce((sum, c) => sum + int(c.NumberOfLogicalProcessors), 0),
         ram_bytes: int(cs.TotalPhysicalMemory),
-        disks: disks.map((d) => ({ device_id: str(d.DeviceID), size_bytes: int(d.Size), free_bytes: int(d.FreeSpace), file_system: str(d.FileSystem) })),
+        disks: disks.map((d) => ({
+          device_id: str(d.DeviceID),
+          size_bytes: int(d.Size),
+          free_bytes: int(d.FreeSpace),
+          file_system: str(d.FileSystem),
+        })),
       };
     },
     async collectSw(): Promise<SoftwareList> {
       const items: SoftwareItem[] = (await rows(WINDOWS_COMMANDS.software, 'Uninstall registry keys'))
         .filter((r) => str(r.DisplayName) !== '')
-        .map((r) => ({ name: str(r.DisplayName), version: str(r.DisplayVersion), publisher: str(r.Publisher) || null, install_date: installDate(r.InstallDate) }));
+        .map((r) => ({
+          name: str(r.DisplayName),
+          version: str(r.DisplayVersion),
+          publisher: str(r.Publisher) || null,
+          install_date: installDate(r.InstallDate),
+        }));
       items.sort((a, b) => a.name.localeCompare(b.name));
       return { items, notes: [] };
     },

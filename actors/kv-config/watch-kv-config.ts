@@ -83,7 +83,10 @@ export const watchKvConfig = fromCallback<{ type: string }, WatchKvConfigInput>(
         const entry = await kv.get(key);
         if (entry) send({ type: 'kv.entryReceived', entry: toEvent(bucket, entry) });
       } catch (err) {
-        input.log.warn({ child: 'config', bucket, key, err: errorText(err) }, 'KV get failed during the boot walk; the watch will deliver the value');
+        input.log.warn(
+          { child: 'config', bucket, key, err: errorText(err) },
+          'KV get failed during the boot walk; the watch will deliver the value',
+        );
       }
     };
     // Concurrent: on a bucket without Direct Get every get times out, and they should do so together.
@@ -100,7 +103,11 @@ export const watchKvConfig = fromCallback<{ type: string }, WatchKvConfigInput>(
       if (stopped) iter.stop();
       void (async () => {
         for await (const entry of iter) send({ type: 'kv.entryReceived', entry: toEvent(bucket, entry) });
-        send({ type: 'kv.failed', reason: `watch on ${bucket === 'config' ? KV_AGENT_CONFIG : bucket === 'groups' ? KV_AGENT_GROUPS : KV_AGENT_GROUPS_DERIVED} ended`, missing: false });
+        send({
+          type: 'kv.failed',
+          reason: `watch on ${bucket === 'config' ? KV_AGENT_CONFIG : bucket === 'groups' ? KV_AGENT_GROUPS : KV_AGENT_GROUPS_DERIVED} ended`,
+          missing: false,
+        });
       })().catch((err: unknown) => send({ type: 'kv.failed', reason: errorText(err), missing: isMissingBucket(err) }));
     }
   };

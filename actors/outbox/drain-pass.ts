@@ -161,12 +161,16 @@ export class DrainPass<T> {
   /** Oldest unsettled due message and stall time at wall-clock `now`, for the drain's status. */
   progress(now: number): PassProgress {
     let oldest = this.walk.oldestMtime();
-    for (const record of this.records.values()) if (record.mtimeMs > 0 && (oldest === null || record.mtimeMs < oldest)) oldest = record.mtimeMs;
+    for (const record of this.records.values())
+      if (record.mtimeMs > 0 && (oldest === null || record.mtimeMs < oldest)) oldest = record.mtimeMs;
     const readingSince = this.walk.readingSince();
     const holdsWork = this.records.size > 0 || this.walk.waiting > 0 || readingSince !== undefined;
     // A batch being read with nothing else held: stalled only from when that read started.
     const onlyReading = readingSince !== undefined && this.records.size === 0 && this.walk.waiting === 0;
-    return { oldestDueMtimeMs: oldest, stalledMs: holdsWork && !this.settled ? now - Math.max(this.lastSettledAt, onlyReading ? readingSince : 0) : 0 };
+    return {
+      oldestDueMtimeMs: oldest,
+      stalledMs: holdsWork && !this.settled ? now - Math.max(this.lastSettledAt, onlyReading ? readingSince : 0) : 0,
+    };
   }
 
   /** Stops at once: no new publishes; late PubAcks still delete their files. */
@@ -273,11 +277,22 @@ export class DrainPass<T> {
       return;
     }
     const prior = parked.get(file.name);
-    const record: MessageRecord = { name: file.name, mtimeMs: file.mtimeMs, handle: undefined, phase: 'window', sentAt: 0, closed: false, prefetched: file };
+    const record: MessageRecord = {
+      name: file.name,
+      mtimeMs: file.mtimeMs,
+      handle: undefined,
+      phase: 'window',
+      sentAt: 0,
+      closed: false,
+      prefetched: file,
+    };
     parked.claim(file.name);
     this.records.set(file.name, record);
     this.inWindow += 1;
-    record.handle = this.runner.start(file.name, prior === undefined ? undefined : { failures: prior.failures, lastError: prior.lastError, waits: prior.waits });
+    record.handle = this.runner.start(
+      file.name,
+      prior === undefined ? undefined : { failures: prior.failures, lastError: prior.lastError, waits: prior.waits },
+    );
     record.handle.send(prior === undefined ? { type: 'publish.start' } : { type: 'backoff.elapsed' });
   }
 
@@ -339,7 +354,11 @@ export class DrainPass<T> {
     const fields = { outbox: this.deps.store.spec.kind, file: name, failures, waits, retry_in_ms: delayMs, err: lastError };
     if (waits > waitsBefore) {
       // Once per file: a backend that is not set up yet would otherwise log every retry of every file.
-      if (waitsBefore === 0) log.warn(fields, 'outbox target stream/store not available (JetStream no responders or not found); waiting for it, not counted toward quarantine');
+      if (waitsBefore === 0)
+        log.warn(
+          fields,
+          'outbox target stream/store not available (JetStream no responders or not found); waiting for it, not counted toward quarantine',
+        );
       else log.debug(fields, 'outbox target still not available; backing off');
     } else if (failures >= OUTBOX_WARN_AFTER_FAILURES) log.warn(fields, 'outbox message keeps failing');
     else log.debug(fields, 'outbox message failed; backing off');
@@ -365,7 +384,13 @@ export class DrainPass<T> {
       },
       (err: unknown) => {
         // Could not even move it: keep it parked at the longest backoff and try again later.
-        parked.park(name, { failures: Number.MAX_SAFE_INTEGER, lastError: reason, waits: 0, dueAt: this.now() + OUTBOX_BACKOFF_CAP_MS, mtimeMs: record.mtimeMs });
+        parked.park(name, {
+          failures: Number.MAX_SAFE_INTEGER,
+          lastError: reason,
+          waits: 0,
+          dueAt: this.now() + OUTBOX_BACKOFF_CAP_MS,
+          mtimeMs: record.mtimeMs,
+        });
         parked.release(name);
         stats.error(`${name}: cannot quarantine: ${describeError(err)}`);
         log.error({ outbox: store.spec.kind, file: name, reason, err: describeError(err) }, 'outbox message could not be moved to stuck/');

@@ -64,7 +64,8 @@ export class DrainWalk<T> {
 
   /** Reads the next batch when the queue runs low and nothing is being read. */
   readAhead(): void {
-    if (this.queue.length <= this.listBatch / 2 && !this.listingDone && !this.fetching && this.lister !== undefined) void this.fetchBatch(this.lister);
+    if (this.queue.length <= this.listBatch / 2 && !this.listingDone && !this.fetching && this.lister !== undefined)
+      void this.fetchBatch(this.lister);
   }
 
   /** Drops what was read ahead (a pass that only finishes what is in flight). */
@@ -99,7 +100,9 @@ export class DrainWalk<T> {
         // One open per file gives the mtime (oldest first within the batch) and the bytes; entries
         // that are not regular files are never opened (their kind comes from the listing).
         const { names, irregular } = next.value;
-        const files = await Promise.all(names.map((name) => this.store.readWithStat(name, OUTBOX_PREFETCH_MAX_BYTES, irregular?.get(name) ?? 'file')));
+        const files = await Promise.all(
+          names.map((name) => this.store.readWithStat(name, OUTBOX_PREFETCH_MAX_BYTES, irregular?.get(name) ?? 'file')),
+        );
         files.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
         this.listed += files.length;
         for (const file of files) {

@@ -36,17 +36,20 @@ export function createResultPrepare(nc: NatsConnection): PrepareFn<ExecResult> {
   const locks = new Map<string, Promise<unknown>>();
   return async (result, fileBytes) => {
     // The common case costs two string length checks and no I/O.
-    if (result.stdout.length * 3 <= STDOUT_INLINE_THRESHOLD_BYTES && result.stderr.length * 3 <= STDOUT_INLINE_THRESHOLD_BYTES) return fileBytes;
+    if (result.stdout.length * 3 <= STDOUT_INLINE_THRESHOLD_BYTES && result.stderr.length * 3 <= STDOUT_INLINE_THRESHOLD_BYTES)
+      return fileBytes;
     const previous = locks.get(result.request_id) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(async () => {
-      store ??= openResultOutput(nc);
-      try {
-        return await offloadLargeOutput(result, await store);
-      } catch (err) {
-        store = undefined; // re-open next time (the store may have been created meanwhile)
-        throw err;
-      }
-    });
+    const run = previous
+      .catch(() => undefined)
+      .then(async () => {
+        store ??= openResultOutput(nc);
+        try {
+          return await offloadLargeOutput(result, await store);
+        } catch (err) {
+          store = undefined; // re-open next time (the store may have been created meanwhile)
+          throw err;
+        }
+      });
     locks.set(result.request_id, run);
     try {
       const offloaded = await run;

@@ -30,7 +30,13 @@ export function createMessageSlots(bind: (effects: OutboxMessageEffects) => AnyS
       start(name: string, prior?: PriorFailures): OutboxMessageHandle {
         const actor = free.pop() ?? createActor(logic, { input: { name, ackTimeoutMs: options.ackTimeoutMs }, ...actorOptions }).start();
         // A slot resumes a file with prior failures in `backoff`; it is not parked a second time.
-        actor.send({ type: 'message.assigned', name, failures: prior?.failures ?? 0, lastError: prior?.lastError ?? '', waits: prior?.waits ?? 0 });
+        actor.send({
+          type: 'message.assigned',
+          name,
+          failures: prior?.failures ?? 0,
+          lastError: prior?.lastError ?? '',
+          waits: prior?.waits ?? 0,
+        });
         const state = (): string => String((actor.getSnapshot() as { value: unknown }).value);
         return {
           send: (event) => actor.send(event),

@@ -15,7 +15,15 @@
  * for await (const names of store.listNameBatches(256)) console.log(names);
  */
 import {
-  close as closeFd, constants as fsConstants, fstat, lstat as lstatCb, open as openFd, read as readFd, renameSync, unlinkSync, writeFileSync,
+  close as closeFd,
+  constants as fsConstants,
+  fstat,
+  lstat as lstatCb,
+  open as openFd,
+  read as readFd,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { lstat, mkdir, open, opendir, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -108,8 +116,7 @@ export function describeError(err: unknown): string {
 
 /** Health changes of the store, for the drain child's `degraded` tag. */
 export type StoreHealthEvent =
-  | { readonly type: 'enqueue.failed'; readonly error: string; readonly code: string }
-  | { readonly type: 'enqueue.succeeded' };
+  { readonly type: 'enqueue.failed'; readonly error: string; readonly code: string } | { readonly type: 'enqueue.succeeded' };
 
 /** The durable store behind one outbox; see the module comment. */
 export class OutboxStore<T> implements OutboxPort<T> {
@@ -216,7 +223,10 @@ export class OutboxStore<T> implements OutboxPort<T> {
         { cause: err },
       );
       this.lastEnqueueFailed = true;
-      this.log.error({ outbox: this.spec.kind, code, err: describeError(err) }, 'outbox enqueue failed; the caller keeps the message and retries');
+      this.log.error(
+        { outbox: this.spec.kind, code, err: describeError(err) },
+        'outbox enqueue failed; the caller keeps the message and retries',
+      );
       this.emitHealth({ type: 'enqueue.failed', error: error.message, code });
       throw error;
     }
@@ -370,7 +380,10 @@ export class OutboxStore<T> implements OutboxPort<T> {
       const file = path.join(this.dir, name);
       const info = await lstat(file).catch(() => undefined);
       if (info === undefined || now - info.mtimeMs < maxAgeMs) continue;
-      await unlink(file).then(() => (removed += 1), () => undefined);
+      await unlink(file).then(
+        () => (removed += 1),
+        () => undefined,
+      );
     }
     if (removed > 0) this.log.info({ outbox: this.spec.kind, removed }, 'removed unfinished enqueue files left by a crash');
     return removed;

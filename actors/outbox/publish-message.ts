@@ -116,7 +116,10 @@ async function readBytes<T>(attempt: PublishAttempt, deps: PublishDeps<T>): Prom
   }
   if (failure.code === 'ENOENT') return { event: { type: 'message.vanished' } };
   if (failure.code === 'EISDIR' || failure.code === 'ENOTREG') {
-    const kind = prefetched?.kind ?? (failure.error as { kind?: Parameters<typeof describeIrregular>[0] }).kind ?? (failure.code === 'EISDIR' ? 'directory' : 'unknown');
+    const kind =
+      prefetched?.kind ??
+      (failure.error as { kind?: Parameters<typeof describeIrregular>[0] }).kind ??
+      (failure.code === 'EISDIR' ? 'directory' : 'unknown');
     return { event: { type: 'message.unreadable', reason: describeIrregular(kind) } };
   }
   return { event: { type: 'publish.failed', error: `read: ${describeError(failure.error)}` } };

@@ -98,8 +98,9 @@ export class StuckDir {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
-    return names.some((n) => (n.startsWith(`${id}${MESSAGE_SUFFIX}`) || n.startsWith(`${id}.retry-`))
-      && !n.endsWith(REASON_SUFFIX) && !n.endsWith('.tmp'));
+    return names.some(
+      (n) => (n.startsWith(`${id}${MESSAGE_SUFFIX}`) || n.startsWith(`${id}.retry-`)) && !n.endsWith(REASON_SUFFIX) && !n.endsWith('.tmp'),
+    );
   }
 
   /**

@@ -109,7 +109,11 @@ export function createNodeServicePort(): ServicePort {
           resolve({ code, stdout: String(stdout), stderr: err !== null && typeof err.code !== 'number' ? err.message : String(stderr) });
         });
       }),
-    exists: async (path) => stat(path).then(() => true, () => false),
+    exists: async (path) =>
+      stat(path).then(
+        () => true,
+        () => false,
+      ),
     mkdir: async (path, mode) => {
       await mkdir(path, { recursive: true, mode });
     },

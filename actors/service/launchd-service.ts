@@ -5,9 +5,7 @@
  * KANADE_NATS_TOKEN / KANADE_NATS_USER / KANADE_NATS_PASSWORD from /etc/kanade/agent.env as data
  * (sed, never sourced) and then execs the agent, so launchd supervises the agent itself.
  */
-import {
-  agentArgv, POSIX_BIN_PATH, POSIX_DATA_DIR, POSIX_ENV_FILE, POSIX_LOG_DIR, posixFileSteps, purgeSteps,
-} from './systemd-service.js';
+import { agentArgv, POSIX_BIN_PATH, POSIX_DATA_DIR, POSIX_ENV_FILE, POSIX_LOG_DIR, posixFileSteps, purgeSteps } from './systemd-service.js';
 import type { AgentSource, Plan, ServiceFacts, Step } from './service-plan.js';
 
 export const LAUNCHD_LABEL = 'com.kanade.agent';

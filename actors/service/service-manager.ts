@@ -12,11 +12,23 @@ import type { ServicePort } from './apply-plan.js';
 import { LAUNCHD_PLIST_PATH, LAUNCHD_STATUS_ARGV, launchdInstallPlan, launchdUninstallPlan } from './launchd-service.js';
 import type { AgentSource, Plan, ServiceFacts } from './service-plan.js';
 import {
-  POSIX_CONFIG_PATH, SYSTEMD_STATUS_ARGV, SYSTEMD_UNIT_NAME, SYSTEMD_UNIT_PATH, systemdInstallPlan, systemdUninstallPlan,
+  POSIX_CONFIG_PATH,
+  SYSTEMD_STATUS_ARGV,
+  SYSTEMD_UNIT_NAME,
+  SYSTEMD_UNIT_PATH,
+  systemdInstallPlan,
+  systemdUninstallPlan,
 } from './systemd-service.js';
 import {
-  HOST_EXE_NAME, parseImagePath, WINDOWS_SERVICE_KEY, WINDOWS_SERVICE_NAME, WINDOWS_STATUS_ARGV, windowsInstallPlan,
-  windowsLayout, windowsUninstallPlan, type WindowsFacts,
+  HOST_EXE_NAME,
+  parseImagePath,
+  WINDOWS_SERVICE_KEY,
+  WINDOWS_SERVICE_NAME,
+  WINDOWS_STATUS_ARGV,
+  windowsInstallPlan,
+  windowsLayout,
+  windowsUninstallPlan,
+  type WindowsFacts,
 } from './windows-service.js';
 
 export type ServiceTarget = 'windows' | 'systemd' | 'launchd';
@@ -47,10 +59,13 @@ export interface ServiceRequest {
  */
 export async function checkServiceManager(target: ServiceTarget, port: ServicePort, isRoot: boolean): Promise<string | undefined> {
   if (target === 'systemd') {
-    if (!(await port.exists('/run/systemd/system'))) return 'systemd is not running on this machine (no /run/systemd/system): cannot manage the kanade-agent service';
-    if ((await port.run(['systemctl', '--version'])).code !== 0) return 'systemctl is not available: cannot manage the kanade-agent service';
+    if (!(await port.exists('/run/systemd/system')))
+      return 'systemd is not running on this machine (no /run/systemd/system): cannot manage the kanade-agent service';
+    if ((await port.run(['systemctl', '--version'])).code !== 0)
+      return 'systemctl is not available: cannot manage the kanade-agent service';
   } else if (target === 'launchd') {
-    if ((await port.run(['launchctl', 'version'])).code === 127) return 'launchctl is not available: cannot manage the kanade-agent LaunchDaemon';
+    if ((await port.run(['launchctl', 'version'])).code === 127)
+      return 'launchctl is not available: cannot manage the kanade-agent LaunchDaemon';
   } else if ((await port.run(['sc.exe', 'query', 'type=', 'service', 'state=', 'all'])).code === 127) {
     return 'sc.exe is not available: cannot manage the KanadeAgent service';
   }
@@ -85,7 +100,15 @@ export async function gatherFacts(req: ServiceRequest, port: ServicePort): Promi
     const reg = installed ? await port.run(['reg', 'query', WINDOWS_SERVICE_KEY, '/v', 'ImagePath']) : undefined;
     const imagePath = reg?.code === 0 ? parseImagePath(reg.stdout) : undefined;
     const hostSource = (await findServiceHost(req, port)) ?? '';
-    return { self: req.self, configPath, configExists, installed, layout: windowsLayout(req.env), hostSource, ...(imagePath === undefined ? {} : { imagePath }) };
+    return {
+      self: req.self,
+      configPath,
+      configExists,
+      installed,
+      layout: windowsLayout(req.env),
+      hostSource,
+      ...(imagePath === undefined ? {} : { imagePath }),
+    };
   }
   const installed = await port.exists(req.target === 'systemd' ? SYSTEMD_UNIT_PATH : LAUNCHD_PLIST_PATH);
   return { self: req.self, configPath, configExists, installed };

@@ -65,8 +65,7 @@ export function describeStep(step: Step): string {
 
 /** How the service starts the agent: the installed single executable, or node + script (from dist/). */
 export type AgentSource =
-  | { readonly kind: 'exe'; readonly path: string }
-  | { readonly kind: 'node'; readonly node: string; readonly script: string };
+  { readonly kind: 'exe'; readonly path: string } | { readonly kind: 'node'; readonly node: string; readonly script: string };
 
 /** What the planners need to know about the machine, gathered before planning. */
 export interface ServiceFacts {

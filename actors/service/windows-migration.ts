@@ -11,7 +11,12 @@ import { applyPlan, type ServicePort } from './apply-plan.js';
 import type { AgentSource, Plan, Step } from './service-plan.js';
 import { stopOnStdinEof } from '../stdin-stop.js';
 import {
-  parseImagePath, WINDOWS_SERVICE_KEY, WINDOWS_SERVICE_NAME, windowsArg, windowsLayout, windowsRecoverySteps,
+  parseImagePath,
+  WINDOWS_SERVICE_KEY,
+  WINDOWS_SERVICE_NAME,
+  windowsArg,
+  windowsLayout,
+  windowsRecoverySteps,
 } from './windows-service.js';
 
 /** Exit code after a migration: non-zero, so the service manager's failure actions restart us. */

@@ -80,7 +80,13 @@ const STOPPED_OR_GONE = /STATE\s*:\s*1\s|1060|does not exist/i;
 function stopSteps(): Step[] {
   return [
     { op: 'run', argv: sc('stop', WINDOWS_SERVICE_NAME), onFail: 'ignore' },
-    { op: 'waitFor', argv: sc('query', WINDOWS_SERVICE_NAME), until: STOPPED_OR_GONE, what: `${WINDOWS_SERVICE_NAME} to stop`, timeoutMs: 30_000 },
+    {
+      op: 'waitFor',
+      argv: sc('query', WINDOWS_SERVICE_NAME),
+      until: STOPPED_OR_GONE,
+      what: `${WINDOWS_SERVICE_NAME} to stop`,
+      timeoutMs: 30_000,
+    },
   ];
 }
 
@@ -100,12 +106,22 @@ export function windowsInstallPlan(facts: WindowsFacts): Plan {
   steps.push({ op: 'copy', from: facts.hostSource, to: layout.hostExe, mode: 0o755 });
   if (!facts.configExists) {
     steps.push(
-      { op: 'write', path: facts.configPath, content: exampleAgentToml(path.win32.join(layout.logDir, 'agent.log')), mode: 0o600, onlyIfMissing: true },
+      {
+        op: 'write',
+        path: facts.configPath,
+        content: exampleAgentToml(path.win32.join(layout.logDir, 'agent.log')),
+        mode: 0o600,
+        onlyIfMissing: true,
+      },
       { op: 'note', text: `wrote an example ${facts.configPath}: set nats_url in it, then restart the service` },
     );
   }
   if (!facts.installed) {
-    steps.push({ op: 'run', argv: sc('create', WINDOWS_SERVICE_NAME, 'binPath=', binPath, 'start=', 'auto', 'DisplayName=', WINDOWS_DISPLAY_NAME), onFail: 'abort' });
+    steps.push({
+      op: 'run',
+      argv: sc('create', WINDOWS_SERVICE_NAME, 'binPath=', binPath, 'start=', 'auto', 'DisplayName=', WINDOWS_DISPLAY_NAME),
+      onFail: 'abort',
+    });
   } else if (facts.imagePath === undefined || facts.imagePath !== binPath) {
     // The Rust agent's service (ImagePath = kanade-agent.exe) is repointed at the host here.
     steps.push({ op: 'run', argv: sc('config', WINDOWS_SERVICE_NAME, 'binPath=', binPath, 'start=', 'auto'), onFail: 'abort' });
@@ -118,7 +134,11 @@ export function windowsInstallPlan(facts: WindowsFacts): Plan {
 export function windowsRecoverySteps(): Step[] {
   return [
     { op: 'run', argv: sc('description', WINDOWS_SERVICE_NAME, WINDOWS_DESCRIPTION), onFail: 'warn' },
-    { op: 'run', argv: sc('failure', WINDOWS_SERVICE_NAME, 'reset=', String(WINDOWS_FAILURE_RESET_S), 'actions=', WINDOWS_FAILURE_ACTIONS), onFail: 'warn' },
+    {
+      op: 'run',
+      argv: sc('failure', WINDOWS_SERVICE_NAME, 'reset=', String(WINDOWS_FAILURE_RESET_S), 'actions=', WINDOWS_FAILURE_ACTIONS),
+      onFail: 'warn',
+    },
     { op: 'run', argv: sc('failureflag', WINDOWS_SERVICE_NAME, '1'), onFail: 'warn' },
   ];
 }
@@ -134,7 +154,12 @@ export function windowsUninstallPlan(facts: WindowsFacts, purge: boolean): Plan 
   if (facts.self.kind === 'exe') steps.push({ op: 'remove', path: layout.agentExe }, { op: 'remove', path: `${layout.agentExe}.old` });
   steps.push({ op: 'rmdirIfEmpty', path: layout.installDir });
   if (purge) steps.push({ op: 'remove', path: layout.dataDir, recursive: true }, { op: 'remove', path: layout.logDir, recursive: true });
-  steps.push({ op: 'note', text: purge ? `kept ${facts.configPath}` : `kept ${layout.dataDir}, ${layout.logDir} and ${facts.configPath} (--purge removes the data and logs)` });
+  steps.push({
+    op: 'note',
+    text: purge
+      ? `kept ${facts.configPath}`
+      : `kept ${layout.dataDir}, ${layout.logDir} and ${facts.configPath} (--purge removes the data and logs)`,
+  });
   return { summary: `uninstall the Windows service ${WINDOWS_SERVICE_NAME}`, steps };
 }
 

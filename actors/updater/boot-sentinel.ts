@@ -22,8 +22,17 @@ import type { Failpoints } from '../failpoints.js';
 import { createOutboxes } from '../outbox/create-outboxes.js';
 import { sendReport } from './report.js';
 import {
-  copyDurable, readBootSentinelSync, readLastGood, readLastGoodSync, readQuarantine, readQuarantineSync, writeBootSentinel,
-  writeBootSentinelSync, writeLastGoodMeta, writeQuarantine, writeQuarantineSync,
+  copyDurable,
+  readBootSentinelSync,
+  readLastGood,
+  readLastGoodSync,
+  readQuarantine,
+  readQuarantineSync,
+  writeBootSentinel,
+  writeBootSentinelSync,
+  writeLastGoodMeta,
+  writeQuarantine,
+  writeQuarantineSync,
 } from './install-state.js';
 import { replaceExecutableSync } from './swap-executable.js';
 import { syncDirectory } from '../durable-fs.js';
@@ -96,7 +105,10 @@ export function checkBoot(opts: CheckBootOptions): BootDecision {
         );
         return { kind: 'rolled_back', from: version, to: restored, unconfirmedBoots: prior };
       } catch (error) {
-        log.error({ from: version, to: restored, err: (error as Error).message }, 'boot rollback failed (undone); booting this version anyway');
+        log.error(
+          { from: version, to: restored, err: (error as Error).message },
+          'boot rollback failed (undone); booting this version anyway',
+        );
       }
     } else {
       log.error(
@@ -125,7 +137,10 @@ export async function confirmBootOn(ports: Pick<UpdaterPorts, 'dataDir' | 'exe' 
   await writeBootSentinel(dataDir, { version, unconfirmed_boots: 0 });
   const quarantine = await readQuarantine(dataDir);
   if (quarantine.value.includes(version)) {
-    await writeQuarantine(dataDir, quarantine.value.filter((v) => v !== version));
+    await writeQuarantine(
+      dataDir,
+      quarantine.value.filter((v) => v !== version),
+    );
     log.info({ version }, `version ${version} booted healthy here; removed from the quarantine`);
   }
   const lastGood = await readLastGood(dataDir);
@@ -144,11 +159,15 @@ export async function confirmBootOn(ports: Pick<UpdaterPorts, 'dataDir' | 'exe' 
 
 /** The `confirmBoot` effect. */
 export const confirmBoot = fromPromise<void, { readonly ports: UpdaterPorts; readonly version: string }>(({ input }) =>
-  confirmBootOn(input.ports, input.version));
+  confirmBootOn(input.ports, input.version),
+);
 
 /** Thrown by `startAgent` when the boot sentinel restored the last-good executable: `run` exits 64. */
 export class BootRolledBack extends Error {
-  constructor(readonly from: string, readonly to: string) {
+  constructor(
+    readonly from: string,
+    readonly to: string,
+  ) {
     super(`rolled back from ${from} to ${to}`);
     this.name = 'BootRolledBack';
   }
@@ -160,10 +179,16 @@ export async function reportRollback(
   boot: Extract<BootDecision, { kind: 'rolled_back' }>,
 ): Promise<void> {
   const obs = createOutboxes(where.dataDir, where.pcId, where.log).obs;
-  await sendReport({ log: where.log, obs, pcId: where.pcId }, {
-    level: 'error',
-    msg: `rolled back ${boot.from} → ${boot.to} after ${boot.unconfirmedBoots} unconfirmed boots; ${boot.from} is quarantined`,
-    fields: { from: boot.from, to: boot.to, unconfirmed_boots: boot.unconfirmedBoots },
-    obs: { kind: 'agent_update_rolled_back', payload: { from: boot.from, to: boot.to, unconfirmed_boots: boot.unconfirmedBoots, quarantined: boot.from } },
-  });
+  await sendReport(
+    { log: where.log, obs, pcId: where.pcId },
+    {
+      level: 'error',
+      msg: `rolled back ${boot.from} → ${boot.to} after ${boot.unconfirmedBoots} unconfirmed boots; ${boot.from} is quarantined`,
+      fields: { from: boot.from, to: boot.to, unconfirmed_boots: boot.unconfirmedBoots },
+      obs: {
+        kind: 'agent_update_rolled_back',
+        payload: { from: boot.from, to: boot.to, unconfirmed_boots: boot.unconfirmedBoots, quarantined: boot.from },
+      },
+    },
+  );
 }

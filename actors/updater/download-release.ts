@@ -64,7 +64,9 @@ export async function downloadToStaging(
     // rejects `result.error`, and unobserved it was an unhandled rejection that took the agent down
     // (exit 1). Every failure that matters also reaches the stream's reader below.
     result.error.catch(() => undefined);
-    const bytes = await streamToFile(result.data, file, info.size, signal, (done) => progress({ type: 'download.progressed', bytes: done, total: info.size }));
+    const bytes = await streamToFile(result.data, file, info.size, signal, (done) =>
+      progress({ type: 'download.progressed', bytes: done, total: info.size }),
+    );
     ports.log.info({ child: 'updater', key, bytes, file }, `downloaded ${key} (${bytes} bytes)`);
     return { type: 'download.finished', bytes, digest: info.digest };
   } catch (error) {
@@ -72,7 +74,8 @@ export async function downloadToStaging(
     const message = (error as Error).message;
     if (signal.aborted) return failed('error', 'cancelled');
     if (/digests do not match/.test(message)) return failed('digest_mismatch', `SHA-256 of ${key} does not match the object digest`);
-    if (/unknown digest type|unable to parse digest/.test(message)) return failed('digest_mismatch', `object ${key} has no usable SHA-256 digest (${message})`);
+    if (/unknown digest type|unable to parse digest/.test(message))
+      return failed('digest_mismatch', `object ${key} has no usable SHA-256 digest (${message})`);
     if (isResourceUnavailable(error)) return failed('absent', `store ${OBJ_AGENT_RELEASES} is not available: ${message}`);
     return failed('error', message);
   }
@@ -92,7 +95,10 @@ async function streamToFile(
   const nextChunk = (): ReturnType<typeof reader.read> =>
     new Promise((resolve, reject) => {
       const stall = setTimeout(() => reject(new Error(`no data for ${DOWNLOAD_STALL_MS / 1000} s`)), DOWNLOAD_STALL_MS);
-      reader.read().then(resolve, reject).finally(() => clearTimeout(stall));
+      reader
+        .read()
+        .then(resolve, reject)
+        .finally(() => clearTimeout(stall));
     });
   const handle = await open(file, 'w', 0o700);
   let written = 0;

@@ -10,7 +10,13 @@ import { copy, copySync } from 'fs-extra/esm';
 import path from 'node:path';
 import { decodeLastSwap, isReleaseVersion, type LastSwap } from '../../contract/index.js';
 import {
-  BOOT_SENTINEL_FILE, LAST_GOOD_DIR, LAST_GOOD_META_FILE, LAST_SWAP_FILE, QUARANTINE_FILE, writeDurable, writeDurableSync,
+  BOOT_SENTINEL_FILE,
+  LAST_GOOD_DIR,
+  LAST_GOOD_META_FILE,
+  LAST_SWAP_FILE,
+  QUARANTINE_FILE,
+  writeDurable,
+  writeDurableSync,
 } from './updater-files.js';
 
 /** At most this many quarantined versions are kept (the oldest drop out). */
@@ -61,7 +67,10 @@ function parseQuarantine(file: string, text: string | null, problem: string | nu
   const versions = obj?.['versions'];
   if (!Array.isArray(versions)) return { value: [], problem: `${file}: expected {"versions":[…]}` };
   const valid = versions.filter((v): v is string => typeof v === 'string' && isReleaseVersion(v));
-  return { value: [...new Set(valid)].slice(-MAX_QUARANTINED_VERSIONS), problem: valid.length === versions.length ? null : `${file}: invalid entries ignored` };
+  return {
+    value: [...new Set(valid)].slice(-MAX_QUARANTINED_VERSIONS),
+    problem: valid.length === versions.length ? null : `${file}: invalid entries ignored`,
+  };
 }
 
 /** `quarantine.json` → the quarantined versions (valid labels only, at most {@link MAX_QUARANTINED_VERSIONS}). */
@@ -98,12 +107,17 @@ export async function readLastSwap(dataDir: string): Promise<StateRead<LastSwap 
   const { text, problem } = await readSmall(file);
   if (text === null) return { value: null, problem };
   const decoded = decodeLastSwap(text);
-  return decoded.ok ? { value: decoded.value, problem: null } : { value: null, problem: `${file}: ${decoded.error.path} ${decoded.error.reason}` };
+  return decoded.ok
+    ? { value: decoded.value, problem: null }
+    : { value: null, problem: `${file}: ${decoded.error.path} ${decoded.error.reason}` };
 }
 
 /** Writes `last_swap.json` durably (§10 step 4). */
 export async function writeLastSwap(dataDir: string, swap: LastSwap): Promise<void> {
-  await writeDurable(path.join(dataDir, LAST_SWAP_FILE), `${JSON.stringify({ target: swap.target, running_before: swap.running_before })}\n`);
+  await writeDurable(
+    path.join(dataDir, LAST_SWAP_FILE),
+    `${JSON.stringify({ target: swap.target, running_before: swap.running_before })}\n`,
+  );
 }
 
 /** Synchronous {@link writeLastSwap} (inside the swap's commit). */
@@ -150,7 +164,13 @@ function parseLastGood(file: string, text: string | null, problem: string | null
   const obj = parseObject(text);
   const version = obj?.['version'];
   const name = obj?.['file'];
-  if (typeof version !== 'string' || typeof name !== 'string' || name !== path.basename(name) || name.startsWith('.') || name.length === 0) {
+  if (
+    typeof version !== 'string' ||
+    typeof name !== 'string' ||
+    name !== path.basename(name) ||
+    name.startsWith('.') ||
+    name.length === 0
+  ) {
     return { value: null, problem: `${file}: expected {"version","file"}` };
   }
   return { value: { version, file: name }, problem: null };

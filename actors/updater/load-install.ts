@@ -16,7 +16,11 @@ export async function loadInstallState(ports: UpdaterPorts, runningVersion: stri
   const quarantine = await readQuarantine(ports.dataDir);
   if (quarantine.problem !== null) ports.log.warn({ child: 'updater' }, quarantine.problem);
   if (ports.exe === null) {
-    return { supported: false, reason: 'not running as a single executable (started through node); self-update needs the release build', quarantined: quarantine.value };
+    return {
+      supported: false,
+      reason: 'not running as a single executable (started through node); self-update needs the release build',
+      quarantined: quarantine.value,
+    };
   }
   if (agentReleaseKey('0', ports.platform, ports.arch) === undefined) {
     return { supported: false, reason: `no agent_releases key for ${ports.platform}-${ports.arch} (§4)`, quarantined: quarantine.value };
@@ -27,7 +31,10 @@ export async function loadInstallState(ports: UpdaterPorts, runningVersion: stri
   if (swap !== null && swap.target === runningVersion && swap.running_before !== runningVersion) {
     // The swap that started this process worked: the loop guard has nothing left to guard.
     await rm(path.join(ports.dataDir, LAST_SWAP_FILE), { force: true }).catch(() => undefined);
-    ports.log.info({ child: 'updater', from: swap.running_before, to: runningVersion }, `running ${runningVersion} after the swap from ${swap.running_before}`);
+    ports.log.info(
+      { child: 'updater', from: swap.running_before, to: runningVersion },
+      `running ${runningVersion} after the swap from ${swap.running_before}`,
+    );
     return { supported: true, quarantined: quarantine.value, lastSwap: null };
   }
   return { supported: true, quarantined: quarantine.value, lastSwap: swap };
@@ -35,4 +42,5 @@ export async function loadInstallState(ports: UpdaterPorts, runningVersion: stri
 
 /** The `loadInstall` effect. */
 export const loadInstall = fromPromise<InstallState, { readonly ports: UpdaterPorts; readonly runningVersion: string }>(({ input }) =>
-  loadInstallState(input.ports, input.runningVersion));
+  loadInstallState(input.ports, input.runningVersion),
+);

@@ -9,7 +9,11 @@ import { uuidV4 } from '../ids.js';
 import type { UpdaterPorts, UpdaterReport } from './updater-types.js';
 
 /** Logs `report` and queues its obs event, if any. */
-export async function sendReport(ports: Pick<UpdaterPorts, 'log' | 'obs' | 'pcId'>, report: UpdaterReport, now: number = Date.now()): Promise<void> {
+export async function sendReport(
+  ports: Pick<UpdaterPorts, 'log' | 'obs' | 'pcId'>,
+  report: UpdaterReport,
+  now: number = Date.now(),
+): Promise<void> {
   ports.log[report.level]({ child: 'updater', ...report.fields, ...(report.obs && { obs_kind: report.obs.kind }) }, report.msg);
   if (report.obs === undefined) return;
   try {
@@ -27,4 +31,5 @@ export async function sendReport(ports: Pick<UpdaterPorts, 'log' | 'obs' | 'pcId
 }
 
 export const report = fromPromise<void, { readonly ports: UpdaterPorts; readonly report: UpdaterReport }>(({ input }) =>
-  sendReport(input.ports, input.report));
+  sendReport(input.ports, input.report),
+);

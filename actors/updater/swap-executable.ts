@@ -30,7 +30,12 @@ import type { ReleaseJob, StepOutcome } from './updater-types.js';
 const IS_WINDOWS = process.platform === 'win32';
 
 /** Failpoint names, in swap order. */
-export const SWAP_FAILPOINTS = ['updater.swap.new_written', 'updater.swap.old_kept', 'updater.swap.replaced', 'updater.swap.recorded'] as const;
+export const SWAP_FAILPOINTS = [
+  'updater.swap.new_written',
+  'updater.swap.old_kept',
+  'updater.swap.replaced',
+  'updater.swap.recorded',
+] as const;
 
 function removeQuietly(file: string): void {
   try {
@@ -80,7 +85,10 @@ export function commitSwapSync(exe: string, failpoints: Failpoints, record: () =
         renameSync(old, exe);
         syncDirectorySync(dir);
       } catch (undoError) {
-        throw new Error(`${(error as Error).message}; undo failed too (${(undoError as Error).message}): restore ${old} to ${exe} by hand`, { cause: undoError });
+        throw new Error(
+          `${(error as Error).message}; undo failed too (${(undoError as Error).message}): restore ${old} to ${exe} by hand`,
+          { cause: undoError },
+        );
       }
     } else if (oldKept) {
       removeQuietly(old);

@@ -30,7 +30,6 @@ export const PRIVATE_DIR_MODE = 0o700;
 /** Mode of the installed executable on Unix (§10). */
 export const EXECUTABLE_MODE = 0o755;
 
-
 /** `staging/<exe-stem>.<version>.staged` under the data dir. */
 export function stagedPath(dataDir: string, exeStem: string, version: string): string {
   return path.join(dataDir, STAGING_DIR, `${exeStem}.${version}.staged`);

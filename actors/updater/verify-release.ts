@@ -31,10 +31,17 @@ export function readVersionLine(file: string, timeoutMs = VERSION_CHECK_TIMEOUT_
     execFile(
       file,
       ['--version'],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: VERSION_OUTPUT_MAX_BYTES, windowsHide: true, env: { PATH: process.env['PATH'] ?? '' } },
+      {
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: VERSION_OUTPUT_MAX_BYTES,
+        windowsHide: true,
+        env: { PATH: process.env['PATH'] ?? '' },
+      },
       (error, stdout) => {
         if (error !== null) {
-          const reason = (error as { killed?: boolean }).killed === true ? `did not answer within ${timeoutMs / 1000} s` : error.message.split('\n')[0];
+          const reason =
+            (error as { killed?: boolean }).killed === true ? `did not answer within ${timeoutMs / 1000} s` : error.message.split('\n')[0];
           reject(new Error(`${file} --version ${reason}`));
           return;
         }

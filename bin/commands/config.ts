@@ -40,7 +40,12 @@ async function writableProblem(dir: string): Promise<string | undefined> {
 function effectiveToml(config: AgentConfig): string {
   const q = (value: unknown): string => JSON.stringify(value);
   const c = config.credentials;
-  const auth = c.user !== undefined ? `user ${q(c.user)} + password${c.token !== undefined ? ', token fallback' : ''}` : c.token !== undefined ? 'token' : 'none (unauthenticated)';
+  const auth =
+    c.user !== undefined
+      ? `user ${q(c.user)} + password${c.token !== undefined ? ', token fallback' : ''}`
+      : c.token !== undefined
+        ? 'token'
+        : 'none (unauthenticated)';
   return [
     `# effective file config of ${config.configPath}`,
     '[agent]',
@@ -82,15 +87,24 @@ export async function checkConfig(configPath: string | undefined): Promise<numbe
   }
   const errors: string[] = [];
   const dataProblem = await writableProblem(config.dataDir);
-  if (dataProblem !== undefined) errors.push(`${config.configPath}: data dir ${config.dataDir} is not writable (${dataProblem}); [agent] data_dir (or KANADE_AGENT_DATA_DIR) must name a directory this user can create and write`);
+  if (dataProblem !== undefined)
+    errors.push(
+      `${config.configPath}: data dir ${config.dataDir} is not writable (${dataProblem}); [agent] data_dir (or KANADE_AGENT_DATA_DIR) must name a directory this user can create and write`,
+    );
   if (config.control.socket !== WINDOWS_CONTROL_PIPE) {
     const socketProblem = await writableProblem(path.dirname(config.control.socket));
-    if (socketProblem !== undefined) errors.push(`${config.configPath}: control socket directory ${path.dirname(config.control.socket)} is not writable (${socketProblem}); [control] socket must name a path in a directory this user can write`);
+    if (socketProblem !== undefined)
+      errors.push(
+        `${config.configPath}: control socket directory ${path.dirname(config.control.socket)} is not writable (${socketProblem}); [control] socket must name a path in a directory this user can write`,
+      );
   }
   const warnings = [...config.warnings];
   if (config.log.path !== undefined) {
     const logProblem = await writableProblem(path.dirname(config.log.path));
-    if (logProblem !== undefined) warnings.push(`log directory ${path.dirname(config.log.path)} is not writable (${logProblem}); the agent would run and drop log lines`);
+    if (logProblem !== undefined)
+      warnings.push(
+        `log directory ${path.dirname(config.log.path)} is not writable (${logProblem}); the agent would run and drop log lines`,
+      );
   }
   for (const warning of warnings) process.stderr.write(`kanade-agent: warning: ${warning}\n`);
   if (errors.length > 0) {
@@ -98,6 +112,8 @@ export async function checkConfig(configPath: string | undefined): Promise<numbe
     return PROCESS_EXIT_CONFIG;
   }
   process.stdout.write(`${effectiveToml(config)}\n`);
-  process.stderr.write(`kanade-agent: ${config.configPath}: OK${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
+  process.stderr.write(
+    `kanade-agent: ${config.configPath}: OK${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`,
+  );
   return 0;
 }

@@ -72,7 +72,14 @@ export function readDevPointer(requireAlive = true): DevPointer | null {
       closeSync(fd);
     }
     const p = JSON.parse(text) as Partial<DevPointer>;
-    if (typeof p.pid !== 'number' || typeof p.nats_url !== 'string' || typeof p.config !== 'string' || typeof p.pc_id !== 'string' || typeof p.token_file !== 'string') return null;
+    if (
+      typeof p.pid !== 'number' ||
+      typeof p.nats_url !== 'string' ||
+      typeof p.config !== 'string' ||
+      typeof p.pc_id !== 'string' ||
+      typeof p.token_file !== 'string'
+    )
+      return null;
     return !requireAlive || alive(p.pid) ? (p as DevPointer) : null;
   } catch {
     return null;

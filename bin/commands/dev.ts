@@ -63,7 +63,13 @@ async function runDev(opts: DevOptions): Promise<number> {
   const configPath = join(workDir, 'agent.toml');
   await writeFile(configPath, devConfig(opts.id, server.url, dataDir));
 
-  const pointerProblem = writeDevPointer({ pid: process.pid, pc_id: opts.id, nats_url: server.url, config: configPath, token_file: tokenFile });
+  const pointerProblem = writeDevPointer({
+    pid: process.pid,
+    pc_id: opts.id,
+    nats_url: server.url,
+    config: configPath,
+    token_file: tokenFile,
+  });
   const lines = [`kanade-agent dev: nats-server ${server.url} (store ${server.storeDir}), config ${configPath}`];
   if (pointerProblem === undefined) {
     lines.push(

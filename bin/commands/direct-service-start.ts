@@ -29,8 +29,12 @@ export async function migrateIfStartedDirectly(): Promise<number | undefined> {
     print,
   });
   if (outcome.kind === 'not-needed') return undefined;
-  if (outcome.kind === 'failed') print(`kanade-agent: could not move the KanadeAgent service to the service host: ${outcome.error}; running anyway`);
-  else print(`kanade-agent: the KanadeAgent service ran ${outcome.imagePath} directly; it now runs ${outcome.binPath}; exiting ${MIGRATION_EXIT_CODE} so the failure actions restart it`);
+  if (outcome.kind === 'failed')
+    print(`kanade-agent: could not move the KanadeAgent service to the service host: ${outcome.error}; running anyway`);
+  else
+    print(
+      `kanade-agent: the KanadeAgent service ran ${outcome.imagePath} directly; it now runs ${outcome.binPath}; exiting ${MIGRATION_EXIT_CODE} so the failure actions restart it`,
+    );
   // Started by the service manager, stderr goes nowhere: keep the story in the host's log too.
   await appendFile(windowsLayout(process.env).hostLog, `${lines.join('\n')}\n`).catch(() => undefined);
   return outcome.kind === 'migrated' ? MIGRATION_EXIT_CODE : undefined;

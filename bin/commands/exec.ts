@@ -9,7 +9,13 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
 import { type Command as Cli, Option } from 'commander';
 import {
-  decodeExecResult, describeDecodeError, OBJ_RESULT_OUTPUT, SHELLS, subjects, type ExecResult, type Shell,
+  decodeExecResult,
+  describeDecodeError,
+  OBJ_RESULT_OUTPUT,
+  SHELLS,
+  subjects,
+  type ExecResult,
+  type Shell,
 } from '../../contract/index.js';
 import { commandBytes, draftCommand, publishCommand, type SigningKey } from '../../actors/command-publisher.js';
 import { parseSigningKey } from '../../actors/ed25519.js';
@@ -69,7 +75,7 @@ export async function resolveBroker(opts: { readonly nats?: string; readonly tok
   if (opts.tokenFile !== undefined) return { url, credentials: { ...env, token: await readToken(opts.tokenFile, '--token-file') } };
   if (dev !== null) {
     const devEnv: Record<string, string> = env.caFile === undefined ? {} : { caFile: env.caFile };
-    return { url, credentials: { ...devEnv, token: await readToken(dev.token_file, 'the running dev\'s token file') } };
+    return { url, credentials: { ...devEnv, token: await readToken(dev.token_file, "the running dev's token file") } };
   }
   return { url, credentials: env };
 }
@@ -122,7 +128,7 @@ export function registerExec(program: Cli): void {
       'after',
       [
         '',
-        'Exit code: the script\'s own exit code (0-255; the agent\'s skip codes 121-127 unchanged);',
+        "Exit code: the script's own exit code (0-255; the agent's skip codes 121-127 unchanged);",
         `${EXEC_EXIT.timedOut} timed out, ${EXEC_EXIT.killed} killed, ${EXEC_EXIT.otherFailure} any other failure (exit_code -1);`,
         'with several PCs the highest of those; ',
         `${EXEC_EXIT.noResult} fewer results than expected within --wait, ${EXEC_EXIT.unavailable} broker unreachable, ${EXEC_EXIT.usage} usage.`,
@@ -142,7 +148,8 @@ async function runExec(script: string, opts: ExecOptions): Promise<number> {
   if (!Number.isFinite(waitSecs) || waitSecs <= 0) return usage(`--wait: expected seconds, got ${opts.wait}`);
   if ((opts.signKey === undefined) !== (opts.kid === undefined)) return usage('--sign-key and --kid go together');
   const expected = opts.pc !== undefined ? 1 : opts.expect === undefined ? undefined : Number(opts.expect);
-  if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 1)) return usage(`--expect: expected a whole number ≥ 1, got ${opts.expect}`);
+  if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 1))
+    return usage(`--expect: expected a whole number ≥ 1, got ${opts.expect}`);
   const key: SigningKey | undefined = opts.signKey
     ? { privateKey: parseSigningKey(await readFile(opts.signKey, 'utf8')), kid: opts.kid as string }
     : undefined;
@@ -153,7 +160,12 @@ async function runExec(script: string, opts: ExecOptions): Promise<number> {
     timeout_secs: timeoutSecs,
     ...(opts.execId !== undefined && { exec_id: opts.execId }),
   });
-  const subject = opts.pc !== undefined ? subjects.commandsPc(opts.pc) : opts.group !== undefined ? subjects.commandsGroup(opts.group) : subjects.commandsAll;
+  const subject =
+    opts.pc !== undefined
+      ? subjects.commandsPc(opts.pc)
+      : opts.group !== undefined
+        ? subjects.commandsGroup(opts.group)
+        : subjects.commandsAll;
 
   let broker: Broker;
   try {
@@ -166,7 +178,9 @@ async function runExec(script: string, opts: ExecOptions): Promise<number> {
   try {
     nc = await connect({ ...natsConnectOptions([broker.url], 'kanade-agent-exec', broker.credentials), timeout: 5_000 });
   } catch (err) {
-    process.stderr.write(`kanade-agent exec: cannot connect to ${url}: ${describeConnectError(err, authOrder(broker.credentials)[0] ?? 'none')}\n`);
+    process.stderr.write(
+      `kanade-agent exec: cannot connect to ${url}: ${describeConnectError(err, authOrder(broker.credentials)[0] ?? 'none')}\n`,
+    );
     return EXEC_EXIT.unavailable;
   }
   try {
@@ -174,7 +188,9 @@ async function runExec(script: string, opts: ExecOptions): Promise<number> {
     await publishCommand(nc, subject, commandBytes(command), key);
     const waitFor = expected === undefined ? 'results' : expected === 1 ? 'the result' : `${expected} results`;
     const execNote = opts.execId === undefined ? '' : ` (exec_id ${opts.execId}: \`kanade-agent kill ${opts.execId}\` stops it)`;
-    process.stderr.write(`published request_id ${command.request_id} on ${subject}${execNote}; waiting up to ${waitSecs}s for ${waitFor}\n`);
+    process.stderr.write(
+      `published request_id ${command.request_id} on ${subject}${execNote}; waiting up to ${waitSecs}s for ${waitFor}\n`,
+    );
     const timer = setTimeout(() => sub.unsubscribe(), waitSecs * 1000);
     let received = 0;
     let worst = 0;

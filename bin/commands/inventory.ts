@@ -54,16 +54,18 @@ async function runInventory(opts: InventoryOptions): Promise<number> {
     await collector.dispose();
   }
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({
-      pc_id: pcId,
-      published_subject: subjects.inventoryHw(pcId),
-      hw: report.hw ?? null,
-      sw: report.sw?.items ?? null,
-      net: report.net ?? null,
-      notes: report.sw?.notes ?? [],
-      failures: report.failures,
-      duration_ms: report.durationMs,
-    })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        pc_id: pcId,
+        published_subject: subjects.inventoryHw(pcId),
+        hw: report.hw ?? null,
+        sw: report.sw?.items ?? null,
+        net: report.net ?? null,
+        notes: report.sw?.notes ?? [],
+        failures: report.failures,
+        duration_ms: report.durationMs,
+      })}\n`,
+    );
   } else {
     printHuman(pcId, report);
   }
@@ -83,11 +85,14 @@ function printHuman(pcId: string, report: InventoryReport): void {
   }
   out.push('net (collected, not published):');
   for (const n of report.net ?? []) {
-    out.push(`  ${n.name} ${n.mac} ipv4=${n.ipv4.join(',') || '-'} ipv6=${n.ipv6.join(',') || '-'} gateway=${n.gateway ?? '-'} dhcp=${n.dhcp ?? 'unknown'}`);
+    out.push(
+      `  ${n.name} ${n.mac} ipv4=${n.ipv4.join(',') || '-'} ipv6=${n.ipv6.join(',') || '-'} gateway=${n.gateway ?? '-'} dhcp=${n.dhcp ?? 'unknown'}`,
+    );
   }
   out.push(`sw (collected, not published): ${report.sw?.items.length ?? 0} packages`);
   for (const note of report.sw?.notes ?? []) out.push(`  note: ${note}`);
-  for (const s of report.sw?.items ?? []) out.push(`  ${s.name} ${s.version}${s.publisher ? ` (${s.publisher})` : ''}${s.install_date ? ` installed ${s.install_date}` : ''}`);
+  for (const s of report.sw?.items ?? [])
+    out.push(`  ${s.name} ${s.version}${s.publisher ? ` (${s.publisher})` : ''}${s.install_date ? ` installed ${s.install_date}` : ''}`);
   out.push(`collected in ${report.durationMs} ms`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

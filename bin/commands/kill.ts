@@ -18,7 +18,7 @@ export function registerKill(program: Command): void {
     .description('stop the runs of a command by its exec_id (publishes kill.<exec_id>)')
     .argument('<exec_id>', 'the exec_id given to `exec --exec-id`')
     .option('--nats <url>', `NATS server URL (default: the running \`kanade-agent dev\`'s broker, else ${DEFAULT_EXEC_NATS_URL})`)
-    .option('--token-file <file>', 'read the NATS token from this file (default: the running dev\'s token file, else KANADE_NATS_TOKEN)')
+    .option('--token-file <file>', "read the NATS token from this file (default: the running dev's token file, else KANADE_NATS_TOKEN)")
     .action(async (execId: string, opts: { nats?: string; tokenFile?: string }) => {
       process.exitCode = await runKill(execId, opts);
     });
@@ -42,7 +42,9 @@ async function runKill(execId: string, opts: { nats?: string; tokenFile?: string
   try {
     nc = await connect({ ...natsConnectOptions([url], 'kanade-agent-kill', credentials), timeout: 5_000 });
   } catch (err) {
-    process.stderr.write(`kanade-agent kill: cannot connect to ${url}: ${describeConnectError(err, authOrder(credentials)[0] ?? 'none')}\n`);
+    process.stderr.write(
+      `kanade-agent kill: cannot connect to ${url}: ${describeConnectError(err, authOrder(credentials)[0] ?? 'none')}\n`,
+    );
     return EXEC_EXIT.unavailable;
   }
   try {
@@ -51,6 +53,8 @@ async function runKill(execId: string, opts: { nats?: string; tokenFile?: string
   } finally {
     await nc.close();
   }
-  process.stderr.write(`kanade-agent kill: sent ${subjects.kill(execId)} on ${url}; runs with that exec_id end with exit -1 "killed by remote signal" (see their results in exec)\n`);
+  process.stderr.write(
+    `kanade-agent kill: sent ${subjects.kill(execId)} on ${url}; runs with that exec_id end with exit -1 "killed by remote signal" (see their results in exec)\n`,
+  );
   return 0;
 }

@@ -50,7 +50,9 @@ async function listStuck(opts: OutboxCliOptions): Promise<number> {
     for (const file of await store.stuck.list()) rows.push({ ...file, outbox: kind, dir: store.stuck.dir });
   }
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(rows.map(({ outbox, name, reason, dir }) => ({ outbox, name, reason, path: path.join(dir, name) })))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(rows.map(({ outbox, name, reason, dir }) => ({ outbox, name, reason, path: path.join(dir, name) })))}\n`,
+    );
     return 0;
   }
   if (rows.length === 0) {
@@ -58,7 +60,9 @@ async function listStuck(opts: OutboxCliOptions): Promise<number> {
     return 0;
   }
   for (const row of rows) process.stdout.write(`${row.outbox}\t${row.name}\t${row.reason}\n`);
-  process.stdout.write(`${rows.length} stuck file${rows.length === 1 ? '' : 's'}; move back with: kanade-agent outbox retry <name> | --all\n`);
+  process.stdout.write(
+    `${rows.length} stuck file${rows.length === 1 ? '' : 's'}; move back with: kanade-agent outbox retry <name> | --all\n`,
+  );
   return 0;
 }
 

@@ -51,7 +51,9 @@ async function publish(opts: PublishOptions): Promise<number> {
   }
   try {
     for (const file of await publishRelease(nc, release.entries)) {
-      process.stdout.write(opts.json ? `${JSON.stringify(file)}\n` : `${file.action.padEnd(9)} ${file.key}  ${file.size} bytes  ${file.digest}\n`);
+      process.stdout.write(
+        opts.json ? `${JSON.stringify(file)}\n` : `${file.action.padEnd(9)} ${file.key}  ${file.size} bytes  ${file.digest}\n`,
+      );
     }
     return 0;
   } catch (error) {

@@ -42,9 +42,13 @@ export function registerRun(program: Command): void {
       // Loaded lazily so other sub-commands (status, exec) do not load the whole tree.
       const { runAgent } = await import('../../supervisor/run-agent.js');
       // No inspection hook at all unless --inspect is given (docs/inspector.md).
-      const inspector = opts.inspect === undefined ? undefined : await (await import('./inspect-option.js')).startInspectOption(opts.inspect);
+      const inspector =
+        opts.inspect === undefined ? undefined : await (await import('./inspect-option.js')).startInspectOption(opts.inspect);
       if (typeof inspector === 'number') process.exit(inspector);
-      const code = await runAgent({ ...(opts.config === undefined ? {} : { configPath: opts.config }), ...(inspector && { inspect: inspector.inspect, onStarted: (agent) => inspector.setStatusSource(() => agent.report()) }) });
+      const code = await runAgent({
+        ...(opts.config === undefined ? {} : { configPath: opts.config }),
+        ...(inspector && { inspect: inspector.inspect, onStarted: (agent) => inspector.setStatusSource(() => agent.report()) }),
+      });
       // Exit explicitly: nats.js dial loops or timers of a stopped child must not keep the process up.
       process.exit(code);
     });

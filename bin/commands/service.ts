@@ -28,7 +28,10 @@ async function serviceAction(action: 'install' | 'uninstall' | 'status', opts: S
   if (target === undefined) return fail(`no service manager is supported on ${process.platform}`);
   const port = createNodeServicePort();
   // The single executable carries the Windows host as a SEA asset; an explicit override still wins.
-  const embeddedHost = target === 'windows' && action === 'install' && !process.env[svc.SERVICE_HOST_ENV] ? await (await import('../../actors/service/sea-host.js')).extractSeaServiceHost() : undefined;
+  const embeddedHost =
+    target === 'windows' && action === 'install' && !process.env[svc.SERVICE_HOST_ENV]
+      ? await (await import('../../actors/service/sea-host.js')).extractSeaServiceHost()
+      : undefined;
   const env = embeddedHost === undefined ? process.env : { ...process.env, [svc.SERVICE_HOST_ENV]: embeddedHost };
   const req = { target, self: await selfSource(), env, ...(opts.config === undefined ? {} : { config: opts.config }) };
   const isRoot = typeof process.getuid !== 'function' || process.getuid() === 0;
@@ -44,7 +47,9 @@ async function serviceAction(action: 'install' | 'uninstall' | 'status', opts: S
     return status.code;
   }
   if (action === 'install' && 'hostSource' in facts && facts.hostSource === '') {
-    return fail(`${'kanade-service-host.exe'} not found next to the agent or in build/native/ (run \`node scripts/build-native.mjs\` or set ${svc.SERVICE_HOST_ENV})`);
+    return fail(
+      `${'kanade-service-host.exe'} not found next to the agent or in build/native/ (run \`node scripts/build-native.mjs\` or set ${svc.SERVICE_HOST_ENV})`,
+    );
   }
   const plan = action === 'install' ? svc.installPlan(target, facts) : svc.uninstallPlan(target, facts, opts.purge === true);
   if (opts.dryRun) {
@@ -63,13 +68,16 @@ async function serviceAction(action: 'install' | 'uninstall' | 'status', opts: S
 
 /** Registers `service` and its three sub-commands. */
 export function registerService(program: Command): void {
-  const service = program.command('service').description('install, uninstall or query the agent as a system service (Windows service, systemd, launchd)');
+  const service = program
+    .command('service')
+    .description('install, uninstall or query the agent as a system service (Windows service, systemd, launchd)');
   const common = (cmd: Command): Command =>
     cmd
       .option('-c, --config <file>', 'agent.toml the service uses (default: the OS default path)')
       .option('--dry-run', 'print what would be done, change nothing');
-  common(service.command('install').description('install the service, or upgrade it in place, and start it'))
-    .action(async (opts: ServiceOptions) => process.exit(await serviceAction('install', opts)));
+  common(service.command('install').description('install the service, or upgrade it in place, and start it')).action(
+    async (opts: ServiceOptions) => process.exit(await serviceAction('install', opts)),
+  );
   common(service.command('uninstall').description('stop and remove the service (keeps data and logs unless --purge)'))
     .option('--purge', 'also remove the data and log directories')
     .action(async (opts: ServiceOptions) => process.exit(await serviceAction('uninstall', opts)));

@@ -129,15 +129,26 @@ function stateText(state: unknown): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The human-readable rendering of a report. */
 export function renderReport(report: StatusReport): string {
   const lines: string[] = [];
-  lines.push(`kanade-agent ${report.agent_version}  pc_id ${report.pc_id}  pid ${report.pid}  up ${duration(report.uptime_ms)}  health ${report.health.toUpperCase()}`);
+  lines.push(
+    `kanade-agent ${report.agent_version}  pc_id ${report.pc_id}  pid ${report.pid}  up ${duration(report.uptime_ms)}  health ${report.health.toUpperCase()}`,
+  );
   const sup = report.supervisor;
-  lines.push(`supervisor ${sup.state}  ${sup.strategy}  restarts in window ${sup.restarts_in_window}/${sup.intensity} per ${duration(sup.period_ms)}${sup.stop_cause ? `  stop: ${JSON.stringify(sup.stop_cause)}` : ''}`);
+  lines.push(
+    `supervisor ${sup.state}  ${sup.strategy}  restarts in window ${sup.restarts_in_window}/${sup.intensity} per ${duration(sup.period_ms)}${sup.stop_cause ? `  stop: ${JSON.stringify(sup.stop_cause)}` : ''}`,
+  );
   const c = report.connection;
   lines.push(
     c.connected
@@ -155,7 +166,9 @@ export function renderReport(report: StatusReport): string {
       stateText(child.state),
       child.tags.join(',') || '-',
       String(child.restarts),
-      child.last_exit ? `${child.last_exit.reason} ${child.last_exit.at}${child.last_exit.error ? ` (${child.last_exit.error})` : ''}` : '-',
+      child.last_exit
+        ? `${child.last_exit.reason} ${child.last_exit.at}${child.last_exit.error ? ` (${child.last_exit.error})` : ''}`
+        : '-',
       child.next_restart_in_ms === null ? '-' : `in ${duration(child.next_restart_in_ms)}`,
       duration(child.uptime_ms),
     ]);
@@ -205,11 +218,11 @@ function updaterLine(u: UpdaterLine): string {
   return parts.join('  ');
 }
 
-
 /** The log destination line: where, and while lines are being dropped, why. */
 function logLine(log: StatusReport['log']): string {
   if (log === null || log === undefined) return 'log -';
-  if (log.writable) return `log ${log.destination}${log.dropped_lines > 0 ? `  (${log.dropped_lines} lines dropped earlier: ${log.last_error})` : ''}`;
+  if (log.writable)
+    return `log ${log.destination}${log.dropped_lines > 0 ? `  (${log.dropped_lines} lines dropped earlier: ${log.last_error})` : ''}`;
   return `log ${log.destination}: dropping lines (${log.last_error ?? 'write failed'} since ${log.last_error_at ?? '?'}), ${log.dropped_lines} dropped so far`;
 }
 
@@ -217,11 +230,15 @@ function logLine(log: StatusReport['log']): string {
 export function degradedReason(child: StatusReport['children'][number]): string | undefined {
   if (child.phase !== 'backoff' && !child.tags.includes('degraded')) return undefined;
   const status = (child.status ?? {}) as Record<string, unknown>;
-  const text = (key: string): string | undefined => (typeof status[key] === 'string' && status[key] !== '' ? (status[key] as string) : undefined);
-  const reason = child.phase === 'backoff'
-    ? `restarting ${child.next_restart_in_ms === null ? 'soon' : `in ${duration(child.next_restart_in_ms)}`} after ${child.last_exit?.reason ?? 'exit'}${child.last_exit?.error ? `: ${child.last_exit.error}` : ''}`
-    : text('enqueue_error') !== undefined ? `cannot queue: ${text('enqueue_error')}`
-    : text('last_error') !== undefined ? `${text('last_error')}${text('last_error_at') === undefined ? '' : ` (at ${text('last_error_at')})`}`
-    : `in state ${stateText(child.state)}`;
+  const text = (key: string): string | undefined =>
+    typeof status[key] === 'string' && status[key] !== '' ? (status[key] as string) : undefined;
+  const reason =
+    child.phase === 'backoff'
+      ? `restarting ${child.next_restart_in_ms === null ? 'soon' : `in ${duration(child.next_restart_in_ms)}`} after ${child.last_exit?.reason ?? 'exit'}${child.last_exit?.error ? `: ${child.last_exit.error}` : ''}`
+      : text('enqueue_error') !== undefined
+        ? `cannot queue: ${text('enqueue_error')}`
+        : text('last_error') !== undefined
+          ? `${text('last_error')}${text('last_error_at') === undefined ? '' : ` (at ${text('last_error_at')})`}`
+          : `in state ${stateText(child.state)}`;
   return `${child.id} DEGRADED: ${reason}`;
 }

@@ -20,10 +20,10 @@ import {
   type JetStreamManager,
   type StreamConfig,
   type StreamUpdateConfig,
-} from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
-import { nanos, type NatsConnection } from "@nats-io/transport-node";
+} from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 
 /** One day in milliseconds. */
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -63,41 +63,41 @@ export interface BackendObjectStore {
 /** Streams of contract §4, all DiscardPolicy Old, file storage, limits retention. */
 export const BACKEND_STREAMS: readonly BackendStream[] = [
   {
-    name: "RESULTS",
-    config: { subjects: ["results.>"], max_age: nanos(30 * DAY_MS), max_bytes: 2 * GIB, max_msgs_per_subject: UNLIMITED },
+    name: 'RESULTS',
+    config: { subjects: ['results.>'], max_age: nanos(30 * DAY_MS), max_bytes: 2 * GIB, max_msgs_per_subject: UNLIMITED },
   },
   {
-    name: "EXEC",
-    config: { subjects: ["commands.>"], max_age: nanos(7 * DAY_MS), max_bytes: 64 * MIB, max_msgs_per_subject: 1 },
+    name: 'EXEC',
+    config: { subjects: ['commands.>'], max_age: nanos(7 * DAY_MS), max_bytes: 64 * MIB, max_msgs_per_subject: 1 },
   },
   {
-    name: "EVENTS",
-    config: { subjects: ["events.>"], max_age: nanos(7 * DAY_MS), max_bytes: 256 * MIB, max_msgs_per_subject: UNLIMITED },
+    name: 'EVENTS',
+    config: { subjects: ['events.>'], max_age: nanos(7 * DAY_MS), max_bytes: 256 * MIB, max_msgs_per_subject: UNLIMITED },
   },
   {
-    name: "INVENTORY",
-    config: { subjects: ["inventory.>"], max_age: nanos(90 * DAY_MS), max_bytes: 1 * GIB, max_msgs_per_subject: UNLIMITED },
+    name: 'INVENTORY',
+    config: { subjects: ['inventory.>'], max_age: nanos(90 * DAY_MS), max_bytes: 1 * GIB, max_msgs_per_subject: UNLIMITED },
   },
   {
-    name: "OBS_EVENTS",
-    config: { subjects: ["obs.>"], max_age: nanos(90 * DAY_MS), max_bytes: 512 * MIB, max_msgs_per_subject: UNLIMITED },
+    name: 'OBS_EVENTS',
+    config: { subjects: ['obs.>'], max_age: nanos(90 * DAY_MS), max_bytes: 512 * MIB, max_msgs_per_subject: UNLIMITED },
   },
 ];
 
 /** KV buckets of contract §4. */
 export const BACKEND_KV_BUCKETS: readonly BackendKvBucket[] = [
-  { name: "agent_config", config: { history: 1 } },
-  { name: "agent_groups", config: { history: 1 } },
-  { name: "agent_groups_derived", config: { history: 1 } },
-  { name: "script_current", config: { history: 5 } },
-  { name: "script_status", config: { history: 5 } },
+  { name: 'agent_config', config: { history: 1 } },
+  { name: 'agent_groups', config: { history: 1 } },
+  { name: 'agent_groups_derived', config: { history: 1 } },
+  { name: 'script_current', config: { history: 5 } },
+  { name: 'script_status', config: { history: 5 } },
 ];
 
 /** Object stores of contract §4. */
 export const BACKEND_OBJECT_STORES: readonly BackendObjectStore[] = [
-  { name: "result_output", config: { max_age: nanos(30 * DAY_MS), max_bytes: 1 * GIB } },
-  { name: "agent_releases", config: {} },
-  { name: "scripts", config: {} },
+  { name: 'result_output', config: { max_age: nanos(30 * DAY_MS), max_bytes: 1 * GIB } },
+  { name: 'agent_releases', config: {} },
+  { name: 'scripts', config: {} },
 ];
 
 /** Options for {@link bootstrapBackendResources}. */
@@ -131,11 +131,7 @@ async function upsertStream(jsm: JetStreamManager, config: StreamConfig): Promis
 }
 
 /** Updates the backing stream when any of `want` differs from what the server has. */
-async function reconcileBackingStream(
-  jsm: JetStreamManager,
-  stream: string,
-  want: Partial<StreamUpdateConfig>,
-): Promise<void> {
+async function reconcileBackingStream(jsm: JetStreamManager, stream: string, want: Partial<StreamUpdateConfig>): Promise<void> {
   const { config } = await jsm.streams.info(stream);
   const have = config as unknown as Record<string, unknown>;
   const differs = Object.entries(want).some(([key, value]) => have[key] !== value);
@@ -146,10 +142,7 @@ async function reconcileBackingStream(
  * Creates (or updates) every stream, KV bucket and object store of contract §4 on `nc`'s account,
  * mirroring what the kanade backend does at startup.
  */
-export async function bootstrapBackendResources(
-  nc: NatsConnection,
-  opts: BootstrapOptions = {},
-): Promise<BootstrapResult> {
+export async function bootstrapBackendResources(nc: NatsConnection, opts: BootstrapOptions = {}): Promise<BootstrapResult> {
   const replicas = opts.replicas ?? 1;
   const jsm = await jetstreamManager(nc);
 

@@ -13,22 +13,22 @@
  * await nc.close();
  * await server.cleanup();
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { EXTRA_DIRS, isExecutable, locate } from "../tool-locator.mjs";
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { EXTRA_DIRS, isExecutable, locate } from '../tool-locator.mjs';
 
 /** Message of the error thrown when no nats-server binary can be found. */
 export const NATS_SERVER_INSTALL_HINT =
   "nats-server not found: install it with 'apt-get install -y nats-server' (Debian/Ubuntu) or set KANADE_NATS_SERVER=/path/to/nats-server";
 
 /** Environment variable naming an explicit nats-server binary. */
-export const NATS_SERVER_ENV = "KANADE_NATS_SERVER";
+export const NATS_SERVER_ENV = 'KANADE_NATS_SERVER';
 
 /** Directories searched after PATH, because Debian installs the binary in /usr/sbin (shared with the ensure step). */
 export const EXTRA_BINARY_DIRS: readonly string[] = EXTRA_DIRS;
@@ -52,7 +52,7 @@ export const STOP_GRACE_MS = 5_000;
 export const STDERR_TAIL_BYTES = 16 * 1024;
 
 /** Loopback address every server binds to. */
-export const LOOPBACK_HOST = "127.0.0.1";
+export const LOOPBACK_HOST = '127.0.0.1';
 
 /** Cluster membership of one node; `routes` are `nats-route://host:port` URLs of the peers. */
 export interface NatsClusterNodeOptions {
@@ -130,10 +130,10 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on("exit", () => {
+  process.on('exit', () => {
     for (const child of liveChildren) {
       try {
-        child.kill("SIGKILL");
+        child.kill('SIGKILL');
       } catch {
         // already gone
       }
@@ -146,13 +146,12 @@ function installExitHook(): void {
  * parent dies, which covers what an 'exit' handler cannot: vitest stops fork workers with SIGTERM
  * (no 'exit' event) and SIGKILL. setpriv execs the server, so the PID is still the server's.
  */
-const SETPRIV_CANDIDATES: readonly string[] = ["/usr/bin/setpriv", "/bin/setpriv"];
+const SETPRIV_CANDIDATES: readonly string[] = ['/usr/bin/setpriv', '/bin/setpriv'];
 let setprivPath: string | null | undefined;
 
 function findSetpriv(): string | null {
   if (setprivPath === undefined) {
-    setprivPath =
-      process.platform === "linux" ? (SETPRIV_CANDIDATES.find((p) => isExecutable(p)) ?? null) : null;
+    setprivPath = process.platform === 'linux' ? (SETPRIV_CANDIDATES.find((p) => isExecutable(p)) ?? null) : null;
   }
   return setprivPath;
 }
@@ -160,7 +159,7 @@ function findSetpriv(): string | null {
 /** Command and arguments that run `binary args` and die with this process where the OS allows. */
 function parentBoundCommand(binary: string, args: string[]): [string, string[]] {
   const setpriv = findSetpriv();
-  return setpriv ? [setpriv, ["--pdeathsig", "KILL", "--", binary, ...args]] : [binary, args];
+  return setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
 }
 
 /**
@@ -168,7 +167,7 @@ function parentBoundCommand(binary: string, args: string[]): [string, string[]] 
  * Throws an Error whose message is {@link NATS_SERVER_INSTALL_HINT} when none is found.
  */
 export function findNatsServerBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const where = locate({ bin: "nats-server", env: NATS_SERVER_ENV }, env);
+  const where = locate({ bin: 'nats-server', env: NATS_SERVER_ENV }, env);
   if (where.path) return where.path;
   if (where.badOverride) {
     throw new Error(`${NATS_SERVER_INSTALL_HINT} (${NATS_SERVER_ENV}=${where.badOverride} is not executable)`);
@@ -181,10 +180,10 @@ export async function pickFreePort(host: string = LOOPBACK_HOST): Promise<number
   return new Promise<number>((resolve, reject) => {
     const probe = createServer();
     probe.unref();
-    probe.once("error", reject);
+    probe.once('error', reject);
     probe.listen(0, host, () => {
       const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
+      const port = typeof address === 'object' && address ? address.port : 0;
       probe.close((err) => (err ? reject(err) : resolve(port)));
     });
   });
@@ -211,11 +210,11 @@ function renderConfig(cfg: {
       `cluster {`,
       `  name: ${q(cfg.cluster.name)}`,
       `  listen: ${q(`${LOOPBACK_HOST}:${cfg.cluster.port}`)}`,
-      `  routes: [${cfg.cluster.routes.map(q).join(", ")}]`,
+      `  routes: [${cfg.cluster.routes.map(q).join(', ')}]`,
       `}`,
     );
   }
-  return `${lines.join("\n")}\n`;
+  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -251,7 +250,7 @@ class NatsServerProcess implements NatsServerHandle {
   readonly url: string;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
-  #stderr = "";
+  #stderr = '';
   #cleaned = false;
 
   constructor(
@@ -282,23 +281,23 @@ class NatsServerProcess implements NatsServerHandle {
     if (this.#child) throw new Error(`nats-server ${this.serverName} is already running`);
     if (this.#cleaned) throw new Error(`nats-server ${this.serverName} was cleaned up`);
     installExitHook();
-    const [command, args] = parentBoundCommand(this.binary, ["-c", this.configPath, ...this.extraArgs]);
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [command, args] = parentBoundCommand(this.binary, ['-c', this.configPath, ...this.extraArgs]);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     liveChildren.add(child);
     // Both pipes must be drained or the server blocks once a pipe buffer fills.
     const append = (chunk: Buffer): void => {
-      this.#stderr = (this.#stderr + chunk.toString("utf8")).slice(-STDERR_TAIL_BYTES);
+      this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     };
-    child.stdout?.on("data", append);
-    child.stderr?.on("data", append);
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
     this.#exited = new Promise<void>((resolve) => {
       const done = (): void => {
         liveChildren.delete(child);
         if (this.#child === child) this.#child = undefined;
         resolve();
       };
-      child.once("exit", done);
-      child.once("error", (err) => {
+      child.once('exit', done);
+      child.once('error', (err) => {
         append(Buffer.from(`spawn error: ${err.message}\n`));
         done();
       });
@@ -310,15 +309,11 @@ class NatsServerProcess implements NatsServerHandle {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.#child) {
-        throw new Error(
-          `nats-server ${this.serverName} exited before it was ready (port ${this.port}); stderr:\n${this.#stderr}`,
-        );
+        throw new Error(`nats-server ${this.serverName} exited before it was ready (port ${this.port}); stderr:\n${this.#stderr}`);
       }
       if (await probeJetStream(this.url, this.serverName, this.token)) return;
       if (Date.now() >= deadline) {
-        throw new Error(
-          `nats-server ${this.serverName} not ready within ${timeoutMs} ms (port ${this.port}); stderr:\n${this.#stderr}`,
-        );
+        throw new Error(`nats-server ${this.serverName} not ready within ${timeoutMs} ms (port ${this.port}); stderr:\n${this.#stderr}`);
       }
       await delay(READY_POLL_INTERVAL_MS);
     }
@@ -328,8 +323,8 @@ class NatsServerProcess implements NatsServerHandle {
     const child = this.#child;
     if (!child) return;
     const exited = this.#exited;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     try {
       await exited;
     } finally {
@@ -341,7 +336,7 @@ class NatsServerProcess implements NatsServerHandle {
     const child = this.#child;
     if (!child) return;
     const exited = this.#exited;
-    child.kill("SIGKILL");
+    child.kill('SIGKILL');
     await exited;
   }
 
@@ -364,11 +359,11 @@ async function prepareServer(opts: NatsServerOptions): Promise<NatsServerProcess
   const binary = findNatsServerBinary();
   const port = opts.port ?? (await pickFreePort());
   const ownsStore = opts.storeDir === undefined;
-  const configDir = await mkdtemp(join(tmpdir(), "kanade-nats-conf-"));
-  const storeDir = opts.storeDir ?? (await mkdtemp(join(tmpdir(), "kanade-nats-js-")));
+  const configDir = await mkdtemp(join(tmpdir(), 'kanade-nats-conf-'));
+  const storeDir = opts.storeDir ?? (await mkdtemp(join(tmpdir(), 'kanade-nats-js-')));
   // Unique even for the same port, so readiness never mistakes another server for this one.
-  const serverName = opts.serverName ?? `kanade-dev-${port}-${randomBytes(4).toString("hex")}`;
-  const configPath = join(configDir, "nats-server.conf");
+  const serverName = opts.serverName ?? `kanade-dev-${port}-${randomBytes(4).toString('hex')}`;
+  const configPath = join(configDir, 'nats-server.conf');
   await writeFile(configPath, renderConfig({ port, serverName, storeDir, cluster: opts.cluster, token: opts.token }), { mode: 0o600 });
   return new NatsServerProcess(
     binary,
@@ -406,11 +401,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
  * Starts `size` (default 3) JetStream nodes clustered over loopback routes and waits until every
  * node answers JetStream requests, i.e. a meta leader has been elected.
  */
-export async function startNatsCluster(
-  size = 3,
-  opts: { name?: string; readyTimeoutMs?: number } = {},
-): Promise<NatsClusterHandle> {
-  const name = opts.name ?? `kanade-dev-cluster-${randomBytes(3).toString("hex")}`;
+export async function startNatsCluster(size = 3, opts: { name?: string; readyTimeoutMs?: number } = {}): Promise<NatsClusterHandle> {
+  const name = opts.name ?? `kanade-dev-cluster-${randomBytes(3).toString('hex')}`;
   const readyTimeoutMs = opts.readyTimeoutMs ?? CLUSTER_READY_TIMEOUT_MS;
   const clientPorts: number[] = [];
   const routePorts: number[] = [];

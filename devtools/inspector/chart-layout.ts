@@ -182,7 +182,9 @@ export async function layoutMachineGraph(graph: MachineGraph): Promise<ChartLayo
       edgeIds: arrow.members.map((m) => m.id),
       events: arrow.members.map((m) => m.event),
       points: points.map((p) => ({ x: p.x, y: p.y })),
-      labelBox: label ? { x: label.x ?? 0, y: label.y ?? 0, width: label.width ?? 0, height: label.height ?? 0, lines: arrow.lines } : undefined,
+      labelBox: label
+        ? { x: label.x ?? 0, y: label.y ?? 0, width: label.width ?? 0, height: label.height ?? 0, lines: arrow.lines }
+        : undefined,
     };
   });
   const size = laidOut as ElkNode;

@@ -5,7 +5,13 @@
  */
 import type { AnyStateMachine } from 'xstate';
 import {
-  CHART_FONT_PX, CHART_LINE_PX, CHART_SMALL_FONT_PX, layoutMachineGraph, nodeDetailLines, type ChartLayout, type PlacedNode,
+  CHART_FONT_PX,
+  CHART_LINE_PX,
+  CHART_SMALL_FONT_PX,
+  layoutMachineGraph,
+  nodeDetailLines,
+  type ChartLayout,
+  type PlacedNode,
 } from './chart-layout.js';
 import { extractMachineGraph } from './machine-graph.js';
 
@@ -54,15 +60,20 @@ export function renderChartSvg(layout: ChartLayout, active: ReadonlySet<string> 
     if (edge.points.length < 2) continue;
     const d = edge.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${r(p.x)} ${r(p.y)}`).join('');
     const cls = edge.internal ? 'edge internal' : 'edge';
-    out.push(`<g class="${cls}" data-edge="${escapeXml(edge.edgeIds.join(' '))}" data-event="${escapeXml(edge.events.join(' '))}"><path d="${d}" marker-end="url(#kc-arrow)"/></g>`);
+    out.push(
+      `<g class="${cls}" data-edge="${escapeXml(edge.edgeIds.join(' '))}" data-event="${escapeXml(edge.events.join(' '))}"><path d="${d}" marker-end="url(#kc-arrow)"/></g>`,
+    );
   }
   for (const edge of layout.edges) {
     const box = edge.labelBox;
     if (!box || box.lines.length === 0) continue;
     const lines = box.lines.map(
-      (line, i) => `<text class="elabel" x="${r(box.x + 2)}" y="${r(box.y + (i + 1) * (CHART_SMALL_FONT_PX + 3) - 2)}">${escapeXml(line)}</text>`,
+      (line, i) =>
+        `<text class="elabel" x="${r(box.x + 2)}" y="${r(box.y + (i + 1) * (CHART_SMALL_FONT_PX + 3) - 2)}">${escapeXml(line)}</text>`,
     );
-    out.push(`<g class="edge-label"><rect class="elabel-bg" x="${r(box.x)}" y="${r(box.y)}" width="${r(box.width)}" height="${r(box.height)}" rx="2"/>${lines.join('')}</g>`);
+    out.push(
+      `<g class="edge-label"><rect class="elabel-bg" x="${r(box.x)}" y="${r(box.y)}" width="${r(box.width)}" height="${r(box.height)}" rx="2"/>${lines.join('')}</g>`,
+    );
   }
   out.push('</svg>');
   return out.join('\n');
@@ -81,7 +92,9 @@ function renderNode(node: PlacedNode, region: boolean, active: boolean): string 
     `<rect class="box" x="${r(node.x)}" y="${r(node.y)}" width="${r(node.width)}" height="${r(node.height)}" rx="6"/>`,
   ];
   if (node.type === 'final') {
-    parts.push(`<rect class="inner" x="${r(node.x + 3)}" y="${r(node.y + 3)}" width="${r(node.width - 6)}" height="${r(node.height - 6)}" rx="4"/>`);
+    parts.push(
+      `<rect class="inner" x="${r(node.x + 3)}" y="${r(node.y + 3)}" width="${r(node.width - 6)}" height="${r(node.height - 6)}" rx="4"/>`,
+    );
   }
   if (node.initial) parts.push(`<circle class="initial" cx="${r(node.x + 5)}" cy="${r(node.y + 5)}" r="3"/>`);
   const cx = node.x + node.width / 2;
@@ -89,7 +102,9 @@ function renderNode(node: PlacedNode, region: boolean, active: boolean): string 
   const top = node.container ? node.y + 10 : node.y + 10;
   parts.push(`<text class="name" x="${r(cx)}" y="${r(top + CHART_FONT_PX)}" text-anchor="middle">${escapeXml(name)}</text>`);
   nodeDetailLines(node).forEach((line, i) => {
-    parts.push(`<text class="detail" x="${r(cx)}" y="${r(top + CHART_FONT_PX + CHART_LINE_PX * (i + 1))}" text-anchor="middle">${escapeXml(line)}</text>`);
+    parts.push(
+      `<text class="detail" x="${r(cx)}" y="${r(top + CHART_FONT_PX + CHART_LINE_PX * (i + 1))}" text-anchor="middle">${escapeXml(line)}</text>`,
+    );
   });
   parts.push('</g>');
   return parts.join('');

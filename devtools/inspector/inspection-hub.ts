@@ -263,7 +263,13 @@ export function createInspectionHub(options: InspectionHubOptions = {}): Inspect
 }
 
 function isMachine(logic: unknown): logic is AnyStateMachine {
-  return typeof logic === 'object' && logic !== null && 'root' in logic && 'config' in logic && typeof (logic as { id?: unknown }).id === 'string';
+  return (
+    typeof logic === 'object' &&
+    logic !== null &&
+    'root' in logic &&
+    'config' in logic &&
+    typeof (logic as { id?: unknown }).id === 'string'
+  );
 }
 
 function logicOf(ref: AnyActorRef): unknown {

@@ -130,7 +130,13 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
   const flush = (): void => {
     flushTimer = undefined;
     if (clients.size === 0) return;
-    const base = { type: 'update', title: hub.title() ?? options.title ?? 'kanade-agent', report: report(), actors: hub.actors(), ended: hub.ended() };
+    const base = {
+      type: 'update',
+      title: hub.title() ?? options.title ?? 'kanade-agent',
+      report: report(),
+      actors: hub.actors(),
+      ended: hub.ended(),
+    };
     const all = hub.events();
     const lastSeq = all.length > 0 ? (all[all.length - 1] as LogEntry).seq : hub.stats().lastSeq;
     const bySeq = new Map<number, string>();
@@ -165,13 +171,16 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     // A page on another origin could reach loopback through DNS rebinding; it would not send a loopback Host.
-    if (!isLoopbackHostHeader(req.headers.host)) return send(res, 403, 'text/plain', 'forbidden: the inspector answers loopback hosts only\n');
+    if (!isLoopbackHostHeader(req.headers.host))
+      return send(res, 403, 'text/plain', 'forbidden: the inspector answers loopback hosts only\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname;
     const presented = url.searchParams.get('token') ?? cookieValue(req.headers.cookie, cookieName);
-    if (presented === undefined || presented === null) return send(res, 401, 'text/plain', 'unauthorized: open the inspector URL the agent printed (it carries ?token=)\n');
-    if (!timingSafeEqual(digest(presented), tokenDigest)) return send(res, 403, 'text/plain', 'forbidden: wrong inspector token (it changes every run)\n');
+    if (presented === undefined || presented === null)
+      return send(res, 401, 'text/plain', 'unauthorized: open the inspector URL the agent printed (it carries ?token=)\n');
+    if (!timingSafeEqual(digest(presented), tokenDigest))
+      return send(res, 403, 'text/plain', 'forbidden: wrong inspector token (it changes every run)\n');
     if (url.searchParams.has('token')) {
       // HttpOnly: page scripts never see it; Strict: no other site's page sends it.
       res.setHeader('set-cookie', `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`);

@@ -35,7 +35,8 @@ const DEFAULTS: Required<RedactOptions> = {
 };
 
 /** Key names whose values are secrets wherever they appear (tokens, passwords, signatures, keys). */
-const SECRET_KEY = /(token|passw|secret|signature|^sig$|^sig[_-]|credential|creds|authoriz|cookie|private|seed|nkey|jwt|api[_-]?key|^kanade-sig)/i;
+const SECRET_KEY =
+  /(token|passw|secret|signature|^sig$|^sig[_-]|credential|creds|authoriz|cookie|private|seed|nkey|jwt|api[_-]?key|^kanade-sig)/i;
 /** Keys that hold a live NATS connection. */
 /** Keys holding a command body (script text or the raw message as text). */
 const SCRIPT_KEY = /^(script|scripts|body|raw|command_body)$/i;

@@ -14,7 +14,8 @@ export class RingBuffer<T> {
    * const log = new RingBuffer<string>(2); log.push('a'); log.push('b'); log.push('c'); log.toArray(); // ['b', 'c']
    */
   constructor(readonly capacity: number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`ring buffer capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isSafeInteger(capacity) || capacity < 1)
+      throw new RangeError(`ring buffer capacity must be a positive integer, got ${capacity}`);
     this.slots = new Array<T | undefined>(capacity);
   }
 

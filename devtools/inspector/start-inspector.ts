@@ -44,6 +44,18 @@ export async function startInspector(options: StartInspectorOptions): Promise<In
     ...(options.eventLogSize !== undefined && { eventLogSize: options.eventLogSize }),
   });
   for (const machine of options.machines ?? []) hub.registerMachine(machine);
-  const server = await startInspectorServer({ hub, host: options.address.host, port: options.address.port, ...(options.title !== undefined && { title: options.title }) });
-  return { inspect: hub.inspect, hub, server, url: server.authUrl, setStatusSource: (report) => server.setStatusSource(report), close: () => server.close() };
+  const server = await startInspectorServer({
+    hub,
+    host: options.address.host,
+    port: options.address.port,
+    ...(options.title !== undefined && { title: options.title }),
+  });
+  return {
+    inspect: hub.inspect,
+    hub,
+    server,
+    url: server.authUrl,
+    setStatusSource: (report) => server.setStatusSource(report),
+    close: () => server.close(),
+  };
 }

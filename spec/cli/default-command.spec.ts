@@ -5,14 +5,29 @@ import { versionRequest, withDefaultCommand } from '../../bin/default-command.js
 describe('withDefaultCommand', () => {
   it.each([
     [[], ['run']],
-    [['--config', 'a.toml'], ['run', '--config', 'a.toml']],
-    [['-c', 'a.toml'], ['run', '-c', 'a.toml']],
+    [
+      ['--config', 'a.toml'],
+      ['run', '--config', 'a.toml'],
+    ],
+    [
+      ['-c', 'a.toml'],
+      ['run', '-c', 'a.toml'],
+    ],
     [['--config=a.toml'], ['run', '--config=a.toml']],
     [['--config'], ['--config']],
-    [['--config', '--help'], ['--config', '--help']],
-    [['--config', 'a.toml', '--inspect'], ['--config', 'a.toml', '--inspect']],
+    [
+      ['--config', '--help'],
+      ['--config', '--help'],
+    ],
+    [
+      ['--config', 'a.toml', '--inspect'],
+      ['--config', 'a.toml', '--inspect'],
+    ],
     [['status'], ['status']],
-    [['run', '--config', 'a.toml'], ['run', '--config', 'a.toml']],
+    [
+      ['run', '--config', 'a.toml'],
+      ['run', '--config', 'a.toml'],
+    ],
     [['--help'], ['--help']],
   ])('%j → %j', (args, expected) => {
     expect(withDefaultCommand(args)).toEqual(expected);

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  decodeCommandBody, encodeExecResult, HEADER_SIG, HEADER_SIG_ALG, HEADER_SIG_AT, HEADER_SIG_KID, signedBytes,
+  decodeCommandBody,
+  encodeExecResult,
+  HEADER_SIG,
+  HEADER_SIG_ALG,
+  HEADER_SIG_AT,
+  HEADER_SIG_KID,
+  signedBytes,
 } from '../../contract/index.js';
 import { generateCommandKey, publicKeyFromRaw, verifyBytes } from '../../actors/ed25519.js';
 import { startBroker, type Broker } from '../harness/broker.js';
@@ -37,9 +43,28 @@ describe('kanade-agent exec', () => {
     await writeFile(keyFile, key.seedBase64);
     const sub = broker.nc.subscribe('commands.pc.PC-EXEC', { max: 1 });
     await broker.nc.flush();
-    const run = await runCli(['exec', '--nats', broker.url, '--pc', 'PC-EXEC', '--wait', '1', '--timeout', '5', '--sign-key', keyFile, '--kid', 'ops-1', '--', 'echo', 'hi']);
+    const run = await runCli([
+      'exec',
+      '--nats',
+      broker.url,
+      '--pc',
+      'PC-EXEC',
+      '--wait',
+      '1',
+      '--timeout',
+      '5',
+      '--sign-key',
+      keyFile,
+      '--kid',
+      'ops-1',
+      '--',
+      'echo',
+      'hi',
+    ]);
     expect(run.code).toBe(75);
-    expect(run.stderr).toMatch(/kanade-agent exec: 0 of 1 expected result within 1s \(request_id \S+ on commands\.pc\.PC-EXEC, broker nats:\/\/\S+\); `kanade-agent status` on the PC shows whether its agent is connected/);
+    expect(run.stderr).toMatch(
+      /kanade-agent exec: 0 of 1 expected result within 1s \(request_id \S+ on commands\.pc\.PC-EXEC, broker nats:\/\/\S+\); `kanade-agent status` on the PC shows whether its agent is connected/,
+    );
 
     const msg = await sub[Symbol.asyncIterator]().next();
     expect(msg.done).toBe(false);
@@ -73,10 +98,21 @@ describe('kanade-agent exec', () => {
     if (!decoded.ok) throw new Error('command must decode');
     const cmd = decoded.value.command;
     const now = new Date().toISOString();
-    await broker.js.publish(`results.${cmd.request_id}`, encodeExecResult({
-      result_id: '5d6c1f7e-8a9b-4c0d-9e1f-2a3b4c5d6e7f', request_id: cmd.request_id, pc_id: 'PC-A', manifest_id: cmd.id,
-      exit_code: 0, skipped: false, stdout: 'hello from PC-A\n', stderr: '', started_at: now, finished_at: now,
-    }));
+    await broker.js.publish(
+      `results.${cmd.request_id}`,
+      encodeExecResult({
+        result_id: '5d6c1f7e-8a9b-4c0d-9e1f-2a3b4c5d6e7f',
+        request_id: cmd.request_id,
+        pc_id: 'PC-A',
+        manifest_id: cmd.id,
+        exit_code: 0,
+        skipped: false,
+        stdout: 'hello from PC-A\n',
+        stderr: '',
+        started_at: now,
+        finished_at: now,
+      }),
+    );
     const run = await finished(child);
     expect(run.stdout).toContain('--- PC-A: exit 0');
     expect(run.stdout).toContain('hello from PC-A');

@@ -16,16 +16,28 @@ export interface CliRun {
 }
 
 /** Runs `kanade-agent <args>` to completion. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env, binary: AgentBinary = agentBinary()): Promise<CliRun> {
+export function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  binary: AgentBinary = agentBinary(),
+): Promise<CliRun> {
   return finished(spawnCli(args, env, binary));
 }
 
 /** Starts `kanade-agent <args>` and returns the child (the caller ends it). */
-export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env, binary: AgentBinary = agentBinary()): ChildProcess & { output: { stdout: string; stderr: string } } {
+export function spawnCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  binary: AgentBinary = agentBinary(),
+): ChildProcess & { output: { stdout: string; stderr: string } } {
   const child = spawn(binary.file, [...binary.args, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };
-  child.stdout?.on('data', (chunk: Buffer) => { output.stdout += chunk.toString('utf8'); });
-  child.stderr?.on('data', (chunk: Buffer) => { output.stderr += chunk.toString('utf8'); });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString('utf8');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString('utf8');
+  });
   return Object.assign(child, { output });
 }
 

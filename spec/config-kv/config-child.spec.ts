@@ -117,7 +117,9 @@ describe('config child before the backend created the buckets', () => {
     const pc = 'PC-cfg-03';
     const t = createTestServices(pc);
     // Shorter retry delay: the §4 schedule itself is covered by the SimulatedClock unit test.
-    const actor = createActor(effectiveConfigLogic.provide({ delays: { retryDelay: 200 } }), { input: { ...t.services, logicalCpus: logicalCpuCount() } }).start();
+    const actor = createActor(effectiveConfigLogic.provide({ delays: { retryDelay: 200 } }), {
+      input: { ...t.services, logicalCpus: logicalCpuCount() },
+    }).start();
     try {
       t.broker.connected(nc);
       await pollUntil('backoff', WAIT_MS, () => actor.getSnapshot().matches({ running: 'backoff' }));
@@ -154,8 +156,8 @@ describe('config child on buckets without Direct Get', () => {
       const actor = createActor(effectiveConfigLogic, { input: { ...t.services, logicalCpus: logicalCpuCount() } }).start();
       t.broker.connected(nc);
       try {
-        await pollUntil("ops layer applied", 15_000, () => t.services.effectiveConfig.current().heartbeat_interval_ms === 7_000);
-        expect(t.services.groups.current()).toEqual(["ops"]);
+        await pollUntil('ops layer applied', 15_000, () => t.services.effectiveConfig.current().heartbeat_interval_ms === 7_000);
+        expect(t.services.groups.current()).toEqual(['ops']);
         expect(t.logs.some((l) => String(l.msg).includes('KV get failed during the boot walk'))).toBe(true);
         expect(actor.getSnapshot().hasTag('healthy')).toBe(true);
       } finally {

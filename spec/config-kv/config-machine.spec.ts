@@ -25,7 +25,11 @@ function fold(entries: KvEntryEvent[], state: LayerState = emptyLayerState()): {
 }
 
 const put = (bucket: KvEntryEvent['bucket'], key: string, revision: number, value: unknown): KvEntryEvent => ({
-  bucket, key, revision, operation: 'PUT', value: typeof value === 'string' ? value : JSON.stringify(value),
+  bucket,
+  key,
+  revision,
+  operation: 'PUT',
+  value: typeof value === 'string' ? value : JSON.stringify(value),
 });
 
 describe('layer fold', () => {
@@ -64,7 +68,10 @@ describe('layer fold', () => {
 
   it('defaults: logical CPU count, 30 s heartbeat, no target version, 10 m jitter', () => {
     expect(resolveLayers(emptyLayerState(), PC, 6).config).toEqual({
-      max_local_concurrent: 6, heartbeat_interval_ms: 30_000, target_version: null, target_version_jitter_ms: 600_000,
+      max_local_concurrent: 6,
+      heartbeat_interval_ms: 30_000,
+      target_version: null,
+      target_version_jitter_ms: 600_000,
     });
   });
 });
@@ -88,7 +95,10 @@ describe('config machine (simulated clock)', () => {
       sendBack({ type: 'kv.failed', reason: 'stream not found', missing: true });
     });
     const t = createTestServices(PC);
-    const machine = effectiveConfigLogic.provide({ actors: { watchKvConfig: failing }, delays: { retryDelay: ({ context }) => 1_000 * 2 ** (context.attempt - 1) } });
+    const machine = effectiveConfigLogic.provide({
+      actors: { watchKvConfig: failing },
+      delays: { retryDelay: ({ context }) => 1_000 * 2 ** (context.attempt - 1) },
+    });
     const actor = createActor(machine, { input: { ...t.services, logicalCpus: logicalCpuCount() }, clock }).start();
     expect(actor.getSnapshot().matches({ running: 'waitingForBroker' })).toBe(true);
 
@@ -125,7 +135,10 @@ describe('config machine (simulated clock)', () => {
     const t = createTestServices(PC);
     const seen: Array<string | null> = [];
     t.services.effectiveConfig.watch((c) => seen.push(c.target_version));
-    const actor = createActor(effectiveConfigLogic.provide({ actors: { watchKvConfig: manual } }), { input: { ...t.services, logicalCpus: logicalCpuCount() }, clock }).start();
+    const actor = createActor(effectiveConfigLogic.provide({ actors: { watchKvConfig: manual } }), {
+      input: { ...t.services, logicalCpus: logicalCpuCount() },
+      clock,
+    }).start();
     t.broker.connected({} as NatsConnection);
     send?.({ type: 'kv.entryReceived', entry: put('groups', PC, 1, { groups: ['canary'] }) });
     send?.({ type: 'kv.entryReceived', entry: put('config', 'groups.canary', 2, { target_version: '9.0.0-rc1' }) });
@@ -146,7 +159,10 @@ describe('config machine (simulated clock)', () => {
       sendBack({ type: 'kv.synced' });
     });
     const t = createTestServices(PC);
-    const actor = createActor(effectiveConfigLogic.provide({ actors: { watchKvConfig: fake } }), { input: { ...t.services, logicalCpus: logicalCpuCount() }, clock }).start();
+    const actor = createActor(effectiveConfigLogic.provide({ actors: { watchKvConfig: fake } }), {
+      input: { ...t.services, logicalCpus: logicalCpuCount() },
+      clock,
+    }).start();
     t.broker.connected({} as NatsConnection);
     expect(actor.getSnapshot().hasTag('healthy')).toBe(true);
     expect(t.services.effectiveConfig.current().heartbeat_interval_ms).toBe(1_000);

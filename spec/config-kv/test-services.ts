@@ -91,7 +91,10 @@ export interface TestServices {
 }
 
 /** Builds AgentServices for one child test. */
-export function createTestServices(pcId: string, opts: { config?: Partial<AgentConfig>; failpoints?: Failpoints; now?: () => number; random?: () => number } = {}): TestServices {
+export function createTestServices(
+  pcId: string,
+  opts: { config?: Partial<AgentConfig>; failpoints?: Failpoints; now?: () => number; random?: () => number } = {},
+): TestServices {
   const logs: TestServices['logs'] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {

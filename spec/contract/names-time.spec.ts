@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
-  formatDuration, formatRfc3339, isAddressedTo, parseDurationMs, parseRfc3339, replayDurableName, resultOutputKey, signedBytes, subjects,
+  formatDuration,
+  formatRfc3339,
+  isAddressedTo,
+  parseDurationMs,
+  parseRfc3339,
+  replayDurableName,
+  resultOutputKey,
+  signedBytes,
+  subjects,
 } from '../../contract/index.js';
 import { signatureRefusedResultId, uuidV5 } from '../../actors/ids.js';
 
@@ -71,7 +79,7 @@ describe('signing and ids (§6)', () => {
 });
 
 describe('timer delays', () => {
-  it('clamps to setTimeout\'s ceiling and to zero', async () => {
+  it("clamps to setTimeout's ceiling and to zero", async () => {
     const { timerDelayMs, MAX_TIMER_MS } = await import('../../contract/index.js');
     expect(timerDelayMs(30 * 86_400_000)).toBe(MAX_TIMER_MS);
     expect(timerDelayMs(-5)).toBe(0);

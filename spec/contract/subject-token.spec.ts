@@ -1,14 +1,34 @@
 /** Issue #13 item 5: the one subject check (contract/subject-token.ts) and the builders that use it. */
 import { describe, expect, it } from 'vitest';
 import {
-  configKeys, invalidGroupNames, isSubjectToken, MAX_SUBJECT_TOKEN_BYTES, pcIdProblem, subjects, SubjectTokenError, unionGroups,
+  configKeys,
+  invalidGroupNames,
+  isSubjectToken,
+  MAX_SUBJECT_TOKEN_BYTES,
+  pcIdProblem,
+  subjects,
+  SubjectTokenError,
+  unionGroups,
 } from '../../contract/index.js';
 
 describe('subject tokens', () => {
   it.each([
-    ['job-42', true], ['Job_42:x', true], ['é', true], ['x'.repeat(MAX_SUBJECT_TOKEN_BYTES), true],
-    ['', false], ['a.b', false], ['*', false], ['>', false], ['a>', false], ['a b', false], ['a\tb', false], ['a\nb', false],
-    ['a\u0000b', false], ['a\u007fb', false], ['a\u2028b', false], ['x'.repeat(MAX_SUBJECT_TOKEN_BYTES + 1), false],
+    ['job-42', true],
+    ['Job_42:x', true],
+    ['é', true],
+    ['x'.repeat(MAX_SUBJECT_TOKEN_BYTES), true],
+    ['', false],
+    ['a.b', false],
+    ['*', false],
+    ['>', false],
+    ['a>', false],
+    ['a b', false],
+    ['a\tb', false],
+    ['a\nb', false],
+    ['a\u0000b', false],
+    ['a\u007fb', false],
+    ['a\u2028b', false],
+    ['x'.repeat(MAX_SUBJECT_TOKEN_BYTES + 1), false],
     // 128 two-byte characters are 256 bytes: the bound is bytes, not characters.
     ['é'.repeat(128), false],
   ])('%j → %s', (value, ok) => {

@@ -26,7 +26,9 @@ describe('admission hand-off survives an intake stop', () => {
     // Pause the first ledger write (the `pending` record of admit) until released.
     let entered = false;
     let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let gated = true;
     const original = a.services.failpoints;
     const pausing: Failpoints = {

@@ -16,8 +16,13 @@ const temp = async () => {
   return dir;
 };
 const input = (id: string) => ({
-  requestId: id, body: new TextEncoder().encode(`{"id":"${id}"}`), headers: {}, subject: 'commands.all',
-  receivedAt: '2026-01-01T00:00:00.000Z', resultId: `r-${id}`, nowMs: 1_000,
+  requestId: id,
+  body: new TextEncoder().encode(`{"id":"${id}"}`),
+  headers: {},
+  subject: 'commands.all',
+  receivedAt: '2026-01-01T00:00:00.000Z',
+  resultId: `r-${id}`,
+  nowMs: 1_000,
 });
 const admitted = async (ledger: Awaited<ReturnType<typeof openAdmissionLedger>>, id: string): Promise<AdmissionRecord> => {
   const a = await ledger.admit(input(id));
@@ -29,7 +34,11 @@ describe('admission journal', () => {
   it('concurrent admissions share fdatasyncs and are all durable in the journal before they resolve', async () => {
     const dataDir = await temp();
     const syncs: string[] = [];
-    const ledger = await openAdmissionLedger(dataDir, { at: async (p) => { syncs.push(p); } });
+    const ledger = await openAdmissionLedger(dataDir, {
+      at: async (p) => {
+        syncs.push(p);
+      },
+    });
     await Promise.all(Array.from({ length: 100 }, (_, i) => admitted(ledger, `c${i}`)));
     const journalSyncs = syncs.filter((p) => p === 'ledger.journal_synced').length;
     expect(journalSyncs).toBeGreaterThanOrEqual(1);
@@ -49,7 +58,10 @@ describe('admission journal', () => {
     // No flush: the files are not written yet, only the journal holds the records.
     const reopened = await openAdmissionLedger(dataDir);
     const unfinished = await reopened.unfinished();
-    expect(unfinished.map((r) => [r.request_id, r.state])).toEqual([['a', 'pending'], ['b', 'launching']]);
+    expect(unfinished.map((r) => [r.request_id, r.state])).toEqual([
+      ['a', 'pending'],
+      ['b', 'launching'],
+    ]);
     expect(unfinished[0]?.result_id).toBe(a.result_id);
     expect((await reopened.admit(input('a'))).kind).toBe('duplicate');
     // Replayed records are in their files and the journal is empty again.
@@ -69,7 +81,10 @@ describe('admission journal', () => {
     await writeFile(path.join(dataDir, 'admission', JOURNAL_FILE), `\n${pendingLine}\n{"request_id":"torn`);
     const reopened = await openAdmissionLedger(dataDir);
     expect(await reopened.unfinished()).toEqual([]);
-    expect(JSON.parse(await readFile(path.join(dataDir, 'admission', 'x.json'), 'utf8'))).toMatchObject({ state: 'finished', queued: true });
+    expect(JSON.parse(await readFile(path.join(dataDir, 'admission', 'x.json'), 'utf8'))).toMatchObject({
+      state: 'finished',
+      queued: true,
+    });
   });
 
   it('a torn tail that cuts a multibyte character still lets the journal be emptied (its size is counted in bytes)', async () => {
@@ -79,7 +94,10 @@ describe('admission journal', () => {
     await first.flush();
     const journal = path.join(dataDir, 'admission', JOURNAL_FILE);
     // A crash mid-append: a whole line, then half of "é" (0xC3 without its 0xA9).
-    await writeFile(journal, Buffer.concat([Buffer.from(`\n${JSON.stringify({ ...record, state: 'launching' })}\n{"stdout":"`), Buffer.from([0xc3])]));
+    await writeFile(
+      journal,
+      Buffer.concat([Buffer.from(`\n${JSON.stringify({ ...record, state: 'launching' })}\n{"stdout":"`), Buffer.from([0xc3])]),
+    );
     const reopened = await openAdmissionLedger(dataDir);
     await reopened.flush();
     expect((await stat(journal)).size).toBe(0);
@@ -100,19 +118,30 @@ describe('admission journal', () => {
     const dataDir = await temp();
     const ledger = await openAdmissionLedger(dataDir);
     let asked = 0;
-    const launchNow = async () => { asked += 1; return true; };
+    const launchNow = async () => {
+      asked += 1;
+      return true;
+    };
     const first = await ledger.admit({ ...input('fast'), launchNow });
     expect(first).toMatchObject({ kind: 'admitted', record: { state: 'launching' } });
     expect((await ledger.admit({ ...input('fast'), launchNow })).kind).toBe('duplicate');
     expect(asked).toBe(1);
     const slow = await ledger.admit({ ...input('slow'), launchNow: async () => false });
     expect(slow).toMatchObject({ kind: 'admitted', record: { state: 'pending' } });
-    const lines = (await readFile(path.join(dataDir, 'admission', JOURNAL_FILE), 'utf8')).split('\n').filter(Boolean)
+    const lines = (await readFile(path.join(dataDir, 'admission', JOURNAL_FILE), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
       .map((l) => JSON.parse(l) as AdmissionRecord);
-    expect(lines.map((r) => [r.request_id, r.state])).toEqual([['fast', 'launching'], ['slow', 'pending']]);
+    expect(lines.map((r) => [r.request_id, r.state])).toEqual([
+      ['fast', 'launching'],
+      ['slow', 'pending'],
+    ]);
     // A restart before materializing: the launching record is recovered as launching (exit 121), never run.
     const reopened = await openAdmissionLedger(dataDir);
-    expect((await reopened.unfinished()).map((r) => [r.request_id, r.state])).toEqual([['fast', 'launching'], ['slow', 'pending']]);
+    expect((await reopened.unfinished()).map((r) => [r.request_id, r.state])).toEqual([
+      ['fast', 'launching'],
+      ['slow', 'pending'],
+    ]);
     await reopened.flush();
     await ledger.flush();
   });

@@ -34,9 +34,15 @@ describe('admission', () => {
     await publishCommand(broker.nc, subjects.commandsPc(pcId), body);
     await waitForResults(broker, cmd.request_id);
     // Live and replay both delivered it; the second copy is a duplicate.
-    await pollUntil('duplicate logged', 5_000, () => agent.logs.some((l) => l.msg.startsWith('duplicate command') && l['request_id'] === cmd.request_id));
+    await pollUntil('duplicate logged', 5_000, () =>
+      agent.logs.some((l) => l.msg.startsWith('duplicate command') && l['request_id'] === cmd.request_id),
+    );
     await publishCommand(broker.nc, subjects.commandsAll, body);
-    await pollUntil('re-publish deduped', 5_000, () => agent.logs.filter((l) => l.msg.startsWith('duplicate command') && l['request_id'] === cmd.request_id).length >= 3);
+    await pollUntil(
+      're-publish deduped',
+      5_000,
+      () => agent.logs.filter((l) => l.msg.startsWith('duplicate command') && l['request_id'] === cmd.request_id).length >= 3,
+    );
     // A duplicate delivery is routine (live + replay): debug, never info (issue #14).
     const PINO_DEBUG = 20;
     expect(agent.logs.filter((l) => l.msg.startsWith('duplicate command')).every((l) => l.level === PINO_DEBUG)).toBe(true);
@@ -44,12 +50,19 @@ describe('admission', () => {
     // A restart with the same data dir: the replay consumer redelivers nothing new, the ledger remembers.
     agent = await startExecutor(broker, { pcId, dataDir });
     await publishCommand(broker.nc, subjects.commandsPc(pcId), body);
-    await pollUntil('dedup after restart', 5_000, () => agent.logs.some((l) => l.msg.startsWith('duplicate command') && l['request_id'] === cmd.request_id));
+    await pollUntil('dedup after restart', 5_000, () =>
+      agent.logs.some((l) => l.msg.startsWith('duplicate command') && l['request_id'] === cmd.request_id),
+    );
     await agent.stop();
     expect(await lines(marker)).toBe(1);
     expect(await resultsFor(broker, cmd.request_id)).toHaveLength(1);
     const record = JSON.parse(await readFile(path.join(dataDir, 'admission', `${cmd.request_id}.json`), 'utf8'));
-    expect(record).toMatchObject({ request_id: cmd.request_id, state: 'finished', queued: true, body_base64: Buffer.from(body).toString('base64') });
+    expect(record).toMatchObject({
+      request_id: cmd.request_id,
+      state: 'finished',
+      queued: true,
+      body_base64: Buffer.from(body).toString('base64'),
+    });
     expect(record.result.result_id).toBe(record.result_id);
   });
 
@@ -82,7 +95,11 @@ describe('admission', () => {
     const evil = { ...cmd, script: `echo b >> ${marker}` };
     await publishCommand(broker.nc, subjects.commandsPc(agent.pcId), commandBytes(evil));
     const obs = await pollUntil('conflict obs', 5_000, () => agent.obs.find((e) => e.kind === 'command_admission_conflict'));
-    expect(obs).toMatchObject({ pc_id: agent.pcId, source: 'command_admission', payload: { request_id: cmd.request_id, subject: subjects.commandsPc(agent.pcId) } });
+    expect(obs).toMatchObject({
+      pc_id: agent.pcId,
+      source: 'command_admission',
+      payload: { request_id: cmd.request_id, subject: subjects.commandsPc(agent.pcId) },
+    });
     await agent.stop();
     expect(await readFile(marker, 'utf8')).toBe('a\n');
   });
@@ -110,26 +127,50 @@ describe('admission', () => {
     const pending = mk('echo pending-ran');
     const finished = mk('echo finished');
     const ids = { launching: uuidV4(), pending: uuidV4(), finished: uuidV4() };
-    for (const [name, cmd] of [['launching', launching], ['pending', pending], ['finished', finished]] as const) {
+    for (const [name, cmd] of [
+      ['launching', launching],
+      ['pending', pending],
+      ['finished', finished],
+    ] as const) {
       const admission = await ledger.admit({
-        requestId: cmd.request_id, body: new TextEncoder().encode(JSON.stringify(encodeCommand(cmd))), headers: {},
-        subject: subjects.commandsPc(pcId), receivedAt: formatRfc3339(now), resultId: ids[name], nowMs: now,
+        requestId: cmd.request_id,
+        body: new TextEncoder().encode(JSON.stringify(encodeCommand(cmd))),
+        headers: {},
+        subject: subjects.commandsPc(pcId),
+        receivedAt: formatRfc3339(now),
+        resultId: ids[name],
+        nowMs: now,
       });
       if (admission.kind !== 'admitted') throw new Error('not admitted');
       if (name === 'launching') await ledger.update(admission.record, { state: 'launching' });
       if (name === 'finished') {
         await ledger.update(admission.record, {
-          state: 'finished', queued: false,
+          state: 'finished',
+          queued: false,
           result: {
-            result_id: ids.finished, request_id: cmd.request_id, pc_id: pcId, manifest_id: cmd.id, exit_code: 0, skipped: false,
-            stdout: 'stored\n', stderr: '', started_at: formatRfc3339(now), finished_at: formatRfc3339(now),
+            result_id: ids.finished,
+            request_id: cmd.request_id,
+            pc_id: pcId,
+            manifest_id: cmd.id,
+            exit_code: 0,
+            skipped: false,
+            stdout: 'stored\n',
+            stderr: '',
+            started_at: formatRfc3339(now),
+            finished_at: formatRfc3339(now),
           },
         });
       }
     }
     let agent = await startExecutor(broker, { pcId, dataDir });
     const [l] = await waitForResults(broker, launching.request_id);
-    expect(l).toMatchObject({ result_id: ids.launching, exit_code: 121, skipped: false, stdout: '', stderr: 'agent restarted during execution; outcome unknown' });
+    expect(l).toMatchObject({
+      result_id: ids.launching,
+      exit_code: 121,
+      skipped: false,
+      stdout: '',
+      stderr: 'agent restarted during execution; outcome unknown',
+    });
     const [p] = await waitForResults(broker, pending.request_id);
     expect(p).toMatchObject({ result_id: ids.pending, exit_code: 0, stdout: 'pending-ran\n' });
     const [f] = await waitForResults(broker, finished.request_id);

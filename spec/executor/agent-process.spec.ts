@@ -91,14 +91,24 @@ describe('executor in the agent process', () => {
       const parsed = text ? JSON.parse(text) : undefined;
       return parsed?.state === 'launching' ? parsed : undefined;
     });
-    const pid = await pollUntil('script pid', 10_000, async () => Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()) || undefined);
+    const pid = await pollUntil(
+      'script pid',
+      10_000,
+      async () => Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()) || undefined,
+    );
     leftovers.push(pid);
     await stop('SIGKILL');
     await start();
     const [r] = await waitForResults(broker, cmd.request_id);
     expect(r).toMatchObject({
-      result_id: record.result_id, request_id: cmd.request_id, pc_id: pcId, exec_id: 'long-run',
-      exit_code: 121, skipped: false, stdout: '', stderr: 'agent restarted during execution; outcome unknown',
+      result_id: record.result_id,
+      request_id: cmd.request_id,
+      pc_id: pcId,
+      exec_id: 'long-run',
+      exit_code: 121,
+      skipped: false,
+      stdout: '',
+      stderr: 'agent restarted during execution; outcome unknown',
     });
     await stop();
     await start();
@@ -109,7 +119,11 @@ describe('executor in the agent process', () => {
     const pidFile = path.join(dir.dir, 'term.pid');
     const cmd = draftCommand({ shell: 'sh', script: `sleep 300 & echo $! > ${pidFile}; wait`, timeout_secs: 600 });
     await publishCommand(broker.nc, subjects.commandsPc(pcId), commandBytes(cmd));
-    const pid = await pollUntil('grandchild pid', 15_000, async () => Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()) || undefined);
+    const pid = await pollUntil(
+      'grandchild pid',
+      15_000,
+      async () => Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()) || undefined,
+    );
     await stop('SIGTERM');
     await pollUntil('grandchild gone', 7_000, () => !alive(pid));
     // Published during the drain, or from the outbox at the next start.

@@ -45,7 +45,11 @@ describe('screenMessage', () => {
   const msg = (data: Uint8Array) => ({ subject: 'commands.pc.PC1', data, headers: {}, source: 'replay' as const, receivedAtMs: 0 });
 
   it.each([
-    ['a request_id nested 100,000 deep', `{"request_id":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, `nested deeper than ${MAX_COMMAND_JSON_DEPTH} levels`],
+    [
+      'a request_id nested 100,000 deep',
+      `{"request_id":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+      `nested deeper than ${MAX_COMMAND_JSON_DEPTH} levels`,
+    ],
     ['bad JSON', '{"request_id":', 'not UTF-8 JSON'],
     ['over 1 MiB', `"${'x'.repeat(1024 * 1024)}"`, 'body over 1048576 bytes'],
   ])('%s → acked, one warn line with size and reason', (_name, text, reason) => {

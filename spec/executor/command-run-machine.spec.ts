@@ -17,8 +17,17 @@ function harness(draft: Partial<Command> & Pick<Command, 'shell' | 'script'>, op
   const clock = new SimulatedClock();
   clock.set(T0);
   const command = draftCommand(draft);
-  const record = { request_id: command.request_id, result_id: '11111111-2222-4333-8444-555555555555', received_at: new Date(T0).toISOString() } as AdmissionRecord;
-  const runtime = { now: () => clock.now(), pcId: 'PC1', log: pino({ level: 'silent' }), budget: { available: () => opts.slot !== 'never' } } as unknown as ExecRuntime;
+  const record = {
+    request_id: command.request_id,
+    result_id: '11111111-2222-4333-8444-555555555555',
+    received_at: new Date(T0).toISOString(),
+  } as AdmissionRecord;
+  const runtime = {
+    now: () => clock.now(),
+    pcId: 'PC1',
+    log: pino({ level: 'silent' }),
+    budget: { available: () => opts.slot !== 'never' },
+  } as unknown as ExecRuntime;
   const delivered: ExecResult[] = [];
   const processes: Array<{ send: (e: AnyEventObject) => void; kills: number }> = [];
   let killSwitch: ((e: AnyEventObject) => void) | undefined;
@@ -49,7 +58,10 @@ function harness(draft: Partial<Command> & Pick<Command, 'shell' | 'script'>, op
   });
   const actor = createActor(machine, { input: { runtime, admitted: { command, record }, jitterDraw: 0.5 }, clock });
   actor.start();
-  const exit = (exitCode: number, stderr = '') => processes.at(-1)?.send({ type: 'process.exited', outcome: { kind: 'exited', exitCode, stdout: '', stderr }, finishedAtMs: clock.now() });
+  const exit = (exitCode: number, stderr = '') =>
+    processes
+      .at(-1)
+      ?.send({ type: 'process.exited', outcome: { kind: 'exited', exitCode, stdout: '', stderr }, finishedAtMs: clock.now() });
   const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
   return { clock, actor, delivered, processes, exit, settle, remoteKill: () => killSwitch?.({ type: 'kill', reason: 'remote' }), command };
 }
@@ -102,7 +114,7 @@ describe('commandRun machine', () => {
     expect(h.delivered[0]?.stderr).toContain(line);
   });
 
-  it('a timeout beyond setTimeout\'s 24.8-day ceiling does not fire at once', async () => {
+  it("a timeout beyond setTimeout's 24.8-day ceiling does not fire at once", async () => {
     const h = harness({ shell: 'sh', script: 'x', timeout_secs: 3_000_000 });
     await h.settle();
     h.clock.increment(60_000);
@@ -145,7 +157,11 @@ describe('commandRun machine', () => {
     expect(late.delivered).toHaveLength(0);
     late.clock.increment(1);
     await late.settle();
-    expect(late.delivered[0]).toMatchObject({ exit_code: 125, skipped: true, stderr: 'skipped: starting deadline expired while waiting for local job slot' });
+    expect(late.delivered[0]).toMatchObject({
+      exit_code: 125,
+      skipped: true,
+      stderr: 'skipped: starting deadline expired while waiting for local job slot',
+    });
 
     const stopped = harness({ shell: 'sh', script: 'x' }, { slot: 'never' });
     await stopped.settle();

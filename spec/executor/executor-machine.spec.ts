@@ -23,7 +23,9 @@ function harness(opts: { intakeThrows?: boolean } = {}) {
   });
   const machine = executorLogic.provide({
     actors: {
-      createRuntime: fromPromise<ExecRuntime, AgentServices>(async () => ({ close: () => undefined, budget: { stats: () => ({ limit: 2, inUse: 0, waiting: 0 }) } }) as unknown as ExecRuntime),
+      createRuntime: fromPromise<ExecRuntime, AgentServices>(
+        async () => ({ close: () => undefined, budget: { stats: () => ({ limit: 2, inUse: 0, waiting: 0 }) } }) as unknown as ExecRuntime,
+      ),
       recoverAdmissions: fromPromise<AdmittedCommand[], ExecRuntime>(async () => []),
       watchBroker: fromCallback(({ sendBack }) => {
         broker = sendBack;
@@ -50,7 +52,14 @@ function harness(opts: { intakeThrows?: boolean } = {}) {
     admissions?.({ type: 'command.admitted', admitted: { command, record: { result_id: command.request_id } } });
     return command;
   };
-  return { actor, connect: () => broker?.({ type: 'broker.connected', nc: {} }), disconnect: () => broker?.({ type: 'broker.disconnected' }), admit, runs, intakeOn: () => intake };
+  return {
+    actor,
+    connect: () => broker?.({ type: 'broker.connected', nc: {} }),
+    disconnect: () => broker?.({ type: 'broker.disconnected' }),
+    admit,
+    runs,
+    intakeOn: () => intake,
+  };
 }
 
 describe('executor machine', () => {

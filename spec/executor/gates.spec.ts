@@ -22,7 +22,8 @@ describe('gates, budget and malformed input', () => {
     await broker?.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  const setLimit = (n: number) => agent.services.effectiveConfig.set({ ...agent.services.effectiveConfig.current(), max_local_concurrent: n });
+  const setLimit = (n: number) =>
+    agent.services.effectiveConfig.set({ ...agent.services.effectiveConfig.current(), max_local_concurrent: n });
   const run = async (draft: Partial<Command> & Pick<Command, 'shell' | 'script'>) => {
     const cmd = draftCommand(draft);
     await publishCommand(broker.nc, subjects.commandsPc(agent.pcId), commandBytes(cmd));
@@ -60,7 +61,11 @@ describe('gates, budget and malformed input', () => {
     const late = await run({ shell: 'sh', script: 'echo no', deadline_at: deadlineAt });
     const [d] = await waitForResults(broker, late.request_id);
     expectSkip(d, 125);
-    expect(d?.stderr).toMatch(new RegExp(`^skipped: starting deadline expired 1m 3\\ds( \\d+ms)? ago \\(deadline ${deadlineAt.replace(/\./g, '\\.')}, received \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)$`));
+    expect(d?.stderr).toMatch(
+      new RegExp(
+        `^skipped: starting deadline expired 1m 3\\ds( \\d+ms)? ago \\(deadline ${deadlineAt.replace(/\./g, '\\.')}, received \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)$`,
+      ),
+    );
   });
 
   it('never more than max_local_concurrent (2) of 5 commands overlap, from recorded start/end stamps', async () => {
@@ -70,7 +75,10 @@ describe('gates, budget and malformed input', () => {
       cmds.push(await run({ shell: 'sh', script: `echo "$(date +%s%N) 1" >> ${log}; sleep 0.3; echo "$(date +%s%N) -1" >> ${log}` }));
     }
     for (const cmd of cmds) await waitForResults(broker, cmd.request_id);
-    const events = (await readFile(log, 'utf8')).trim().split('\n').map((l) => l.split(' ').map(BigInt) as [bigint, bigint]);
+    const events = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ').map(BigInt) as [bigint, bigint]);
     expect(events).toHaveLength(10);
     // Ends sort before starts at the same instant: touching intervals do not overlap.
     events.sort((a, b) => (a[0] === b[0] ? Number(a[1] - b[1]) : a[0] < b[0] ? -1 : 1));
@@ -92,8 +100,12 @@ describe('gates, budget and malformed input', () => {
     const late = await run({ shell: 'sh', script: 'echo no', deadline_at: new Date(Date.now() + 700).toISOString() });
     const bypass = await run({ shell: 'sh', script: 'echo bypass', bypass_local_limit: true });
     expect((await waitForResults(broker, bypass.request_id))[0]).toMatchObject({ exit_code: 0, stdout: 'bypass\n' });
-    await pollUntil('queued for a slot', 5_000, () => Object.values(agent.actor.getSnapshot().context.runs)
-      .some((run) => run.getSnapshot().context.command.request_id === killed.request_id && run.getSnapshot().matches({ armed: 'waitingForSlot' })));
+    await pollUntil('queued for a slot', 5_000, () =>
+      Object.values(agent.actor.getSnapshot().context.runs).some(
+        (run) =>
+          run.getSnapshot().context.command.request_id === killed.request_id && run.getSnapshot().matches({ armed: 'waitingForSlot' }),
+      ),
+    );
     // The kill subscription's flush may still be on its way to the server: any payload kills and
     // the switch latches, so repeat until the result is there.
     const [k] = await pollUntil('killed result', 10_000, async () => {
@@ -119,15 +131,31 @@ describe('gates, budget and malformed input', () => {
         return cmd;
       };
       const go = path.join(dir, 'queue-full-go');
-      const blocker = await send({ shell: 'sh', script: `while [ ! -e ${go} ]; do sleep 0.1; done`, exec_id: 'qcap-blocker', timeout_secs: 60 });
+      const blocker = await send({
+        shell: 'sh',
+        script: `while [ ! -e ${go} ]; do sleep 0.1; done`,
+        exec_id: 'qcap-blocker',
+        timeout_secs: 60,
+      });
       await pollUntil('blocker started', 5_000, () => capped.events.find((e) => e.request_id === blocker.request_id));
       const waiting = [await send({ shell: 'sh', script: 'echo a' }), await send({ shell: 'sh', script: 'echo b' })];
-      await pollUntil('two runs queued for the slot', 5_000, () => Object.values(capped.actor.getSnapshot().context.runs)
-        .filter((run) => run.getSnapshot().matches({ armed: 'waitingForSlot' })).length === 2);
+      await pollUntil(
+        'two runs queued for the slot',
+        5_000,
+        () =>
+          Object.values(capped.actor.getSnapshot().context.runs).filter((run) => run.getSnapshot().matches({ armed: 'waitingForSlot' }))
+            .length === 2,
+      );
       const marker = path.join(dir, 'queue-full-ran');
       const refused = await send({ shell: 'sh', script: `touch ${marker}`, exec_id: 'qcap-refused' });
       const [r] = await waitForResults(broker, refused.request_id);
-      expect(r).toMatchObject({ exit_code: -1, skipped: false, stdout: '', stderr: 'refused: local queue full', request_id: refused.request_id });
+      expect(r).toMatchObject({
+        exit_code: -1,
+        skipped: false,
+        stdout: '',
+        stderr: 'refused: local queue full',
+        request_id: refused.request_id,
+      });
       expect(capped.actor.getSnapshot().context.status.refused_local_queue_full).toBe(1);
       expect(capped.events.some((e) => e.request_id === refused.request_id)).toBe(false);
       await expect(readFile(marker)).rejects.toThrow(/ENOENT/);
@@ -144,16 +172,25 @@ describe('gates, budget and malformed input', () => {
     setLimit(1);
     const blocker = await run({ shell: 'sh', script: 'sleep 1' });
     await pollUntil('blocker running', 5_000, () => agent.actor.getSnapshot().context.status.running.includes(blocker.request_id));
-    const strict = await run({ shell: 'sh', script: 'echo no', staleness: { mode: 'strict', max_cache_age: '1m', max_cache_age_ms: 60_000 } });
+    const strict = await run({
+      shell: 'sh',
+      script: 'echo no',
+      staleness: { mode: 'strict', max_cache_age: '1m', max_cache_age_ms: 60_000 },
+    });
     await pollUntil('strict admitted', 5_000, () => agent.actor.getSnapshot().context.status.running.includes(strict.request_id));
     agent.hub.disconnected(Date.now() - 120_000, true);
     // The result is decided while disconnected; it is delivered once the hub says connected again.
-    await pollUntil('strict run decided', 10_000, () => Object.values(agent.actor.getSnapshot().context.runs)
-      .some((run) => run.getSnapshot().context.command.request_id === strict.request_id && run.getSnapshot().matches('finishing')));
+    await pollUntil('strict run decided', 10_000, () =>
+      Object.values(agent.actor.getSnapshot().context.runs).some(
+        (run) => run.getSnapshot().context.command.request_id === strict.request_id && run.getSnapshot().matches('finishing'),
+      ),
+    );
     agent.hub.connected(agent.nc, broker.url, Date.now());
     const [s] = await waitForResults(broker, strict.request_id);
     expectSkip(s, 127);
-    expect(s?.stderr).toMatch(/^skipped: staleness policy \(mode=strict\) exceeded — agent has been disconnected for 2m( \d+s)?( \d+ms)?, max allowed 1m$/);
+    expect(s?.stderr).toMatch(
+      /^skipped: staleness policy \(mode=strict\) exceeded — agent has been disconnected for 2m( \d+s)?( \d+ms)?, max allowed 1m$/,
+    );
     await waitForResults(broker, blocker.request_id);
     setLimit(2);
     await pollUntil('intake back on', 5_000, () => agent.actor.getSnapshot().context.status.intake === 'on');
@@ -165,13 +202,21 @@ describe('gates, budget and malformed input', () => {
     const bodies: Array<[string, Uint8Array]> = [
       ['garbage', new Uint8Array([0xff, 0x00, 0x7b, 0x01])],
       ['not json', new TextEncoder().encode('{"id": ')],
-      ['wrong types', new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(commandBytes(good))), timeout_secs: 'soon' }))],
-      ['unknown shell', new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(commandBytes(good))), shell: 'bash' }))],
+      [
+        'wrong types',
+        new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(commandBytes(good))), timeout_secs: 'soon' })),
+      ],
+      [
+        'unknown shell',
+        new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(commandBytes(good))), shell: 'bash' })),
+      ],
       ['array', new TextEncoder().encode('[1,2]')],
     ];
     for (const [, body] of bodies) await publishCommand(broker.nc, subjects.commandsPc(agent.pcId), body);
     // Live and replay copies both arrive, so wait for every body's distinct reason, not a count of lines.
-    const undecodableReasons = (): string[] => [...new Set(agent.logs.filter((l) => l.msg.startsWith('undecodable command')).map((l) => String(l['reason'])))];
+    const undecodableReasons = (): string[] => [
+      ...new Set(agent.logs.filter((l) => l.msg.startsWith('undecodable command')).map((l) => String(l['reason']))),
+    ];
     await pollUntil('undecodable logged', 5_000, () => undecodableReasons().length >= bodies.length);
     const reasons = undecodableReasons();
     expect(reasons.some((r) => r.includes('timeout_secs'))).toBe(true);
@@ -181,7 +226,13 @@ describe('gates, budget and malformed input', () => {
     const huge = new Uint8Array(2 * 1024 * 1024).fill(0x20);
     expect(() => broker.nc.publish(subjects.commandsPc(agent.pcId), huge)).toThrow();
     const runtime = agent.actor.getSnapshot().context.runtime!;
-    const decision = await runtime.pipeline({ subject: subjects.commandsPc(agent.pcId), data: huge, headers: {}, source: 'live', receivedAtMs: Date.now() });
+    const decision = await runtime.pipeline({
+      subject: subjects.commandsPc(agent.pcId),
+      data: huge,
+      headers: {},
+      source: 'live',
+      receivedAtMs: Date.now(),
+    });
     expect(decision).toEqual({ ack: true, outcome: 'undecodable' });
     // Still alive: a good command runs, and only it.
     await publishCommand(broker.nc, subjects.commandsPc(agent.pcId), commandBytes(good));

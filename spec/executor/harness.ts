@@ -13,8 +13,16 @@ import { jetstream } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import {
-  decodeExecResult, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_TARGET_VERSION_JITTER_MS, encodeEventStarted, encodeExecResult,
-  encodeObsEvent, subjects, type EventStarted, type ExecResult, type ObsEvent,
+  decodeExecResult,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_TARGET_VERSION_JITTER_MS,
+  encodeEventStarted,
+  encodeExecResult,
+  encodeObsEvent,
+  subjects,
+  type EventStarted,
+  type ExecResult,
+  type ObsEvent,
 } from '../../contract/index.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { createBrokerHub, type BrokerHub } from '../../actors/broker-hub.js';
@@ -61,7 +69,13 @@ export interface TestExecutor {
 }
 
 /** An outbox that publishes each message with JetStream (PubAck) — the test stand-in for §9. */
-function jsOutbox<T>(hub: BrokerHub, subject: (m: T) => string, encode: (m: T) => string, seen?: T[], faults?: { fail: number; rejected: number }): OutboxPort<T> {
+function jsOutbox<T>(
+  hub: BrokerHub,
+  subject: (m: T) => string,
+  encode: (m: T) => string,
+  seen?: T[],
+  faults?: { fail: number; rejected: number },
+): OutboxPort<T> {
   return {
     async enqueue(message) {
       if (faults !== undefined && faults.fail > 0) {
@@ -100,7 +114,11 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
     natsUrls: [broker.url],
     dataDir,
     log: { level: 'debug', keepDays: 0 },
-    security: { commandKeysFile: opts.keysFile ?? path.join(dataDir, 'no-keys.json'), requireSignedCommands: opts.requireSigned ?? false, requireEnvelope: opts.requireEnvelope ?? false },
+    security: {
+      commandKeysFile: opts.keysFile ?? path.join(dataDir, 'no-keys.json'),
+      requireSignedCommands: opts.requireSigned ?? false,
+      requireEnvelope: opts.requireEnvelope ?? false,
+    },
     control: { socket: path.join(dataDir, 'agent.sock') },
     inventory: { enabled: false, intervalMs: 86_400_000, jitterMs: 0 },
     credentials: {},
@@ -132,15 +150,31 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
     now: Date.now,
     random: Math.random,
   };
-  const machine = opts.maxQueuedRuns === undefined ? executorLogic : executorLogic.provide({
-    actors: { createRuntime: fromPromise<ExecRuntime, AgentServices>(({ input }) => createExecRuntime(input, { maxQueuedRuns: opts.maxQueuedRuns })) },
-  });
+  const machine =
+    opts.maxQueuedRuns === undefined
+      ? executorLogic
+      : executorLogic.provide({
+          actors: {
+            createRuntime: fromPromise<ExecRuntime, AgentServices>(({ input }) =>
+              createExecRuntime(input, { maxQueuedRuns: opts.maxQueuedRuns }),
+            ),
+          },
+        });
   const actor = createActor(machine, { input: services });
   actor.subscribe({ error: (err) => logs.push({ level: 60, msg: `executor crashed: ${String(err)}` }) });
   actor.start();
   await pollUntil('intake on', 10_000, () => actor.getSnapshot().context.status.replay);
   return {
-    actor, services, hub, nc, pcId, dataDir, logs, obs, events, resultFaults,
+    actor,
+    services,
+    hub,
+    nc,
+    pcId,
+    dataDir,
+    logs,
+    obs,
+    events,
+    resultFaults,
     setGroups: (g) => groups.set(g),
     async stop() {
       actor.send({ type: 'shutdown' });
@@ -154,7 +188,6 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
   };
 }
 
-
 /** Every ExecResult stored in RESULTS for `requestId`, oldest first. */
 export async function resultsFor(broker: Broker, requestId: string): Promise<ExecResult[]> {
   const out: ExecResult[] = [];
@@ -163,7 +196,9 @@ export async function resultsFor(broker: Broker, requestId: string): Promise<Exe
   if (count === 0) return out;
   let seq = 1;
   for (let i = 0; i < count; i += 1) {
-    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) } as unknown as { seq: number });
+    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) } as unknown as {
+      seq: number;
+    });
     if (m === null) break;
     const decoded = decodeExecResult(m.data);
     if (decoded.ok) out.push(decoded.value);
@@ -176,7 +211,9 @@ export async function resultsFor(broker: Broker, requestId: string): Promise<Exe
 export async function rawResults(broker: Broker, requestId: string): Promise<string[]> {
   const out: string[] = [];
   for (let seq = 1; ;) {
-    const m = await broker.jsm.streams.getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) } as unknown as { seq: number }).catch(() => null);
+    const m = await broker.jsm.streams
+      .getMessage('RESULTS', { seq, next_by_subj: subjects.results(requestId) } as unknown as { seq: number })
+      .catch(() => null);
     if (m === null) return out;
     out.push(Buffer.from(m.data).toString('utf8'));
     seq = m.seq + 1;

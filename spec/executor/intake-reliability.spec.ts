@@ -56,8 +56,15 @@ describe('intake reliability in the agent process', () => {
       return info.ack_floor.stream_seq >= ack.seq && info.num_ack_pending === 0 ? info : undefined;
     });
     expect(consumer.num_redelivered).toBe(0);
-    const logged = () => agent.output.stdout.split('\n')
-      .filter((line) => line.includes('undecodable command body') && line.includes('nested deeper than 32 levels') && line.includes(`"bytes":${body.length}`));
+    const logged = () =>
+      agent.output.stdout
+        .split('\n')
+        .filter(
+          (line) =>
+            line.includes('undecodable command body') &&
+            line.includes('nested deeper than 32 levels') &&
+            line.includes(`"bytes":${body.length}`),
+        );
     const lines = await pollUntil('log line for both copies', 10_000, () => (logged().length >= 2 ? logged() : undefined));
     expect(lines.some((l) => l.includes('"source":"replay"'))).toBe(true);
     expect(lines.some((l) => l.includes('"source":"live"'))).toBe(true);
@@ -73,13 +80,21 @@ describe('intake reliability in the agent process', () => {
       const cmd = draftCommand({ shell: 'sh', script: 'true' });
       const obsSubject = subjects.obs(`${pcId}-nodisk`);
       // Published until the agent's intake is on (live copies before that are not received).
-      const event = await pollUntil('command_admission_unavailable in OBS_EVENTS', 40_000, async () => {
-        broker.nc.publish(subjects.commandsPc(`${pcId}-nodisk`), commandBytes(cmd));
-        const m = await broker.jsm.streams.getMessage('OBS_EVENTS', { last_by_subj: obsSubject }).catch(() => null);
-        const parsed = m === null ? undefined : JSON.parse(Buffer.from(m.data).toString('utf8')) as { kind: string; payload: { request_id: string; reason: string } };
-        // The replayed commands.all probe of the first test is refused too: wait for this command's own event.
-        return parsed?.kind === 'command_admission_unavailable' && parsed.payload.request_id === cmd.request_id ? parsed : undefined;
-      }, 500);
+      const event = await pollUntil(
+        'command_admission_unavailable in OBS_EVENTS',
+        40_000,
+        async () => {
+          broker.nc.publish(subjects.commandsPc(`${pcId}-nodisk`), commandBytes(cmd));
+          const m = await broker.jsm.streams.getMessage('OBS_EVENTS', { last_by_subj: obsSubject }).catch(() => null);
+          const parsed =
+            m === null
+              ? undefined
+              : (JSON.parse(Buffer.from(m.data).toString('utf8')) as { kind: string; payload: { request_id: string; reason: string } });
+          // The replayed commands.all probe of the first test is refused too: wait for this command's own event.
+          return parsed?.kind === 'command_admission_unavailable' && parsed.payload.request_id === cmd.request_id ? parsed : undefined;
+        },
+        500,
+      );
       expect(event.payload).toMatchObject({ request_id: cmd.request_id, reason: expect.stringContaining('failpoint admission.write') });
       const report = await pollUntil('status names the admission error', 10_000, async () => {
         const r = await readStatus(brokenDir.socket);

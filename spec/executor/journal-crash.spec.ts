@@ -11,7 +11,6 @@ import { startBroker, type Broker } from '../harness/broker.js';
 import { agentDir, spawnAgent, type AgentDir } from '../process/agent-process.js';
 import { lineCount, rawResults, restartAndProbe, resultsFor, waitForResults } from './harness.js';
 
-
 describe('admission journal: crash at each durability point', () => {
   let broker: Broker;
   const dirs: AgentDir[] = [];
@@ -28,38 +27,42 @@ describe('admission journal: crash at each durability point', () => {
     ['ledger.materialized', 'after the record files are written, before the journal is emptied'],
     ['executor.result_held', 'after the result is durable in the outbox (held), before the ledger says finished'],
     ['executor.result_recorded', 'after the ledger says finished and queued, before the held result is released'],
-  ])('crash at %s (%s) → run at most once, exactly one result', async (point) => {
-    const pcId = `journal-crash-${point.replace(/\W/g, '-')}-${process.pid}`;
-    const dir = await agentDir([broker.url], pcId);
-    dirs.push(dir);
-    const marker = path.join(dir.dir, 'ran');
-    const cmd = draftCommand({ shell: 'sh', script: `echo x >> ${marker}` });
-    // Waiting in EXEC before the agent starts: the replay consumer delivers it.
-    await publishCommand(broker.nc, subjects.commandsPc(pcId), commandBytes(cmd));
+  ])(
+    'crash at %s (%s) → run at most once, exactly one result',
+    async (point) => {
+      const pcId = `journal-crash-${point.replace(/\W/g, '-')}-${process.pid}`;
+      const dir = await agentDir([broker.url], pcId);
+      dirs.push(dir);
+      const marker = path.join(dir.dir, 'ran');
+      const cmd = draftCommand({ shell: 'sh', script: `echo x >> ${marker}` });
+      // Waiting in EXEC before the agent starts: the replay consumer delivers it.
+      await publishCommand(broker.nc, subjects.commandsPc(pcId), commandBytes(cmd));
 
-    const crashing = spawnAgent(dir, { KANADE_FAILPOINTS: `${point}=exit` });
-    const crashed = await crashing.exited;
-    expect(crashed.code).toBe(1);
+      const crashing = spawnAgent(dir, { KANADE_FAILPOINTS: `${point}=exit` });
+      const crashed = await crashing.exited;
+      expect(crashed.code).toBe(1);
 
-    const agent = spawnAgent(dir);
-    try {
-      const [r] = await waitForResults(broker, cmd.request_id, 1, 40_000);
-      const ran = await lineCount(marker);
-      expect(ran).toBeLessThanOrEqual(1);
-      // A real exit means it ran once; 121 means it was launching when the agent died.
-      if (r?.exit_code === 0) expect(ran).toBe(1);
-      else expect(r?.exit_code).toBe(121);
-    } finally {
-      agent.kill('SIGTERM');
-      await agent.exited;
-    }
-    // Once more: the ledger keeps it from running or reporting again.
-    await restartAndProbe(broker, dir);
-    expect(await lineCount(marker)).toBeLessThanOrEqual(1);
-    // One outcome per result_id (issue #17 item 2): every copy in RESULTS is byte-identical.
-    const copies = await rawResults(broker, cmd.request_id);
-    expect(copies.length).toBeGreaterThanOrEqual(1);
-    expect(new Set(copies).size).toBe(1);
-    expect(await resultsFor(broker, cmd.request_id)).toHaveLength(copies.length);
-  }, 150_000);
+      const agent = spawnAgent(dir);
+      try {
+        const [r] = await waitForResults(broker, cmd.request_id, 1, 40_000);
+        const ran = await lineCount(marker);
+        expect(ran).toBeLessThanOrEqual(1);
+        // A real exit means it ran once; 121 means it was launching when the agent died.
+        if (r?.exit_code === 0) expect(ran).toBe(1);
+        else expect(r?.exit_code).toBe(121);
+      } finally {
+        agent.kill('SIGTERM');
+        await agent.exited;
+      }
+      // Once more: the ledger keeps it from running or reporting again.
+      await restartAndProbe(broker, dir);
+      expect(await lineCount(marker)).toBeLessThanOrEqual(1);
+      // One outcome per result_id (issue #17 item 2): every copy in RESULTS is byte-identical.
+      const copies = await rawResults(broker, cmd.request_id);
+      expect(copies.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(copies).size).toBe(1);
+      expect(await resultsFor(broker, cmd.request_id)).toHaveLength(copies.length);
+    },
+    150_000,
+  );
 });

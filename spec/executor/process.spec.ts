@@ -25,7 +25,12 @@ describe('process runner', () => {
   it('runs in cwd with the agent environment', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kanade-cwd-'));
     dirs.push(dir);
-    const proc = await startProcess({ shell: 'sh', script: 'pwd; echo "$KANADE_TEST_VAR"', cwd: dir, env: { ...process.env, KANADE_TEST_VAR: 'v1' } });
+    const proc = await startProcess({
+      shell: 'sh',
+      script: 'pwd; echo "$KANADE_TEST_VAR"',
+      cwd: dir,
+      env: { ...process.env, KANADE_TEST_VAR: 'v1' },
+    });
     const outcome = await proc.done;
     expect(outcome.kind === 'exited' && outcome.stdout).toBe(`${await import('node:fs/promises').then((fs) => fs.realpath(dir))}\nv1\n`);
   });
@@ -66,7 +71,9 @@ describe('process runner', () => {
     const head = Math.floor((MAX_CAPTURE_BYTES * 2) / 3);
     const tail = MAX_CAPTURE_BYTES - head;
     const marker = truncationMarker(total, total - head - tail, head, tail);
-    expect(marker).toBe(`[kanade] output truncated: ${total} bytes written, ${total - MAX_CAPTURE_BYTES} dropped (kept the first ${head} and last ${tail}).\n[kanade] write large output to a file instead of stdout/stderr.\n`);
+    expect(marker).toBe(
+      `[kanade] output truncated: ${total} bytes written, ${total - MAX_CAPTURE_BYTES} dropped (kept the first ${head} and last ${tail}).\n[kanade] write large output to a file instead of stdout/stderr.\n`,
+    );
     expect(outcome.stdout.length).toBe(MAX_CAPTURE_BYTES + 1 + marker.length);
     expect(outcome.stdout.slice(head, head + 1 + marker.length)).toBe(`\n${marker}`);
     expect(outcome.stdout.endsWith('atail')).toBe(true);
@@ -95,7 +102,9 @@ describe('process runner', () => {
     const log = path.join(bin, 'argv.log');
     const script = 'Write-Output "héllo"\nexit 7';
     const proc = await startProcess({
-      shell: 'powershell', script, env: { ...process.env, PATH: `${bin}:${process.env['PATH']}`, FAKE_PWSH_LOG: log, TMPDIR: tmp },
+      shell: 'powershell',
+      script,
+      env: { ...process.env, PATH: `${bin}:${process.env['PATH']}`, FAKE_PWSH_LOG: log, TMPDIR: tmp },
       stagingRoot: tmp,
     });
     const outcome = await proc.done;
@@ -121,10 +130,17 @@ describe('process runner', () => {
 
   it('builds the Windows invocations of §8.3 (verified only as argv: no Windows host here)', () => {
     expect(shellInvocation('powershell', 's', 'win32', 'C:\\L\\launcher.ps1')).toEqual({
-      file: 'powershell.exe', args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', 'C:\\L\\launcher.ps1'],
+      file: 'powershell.exe',
+      args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', 'C:\\L\\launcher.ps1'],
     });
-    expect(shellInvocation('pwsh', 's', 'win32', 'L')).toEqual({ file: 'pwsh.exe', args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', 'L'] });
-    expect(shellInvocation('powershell', 's', 'linux', 'L')).toEqual({ file: 'pwsh', args: ['-NoProfile', '-NonInteractive', '-File', 'L'] });
+    expect(shellInvocation('pwsh', 's', 'win32', 'L')).toEqual({
+      file: 'pwsh.exe',
+      args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', 'L'],
+    });
+    expect(shellInvocation('powershell', 's', 'linux', 'L')).toEqual({
+      file: 'pwsh',
+      args: ['-NoProfile', '-NonInteractive', '-File', 'L'],
+    });
     expect(shellInvocation('cmd', 'echo hi', 'win32')).toEqual({ file: 'cmd.exe', args: ['/C', 'echo hi'] });
     expect(shellInvocation('sh', 'echo hi', 'linux')).toEqual({ file: 'sh', args: ['-c', 'echo hi'] });
     expect(stagingDirFor('win32', { ProgramData: 'C:\\ProgramData' }, 'u1')).toBe('C:\\ProgramData\\Kanade\\agent-scripts\\u1');

@@ -8,7 +8,12 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_TARGET_VERSION_JITTER_MS, encodeCommand, encodeExecResult, formatRfc3339, subjects,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_TARGET_VERSION_JITTER_MS,
+  encodeCommand,
+  encodeExecResult,
+  formatRfc3339,
+  subjects,
   type ExecResult,
 } from '../../contract/index.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
@@ -35,31 +40,54 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function setup(opts: { requireSigned?: boolean; failResults?: boolean; failUnsynced?: boolean; onFailpoint?: (point: string) => Promise<void> } = {}) {
+async function setup(
+  opts: { requireSigned?: boolean; failResults?: boolean; failUnsynced?: boolean; onFailpoint?: (point: string) => Promise<void> } = {},
+) {
   const { dir: dataDir, cleanup } = await tempDir('kanade-recover-');
   cleanups.push(cleanup);
   const log = pino({ level: 'silent' });
   const outbox = createOutbox('results', path.join(dataDir, 'outbox'), log);
   const results: OutboxPort<ExecResult> = opts.failResults
-    ? { enqueue: async () => { throw new Error('ENOSPC: no space left on device (test)'); }, has: (id) => outbox.store.has(id) }
+    ? {
+        enqueue: async () => {
+          throw new Error('ENOSPC: no space left on device (test)');
+        },
+        has: (id) => outbox.store.has(id),
+      }
     : opts.failUnsynced
-      ? { ...outbox, enqueueUnsynced: async () => { throw new Error('EIO: i/o error (test)'); } }
+      ? {
+          ...outbox,
+          enqueueUnsynced: async () => {
+            throw new Error('EIO: i/o error (test)');
+          },
+        }
       : outbox;
   const config: AgentConfig = {
-    configPath: '/dev/null', pcId: PC, natsUrls: [], dataDir, log: { level: 'error', keepDays: 0 },
+    configPath: '/dev/null',
+    pcId: PC,
+    natsUrls: [],
+    dataDir,
+    log: { level: 'error', keepDays: 0 },
     security: { commandKeysFile: path.join(dataDir, 'no-keys.json'), requireSignedCommands: opts.requireSigned ?? false },
     control: { socket: path.join(dataDir, 'agent.sock') },
     inventory: { enabled: false, intervalMs: 86_400_000, jitterMs: 0 },
-    credentials: {}, deprecatedGroups: false, warnings: [],
+    credentials: {},
+    deprecatedGroups: false,
+    warnings: [],
   };
   // Enforcement with a bad keys file at start refuses every command (§6.2): the 123 path.
   if (opts.requireSigned) await writeFile(config.security.commandKeysFile, 'not a keyring', { mode: 0o600 });
   const sink: OutboxPort<never> = { enqueue: async () => undefined };
   const services: AgentServices = {
-    config, log, agentVersion: '0.1.0-test', broker: createBrokerHub(),
+    config,
+    log,
+    agentVersion: '0.1.0-test',
+    broker: createBrokerHub(),
     outboxes: { results, events: sink, obs: sink },
     effectiveConfig: createLiveValue({
-      max_local_concurrent: 2, heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS, target_version: null,
+      max_local_concurrent: 2,
+      heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+      target_version: null,
       target_version_jitter_ms: DEFAULT_TARGET_VERSION_JITTER_MS,
     }),
     groups: createLiveValue<readonly string[]>([]),
@@ -72,14 +100,27 @@ async function setup(opts: { requireSigned?: boolean; failResults?: boolean; fai
     const cmd = draftCommand({ shell: 'sh', script });
     const now = Date.now();
     const admission = await ledger.admit({
-      requestId: cmd.request_id, body: new TextEncoder().encode(JSON.stringify(encodeCommand(cmd))), headers: {},
-      subject: subjects.commandsPc(PC), receivedAt: formatRfc3339(now), resultId: uuidV4(), nowMs: now,
+      requestId: cmd.request_id,
+      body: new TextEncoder().encode(JSON.stringify(encodeCommand(cmd))),
+      headers: {},
+      subject: subjects.commandsPc(PC),
+      receivedAt: formatRfc3339(now),
+      resultId: uuidV4(),
+      nowMs: now,
     });
     if (admission.kind !== 'admitted') throw new Error('not admitted');
     const record = state === 'launching' ? await ledger.update(admission.record, { state: 'launching' }) : admission.record;
     const real: ExecResult = {
-      result_id: record.result_id, request_id: cmd.request_id, pc_id: PC, manifest_id: cmd.id, exit_code: 7, skipped: false,
-      stdout: 'real\n', stderr: '', started_at: formatRfc3339(now), finished_at: formatRfc3339(now),
+      result_id: record.result_id,
+      request_id: cmd.request_id,
+      pc_id: PC,
+      manifest_id: cmd.id,
+      exit_code: 7,
+      skipped: false,
+      stdout: 'real\n',
+      stderr: '',
+      started_at: formatRfc3339(now),
+      finished_at: formatRfc3339(now),
     };
     return { cmd, record, real };
   };
@@ -89,7 +130,8 @@ async function setup(opts: { requireSigned?: boolean; failResults?: boolean; fai
     return runtime;
   };
   const outboxDir = path.join(dataDir, 'outbox');
-  const files = async (sub = '') => (await readdir(path.join(outboxDir, sub)).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
+  const files = async (sub = '') =>
+    (await readdir(path.join(outboxDir, sub)).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
   const stored = async (requestId: string) => {
     const reopened = await openAdmissionLedger(dataDir);
     return (await reopened.unfinished()).find((r) => r.request_id === requestId);
@@ -157,7 +199,10 @@ describe('ledger recovery and the results outbox', () => {
     expect(await recoverLedger(await ok.start())).toEqual([]);
     expect(await ok.stored(queued.cmd.request_id)).toBeUndefined();
     const [name] = await ok.files();
-    expect(JSON.parse(await readFile(path.join(ok.outboxDir, name!), 'utf8'))).toMatchObject({ exit_code: 123, request_id: queued.cmd.request_id });
+    expect(JSON.parse(await readFile(path.join(ok.outboxDir, name!), 'utf8'))).toMatchObject({
+      exit_code: 123,
+      request_id: queued.cmd.request_id,
+    });
   });
 });
 
@@ -170,7 +215,11 @@ describe('the result hand-off through the admission journal (issue #15 item 1)',
       onFailpoint: async (point) => {
         if (watch.requestId === undefined || !point.startsWith('executor.result_')) return;
         const stored = await s.stored(watch.requestId);
-        seen.push([point, stored === undefined ? 'queued' : [stored.state, stored.queued, stored.result_full, stored.result?.stdout], await s.files()]);
+        seen.push([
+          point,
+          stored === undefined ? 'queued' : [stored.state, stored.queued, stored.result_full, stored.result?.stdout],
+          await s.files(),
+        ]);
       },
     });
     const { cmd, record, real } = await s.admit('echo real', 'launching');
@@ -191,7 +240,12 @@ describe('the result hand-off through the admission journal (issue #15 item 1)',
     // The record keeps metadata only once queued.
     await runtime.ledger.flush();
     expect(await s.stored(cmd.request_id)).toBeUndefined();
-    expect(await s.recordFile(cmd.request_id)).toMatchObject({ state: 'finished', queued: true, result_full: false, result: { exit_code: 7, stdout: '' } });
+    expect(await s.recordFile(cmd.request_id)).toMatchObject({
+      state: 'finished',
+      queued: true,
+      result_full: false,
+      result: { exit_code: 7, stdout: '' },
+    });
   });
 
   it('finished with the whole result but not queued (killed before the mark): recovery writes it again over a torn file', async () => {
@@ -204,8 +258,11 @@ describe('the result hand-off through the admission journal (issue #15 item 1)',
     await writeFile(path.join(s.outboxDir, `${real.result_id}.json`), '{"result_id":');
     const runtime = await s.start();
     expect(await recoverLedger(runtime)).toEqual([]);
-    await pollUntil('the journaled result rewritten', 5_000, async () =>
-      (await readFile(path.join(s.outboxDir, `${real.result_id}.json`), 'utf8').catch(() => '')) === encodeExecResult(real));
+    await pollUntil(
+      'the journaled result rewritten',
+      5_000,
+      async () => (await readFile(path.join(s.outboxDir, `${real.result_id}.json`), 'utf8').catch(() => '')) === encodeExecResult(real),
+    );
     await pollUntil('record finished and queued', 5_000, async () => (await s.stored(cmd.request_id)) === undefined);
   });
 

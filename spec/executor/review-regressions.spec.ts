@@ -38,19 +38,34 @@ describe('policy gates with one failed read', () => {
 
   it('cached: a failed pin read does not hide REVOKED', async () => {
     const cmd = draftCommand({ shell: 'sh', script: 'x', id: 'm1', version: '1.0.0' });
-    const skip = await checkGates(cmd, formatRfc3339(Date.now()), connected(), reader(failed, async () => 'REVOKED'));
+    const skip = await checkGates(
+      cmd,
+      formatRfc3339(Date.now()),
+      connected(),
+      reader(failed, async () => 'REVOKED'),
+    );
     expect(skip?.exitCode).toBe(EXIT_SKIP_REVOKED);
   });
 
   it('cached: a failed status read does not hide a version pin', async () => {
     const cmd = draftCommand({ shell: 'sh', script: 'x', id: 'm1', version: '1.0.0' });
-    const skip = await checkGates(cmd, formatRfc3339(Date.now()), connected(), reader(async () => '2.0.0', failed));
+    const skip = await checkGates(
+      cmd,
+      formatRfc3339(Date.now()),
+      connected(),
+      reader(async () => '2.0.0', failed),
+    );
     expect(skip?.exitCode).toBe(EXIT_SKIP_VERSION_PIN);
   });
 
   it('strict: any failed live read is a staleness skip', async () => {
     const cmd = draftCommand({ shell: 'sh', script: 'x', staleness: { mode: 'strict', max_cache_age: '5m', max_cache_age_ms: 300_000 } });
-    const skip = await checkGates(cmd, formatRfc3339(Date.now()), connected(), reader(async () => undefined, failed));
+    const skip = await checkGates(
+      cmd,
+      formatRfc3339(Date.now()),
+      connected(),
+      reader(async () => undefined, failed),
+    );
     expect(skip?.exitCode).toBe(EXIT_SKIP_STALENESS);
   });
 });
@@ -63,7 +78,16 @@ describe('admission ledger: an unreadable known record', () => {
     const cmd = draftCommand({ shell: 'sh', script: 'echo once' });
     const body = new TextEncoder().encode(JSON.stringify(cmd));
     const now = Date.now();
-    const admit = () => ledger.admit({ requestId: cmd.request_id, body, headers: {}, subject: 'commands.all', receivedAt: formatRfc3339(now), resultId: uuidV4(), nowMs: now });
+    const admit = () =>
+      ledger.admit({
+        requestId: cmd.request_id,
+        body,
+        headers: {},
+        subject: 'commands.all',
+        receivedAt: formatRfc3339(now),
+        resultId: uuidV4(),
+        nowMs: now,
+      });
     expect((await admit()).kind).toBe('admitted');
     await ledger.flush();
     const files = await readdir(path.join(dataDir, 'admission'));

@@ -20,7 +20,13 @@ describe('executor round trip', () => {
   });
 
   it('runs an echo sent to commands.pc.<pc_id> and fills every ExecResult field per §5.3', async () => {
-    const cmd = draftCommand({ shell: 'sh', script: 'echo ok; echo err >&2; exit 3', id: 'manifest-x', version: '1.2.3', exec_id: 'exec-rt-1' });
+    const cmd = draftCommand({
+      shell: 'sh',
+      script: 'echo ok; echo err >&2; exit 3',
+      id: 'manifest-x',
+      version: '1.2.3',
+      exec_id: 'exec-rt-1',
+    });
     const before = Date.now();
     await publishCommand(broker.nc, subjects.commandsPc(agent.pcId), commandBytes(cmd));
     const [result, ...rest] = await waitForResults(broker, cmd.request_id);
@@ -45,8 +51,13 @@ describe('executor round trip', () => {
     // EventStarted: same result_id and started_at as the result (§5.7).
     const ev = await pollUntil('EventStarted', 5_000, () => agent.events.find((e) => e.request_id === cmd.request_id));
     expect(ev).toEqual({
-      result_id: r.result_id, request_id: cmd.request_id, exec_id: 'exec-rt-1', pc_id: agent.pcId,
-      started_at: r.started_at, manifest_id: 'manifest-x', version: '1.2.3',
+      result_id: r.result_id,
+      request_id: cmd.request_id,
+      exec_id: 'exec-rt-1',
+      pc_id: agent.pcId,
+      started_at: r.started_at,
+      manifest_id: 'manifest-x',
+      version: '1.2.3',
     });
   });
 
@@ -76,7 +87,9 @@ describe('executor round trip', () => {
     const lab = draftCommand({ shell: 'sh', script: 'echo lab' });
     await publishCommand(broker.nc, subjects.commandsGroup('lab'), commandBytes(lab));
     // The replay consumer also sees it and acks it as not-for-me (logged at debug).
-    await pollUntil('not-for-me ack', 5_000, () => agent.logs.some((l) => l.msg === 'command not addressed to this PC; acked' && l['subject'] === 'commands.group.lab'));
+    await pollUntil('not-for-me ack', 5_000, () =>
+      agent.logs.some((l) => l.msg === 'command not addressed to this PC; acked' && l['subject'] === 'commands.group.lab'),
+    );
     const info = await broker.jsm.streams.info('RESULTS', { subjects_filter: subjects.results(lab.request_id) });
     expect(info.state.subjects?.[subjects.results(lab.request_id)] ?? 0).toBe(0);
   });

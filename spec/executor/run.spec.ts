@@ -30,10 +30,11 @@ describe('executor runs', () => {
     await publishCommand(broker.nc, subjects.commandsPc(agent.pcId), commandBytes(cmd));
     return cmd;
   };
-  const grandchildPid = (file: string) => pollUntil('grandchild pid', 10_000, async () => {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    return text.trim() ? Number(text.trim()) : undefined;
-  });
+  const grandchildPid = (file: string) =>
+    pollUntil('grandchild pid', 10_000, async () => {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      return text.trim() ? Number(text.trim()) : undefined;
+    });
 
   it('timeout: exit -1, "timeout after <N>s", and the forked grandchild is gone', async () => {
     const pidFile = path.join(dir, 'timeout.pid');
@@ -61,7 +62,11 @@ describe('executor runs', () => {
 
   it('retry: failed attempts are retried and the one result carries the note (§8.4)', async () => {
     const counter = path.join(dir, 'attempts');
-    const ok = await run({ shell: 'sh', script: `echo x >> ${counter}; [ $(wc -l < ${counter}) -ge 3 ]`, retry: { max: 5, backoff_secs: 0 } });
+    const ok = await run({
+      shell: 'sh',
+      script: `echo x >> ${counter}; [ $(wc -l < ${counter}) -ge 3 ]`,
+      retry: { max: 5, backoff_secs: 0 },
+    });
     const [r] = await waitForResults(broker, ok.request_id);
     expect(r?.exit_code).toBe(0);
     expect(r?.stderr).toBe('succeeded after 2 retries (#418 on_failure.retry)');

@@ -63,13 +63,16 @@ describe('command signing', () => {
       ['invalid', (c) => send(enforcing, commandBytes(c), wrongKey)],
       ['unknown kid', (c) => send(enforcing, commandBytes(c), { privateKey: other.privateKey, kid: 'nobody' })],
       ['stale', (c) => send(enforcing, commandBytes(c), BREAK_GLASS, Date.now() - 120_000)],
-      ['malformed', async (c) => {
-        const body = commandBytes(c);
-        const h = signatureHeaders(body, MAIN);
-        h.delete('Kanade-Sig-At');
-        broker.nc.publish(subjects.commandsPc(enforcing.pcId), body, { headers: h });
-        await broker.nc.flush();
-      }],
+      [
+        'malformed',
+        async (c) => {
+          const body = commandBytes(c);
+          const h = signatureHeaders(body, MAIN);
+          h.delete('Kanade-Sig-At');
+          broker.nc.publish(subjects.commandsPc(enforcing.pcId), body, { headers: h });
+          await broker.nc.flush();
+        },
+      ],
     ];
     for (const [outcome, publish] of cases) {
       const cmd = draftCommand({ shell: 'sh', script: 'echo must-not-run' });
@@ -77,13 +80,20 @@ describe('command signing', () => {
       const [r] = await waitForResults(broker, cmd.request_id);
       expect(r, outcome).toMatchObject({
         result_id: signatureRefusedResultId(cmd.request_id, enforcing.pcId),
-        exit_code: 123, skipped: false, stdout: '',
+        exit_code: 123,
+        skipped: false,
+        stdout: '',
         stderr: `refused: command signature ${outcome} (signed commands are required on this host)`,
       });
     }
-    expect(enforcing.obs.map((e) => e.kind)).toEqual(expect.arrayContaining([
-      'command_signature_absent', 'command_signature_invalid', 'command_signature_unknown_key', 'command_signature_stale',
-    ]));
+    expect(enforcing.obs.map((e) => e.kind)).toEqual(
+      expect.arrayContaining([
+        'command_signature_absent',
+        'command_signature_invalid',
+        'command_signature_unknown_key',
+        'command_signature_stale',
+      ]),
+    );
     expect(enforcing.obs.every((e) => e.source === 'command_signature' || e.source === 'command_admission')).toBe(true);
   });
 
@@ -93,7 +103,9 @@ describe('command signing', () => {
     await waitForResults(broker, cmd.request_id);
     await send(enforcing, commandBytes(cmd), MAIN);
     // Live and replay copies of the unsigned one were both refused (same deterministic result_id).
-    const ran = await pollUntil('signed run', 10_000, async () => (await resultsFor(broker, cmd.request_id)).find((r) => r.exit_code === 0));
+    const ran = await pollUntil('signed run', 10_000, async () =>
+      (await resultsFor(broker, cmd.request_id)).find((r) => r.exit_code === 0),
+    );
     expect(ran.stdout).toBe('second-chance\n');
     const refused = (await resultsFor(broker, cmd.request_id)).filter((r) => r.exit_code === 123);
     expect(new Set(refused.map((r) => r.result_id))).toEqual(new Set([signatureRefusedResultId(cmd.request_id, enforcing.pcId)]));
@@ -122,7 +134,9 @@ describe('command signing', () => {
     await send(lax, commandBytes(unsigned2));
     await waitForResults(broker, unsigned2.request_id);
     expect(lax.obs.filter((e) => e.source === 'command_signature').map((e) => e.kind)).toEqual([
-      'command_signature_absent', 'command_signature_invalid', 'command_signature_absent',
+      'command_signature_absent',
+      'command_signature_invalid',
+      'command_signature_absent',
     ]);
     expect(lax.obs[0]?.payload).toMatchObject({ request_id: unsigned.request_id, subject: subjects.commandsPc(lax.pcId) });
   });
@@ -139,14 +153,24 @@ describe('command signing', () => {
     const empty = await startExecutor(broker, { keysFile: path.join(dir, 'missing.json'), requireSigned: true });
     const run = draftCommand({ shell: 'sh', script: 'echo empty-ring' });
     await send(empty, commandBytes(run));
-    expect((await waitForResults(broker, run.request_id))[0]).toMatchObject({ exit_code: 123, stderr: 'refused: command signature unsigned (signed commands are required on this host)' });
+    expect((await waitForResults(broker, run.request_id))[0]).toMatchObject({
+      exit_code: 123,
+      stderr: 'refused: command signature unsigned (signed commands are required on this host)',
+    });
     await empty.stop();
   });
 
   it('v2 envelopes: verified runs; unsigned, misaddressed and expired are refused without a result (§6.3)', async () => {
-    const envelope = (agent: TestExecutor, cmd: Command, over: Record<string, unknown> = {}) => new TextEncoder().encode(JSON.stringify({
-      kind: ENVELOPE_V2_KIND, target_pc_id: agent.pcId, expires_at: new Date(Date.now() + 600_000).toISOString(), command: encodeCommand(cmd), ...over,
-    }));
+    const envelope = (agent: TestExecutor, cmd: Command, over: Record<string, unknown> = {}) =>
+      new TextEncoder().encode(
+        JSON.stringify({
+          kind: ENVELOPE_V2_KIND,
+          target_pc_id: agent.pcId,
+          expires_at: new Date(Date.now() + 600_000).toISOString(),
+          command: encodeCommand(cmd),
+          ...over,
+        }),
+      );
     const ok = draftCommand({ shell: 'sh', script: 'echo v2' });
     await send(lax, envelope(lax, ok), MAIN);
     expect((await waitForResults(broker, ok.request_id))[0]).toMatchObject({ exit_code: 0, stdout: 'v2\n' });
@@ -157,9 +181,18 @@ describe('command signing', () => {
     const misaddressed = draftCommand({ shell: 'sh', script: 'echo no' });
     checks.push(['command_signature_misaddressed', envelope(lax, misaddressed, { target_pc_id: `${lax.pcId}-other` }), MAIN]);
     const expired = draftCommand({ shell: 'sh', script: 'echo no' });
-    checks.push(['command_signature_expired', envelope(lax, expired, { expires_at: new Date(Date.now() - 1_000).toISOString() }), MAIN, Date.now() - 10_000]);
+    checks.push([
+      'command_signature_expired',
+      envelope(lax, expired, { expires_at: new Date(Date.now() - 1_000).toISOString() }),
+      MAIN,
+      Date.now() - 10_000,
+    ]);
     const reversed = draftCommand({ shell: 'sh', script: 'echo no' });
-    checks.push(['command_signature_envelope_rejected', envelope(lax, reversed, { expires_at: new Date(Date.now() - 60_000).toISOString() }), MAIN]);
+    checks.push([
+      'command_signature_envelope_rejected',
+      envelope(lax, reversed, { expires_at: new Date(Date.now() - 60_000).toISOString() }),
+      MAIN,
+    ]);
     const ahead = draftCommand({ shell: 'sh', script: 'echo no' });
     checks.push(['command_signature_clock_ahead', envelope(lax, ahead), MAIN, Date.now() + 2 * 3_600_000]);
     const extraKey = draftCommand({ shell: 'sh', script: 'echo no' });
@@ -169,7 +202,8 @@ describe('command signing', () => {
       await send(lax, body, key, at);
       await pollUntil(kind, 5_000, () => lax.obs.filter((e) => e.kind === kind).length > before);
     }
-    for (const cmd of [unsigned, misaddressed, expired, extraKey, reversed, ahead]) expect(await resultsFor(broker, cmd.request_id)).toHaveLength(0);
+    for (const cmd of [unsigned, misaddressed, expired, extraKey, reversed, ahead])
+      expect(await resultsFor(broker, cmd.request_id)).toHaveLength(0);
   });
 
   it('audit_every_use raises one obs event per admitted use; a break-glass envelope past max_age is KeyAgeExceeded (stale)', async () => {
@@ -188,11 +222,18 @@ describe('command signing', () => {
     expect(uses.map((e) => (e.payload as { request_id: string }).request_id)).toEqual([first.request_id, second.request_id]);
 
     const old = draftCommand({ shell: 'sh', script: 'echo no' });
-    const body = new TextEncoder().encode(JSON.stringify({
-      kind: ENVELOPE_V2_KIND, target_pc_id: lax.pcId, expires_at: new Date(Date.now() + 600_000).toISOString(), command: encodeCommand(old),
-    }));
+    const body = new TextEncoder().encode(
+      JSON.stringify({
+        kind: ENVELOPE_V2_KIND,
+        target_pc_id: lax.pcId,
+        expires_at: new Date(Date.now() + 600_000).toISOString(),
+        command: encodeCommand(old),
+      }),
+    );
     await send(lax, body, BREAK_GLASS, Date.now() - 120_000);
-    await pollUntil('stale envelope', 5_000, () => lax.obs.find((e) => e.kind === 'command_signature_stale' && (e.payload as { request_id: string }).request_id === old.request_id));
+    await pollUntil('stale envelope', 5_000, () =>
+      lax.obs.find((e) => e.kind === 'command_signature_stale' && (e.payload as { request_id: string }).request_id === old.request_id),
+    );
     expect(await resultsFor(broker, old.request_id)).toHaveLength(0);
   });
 });

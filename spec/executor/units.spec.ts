@@ -14,7 +14,12 @@ import { verifySignature } from '../../actors/exec/verify-signature.js';
 import { signatureHeaders } from '../../actors/command-publisher.js';
 import { generateCommandKey } from '../../actors/ed25519.js';
 import {
-  ADMISSION_TOMBSTONE_MS, deadlineSkipMessage, type Command, revokedSkipMessage, stalenessSkipMessage, versionPinSkipMessage,
+  ADMISSION_TOMBSTONE_MS,
+  deadlineSkipMessage,
+  type Command,
+  revokedSkipMessage,
+  stalenessSkipMessage,
+  versionPinSkipMessage,
 } from '../../contract/index.js';
 
 const log = pino({ level: 'silent' });
@@ -30,12 +35,17 @@ afterAll(async () => {
 
 describe('run messages (§8.1)', () => {
   it('match the contract texts with humantime durations', () => {
-    expect(stalenessSkipMessage(90_000, 300_000)).toBe('skipped: staleness policy (mode=strict) exceeded — agent has been disconnected for 1m 30s, max allowed 5m');
-    expect(stalenessSkipMessage(Number.POSITIVE_INFINITY, 60_000)).toBe('skipped: staleness policy (mode=strict) exceeded — agent has been disconnected for ∞, max allowed 1m');
+    expect(stalenessSkipMessage(90_000, 300_000)).toBe(
+      'skipped: staleness policy (mode=strict) exceeded — agent has been disconnected for 1m 30s, max allowed 5m',
+    );
+    expect(stalenessSkipMessage(Number.POSITIVE_INFINITY, 60_000)).toBe(
+      'skipped: staleness policy (mode=strict) exceeded — agent has been disconnected for ∞, max allowed 1m',
+    );
     expect(versionPinSkipMessage('m', '2', '1')).toBe('skipped: version-pin mismatch — script_current[m] = 2, command brought 1');
     expect(revokedSkipMessage('m')).toBe('skipped: command was revoked (script_status[m] = revoked)');
-    expect(deadlineSkipMessage(3_600_000, '2026-05-16T00:00:00Z', '2026-05-16T01:00:00.000Z'))
-      .toBe('skipped: starting deadline expired 1h ago (deadline 2026-05-16T00:00:00Z, received 2026-05-16T01:00:00.000Z)');
+    expect(deadlineSkipMessage(3_600_000, '2026-05-16T00:00:00Z', '2026-05-16T01:00:00.000Z')).toBe(
+      'skipped: starting deadline expired 1h ago (deadline 2026-05-16T00:00:00Z, received 2026-05-16T01:00:00.000Z)',
+    );
   });
 });
 
@@ -64,7 +74,13 @@ describe('keyring (§6.2)', () => {
     const dir = await temp();
     const file = path.join(dir, 'keys.json');
     const key = generateCommandKey();
-    await writeFile(file, JSON.stringify([{ kid: 'a', public_key: key.publicKeyBase64 }, { kid: 'a', public_key: key.publicKeyBase64 }]));
+    await writeFile(
+      file,
+      JSON.stringify([
+        { kid: 'a', public_key: key.publicKeyBase64 },
+        { kid: 'a', public_key: key.publicKeyBase64 },
+      ]),
+    );
     const ring = await createKeyring({ file, requireSigned: true, log });
     expect(ring.size()).toBe(0);
     expect(ring.refusingAll()).toBe(true);
@@ -81,22 +97,41 @@ describe('keyring (§6.2)', () => {
     const file = path.join(dir, 'keys.json');
     const key = generateCommandKey();
     const glass = generateCommandKey();
-    await writeFile(file, JSON.stringify([{ kid: 'k', public_key: key.publicKeyBase64 }, { kid: 'g', public_key: glass.publicKeyBase64, max_age_secs: 10 }]));
+    await writeFile(
+      file,
+      JSON.stringify([
+        { kid: 'k', public_key: key.publicKeyBase64 },
+        { kid: 'g', public_key: glass.publicKeyBase64, max_age_secs: 10 },
+      ]),
+    );
     const ring = await createKeyring({ file, requireSigned: true, log });
     const body = new TextEncoder().encode('{"x":1}');
     const plain = (h: ReturnType<typeof signatureHeaders>) => Object.fromEntries([...h.keys()].map((k) => [k, h.get(k)]));
     const now = Date.now();
-    expect((await verifySignature(plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now)), body, ring, now)).outcome).toBe('verified');
+    expect(
+      (await verifySignature(plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now)), body, ring, now)).outcome,
+    ).toBe('verified');
     expect((await verifySignature({}, body, ring, now)).outcome).toBe('unsigned');
     const badAlg = plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now));
     badAlg['Kanade-Sig-Alg'] = 'rsa';
     expect((await verifySignature(badAlg, body, ring, now)).outcome).toBe('malformed');
     const tampered = new TextEncoder().encode('{"x":2}');
-    expect((await verifySignature(plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now)), tampered, ring, now)).outcome).toBe('invalid');
+    expect(
+      (await verifySignature(plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now)), tampered, ring, now)).outcome,
+    ).toBe('invalid');
     const old = plain(signatureHeaders(body, { privateKey: glass.privateKey, kid: 'g' }, now - 11_000));
     expect((await verifySignature(old, body, ring, now)).outcome).toBe('stale');
     // Ordinary keys have no freshness bound: a week-old signature verifies.
-    expect((await verifySignature(plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now - 7 * 86_400_000)), body, ring, now)).outcome).toBe('verified');
+    expect(
+      (
+        await verifySignature(
+          plain(signatureHeaders(body, { privateKey: key.privateKey, kid: 'k' }, now - 7 * 86_400_000)),
+          body,
+          ring,
+          now,
+        )
+      ).outcome,
+    ).toBe('verified');
   });
 });
 
@@ -105,7 +140,15 @@ describe('admission ledger (§7)', () => {
     const dataDir = await temp();
     const ledger = await openAdmissionLedger(dataDir);
     const body = new TextEncoder().encode('{"a":1}');
-    const input = { requestId: 'r/1', body, headers: {}, subject: 'commands.all', receivedAt: '2026-01-01T00:00:00.000Z', resultId: 'id-1', nowMs: 1_000 };
+    const input = {
+      requestId: 'r/1',
+      body,
+      headers: {},
+      subject: 'commands.all',
+      receivedAt: '2026-01-01T00:00:00.000Z',
+      resultId: 'id-1',
+      nowMs: 1_000,
+    };
     const first = await ledger.admit(input);
     expect(first.kind).toBe('admitted');
     expect((await ledger.admit({ ...input, resultId: 'id-2' })).kind).toBe('duplicate');
@@ -131,9 +174,18 @@ describe('slot budget (§8.2)', () => {
     const order: string[] = [];
     const r1 = await budget.acquire();
     const abort = new AbortController();
-    const waiting = budget.acquire(abort.signal).then(() => order.push('aborted-one'), () => order.push('aborted'));
-    const w2 = budget.acquire().then((release) => { order.push('second'); return release; });
-    const w3 = budget.acquire().then((release) => { order.push('third'); return release; });
+    const waiting = budget.acquire(abort.signal).then(
+      () => order.push('aborted-one'),
+      () => order.push('aborted'),
+    );
+    const w2 = budget.acquire().then((release) => {
+      order.push('second');
+      return release;
+    });
+    const w3 = budget.acquire().then((release) => {
+      order.push('third');
+      return release;
+    });
     abort.abort(new Error('kill'));
     await waiting;
     expect(budget.stats()).toEqual({ limit: 1, inUse: 1, waiting: 2 });
@@ -148,19 +200,32 @@ describe('slot budget (§8.2)', () => {
 
 describe('gates (§8.1) with a fake policy reader', () => {
   const broker = (connected: boolean, since: number, everConnected = true) => ({
-    state: () => (connected ? { connected: true as const, nc: {} as never, server: 's', since } : { connected: false as const, since, everConnected }),
+    state: () =>
+      connected ? { connected: true as const, nc: {} as never, server: 's', since } : { connected: false as const, since, everConnected },
     watch: () => () => undefined,
   });
-  const cmd = (over: Partial<Command> = {}) => ({ ...draftCommand({ shell: 'sh', script: 'x', id: 'm', version: '1' }), ...over }) as Command;
-  const failing = { read: async () => { throw new Error('kv down'); } };
-  const values = (current?: string, status?: string) => ({ read: async (bucket: string) => (bucket === 'script_current' ? current : status) });
+  const cmd = (over: Partial<Command> = {}) =>
+    ({ ...draftCommand({ shell: 'sh', script: 'x', id: 'm', version: '1' }), ...over }) as Command;
+  const failing = {
+    read: async () => {
+      throw new Error('kv down');
+    },
+  };
+  const values = (current?: string, status?: string) => ({
+    read: async (bucket: string) => (bucket === 'script_current' ? current : status),
+  });
 
   it('runs the gates in order: staleness, version pin, revoke, deadline', async () => {
     const now = 1_000_000;
     const strict = { mode: 'strict' as const, max_cache_age: '1m', max_cache_age_ms: 60_000 };
     const past = new Date(now - 5_000).toISOString();
-    expect((await checkGates(cmd({ staleness: strict, deadline_at: past }), 'r', broker(false, now - 61_000), values('2', 'REVOKED'), now))?.exitCode).toBe(127);
-    expect((await checkGates(cmd({ staleness: strict }), 'r', broker(false, 0, false), values(), now))?.stderr).toContain('disconnected for ∞');
+    expect(
+      (await checkGates(cmd({ staleness: strict, deadline_at: past }), 'r', broker(false, now - 61_000), values('2', 'REVOKED'), now))
+        ?.exitCode,
+    ).toBe(127);
+    expect((await checkGates(cmd({ staleness: strict }), 'r', broker(false, 0, false), values(), now))?.stderr).toContain(
+      'disconnected for ∞',
+    );
     expect((await checkGates(cmd({ deadline_at: past }), 'r', broker(true, 0), values('2', 'REVOKED'), now))?.exitCode).toBe(124);
     expect((await checkGates(cmd({ deadline_at: past }), 'r', broker(true, 0), values('1', 'REVOKED'), now))?.exitCode).toBe(126);
     expect((await checkGates(cmd({ deadline_at: past }), 'r', broker(true, 0), values('1', 'ACTIVE'), now))?.exitCode).toBe(125);
@@ -188,11 +253,23 @@ describe('keyring from the Windows registry (§6.2; verified only with a fake re
     expect(parseRegQuery(flags, 'Big')).toBe('4294967295');
     expect(parseRegQuery(flags, 'Bad')).toBeUndefined();
     const dir = await temp();
-    const ring = await createKeyring({ file: path.join(dir, 'absent.json'), requireSigned: true, log, platform: 'win32', readRegistry: async () => json });
+    const ring = await createKeyring({
+      file: path.join(dir, 'absent.json'),
+      requireSigned: true,
+      log,
+      platform: 'win32',
+      readRegistry: async () => json,
+    });
     expect(ring.fingerprints()).toHaveLength(1);
     expect(ring.fingerprints()[0]).toMatch(/^reg-1:[0-9a-f]{16}$/);
     expect(ring.enforcing()).toBe(true);
-    const linux = await createKeyring({ file: path.join(dir, 'absent.json'), requireSigned: false, log, platform: 'linux', readRegistry: async () => json });
+    const linux = await createKeyring({
+      file: path.join(dir, 'absent.json'),
+      requireSigned: false,
+      log,
+      platform: 'linux',
+      readRegistry: async () => json,
+    });
     expect(linux.size()).toBe(0);
   });
 });
@@ -202,7 +279,15 @@ describe('admission ledger caps (§7)', () => {
     const dataDir = await temp();
     const ledger = await openAdmissionLedger(dataDir, { maxRecords: 3 });
     const admit = async (id: string, at: number) => {
-      const a = await ledger.admit({ requestId: id, body: new TextEncoder().encode(id), headers: {}, subject: 'commands.all', receivedAt: 'x', resultId: `r-${id}`, nowMs: at });
+      const a = await ledger.admit({
+        requestId: id,
+        body: new TextEncoder().encode(id),
+        headers: {},
+        subject: 'commands.all',
+        receivedAt: 'x',
+        resultId: `r-${id}`,
+        nowMs: at,
+      });
       if (a.kind !== 'admitted') throw new Error('not admitted');
       return a.record;
     };

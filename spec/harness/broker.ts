@@ -7,11 +7,11 @@
  * afterAll(() => broker.stop());
  * await broker.js.publish("results.x", "hi");
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
-import { bootstrapBackendResources } from "../../devtools/dev-broker/bootstrap.js";
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
+import { bootstrapBackendResources } from '../../devtools/dev-broker/bootstrap.js';
 import {
   pickFreePort,
   startNatsCluster,
@@ -19,8 +19,8 @@ import {
   type NatsClusterHandle,
   type NatsServerHandle,
   type NatsServerOptions,
-} from "../../devtools/dev-broker/nats-server.js";
-import { pollUntil } from "./poll.js";
+} from '../../devtools/dev-broker/nats-server.js';
+import { pollUntil } from './poll.js';
 
 /** Reconnect wait for test clients: short so restarts are picked up quickly. */
 export const TEST_RECONNECT_WAIT_MS = 100;
@@ -149,9 +149,14 @@ export async function startCluster(size = 3): Promise<BrokerCluster> {
  */
 export async function startTokenServer(token: string): Promise<NatsServerHandle> {
   const server = await startNatsServer({ port: await pickFreePort(), args: ['--auth', token], skipReadyWait: true });
-  await pollUntil('the token-protected server to accept the token', 10_000, async () => {
-    await (await connect({ servers: server.url, token })).close();
-    return true;
-  }, 100);
+  await pollUntil(
+    'the token-protected server to accept the token',
+    10_000,
+    async () => {
+      await (await connect({ servers: server.url, token })).close();
+      return true;
+    },
+    100,
+  );
   return server;
 }

@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const STAND_IN = fileURLToPath(new URL('./restart-on-failure.mjs', import.meta.url));
 
-interface Run { code: number | null; stdout: string; events: Array<Record<string, unknown>> }
+interface Run {
+  code: number | null;
+  stdout: string;
+  events: Array<Record<string, unknown>>;
+}
 
 function run(args: string[], onStdout?: (text: string, kill: () => void) => void): Promise<Run> {
   const child = spawn(process.execPath, [STAND_IN, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
@@ -56,18 +60,41 @@ describe('restart-on-failure stand-in', () => {
     const unit = join(dir, 'x.service');
     await writeFile(
       unit,
-      ['[Service]', `EnvironmentFile=-${envFile}`, `EnvironmentFile=-${join(dir, 'missing.env')}`, 'Environment=FROM_UNIT=unit', 'RestartSec=0', 'RestartPreventExitStatus=78', ''].join('\n'),
+      [
+        '[Service]',
+        `EnvironmentFile=-${envFile}`,
+        `EnvironmentFile=-${join(dir, 'missing.env')}`,
+        'Environment=FROM_UNIT=unit',
+        'RestartSec=0',
+        'RestartPreventExitStatus=78',
+        '',
+      ].join('\n'),
     );
-    const r = await run(['--unit', unit, '--', process.execPath, '-e', 'console.log(process.env.FROM_FILE + "|" + process.env.FROM_UNIT); process.exit(78)']);
+    const r = await run([
+      '--unit',
+      unit,
+      '--',
+      process.execPath,
+      '-e',
+      'console.log(process.env.FROM_FILE + "|" + process.env.FROM_UNIT); process.exit(78)',
+    ]);
     expect(r.code).toBe(78);
     expect(r.stdout.trim()).toBe('file value|unit');
     expect(r.events.filter((e) => e.event === 'started')).toHaveLength(1);
   });
 
   it('SIGTERM stops the child with SIGTERM and exits 0', async () => {
-    const r = await run(['--', process.execPath, '-e', 'process.on("SIGTERM",()=>{console.log("graceful");process.exit(0)});console.log("ready");setInterval(()=>{},1000)'], (text, kill) => {
-      if (text === 'ready\n') kill();
-    });
+    const r = await run(
+      [
+        '--',
+        process.execPath,
+        '-e',
+        'process.on("SIGTERM",()=>{console.log("graceful");process.exit(0)});console.log("ready");setInterval(()=>{},1000)',
+      ],
+      (text, kill) => {
+        if (text === 'ready\n') kill();
+      },
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('graceful');
     expect(r.events.at(-1)).toEqual({ event: 'done', code: 0 });

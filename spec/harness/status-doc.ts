@@ -107,7 +107,11 @@ export function checkAgainstDoc(report: unknown, fields: readonly DocField[]): s
     // `children[]` rows and its `children[heartbeat]` rows).
     for (const [key, inner] of entries) {
       if (!SNAKE_KEY.test(key)) problems.push(`${printed}.${key}: key is not snake_case`);
-      walk(inner, candidates.map((p) => join(p, key)), `${printed}.${key}`);
+      walk(
+        inner,
+        candidates.map((p) => join(p, key)),
+        `${printed}.${key}`,
+      );
     }
     for (const f of fields) {
       for (const p of candidates) {

@@ -6,9 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type Broker } from '../harness/broker.js';
-import {
-  decodeHeartbeat, decodeHwInventory, decodeObsEvent, STREAM_INVENTORY, STREAM_OBS_EVENTS, subjects,
-} from '../../contract/index.js';
+import { decodeHeartbeat, decodeHwInventory, decodeObsEvent, STREAM_INVENTORY, STREAM_OBS_EVENTS, subjects } from '../../contract/index.js';
 import { agentDir, spawnAgent, waitForStatus, type AgentDir, type AgentProcess } from '../process/agent-process.js';
 import { pollUntil } from '../config-kv/test-services.js';
 
@@ -90,7 +88,11 @@ describe('kanade-agent run: heartbeat, config and inventory children', () => {
     await kv.put('global', JSON.stringify({ heartbeat_interval: '1s', inventory_enabled: false }));
     const restartDir = await agentDir([broker.url], `${PC}-r`);
     const beats: number[] = [];
-    const sub = broker.nc.subscribe(subjects.heartbeat(`${PC}-r`), { callback: () => { beats.push(Date.now()); } });
+    const sub = broker.nc.subscribe(subjects.heartbeat(`${PC}-r`), {
+      callback: () => {
+        beats.push(Date.now());
+      },
+    });
     await broker.nc.flush();
     const proc = spawnAgent(restartDir);
     try {
@@ -98,14 +100,27 @@ describe('kanade-agent run: heartbeat, config and inventory children', () => {
       await broker.restart();
       const restartedAt = Date.now();
       // The test client reconnects on its own; until it has, its requests fail.
-      const retrying = (what: string, op: () => Promise<unknown>) => pollUntil(what, 20_000, () => op().then(() => true, () => false));
+      const retrying = (what: string, op: () => Promise<unknown>) =>
+        pollUntil(what, 20_000, () =>
+          op().then(
+            () => true,
+            () => false,
+          ),
+        );
       await retrying('test client back', () => broker.nc.flush());
       await pollUntil('a heartbeat after the restart', 30_000, () => beats.some((at) => at > restartedAt));
-      await retrying('KV put after the restart', async () => (await broker.kvm.open('agent_config')).put('global', JSON.stringify({ heartbeat_interval: '2s', inventory_enabled: false })));
-      const report = await waitForStatus(restartDir.socket, 'interval 2 s after reconnect', (r) => {
-        const hb = r.children.find((c) => c.id === 'heartbeat')?.status as { interval_ms?: number } | undefined;
-        return hb?.interval_ms === 2_000;
-      }, 30_000);
+      await retrying('KV put after the restart', async () =>
+        (await broker.kvm.open('agent_config')).put('global', JSON.stringify({ heartbeat_interval: '2s', inventory_enabled: false })),
+      );
+      const report = await waitForStatus(
+        restartDir.socket,
+        'interval 2 s after reconnect',
+        (r) => {
+          const hb = r.children.find((c) => c.id === 'heartbeat')?.status as { interval_ms?: number } | undefined;
+          return hb?.interval_ms === 2_000;
+        },
+        30_000,
+      );
       expect(report.children.find((c) => c.id === 'inventory')?.status).toMatchObject({ enabled: false, runs: 0 });
     } finally {
       sub.unsubscribe();

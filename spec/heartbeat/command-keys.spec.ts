@@ -30,16 +30,30 @@ describe('heartbeat command_keys from the keyring', () => {
     const first = rawKey();
     await writeFile(file, JSON.stringify([{ kid: 'backend-1', public_key: first.toString('base64') }]));
     const t = createTestServices('PC-keys', { config: { security: { commandKeysFile: file, requireSignedCommands: true } } });
-    expect(await readCommandKeyStatus(t.services, { reload: true })).toEqual({ command_keys: [`backend-1:${fingerprint(first)}`], enforcing: true });
+    expect(await readCommandKeyStatus(t.services, { reload: true })).toEqual({
+      command_keys: [`backend-1:${fingerprint(first)}`],
+      enforcing: true,
+    });
 
     const second = rawKey();
-    await writeFile(file, JSON.stringify([{ kid: 'backend-1', public_key: first.toString('base64') }, { kid: 'backend-2', public_key: second.toString('base64') }]));
+    await writeFile(
+      file,
+      JSON.stringify([
+        { kid: 'backend-1', public_key: first.toString('base64') },
+        { kid: 'backend-2', public_key: second.toString('base64') },
+      ]),
+    );
     expect((await readCommandKeyStatus(t.services, { reload: false })).command_keys).toHaveLength(1);
-    expect((await readCommandKeyStatus(t.services, { reload: true })).command_keys).toEqual([`backend-1:${fingerprint(first)}`, `backend-2:${fingerprint(second)}`]);
+    expect((await readCommandKeyStatus(t.services, { reload: true })).command_keys).toEqual([
+      `backend-1:${fingerprint(first)}`,
+      `backend-2:${fingerprint(second)}`,
+    ]);
   });
 
   it('no keyring file with enforcement requested: no keys, enforcing (fail closed, #13)', async () => {
-    const t = createTestServices('PC-nokeys', { config: { security: { commandKeysFile: path.join(dir, 'missing.json'), requireSignedCommands: true } } });
+    const t = createTestServices('PC-nokeys', {
+      config: { security: { commandKeysFile: path.join(dir, 'missing.json'), requireSignedCommands: true } },
+    });
     expect(await readCommandKeyStatus(t.services, { reload: true })).toEqual({ command_keys: [], enforcing: true });
   });
 });

@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startBroker, type Broker } from '../harness/broker.js';
-import { COMMAND_PROTOCOLS, decodeHeartbeat, decodeObsEvent, encodeObsEvent, parseRfc3339, subjects, type Heartbeat } from '../../contract/index.js';
+import {
+  COMMAND_PROTOCOLS,
+  decodeHeartbeat,
+  decodeObsEvent,
+  encodeObsEvent,
+  parseRfc3339,
+  subjects,
+  type Heartbeat,
+} from '../../contract/index.js';
 import { effectiveConfigLogic, heartbeatLogic } from '../../supervisor/children.js';
 import { logicalCpuCount } from '../../actors/kv-config/host-cpu.js';
 import { createTestServices, pollUntil } from '../config-kv/test-services.js';
@@ -108,7 +116,10 @@ describe('heartbeat child (real broker)', () => {
       await pollUntil('interval applied', 5_000, () => heartbeat.getSnapshot().context.intervalMs === 1_000);
       const from = arrivals.length;
       await pollUntil('four more beats', 8_000, () => arrivals.length >= from + 4);
-      const gaps = arrivals.slice(from, from + 4).slice(1).map((at, i) => at - (arrivals[from + i] as number));
+      const gaps = arrivals
+        .slice(from, from + 4)
+        .slice(1)
+        .map((at, i) => at - (arrivals[from + i] as number));
       expect(gaps).toHaveLength(3);
       for (const gap of gaps) expect(gap).toBeLessThan(3_000);
       expect(cpuSeen).toBe(true); // from the second tick on

@@ -8,7 +8,11 @@ import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { heartbeatLogic } from '../../supervisor/children.js';
 import { MAX_TIMER_MS } from '../../contract/index.js';
-import { createPublishHeartbeat, type PublishHeartbeatInput, type PublishHeartbeatOutput } from '../../actors/heartbeat/publish-heartbeat.js';
+import {
+  createPublishHeartbeat,
+  type PublishHeartbeatInput,
+  type PublishHeartbeatOutput,
+} from '../../actors/heartbeat/publish-heartbeat.js';
 import { buildHeartbeat } from '../../actors/heartbeat/build-heartbeat.js';
 import { samplePerf } from '../../actors/heartbeat/perf-sample.js';
 import { createFailpoints } from '../../actors/failpoints.js';
@@ -17,7 +21,9 @@ import { createTestServices, defaultEffectiveConfig } from '../config-kv/test-se
 
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-function harness(result: () => PublishHeartbeatOutput = () => ({ ok: true, at: new Date().toISOString(), sample: { wallUs: 1, cpuUs: 1 } })) {
+function harness(
+  result: () => PublishHeartbeatOutput = () => ({ ok: true, at: new Date().toISOString(), sample: { wallUs: 1, cpuUs: 1 } }),
+) {
   const ticks: PublishHeartbeatInput[] = [];
   const publish = fromPromise<PublishHeartbeatOutput, PublishHeartbeatInput>(async ({ input }) => {
     ticks.push(input);
@@ -26,7 +32,10 @@ function harness(result: () => PublishHeartbeatOutput = () => ({ ok: true, at: n
   const noPing = fromCallback<{ type: string }, ServePingInput>(() => () => undefined);
   const t = createTestServices('PC-hb-unit');
   const clock = new SimulatedClock();
-  const actor = createActor(heartbeatLogic.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), { input: t.services, clock }).start();
+  const actor = createActor(heartbeatLogic.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), {
+    input: t.services,
+    clock,
+  }).start();
   return { t, clock, actor, ticks };
 }
 
@@ -93,18 +102,28 @@ describe('heartbeat machine (simulated clock)', () => {
     actor.send({ type: 'shutdown' });
   });
 
-  it('a 30-day interval from KV is clamped to setTimeout\'s ceiling (review finding: it used to fire every millisecond)', async () => {
+  it("a 30-day interval from KV is clamped to setTimeout's ceiling (review finding: it used to fire every millisecond)", async () => {
     const t = createTestServices('PC-hb-long');
     const simulated = new SimulatedClock();
     const delays: number[] = [];
     const clock = {
-      setTimeout: (fn: (...args: unknown[]) => void, ms: number) => { delays.push(ms); return simulated.setTimeout(fn, ms); },
+      setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
+        delays.push(ms);
+        return simulated.setTimeout(fn, ms);
+      },
       clearTimeout: (id: number) => simulated.clearTimeout(id),
     };
-    const publish = fromPromise<PublishHeartbeatOutput, PublishHeartbeatInput>(async () => ({ ok: true, at: new Date().toISOString(), sample: { wallUs: 1, cpuUs: 1 } }));
+    const publish = fromPromise<PublishHeartbeatOutput, PublishHeartbeatInput>(async () => ({
+      ok: true,
+      at: new Date().toISOString(),
+      sample: { wallUs: 1, cpuUs: 1 },
+    }));
     const noPing = fromCallback<{ type: string }, ServePingInput>(() => () => undefined);
     t.services.effectiveConfig.set({ ...defaultEffectiveConfig(), heartbeat_interval_ms: 30 * 86_400_000 });
-    const actor = createActor(heartbeatLogic.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), { input: t.services, clock }).start();
+    const actor = createActor(heartbeatLogic.provide({ actors: { publishHeartbeat: publish, servePing: noPing } }), {
+      input: t.services,
+      clock,
+    }).start();
     t.broker.connected({} as NatsConnection);
     await flush();
     expect(delays.length).toBeGreaterThan(0);
@@ -114,7 +133,9 @@ describe('heartbeat machine (simulated clock)', () => {
 
   it('a failed publish is recorded and retried at the next tick, not a crash', async () => {
     let fail = true;
-    const { t, clock, actor, ticks } = harness(() => (fail ? { ok: false, error: 'connection closed', sample: null } : { ok: true, at: 'x', sample: null as never }));
+    const { t, clock, actor, ticks } = harness(() =>
+      fail ? { ok: false, error: 'connection closed', sample: null } : { ok: true, at: 'x', sample: null as never },
+    );
     t.broker.connected({} as NatsConnection);
     await flush();
     expect(actor.getSnapshot().status).toBe('active');
@@ -131,9 +152,16 @@ describe('heartbeat machine (simulated clock)', () => {
   it('the heartbeat.tick failpoint crashes the child (for the supervisor tests)', async () => {
     const t = createTestServices('PC-hb-fp', { failpoints: createFailpoints('heartbeat.tick=throw') });
     const noPing = fromCallback<{ type: string }, ServePingInput>(() => () => undefined);
-    const actor = createActor(heartbeatLogic.provide({ actors: { servePing: noPing, publishHeartbeat: createPublishHeartbeat() } }), { input: t.services, clock: new SimulatedClock() });
+    const actor = createActor(heartbeatLogic.provide({ actors: { servePing: noPing, publishHeartbeat: createPublishHeartbeat() } }), {
+      input: t.services,
+      clock: new SimulatedClock(),
+    });
     let crashed: unknown;
-    actor.subscribe({ error: (err) => { crashed = err; } });
+    actor.subscribe({
+      error: (err) => {
+        crashed = err;
+      },
+    });
     actor.start();
     t.broker.connected({ isClosed: () => false, publish: () => undefined } as unknown as NatsConnection);
     await flush();
@@ -170,7 +198,12 @@ describe('heartbeat payload', () => {
     expect(second.diskReadBytes).toBeGreaterThanOrEqual(0); // Linux: /proc/self/io is readable here
 
     const periodic = buildHeartbeat({ pcId: 'P', agentVersion: '1', keys, kind: 'periodic', perf: second, atMs: 0 });
-    expect(periodic).toMatchObject({ command_keys: ['k1:0123456789abcdef'], enforcing: true, command_protocols: ['legacy', 'kanade.command.v2'], at: '1970-01-01T00:00:00.000Z' });
+    expect(periodic).toMatchObject({
+      command_keys: ['k1:0123456789abcdef'],
+      enforcing: true,
+      command_protocols: ['legacy', 'kanade.command.v2'],
+      at: '1970-01-01T00:00:00.000Z',
+    });
     expect(periodic.agent_cpu_pct).toBe(second.cpuPct);
     const ping = buildHeartbeat({ pcId: 'P', agentVersion: '1', keys, kind: 'ping', perf: second, atMs: 0 });
     expect(Object.keys(ping).filter((k) => k.startsWith('agent_') && k !== 'agent_version')).toEqual([]);

@@ -24,12 +24,19 @@ describe('kanade-agent CLI and the inspector', () => {
 
   it('redacts command scripts and their output unless KANADE_INSPECT_SCRIPTS=show', async () => {
     const machine = setup({}).createMachine({ id: 'm', on: { 'command.received': {} } });
-    for (const [env, expected, out] of [[{}, '[redacted script, 7 chars]', '[redacted output, 3 chars]'], [{ KANADE_INSPECT_SCRIPTS: 'show' }, 'echo hi', 'hi\n']] as const) {
+    for (const [env, expected, out] of [
+      [{}, '[redacted script, 7 chars]', '[redacted output, 3 chars]'],
+      [{ KANADE_INSPECT_SCRIPTS: 'show' }, 'echo hi', 'hi\n'],
+    ] as const) {
       const inspector = await startInspectOption('127.0.0.1:0', env);
       if (typeof inspector === 'number') throw new Error(`exit ${inspector}`);
       const actor = createActor(machine, { inspect: inspector.inspect }).start();
       actor.send({ type: 'command.received', script: 'echo hi', result: { stdout: 'hi\n', stderr: 'hi\n' } } as never);
-      expect(inspector.hub.events().find((e) => e.type === 'command.received')?.payload).toEqual({ type: 'command.received', script: expected, result: { stdout: out, stderr: out } });
+      expect(inspector.hub.events().find((e) => e.type === 'command.received')?.payload).toEqual({
+        type: 'command.received',
+        script: expected,
+        result: { stdout: out, stderr: out },
+      });
       expect(inspector.url).toBe(`${inspector.server.url}?token=${inspector.server.token}`);
       actor.stop();
       await inspector.close();
@@ -41,7 +48,11 @@ describe('kanade-agent CLI and the inspector', () => {
     dirs.push(out);
     const run = await runCli(['charts', '--out', out]);
     expect(run.code).toBe(0);
-    expect((await readdir(out)).sort()).toEqual(Object.keys(MACHINE_CATALOG).map((name) => `${name}.svg`).sort());
+    expect((await readdir(out)).sort()).toEqual(
+      Object.keys(MACHINE_CATALOG)
+        .map((name) => `${name}.svg`)
+        .sort(),
+    );
     for (const [name, machine] of Object.entries(MACHINE_CATALOG)) {
       const svg = await readFile(join(out, `${name}.svg`), 'utf8');
       expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);

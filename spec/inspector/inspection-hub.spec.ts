@@ -20,7 +20,12 @@ const worker = setup({
     idle: {
       tags: ['healthy'],
       on: {
-        'job.start': { actions: assign({ job: ({ spawn }) => spawn('job', { id: 'job-1' }), status: ({ context }) => ({ ...context.status, jobs: context.status.jobs + 1 }) }) },
+        'job.start': {
+          actions: assign({
+            job: ({ spawn }) => spawn('job', { id: 'job-1' }),
+            status: ({ context }) => ({ ...context.status, jobs: context.status.jobs + 1 }),
+          }),
+        },
         'job.finish': { actions: ({ context }) => context.job?.send({ type: 'finish' }) },
         'creds.rotated': {},
       },
@@ -32,7 +37,9 @@ const root = setup({ actors: { worker } }).createMachine({
   id: 'root',
   context: {
     services: { config: { pcId: 'pc-test' } },
-    records: { worker: { id: 'worker', phase: 'running', restarts: 2, nextRestartAt: null, lastExit: { reason: 'crashed', error: 'boom' } } },
+    records: {
+      worker: { id: 'worker', phase: 'running', restarts: 2, nextRestartAt: null, lastExit: { reason: 'crashed', error: 'boom' } },
+    },
   },
   invoke: { id: 'worker', systemId: 'worker', src: 'worker' },
 });
@@ -45,7 +52,14 @@ describe('createInspectionHub', () => {
     const rootView = actors.find((a) => a.parent === undefined)!;
     const workerView = actors.find((a) => a.id === 'worker')!;
     expect(rootView.chart).toBe('root');
-    expect(workerView).toMatchObject({ parent: rootView.sessionId, chart: 'worker', kind: 'machine', status: 'active', value: 'idle', tags: ['healthy'] });
+    expect(workerView).toMatchObject({
+      parent: rootView.sessionId,
+      chart: 'worker',
+      kind: 'machine',
+      status: 'active',
+      value: 'idle',
+      tags: ['healthy'],
+    });
     expect(workerView.active).toEqual(['worker', 'worker.idle']);
     expect(workerView.summary).toEqual({ jobs: 0, token: REDACTED });
     expect(rootView.supervision?.['worker']).toMatchObject({ phase: 'running', restarts: 2, nextRestartInMs: null });
@@ -65,8 +79,13 @@ describe('createInspectionHub', () => {
     workerRef.send({ type: 'job.finish' });
     expect(hub.actors().some((a) => a.id === 'job-1')).toBe(false);
     expect(hub.ended().find((a) => a.id === 'job-1')).toMatchObject({ status: 'done', value: 'finished', active: ['job', 'job.finished'] });
-    const kinds = hub.events().filter((e) => e.actorId === 'job-1').map((e) => `${e.kind}:${e.type}`);
-    expect(kinds).toEqual(expect.arrayContaining(['started:machine job', 'state:"running"', 'event:finish', 'state:"finished"', 'ended:done']));
+    const kinds = hub
+      .events()
+      .filter((e) => e.actorId === 'job-1')
+      .map((e) => `${e.kind}:${e.type}`);
+    expect(kinds).toEqual(
+      expect.arrayContaining(['started:machine job', 'state:"running"', 'event:finish', 'state:"finished"', 'ended:done']),
+    );
     actor.stop();
   });
 
@@ -76,7 +95,12 @@ describe('createInspectionHub', () => {
     const workerRef = actor.getSnapshot().children['worker'] as AnyActorRef;
     workerRef.send({ type: 'creds.rotated', password: 'pw', script: 'echo hi', headers: { 'Kanade-Sig': 'sig' } });
     const entry = hub.events().find((e) => e.type === 'creds.rotated')!;
-    expect(entry.payload).toEqual({ type: 'creds.rotated', password: REDACTED, script: '[redacted script, 7 chars]', headers: { 'Kanade-Sig': REDACTED } });
+    expect(entry.payload).toEqual({
+      type: 'creds.rotated',
+      password: REDACTED,
+      script: '[redacted script, 7 chars]',
+      headers: { 'Kanade-Sig': REDACTED },
+    });
     for (let i = 0; i < 100; i += 1) workerRef.send({ type: 'creds.rotated' });
     expect(hub.events()).toHaveLength(10);
     expect(hub.stats().eventsOverwritten).toBeGreaterThan(90);
@@ -88,11 +112,17 @@ describe('createInspectionHub', () => {
   it('reports a child in backoff with the time left before its restart', () => {
     const backoffRoot = setup({}).createMachine({
       id: 'sup',
-      context: { records: { heartbeat: { phase: 'backoff', restarts: 3, nextRestartAt: 10_000 + 6_000, lastExit: { reason: 'crashed', error: 'boom' } } } },
+      context: {
+        records: {
+          heartbeat: { phase: 'backoff', restarts: 3, nextRestartAt: 10_000 + 6_000, lastExit: { reason: 'crashed', error: 'boom' } },
+        },
+      },
     });
     const hub = createInspectionHub({ now: () => 10_000 });
     const actor = createActor(backoffRoot, { inspect: hub.inspect }).start();
-    expect(hub.actors()[0]?.supervision).toEqual({ heartbeat: { phase: 'backoff', restarts: 3, nextRestartInMs: 6_000, lastExit: { reason: 'crashed', error: 'boom' } } });
+    expect(hub.actors()[0]?.supervision).toEqual({
+      heartbeat: { phase: 'backoff', restarts: 3, nextRestartInMs: 6_000, lastExit: { reason: 'crashed', error: 'boom' } },
+    });
     actor.stop();
   });
 

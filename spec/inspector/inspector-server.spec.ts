@@ -42,11 +42,22 @@ describe('inspector server', () => {
     // Nothing is loaded from elsewhere: no absolute URLs in src/href, no external script tags.
     expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
 
-    server.setStatusSource(() => ({ health: 'degraded', children: [{ id: 'heartbeat', phase: 'backoff', restarts: 2, next_restart_in_ms: 3000 }], password: 'pw' }));
+    server.setStatusSource(() => ({
+      health: 'degraded',
+      children: [{ id: 'heartbeat', phase: 'backoff', restarts: 2, next_restart_in_ms: 3000 }],
+      password: 'pw',
+    }));
     const cookie = `${server.cookieName}=${server.token}`;
-    const state = (await (await fetch(`${server.url}api/state`, { headers: { cookie } })).json()) as { actors: Array<{ id: string; active: string[] }>; report: unknown };
+    const state = (await (await fetch(`${server.url}api/state`, { headers: { cookie } })).json()) as {
+      actors: Array<{ id: string; active: string[] }>;
+      report: unknown;
+    };
     expect(state.actors.find((a) => a.id === actor.id)?.active).toEqual(['echo', 'echo.idle']);
-    expect(state.report).toEqual({ health: 'degraded', children: [{ id: 'heartbeat', phase: 'backoff', restarts: 2, next_restart_in_ms: 3000 }], password: '[redacted]' });
+    expect(state.report).toEqual({
+      health: 'degraded',
+      children: [{ id: 'heartbeat', phase: 'backoff', restarts: 2, next_restart_in_ms: 3000 }],
+      password: '[redacted]',
+    });
 
     for (const key of hub.charts()) {
       const res = await fetch(`${server.url}chart/${key}.svg`, { headers: { cookie } });
@@ -61,7 +72,9 @@ describe('inspector server', () => {
     expect((await fetch(`${server.url}chart/nope.svg`, { headers: { cookie } })).status).toBe(404);
 
     const rebound = await new Promise<string>((resolve, reject) => {
-      const socket = tcpConnect(server!.port, '127.0.0.1', () => socket.end('GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n'));
+      const socket = tcpConnect(server!.port, '127.0.0.1', () =>
+        socket.end('GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n'),
+      );
       let data = '';
       socket.on('data', (chunk) => (data += chunk.toString()));
       socket.on('end', () => resolve(data));
@@ -93,7 +106,10 @@ describe('inspector server', () => {
     expect(setCookie).toContain('HttpOnly');
     expect(setCookie).toContain('SameSite=Strict');
     const controller = new AbortController();
-    const stream = await fetch(`${server.url}events`, { signal: controller.signal, headers: { cookie: setCookie.split(';')[0] as string } });
+    const stream = await fetch(`${server.url}events`, {
+      signal: controller.signal,
+      headers: { cookie: setCookie.split(';')[0] as string },
+    });
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toBe('text/event-stream');
     await poll('the stream to be counted', () => server!.clients() === 1);
@@ -110,7 +126,11 @@ describe('inspector server', () => {
     const hub = createInspectionHub();
     const actor = createActor(setup({}).createMachine({ id: 'm', on: { 'command.done': {} } }), { inspect: hub.inspect }).start();
     server = await startInspectorServer({ hub, host: '127.0.0.1', port: 0 });
-    actor.send({ type: 'command.done', command: { script: 'echo s3cret-script', body: 'raw s3cret-body' }, result: { exit_code: 0, stdout: 's3cret-out\n', stderr: 's3cret-err\n' } } as never);
+    actor.send({
+      type: 'command.done',
+      command: { script: 'echo s3cret-script', body: 'raw s3cret-body' },
+      result: { exit_code: 0, stdout: 's3cret-out\n', stderr: 's3cret-err\n' },
+    } as never);
     const text = await (await fetch(`${server.url}api/state?token=${server.token}`)).text();
     expect(text).not.toContain('s3cret');
     const state = JSON.parse(text) as { events: Array<{ type: string; payload: unknown }> };
@@ -218,4 +238,3 @@ describe('inspector server', () => {
     actor.stop();
   });
 });
-

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INSPECT_PORT, InspectorBindError, isLoopbackHostHeader, loopbackBindAddress, parseInspectAddress } from '../../devtools/inspector/loopback.js';
+import {
+  DEFAULT_INSPECT_PORT,
+  InspectorBindError,
+  isLoopbackHostHeader,
+  loopbackBindAddress,
+  parseInspectAddress,
+} from '../../devtools/inspector/loopback.js';
 import { createInspectionHub } from '../../devtools/inspector/inspection-hub.js';
 import { startInspectorServer } from '../../devtools/inspector/inspector-server.js';
 

@@ -10,18 +10,26 @@ import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
 type Cfg = Record<string, unknown>;
 const asArray = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-function expectedFromConfig(machine: AnyStateMachine): { nodes: Map<string, { parent: string | undefined; tags: string[]; description: string | undefined }>; edges: string[] } {
+function expectedFromConfig(machine: AnyStateMachine): {
+  nodes: Map<string, { parent: string | undefined; tags: string[]; description: string | undefined }>;
+  edges: string[];
+} {
   const nodes = new Map<string, { parent: string | undefined; tags: string[]; description: string | undefined }>();
   const edges: string[] = [];
   // xstate: a state's id is its explicit `id`, else the machine id and the key path joined by '.'.
   const visit = (cfg: Cfg, id: string, parent: string | undefined, path: string[]): void => {
-    nodes.set(id, { parent, tags: (asArray(cfg['tags']) as string[]).slice().sort(), description: cfg['description'] as string | undefined });
+    nodes.set(id, {
+      parent,
+      tags: (asArray(cfg['tags']) as string[]).slice().sort(),
+      description: cfg['description'] as string | undefined,
+    });
     const transitions = (event: string, spec: unknown): void => {
       const list = spec === undefined || spec === null ? [{}] : asArray(spec);
       for (const t of list) {
         const targets = typeof t === 'string' ? [t] : asArray((t as Cfg)['target']);
         const guard = typeof t === 'object' && t !== null ? (t as Cfg)['guard'] : undefined;
-        const guardText = guard === undefined ? '' : ` [${typeof guard === 'string' ? guard : (guard as { type?: string }).type ?? 'guard'}]`;
+        const guardText =
+          guard === undefined ? '' : ` [${typeof guard === 'string' ? guard : ((guard as { type?: string }).type ?? 'guard')}]`;
         for (let i = 0; i < Math.max(1, targets.length); i += 1) edges.push(`${id} --${edgeLabel(event)}${guardText}`);
       }
     };
@@ -70,7 +78,13 @@ const sample = setup({
   initial: 'idle',
   on: { shutdown: '.stopped' },
   states: {
-    idle: { tags: ['healthy'], on: { go: [{ target: 'working', guard: 'isReady' }, { target: 'waiting' }], poke: { actions: assign({ n: ({ context }) => context.n + 1 }) } } },
+    idle: {
+      tags: ['healthy'],
+      on: {
+        go: [{ target: 'working', guard: 'isReady' }, { target: 'waiting' }],
+        poke: { actions: assign({ n: ({ context }) => context.n + 1 }) },
+      },
+    },
     waiting: { description: 'not ready yet', after: { retryDelay: 'idle', 1000: 'stopped' } },
     working: {
       tags: ['busy'],

@@ -30,16 +30,30 @@ describe('redactPayload', () => {
     expect(redactPayload(event)).toEqual({
       type: 'result',
       body: '[redacted script, 8 chars]',
-      result: { stdout: '[redacted output, 3 chars]', stderr_tail: '[redacted output, 3 chars]', output: '[redacted output, 1 chars]', exit_code: 3 },
+      result: {
+        stdout: '[redacted output, 3 chars]',
+        stderr_tail: '[redacted output, 3 chars]',
+        output: '[redacted output, 1 chars]',
+        exit_code: 3,
+      },
     });
     expect((redactPayload(event, { redactOutput: false }) as any).result.stdout).toBe('out');
   });
 
   it('names connections, actors and class instances instead of walking them', () => {
     const nc = { publish() {}, subscribe() {}, drain() {}, options: { pass: 'p' } };
-    class Logger { level = 'info'; }
+    class Logger {
+      level = 'info';
+    }
     const actor = { id: 'executor', sessionId: 'x:3', send() {}, getSnapshot() {} };
-    const out = redactPayload({ nc, conn: nc, broker: { connected: true, nc }, log: new Logger(), ref: actor, err: new Error('boom') }) as Record<string, any>;
+    const out = redactPayload({
+      nc,
+      conn: nc,
+      broker: { connected: true, nc },
+      log: new Logger(),
+      ref: actor,
+      err: new Error('boom'),
+    }) as Record<string, any>;
     expect(out.nc).toBe('[nats connection]');
     expect(out.conn).toBe('[nats connection]');
     expect(out.broker).toEqual({ connected: true, nc: '[nats connection]' });
@@ -49,7 +63,10 @@ describe('redactPayload', () => {
   });
 
   it('truncates long strings, long arrays, wide and deep objects, and bounds the whole payload', () => {
-    const out = redactPayload({ stdout: 'x'.repeat(10_000), items: Array.from({ length: 100 }, (_, i) => i), deep: { a: { b: { c: { d: { e: { f: 1 } } } } } } }, { redactOutput: false }) as Record<string, any>;
+    const out = redactPayload(
+      { stdout: 'x'.repeat(10_000), items: Array.from({ length: 100 }, (_, i) => i), deep: { a: { b: { c: { d: { e: { f: 1 } } } } } } },
+      { redactOutput: false },
+    ) as Record<string, any>;
     expect(out.stdout).toMatch(/^x{200}…\(\+9800 chars\)$/);
     expect(out.items).toHaveLength(21);
     expect(out.items[20]).toBe('…(+80 items)');
@@ -61,6 +78,13 @@ describe('redactPayload', () => {
   it('survives cycles and odd values', () => {
     const a: Record<string, unknown> = { type: 'loop', n: 1n, f: () => 1, u: undefined, d: new Date(0) };
     a['self'] = a;
-    expect(redactPayload(a)).toEqual({ type: 'loop', n: '1n', f: '[function]', u: undefined, d: '1970-01-01T00:00:00.000Z', self: '[circular]' });
+    expect(redactPayload(a)).toEqual({
+      type: 'loop',
+      n: '1n',
+      f: '[function]',
+      u: undefined,
+      d: '1970-01-01T00:00:00.000Z',
+      self: '[circular]',
+    });
   });
 });

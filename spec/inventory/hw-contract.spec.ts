@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { collectInventory } from '../../actors/inventory/collect-inventory.js';
 import type { InventoryCollector } from '../../actors/inventory/types.js';
 
-const facts = { hostname: 'PC', os_name: 'Microsoft Windows 11 Pro', os_version: '10.0.22631', os_build: '22631', cpu_model: 'x', cpu_cores: 4, ram_bytes: 8_589_934_592, disks: [] };
+const facts = {
+  hostname: 'PC',
+  os_name: 'Microsoft Windows 11 Pro',
+  os_version: '10.0.22631',
+  os_build: '22631',
+  cpu_model: 'x',
+  cpu_cores: 4,
+  ram_bytes: 8_589_934_592,
+  disks: [],
+};
 
 function collector(hw: typeof facts): InventoryCollector {
   return {

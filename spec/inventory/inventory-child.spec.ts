@@ -16,7 +16,11 @@ import type { InventoryCollector } from '../../actors/inventory/types.js';
 import { createTestServices, pollUntil } from '../config-kv/test-services.js';
 
 /** First run after 20 ms instead of up to 30 s; later runs keep the real 24 h schedule. */
-const FAST = { delays: { nextRun: ({ context }: { context: { ranOnce: boolean; nextDelayMs: number } }) => (context.ranOnce ? context.nextDelayMs : 20) } };
+const FAST = {
+  delays: {
+    nextRun: ({ context }: { context: { ranOnce: boolean; nextDelayMs: number } }) => (context.ranOnce ? context.nextDelayMs : 20),
+  },
+};
 
 describe('inventory child (real broker)', () => {
   let broker: Broker;
@@ -42,7 +46,7 @@ describe('inventory child (real broker)', () => {
     return Object.keys(info.state.subjects ?? {}).sort();
   };
 
-  it('publishes this machine\'s hw inventory to INVENTORY soon after connect, and only hw', async () => {
+  it("publishes this machine's hw inventory to INVENTORY soon after connect, and only hw", async () => {
     const pc = 'PC-inv-01';
     const t = createTestServices(pc);
     const actor = createActor(inventoryLogic.provide(FAST), { input: t.services }).start();
@@ -81,12 +85,21 @@ describe('inventory child (real broker)', () => {
     const flaky: InventoryCollector = {
       kind: 'flaky',
       collectHw: () => real.collectHw(),
-      collectSw: async () => { throw new Error('dpkg exploded'); },
-      collectNet: async () => { throw new Error('no interfaces'); },
-      dispose: async () => { disposed = true; },
+      collectSw: async () => {
+        throw new Error('dpkg exploded');
+      },
+      collectNet: async () => {
+        throw new Error('no interfaces');
+      },
+      dispose: async () => {
+        disposed = true;
+      },
     };
     const t = createTestServices(pc);
-    const machine = inventoryLogic.provide({ ...FAST, actors: { inventorySession: createInventorySession(() => flaky, ['hw', 'sw', 'net']) } });
+    const machine = inventoryLogic.provide({
+      ...FAST,
+      actors: { inventorySession: createInventorySession(() => flaky, ['hw', 'sw', 'net']) },
+    });
     const actor = createActor(machine, { input: t.services }).start();
     try {
       t.broker.connected(nc);
@@ -107,13 +120,17 @@ describe('inventory child (real broker)', () => {
     const pc = 'PC-inv-03';
     const broken: InventoryCollector = {
       kind: 'broken',
-      collectHw: async () => { throw new Error('osInfo failed'); },
+      collectHw: async () => {
+        throw new Error('osInfo failed');
+      },
       collectSw: async () => ({ items: [], notes: [] }),
       collectNet: async () => [],
       dispose: async () => undefined,
     };
     const t = createTestServices(pc);
-    const actor = createActor(inventoryLogic.provide({ ...FAST, actors: { inventorySession: createInventorySession(() => broken) } }), { input: t.services }).start();
+    const actor = createActor(inventoryLogic.provide({ ...FAST, actors: { inventorySession: createInventorySession(() => broken) } }), {
+      input: t.services,
+    }).start();
     try {
       t.broker.connected(nc);
       await pollUntil('run recorded', 5_000, () => actor.getSnapshot().context.status.runs >= 1);

@@ -19,7 +19,11 @@ describe('kanade-agent inventory', () => {
     const env = { ...process.env };
     delete env.KANADE_AGENT_CONFIG;
     const { stdout } = await run(BIN.file, [...BIN.args, 'inventory', '--json'], { env, maxBuffer: 64 * 1024 * 1024 });
-    const out = JSON.parse(stdout) as Record<string, unknown> & { sw: Array<Record<string, unknown>>; net: Array<Record<string, unknown>>; failures: unknown[] };
+    const out = JSON.parse(stdout) as Record<string, unknown> & {
+      sw: Array<Record<string, unknown>>;
+      net: Array<Record<string, unknown>>;
+      failures: unknown[];
+    };
     expect(out.pc_id).toBe(os.hostname());
     expect(out.published_subject).toBe(`inventory.${os.hostname()}.hw`);
     expect(out.failures).toEqual([]);
@@ -29,7 +33,9 @@ describe('kanade-agent inventory', () => {
     expect(out.sw.length).toBeGreaterThan(10);
     expect(out.sw.every((s) => typeof s.name === 'string' && typeof s.version === 'string')).toBe(true);
     expect(out.sw.some((s) => s.name === 'dpkg')).toBe(true);
-    const nonLoopback = Object.entries(os.networkInterfaces()).filter(([, addrs]) => addrs?.some((a) => !a.internal)).map(([name]) => name);
+    const nonLoopback = Object.entries(os.networkInterfaces())
+      .filter(([, addrs]) => addrs?.some((a) => !a.internal))
+      .map(([name]) => name);
     expect((out.net as Array<{ name: string }>).map((n) => n.name).sort()).toEqual(nonLoopback.sort());
   });
 
@@ -37,7 +43,10 @@ describe('kanade-agent inventory', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kanade-inv-cli-'));
     try {
       const config = path.join(dir, 'agent.toml');
-      await writeFile(config, `[agent]\nid = "PC-FROM-TOML"\nnats_url = "nats://127.0.0.1:4222"\ndata_dir = "${dir}"\n[log]\nlevel = "info"\nkeep_days = 0\n`);
+      await writeFile(
+        config,
+        `[agent]\nid = "PC-FROM-TOML"\nnats_url = "nats://127.0.0.1:4222"\ndata_dir = "${dir}"\n[log]\nlevel = "info"\nkeep_days = 0\n`,
+      );
       const { stdout } = await run(BIN.file, [...BIN.args, 'inventory', '--config', config], { maxBuffer: 64 * 1024 * 1024 });
       expect(stdout).toContain('hw (published on inventory.PC-FROM-TOML.hw):');
       expect(stdout).toContain('  pc_id: PC-FROM-TOML');

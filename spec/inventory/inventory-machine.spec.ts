@@ -23,14 +23,27 @@ function report(pcId: string): InventoryReport {
   const at = new Date().toISOString();
   return {
     collected_at: at,
-    hw: { pc_id: pcId, collected_at: at, hostname: 'h', os_name: 'Linux', os_version: '1', os_build: '1', cpu_model: 'cpu', cpu_cores: 2, ram_bytes: 1024, disks: [] },
+    hw: {
+      pc_id: pcId,
+      collected_at: at,
+      hostname: 'h',
+      os_name: 'Linux',
+      os_version: '1',
+      os_build: '1',
+      cpu_model: 'cpu',
+      cpu_cores: 2,
+      ram_bytes: 1024,
+      disks: [],
+    },
     failures: [],
     durationMs: 1,
   };
 }
 
 function harness(opts: { failPublishes?: number; intervalMs?: number; jitterMs?: number; refuse?: boolean } = {}) {
-  const t = createTestServices('PC-inv-unit', { config: { inventory: { enabled: true, intervalMs: opts.intervalMs ?? 24 * HOUR_MS, jitterMs: opts.jitterMs ?? 0 } } });
+  const t = createTestServices('PC-inv-unit', {
+    config: { inventory: { enabled: true, intervalMs: opts.intervalMs ?? 24 * HOUR_MS, jitterMs: opts.jitterMs ?? 0 } },
+  });
   const collections: number[] = [];
   const published: PublishHwInput[] = [];
   let failures = opts.failPublishes ?? 0;
@@ -158,7 +171,9 @@ describe('inventory machine (simulated clock)', () => {
     const clock = new SimulatedClock();
     let requests = 0;
     const hung = fromCallback<{ type: string }, AgentServices>(({ receive }) => {
-      receive(() => { requests += 1; });
+      receive(() => {
+        requests += 1;
+      });
     });
     const actor = createActor(inventoryLogic.provide({ actors: { inventorySession: hung } }), { input: t.services, clock }).start();
     t.broker.connected({} as NatsConnection);
@@ -182,7 +197,13 @@ describe('inventory machine (simulated clock)', () => {
   it('settings: agent.toml [inventory] unless the effective config sets inventory_*', () => {
     const local = { enabled: true, intervalMs: 24 * HOUR_MS, jitterMs: 600_000 };
     expect(inventorySettings(local, defaultEffectiveConfig())).toEqual({ enabled: true, intervalMs: 24 * HOUR_MS, jitterMs: 600_000 });
-    expect(inventorySettings(local, { ...defaultEffectiveConfig(), inventory_interval_ms: HOUR_MS, inventory_jitter_ms: 0, inventory_enabled: false }))
-      .toEqual({ enabled: false, intervalMs: HOUR_MS, jitterMs: 0 });
+    expect(
+      inventorySettings(local, {
+        ...defaultEffectiveConfig(),
+        inventory_interval_ms: HOUR_MS,
+        inventory_jitter_ms: 0,
+        inventory_enabled: false,
+      }),
+    ).toEqual({ enabled: false, intervalMs: HOUR_MS, jitterMs: 0 });
   });
 });

@@ -14,8 +14,9 @@ const dist = (p: string) => pathToFileURL(fileURLToPath(new URL(`../../dist/${p}
 
 /** Module URLs resolved while importing `urls` in a fresh Node process (in import order). */
 async function resolvedWhileImporting(urls: readonly string[]): Promise<string[]> {
-  const hook = 'let port; export function initialize(d) { port = d.port; } '
-    + 'export async function resolve(s, c, next) { const r = await next(s, c); port.postMessage(r.url); return r; }';
+  const hook =
+    'let port; export function initialize(d) { port = d.port; } ' +
+    'export async function resolve(s, c, next) { const r = await next(s, c); port.postMessage(r.url); return r; }';
   const script = `
     import { register } from 'node:module';
     import { MessageChannel } from 'node:worker_threads';

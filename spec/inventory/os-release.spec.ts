@@ -5,13 +5,25 @@ import { parseOsRelease, parseSwVers, readOsRelease } from '../../actors/invento
 
 describe('os release', () => {
   it('parses os-release with quoted and unquoted values', () => {
-    expect(parseOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n')).toEqual({ name: 'Debian GNU/Linux', version: '12', build: '' });
-    expect(parseOsRelease("NAME='Fedora Linux'\nVERSION_ID=39\nBUILD_ID=rawhide\n")).toEqual({ name: 'Fedora Linux', version: '39', build: 'rawhide' });
+    expect(parseOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n')).toEqual({
+      name: 'Debian GNU/Linux',
+      version: '12',
+      build: '',
+    });
+    expect(parseOsRelease("NAME='Fedora Linux'\nVERSION_ID=39\nBUILD_ID=rawhide\n")).toEqual({
+      name: 'Fedora Linux',
+      version: '39',
+      build: 'rawhide',
+    });
     expect(parseOsRelease('ID=alpine\nVERSION="3.19"\n')).toEqual({ name: 'alpine', version: '3.19', build: '' });
   });
 
   it('parses sw_vers', () => {
-    expect(parseSwVers('ProductName:\t\tmacOS\nProductVersion:\t\t14.2.1\nBuildVersion:\t\t23C71\n')).toEqual({ name: 'macOS', version: '14.2.1', build: '23C71' });
+    expect(parseSwVers('ProductName:\t\tmacOS\nProductVersion:\t\t14.2.1\nBuildVersion:\t\t23C71\n')).toEqual({
+      name: 'macOS',
+      version: '14.2.1',
+      build: '23C71',
+    });
   });
 
   it('reads this Linux machine', async () => {

@@ -8,7 +8,9 @@ import { collectPosixSoftware, parseBrew, parseDpkg, parseRpm, type RunTool } fr
 describe('posix software', () => {
   it('dpkg: installed packages only, maintainer as publisher', () => {
     const out = 'bash\t5.2.15-2+b2\tMatthias Klose <doko@debian.org>\tii \nold-thing\t1.0\tSomeone <s@x>\trc \n';
-    expect(parseDpkg(out)).toEqual([{ name: 'bash', version: '5.2.15-2+b2', publisher: 'Matthias Klose <doko@debian.org>', install_date: null }]);
+    expect(parseDpkg(out)).toEqual([
+      { name: 'bash', version: '5.2.15-2+b2', publisher: 'Matthias Klose <doko@debian.org>', install_date: null },
+    ]);
   });
 
   it('rpm: version-release, vendor, install time as a date; (none) vendor is null', () => {
@@ -28,13 +30,18 @@ describe('posix software', () => {
 
   it('no package manager: an empty list and a note', async () => {
     const none: RunTool = async () => undefined;
-    expect(await collectPosixSoftware(none)).toEqual({ items: [], notes: ['no package manager found (dpkg-query, rpm, brew): software list is empty'] });
+    expect(await collectPosixSoftware(none)).toEqual({
+      items: [],
+      notes: ['no package manager found (dpkg-query, rpm, brew): software list is empty'],
+    });
   });
 
   it('several managers are merged and sorted; a tool that fails fails the part', async () => {
     const both: RunTool = async (file) => (file === 'rpm' ? 'zlib\t1.2\tX\t0\n' : file === 'brew' ? 'awk 1.0\n' : undefined);
     expect((await collectPosixSoftware(both)).items.map((i) => i.name)).toEqual(['awk', 'zlib']);
-    const broken: RunTool = async () => { throw new Error('dpkg-query failed: database locked'); };
+    const broken: RunTool = async () => {
+      throw new Error('dpkg-query failed: database locked');
+    };
     await expect(collectPosixSoftware(broken)).rejects.toThrow('database locked');
   });
 });

@@ -16,7 +16,11 @@ import { pollUntil } from '../config-kv/test-services.js';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-powershell.cjs', import.meta.url));
 
-interface LogLine { pid: number; argv?: string[]; command?: string }
+interface LogLine {
+  pid: number;
+  argv?: string[];
+  command?: string;
+}
 
 describe('Windows collector (fake powershell on PATH)', () => {
   let dir: string;
@@ -47,7 +51,11 @@ describe('Windows collector (fake powershell on PATH)', () => {
     process.env.FAKE_PS_LOG = logFile;
     return logFile;
   };
-  const readLog = async (): Promise<LogLine[]> => (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+  const readLog = async (): Promise<LogLine[]> =>
+    (await readFile(logFile, 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogLine);
 
   it('collects hw, sw and net through one -NoProfile -NonInteractive session and disposes it', async () => {
     freshLog();
@@ -74,11 +82,23 @@ describe('Windows collector (fake powershell on PATH)', () => {
     expect(report.sw?.items).toEqual([
       { name: '7-Zip 23.01 (x64)', version: '23.01', publisher: 'Igor Pavlov', install_date: null },
       { name: 'Google Chrome', version: '120.0.6099.130', publisher: 'Google LLC', install_date: '2023-12-20' },
-      { name: 'Microsoft Visual C++ 2015-2022 Redistributable (x86) - 14.38.33130', version: '14.38.33130.0', publisher: 'Microsoft Corporation', install_date: '2024-01-10' },
+      {
+        name: 'Microsoft Visual C++ 2015-2022 Redistributable (x86) - 14.38.33130',
+        version: '14.38.33130.0',
+        publisher: 'Microsoft Corporation',
+        install_date: '2024-01-10',
+      },
     ]);
-    expect(report.net).toEqual([{
-      name: 'Intel(R) Ethernet Connection (11) I219-LM', mac: '3C:52:82:5A:1B:2C', ipv4: ['192.168.1.23'], ipv6: ['fe80::1c2d:3e4f:5a6b:7c8d'], gateway: '192.168.1.1', dhcp: true,
-    }]);
+    expect(report.net).toEqual([
+      {
+        name: 'Intel(R) Ethernet Connection (11) I219-LM',
+        mac: '3C:52:82:5A:1B:2C',
+        ipv4: ['192.168.1.23'],
+        ipv6: ['fe80::1c2d:3e4f:5a6b:7c8d'],
+        gateway: '192.168.1.1',
+        dhcp: true,
+      },
+    ]);
 
     const log = await readLog();
     const sessions = log.filter((l) => l.argv);

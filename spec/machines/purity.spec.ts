@@ -16,7 +16,10 @@ const MACHINES = path.join(ROOT, 'machines');
 const ALLOWED_PACKAGES = new Set(['xstate']);
 
 function machineFiles(): string[] {
-  return readdirSync(MACHINES).filter((f) => f.endsWith('.ts')).map((f) => path.join(MACHINES, f)).sort();
+  return readdirSync(MACHINES)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.join(MACHINES, f))
+    .sort();
 }
 
 /** Module specifiers a file loads at run time (type-only imports and exports are erased, so they are skipped). */
@@ -28,20 +31,30 @@ export function runtimeImports(source: string, fileName: string): string[] {
       const clause = stmt.importClause;
       if (clause?.isTypeOnly === true) continue;
       const bindings = clause?.namedBindings;
-      const onlyTypes = clause !== undefined && clause.name === undefined && bindings !== undefined
-        && ts.isNamedImports(bindings) && bindings.elements.length > 0 && bindings.elements.every((e) => e.isTypeOnly);
+      const onlyTypes =
+        clause !== undefined &&
+        clause.name === undefined &&
+        bindings !== undefined &&
+        ts.isNamedImports(bindings) &&
+        bindings.elements.length > 0 &&
+        bindings.elements.every((e) => e.isTypeOnly);
       if (!onlyTypes) out.push(stmt.moduleSpecifier.text);
     } else if (ts.isExportDeclaration(stmt) && stmt.moduleSpecifier !== undefined && ts.isStringLiteral(stmt.moduleSpecifier)) {
       if (stmt.isTypeOnly) continue;
       const clause = stmt.exportClause;
-      if (clause !== undefined && ts.isNamedExports(clause) && clause.elements.length > 0 && clause.elements.every((e) => e.isTypeOnly)) continue;
+      if (clause !== undefined && ts.isNamedExports(clause) && clause.elements.length > 0 && clause.elements.every((e) => e.isTypeOnly))
+        continue;
       out.push(stmt.moduleSpecifier.text);
     }
   }
   // `import('x')` and `require('x')` load code too.
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0]!)
-      && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))) {
+    if (
+      ts.isCallExpression(node) &&
+      node.arguments.length === 1 &&
+      ts.isStringLiteral(node.arguments[0]!) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))
+    ) {
       out.push(node.arguments[0].text);
     }
     ts.forEachChild(node, visit);
@@ -87,13 +100,20 @@ function ioReachedFrom(entry: string): string[] {
 const OUTBOX_DEBT_IO = /^machines\/outbox-machine\.ts → actors\/outbox\//;
 
 describe('machines/ do no I/O (issue #16 item 1)', () => {
-  it.each(machineFiles().map((f) => [path.basename(f), f]))('%s reaches no node builtin or I/O package through its imports', (_name, file) => {
-    expect(ioReachedFrom(file).filter((chain) => !OUTBOX_DEBT_IO.test(chain))).toEqual([]);
-  });
+  it.each(machineFiles().map((f) => [path.basename(f), f]))(
+    '%s reaches no node builtin or I/O package through its imports',
+    (_name, file) => {
+      expect(ioReachedFrom(file).filter((chain) => !OUTBOX_DEBT_IO.test(chain))).toEqual([]);
+    },
+  );
 
   it('the import walker sees through a relative import to a node builtin (so the test above can fail)', () => {
-    expect(runtimeImports("import { x } from './a.js';\nimport type { Y } from 'pino';\nimport { type Z } from '@nats-io/kv';\nimport fs from 'node:fs';\nconst m = await import('fs-extra');", 'x.ts'))
-      .toEqual(['./a.js', 'node:fs', 'fs-extra']);
+    expect(
+      runtimeImports(
+        "import { x } from './a.js';\nimport type { Y } from 'pino';\nimport { type Z } from '@nats-io/kv';\nimport fs from 'node:fs';\nconst m = await import('fs-extra');",
+        'x.ts',
+      ),
+    ).toEqual(['./a.js', 'node:fs', 'fs-extra']);
   });
 
   it('scans a real actor file with I/O as impure (the walker is not vacuous)', () => {

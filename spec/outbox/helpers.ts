@@ -71,7 +71,11 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<Ar
   const out: Array<{ subject: string; body: string }> = [];
   if (total === 0) return out;
   const js = jsm.jetstream();
-  const ci = await jsm.consumers.add(stream, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 30_000_000_000 });
+  const ci = await jsm.consumers.add(stream, {
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.All,
+    inactive_threshold: 30_000_000_000,
+  });
   const consumer = await js.consumers.get(stream, ci.name);
   const iter = await consumer.fetch({ max_messages: total, expires: 10_000 });
   for await (const m of iter) {

@@ -40,7 +40,11 @@ describe('outbox drain against a real broker', () => {
 
     const nc = await broker.connect();
     hub.connected(nc, broker.url, Date.now());
-    await waitUntil(async () => (await readdir(path.join(data.dir, 'outbox'))).filter((n) => n.endsWith('.json')).length === 0, 20_000, 'outbox empty');
+    await waitUntil(
+      async () => (await readdir(path.join(data.dir, 'outbox'))).filter((n) => n.endsWith('.json')).length === 0,
+      20_000,
+      'outbox empty',
+    );
     const stream = await readStream(broker.nc, STREAM_RESULTS);
     const tally = tallyResults(stream);
     expect([...tally.ids].sort()).toEqual(results.map((r) => r.result_id).sort());
@@ -193,9 +197,17 @@ describe('outbox drain against a real broker', () => {
     await waitUntil(() => outboxes.results.drain.failuresOf(stalledFile) === 1, 5_000, 'ack timeout counted');
     expect(child.getSnapshot().context.status.last_error ?? '').toMatch(/no PubAck within 300 ms/);
     // After the 1 s backoff the next attempt publishes for real.
-    await waitUntil(async () => tallyResults(await readStream(broker.nc, STREAM_RESULTS)).ids.has(stalled.result_id), 10_000, 'stalled delivered');
+    await waitUntil(
+      async () => tallyResults(await readStream(broker.nc, STREAM_RESULTS)).ids.has(stalled.result_id),
+      10_000,
+      'stalled delivered',
+    );
     expect(stalledAttempts).toBe(2);
-    await waitUntil(async () => (await readdir(path.join(data.dir, 'outbox'))).filter((n) => n.endsWith('.json')).length === 0, 5_000, 'outbox empty');
+    await waitUntil(
+      async () => (await readdir(path.join(data.dir, 'outbox'))).filter((n) => n.endsWith('.json')).length === 0,
+      5_000,
+      'outbox empty',
+    );
     child.send({ type: 'shutdown' });
     await data.cleanup();
   });
@@ -215,7 +227,13 @@ describe('outbox drain against a real broker', () => {
       manifest_id: 'm',
       version: '1.0.0',
     };
-    const online = { pc_id: `PC-OBS-${Date.now()}`, at: '2026-11-27T05:00:00.000Z', kind: 'agent_online', source: 'agent:startup', event_record_id: 'startup_x' };
+    const online = {
+      pc_id: `PC-OBS-${Date.now()}`,
+      at: '2026-11-27T05:00:00.000Z',
+      kind: 'agent_online',
+      source: 'agent:startup',
+      event_record_id: 'startup_x',
+    };
     await outboxes.events.enqueue(started);
     await outboxes.obs.enqueue(online);
     const find = async (stream: string, subject: string) => (await readStream(broker.nc, stream)).find((m) => m.subject === subject);
@@ -223,7 +241,11 @@ describe('outbox drain against a real broker', () => {
     await waitUntil(async () => (await find('OBS_EVENTS', `obs.${online.pc_id}`)) !== undefined, 20_000, 'ObsEvent');
     expect(JSON.parse((await find('EVENTS', `events.started.${started.exec_id}.PC-TEST`))!.body)).toEqual(started);
     expect(JSON.parse((await find('OBS_EVENTS', `obs.${online.pc_id}`))!.body)).toEqual(online);
-    await waitUntil(async () => (await readdir(path.join(data.dir, 'obs-outbox'))).filter((n) => n.endsWith('.json')).length === 0, 5_000, 'obs outbox empty');
+    await waitUntil(
+      async () => (await readdir(path.join(data.dir, 'obs-outbox'))).filter((n) => n.endsWith('.json')).length === 0,
+      5_000,
+      'obs outbox empty',
+    );
     events.send({ type: 'shutdown' });
     obs.send({ type: 'shutdown' });
     await data.cleanup();

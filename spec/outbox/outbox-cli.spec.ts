@@ -40,7 +40,11 @@ describe('kanade-agent outbox', () => {
     expect(listed.stdout).toContain('no responders');
     expect(listed.stdout).toContain(`obs\t${obsName}\t`);
     expect(listed.stdout).toContain('2 stuck files');
-    const json = JSON.parse((await runCli(['outbox', 'stuck', '--json', '--config', configPath], env)).stdout) as Array<{ outbox: string; name: string; reason: string }>;
+    const json = JSON.parse((await runCli(['outbox', 'stuck', '--json', '--config', configPath], env)).stdout) as Array<{
+      outbox: string;
+      name: string;
+      reason: string;
+    }>;
     expect(json.map((j) => j.outbox).sort()).toEqual(['obs', 'results']);
 
     const missing = await runCli(['outbox', 'retry', 'nope.json', '--config', configPath], env);

@@ -6,7 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock, type EventObject } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { OUTBOX_TICK_MS, PUB_ACK_TIMEOUT_MS } from '../../contract/index.js';
-import { createOutboxMachine, flushGraceMs, OUTBOX_EMPTY_RESCAN_TICKS, OUTBOX_SHUTDOWN_GRACE_MS, OUTBOX_STOP_MARGIN_MS } from '../../machines/outbox-machine.js';
+import {
+  createOutboxMachine,
+  flushGraceMs,
+  OUTBOX_EMPTY_RESCAN_TICKS,
+  OUTBOX_SHUTDOWN_GRACE_MS,
+  OUTBOX_STOP_MARGIN_MS,
+} from '../../machines/outbox-machine.js';
 import { outboxServices, sampleResult, tempDataDir } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -44,7 +50,8 @@ async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
   const clock = new SimulatedClock();
   const child = createActor(machine, { input: services, clock }).start();
   const flush = () => new Promise((resolve) => setImmediate(resolve));
-  const finishPass = () => passSendBack?.({ type: 'drain.finished', summary: { listed: 0, delivered: 0, quarantined: 0, notDue: 0, stopped: false } });
+  const finishPass = () =>
+    passSendBack?.({ type: 'drain.finished', summary: { listed: 0, delivered: 0, quarantined: 0, notDue: 0, stopped: false } });
   const drainState = () => (child.getSnapshot().value as { running?: { drain?: unknown } }).running?.drain;
   const sendProgress = (status: Record<string, unknown>) => passSendBack?.({ type: 'outbox.progress', status });
   return { child, clock, hub, outboxes, log, flush, finishPass, drainState, sendProgress };
@@ -205,13 +212,23 @@ describe('outbox child machine', () => {
     const h = await harness();
     await h.flush();
     const status = (stalled_ms: number) => ({
-      depth: 3, in_flight: 0, stuck: 0, oldest_age_ms: 1, oldest_due_age_ms: stalled_ms, stalled_ms, last_ack_latency_ms: null, last_error: null,
+      depth: 3,
+      in_flight: 0,
+      stuck: 0,
+      oldest_age_ms: 1,
+      oldest_due_age_ms: stalled_ms,
+      stalled_ms,
+      last_ack_latency_ms: null,
+      last_error: null,
     });
     h.sendProgress(status(2 * PUB_ACK_TIMEOUT_MS - 1));
     expect(h.child.getSnapshot().hasTag('degraded')).toBe(false);
     h.sendProgress(status(2 * PUB_ACK_TIMEOUT_MS));
     expect(h.child.getSnapshot().hasTag('degraded')).toBe(true);
-    expect(h.child.getSnapshot().context.status).toMatchObject({ stalled_ms: 2 * PUB_ACK_TIMEOUT_MS, oldest_due_age_ms: 2 * PUB_ACK_TIMEOUT_MS });
+    expect(h.child.getSnapshot().context.status).toMatchObject({
+      stalled_ms: 2 * PUB_ACK_TIMEOUT_MS,
+      oldest_due_age_ms: 2 * PUB_ACK_TIMEOUT_MS,
+    });
     h.sendProgress(status(0));
     expect(h.child.getSnapshot().hasTag('degraded')).toBe(false);
   });
@@ -239,7 +256,16 @@ describe('outbox child machine', () => {
     await h.flush();
     h.child.send({
       type: 'outbox.progress',
-      status: { depth: 7, in_flight: 3, stuck: 1, oldest_age_ms: 50, oldest_due_age_ms: 40, stalled_ms: 0, last_ack_latency_ms: 2, last_error: null },
+      status: {
+        depth: 7,
+        in_flight: 3,
+        stuck: 1,
+        oldest_age_ms: 50,
+        oldest_due_age_ms: 40,
+        stalled_ms: 0,
+        last_ack_latency_ms: 2,
+        last_error: null,
+      },
     });
     expect(h.child.getSnapshot().context.status).toMatchObject({ depth: 7, in_flight: 3, stuck: 1, last_ack_latency_ms: 2 });
   });

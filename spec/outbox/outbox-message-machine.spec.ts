@@ -52,7 +52,7 @@ describe('outbox message machine', () => {
     expect(calls.at(-1)).toBe('release a.json');
   });
 
-  it('awaitingAck → ackTimedOut → backoff exactly at the ack timeout, on the actor\'s clock', () => {
+  it("awaitingAck → ackTimedOut → backoff exactly at the ack timeout, on the actor's clock", () => {
     const { message, calls, clock } = start();
     message.send({ type: 'publish.start' });
     message.send({ type: 'publish.sent' });

@@ -58,7 +58,12 @@ describe('outbox drain pool', () => {
     expect(first.delivered).toBe(2);
     expect(await files()).toEqual([`${bad.result_id}.json`]);
     expect(badAttempts).toBe(1);
-    for (const [failures, wait] of [[1, 1_000], [2, 2_000], [3, 4_000], [4, 8_000]] as const) {
+    for (const [failures, wait] of [
+      [1, 1_000],
+      [2, 2_000],
+      [3, 4_000],
+      [4, 8_000],
+    ] as const) {
       expect(outboxBackoffMs(failures)).toBe(wait);
       clock.increment(wait - 1);
       const early = await run(publish);
@@ -98,7 +103,8 @@ describe('outbox drain pool', () => {
     const others = [sampleResult(), sampleResult()];
     for (const r of others) await outbox.enqueue(r);
     const ACK_MS = 5_000;
-    const publish: PublishFn = (subject) => (subject === `results.${stalled.request_id}` ? new Promise<void>(() => undefined) : Promise.resolve());
+    const publish: PublishFn = (subject) =>
+      subject === `results.${stalled.request_id}` ? new Promise<void>(() => undefined) : Promise.resolve();
     let settled = false;
     const done = outbox.drain.runPass({ publish, runnerFactory: createOutboxMessageRunner, clock, ackTimeoutMs: ACK_MS }).done.then((s) => {
       settled = true;
@@ -125,9 +131,19 @@ describe('outbox drain pool', () => {
     await utimes(path.join(dir, `${r.result_id}.json`), mtimeS, mtimeS);
     let wall = mtimeS * 1000 + 12_345;
     const drain = new OutboxDrain(outbox.store, testLog, () => wall);
-    const summary = await drain.runPass({ publish: async () => Promise.reject(new Error('boom')), runnerFactory: createOutboxMessageRunner, clock }).done;
+    const summary = await drain.runPass({
+      publish: async () => Promise.reject(new Error('boom')),
+      runnerFactory: createOutboxMessageRunner,
+      clock,
+    }).done;
     expect(summary.delivered).toBe(0);
-    expect(drain.status()).toMatchObject({ depth: 1, oldest_age_ms: 12_345, oldest_due_age_ms: null, stalled_ms: 0, last_error: `${r.result_id}.json: boom` });
+    expect(drain.status()).toMatchObject({
+      depth: 1,
+      oldest_age_ms: 12_345,
+      oldest_due_age_ms: null,
+      stalled_ms: 0,
+      last_error: `${r.result_id}.json: boom`,
+    });
     wall += 1_000;
     expect(drain.status().oldest_age_ms).toBe(13_345);
   });
@@ -141,11 +157,21 @@ describe('outbox drain pool', () => {
     await outbox.enqueue(sampleResult());
     const clock = new SimulatedClock();
     for (let attempt = 1; attempt <= 5; attempt += 1) {
-      await outbox.drain.runPass({ publish: async () => Promise.reject(new Error('no responders')), runnerFactory: createOutboxMessageRunner, clock }).done;
+      await outbox.drain.runPass({
+        publish: async () => Promise.reject(new Error('no responders')),
+        runnerFactory: createOutboxMessageRunner,
+        clock,
+      }).done;
       clock.increment(outboxBackoffMs(attempt));
     }
     const failures = lines.filter((l) => l.failures !== undefined);
-    expect(failures.map((l) => [l.failures, l.level])).toEqual([[1, 20], [2, 20], [3, 20], [4, 20], [5, 40]]);
+    expect(failures.map((l) => [l.failures, l.level])).toEqual([
+      [1, 20],
+      [2, 20],
+      [3, 20],
+      [4, 20],
+      [5, 40],
+    ]);
     expect(failures.at(-1)!.msg).toBe('outbox message keeps failing');
   });
 
@@ -191,7 +217,9 @@ describe('outbox drain pool', () => {
     const stuck = await outbox.store.stuck.list();
     expect(stuck.map((s) => s.name)).toEqual([`${bad.result_id}.json`]);
     expect(stuck[0]!.reason).toMatch(/failed 10 times in a row; last error: publish rejected/);
-    expect(JSON.parse(await readFile(path.join(dir, 'stuck', `${bad.result_id}.json`), 'utf8'))).toMatchObject({ result_id: bad.result_id });
+    expect(JSON.parse(await readFile(path.join(dir, 'stuck', `${bad.result_id}.json`), 'utf8'))).toMatchObject({
+      result_id: bad.result_id,
+    });
     expect(outbox.drain.status().stuck).toBe(1);
   });
 
@@ -316,7 +344,10 @@ describe('outbox store', () => {
     await symlink('/dev/full', path.join(dir, `${r.result_id}.json.tmp`));
     const health: string[] = [];
     outbox.store.onHealth((e) => health.push(e.type));
-    const err = await outbox.enqueue(r).then(() => undefined, (e: unknown) => e);
+    const err = await outbox.enqueue(r).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(OutboxWriteError);
     expect((err as OutboxWriteError).code).toBe('ENOSPC');
     expect((err as Error).message).toMatch(/disk full/);
@@ -331,7 +362,10 @@ describe('outbox store', () => {
     cleanups.push(data.cleanup);
     await writeFile(path.join(data.dir, 'blocker'), 'x');
     const outbox = createOutbox('results', path.join(data.dir, 'blocker', 'outbox'), testLog);
-    const err = await outbox.enqueue(sampleResult()).then(() => undefined, (e: unknown) => e);
+    const err = await outbox.enqueue(sampleResult()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(OutboxWriteError);
     expect((err as OutboxWriteError).code).toBe('ENOTDIR');
   });

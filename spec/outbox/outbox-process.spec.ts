@@ -68,7 +68,8 @@ describe('outbox in the agent process', () => {
 
     const stuck = path.join(outboxDir, 'stuck');
     const reason = await pollUntil('FIFO quarantined', 15_000, async () =>
-      readFile(path.join(stuck, '00000000-fifo.json.reason'), 'utf8').catch(() => undefined));
+      readFile(path.join(stuck, '00000000-fifo.json.reason'), 'utf8').catch(() => undefined),
+    );
     expect(reason).toMatch(/a FIFO \(named pipe\), not a regular file \(never opened\)/);
     expect(await readdir(outboxDir)).not.toContain('00000000-fifo.json');
     const row = await pollUntil('outbox-results status', 10_000, async () => {

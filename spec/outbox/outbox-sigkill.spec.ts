@@ -72,7 +72,9 @@ describe('outbox under SIGKILL', () => {
     expect(tally.ids.size).toBe(FILES);
     expect(results.every((r) => tally.ids.has(r.result_id))).toBe(true);
     expect(tally.identical).toBe(true);
-    console.info(`SIGKILL x${ROUNDS}: files left at each kill ${killedAt.join(', ')}; ${FILES} delivered, ${tally.duplicates} duplicate copies`);
+    console.info(
+      `SIGKILL x${ROUNDS}: files left at each kill ${killedAt.join(', ')}; ${FILES} delivered, ${tally.duplicates} duplicate copies`,
+    );
     await data.cleanup();
   });
 });

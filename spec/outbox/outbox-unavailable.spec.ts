@@ -18,7 +18,13 @@ import { createMessageSlots } from '../../actors/outbox/message-slots.js';
 import { bindOutboxMessageEffects } from '../../machines/outbox-message-machine.js';
 
 const createOutboxMessageRunner = createMessageSlots(bindOutboxMessageEffects);
-import { decodeExecResult, OBJ_RESULT_OUTPUT, OUTBOX_BACKOFF_CAP_MS, OUTBOX_QUARANTINE_AFTER_FAILURES, STREAM_RESULTS } from '../../contract/index.js';
+import {
+  decodeExecResult,
+  OBJ_RESULT_OUTPUT,
+  OUTBOX_BACKOFF_CAP_MS,
+  OUTBOX_QUARANTINE_AFTER_FAILURES,
+  STREAM_RESULTS,
+} from '../../contract/index.js';
 import { readStream, sampleResult, tempDataDir } from './helpers.js';
 
 let broker: Broker;
@@ -59,7 +65,8 @@ describe('outbox while its stream and object store do not exist yet', () => {
     };
     const prepare = createResultPrepare(nc);
     let now = Date.now();
-    const pass = () => outbox.drain.runPass({ publish, prepare, runnerFactory: createOutboxMessageRunner, ackTimeoutMs: 5_000, now: () => now }).done;
+    const pass = () =>
+      outbox.drain.runPass({ publish, prepare, runnerFactory: createOutboxMessageRunner, ackTimeoutMs: 5_000, now: () => now }).done;
 
     const attempts = OUTBOX_QUARANTINE_AFTER_FAILURES + 2;
     for (let i = 0; i < attempts; i += 1) {
@@ -83,11 +90,13 @@ describe('outbox while its stream and object store do not exist yet', () => {
     expect(summary.delivered).toBe(2);
     expect((await readdir(dir)).filter((n) => n.endsWith('.json'))).toEqual([]);
     const stream = await readStream(broker.nc, STREAM_RESULTS);
-    const delivered = new Map(stream.map((m) => {
-      const decoded = decodeExecResult(m.body);
-      if (!decoded.ok) throw new Error('undecodable result on the stream');
-      return [decoded.value.result_id, decoded.value] as const;
-    }));
+    const delivered = new Map(
+      stream.map((m) => {
+        const decoded = decodeExecResult(m.body);
+        if (!decoded.ok) throw new Error('undecodable result on the stream');
+        return [decoded.value.result_id, decoded.value] as const;
+      }),
+    );
     expect(delivered.get(small.result_id)).toEqual(small);
     expect(delivered.get(big.result_id)?.stdout).toBe('');
     expect(delivered.get(big.result_id)?.stdout_object).toBe(`${big.request_id}/${big.pc_id}/stdout`);

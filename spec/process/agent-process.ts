@@ -65,12 +65,16 @@ export interface SpawnAgentOptions {
 
 /** Spawns `kanade-agent run --config <dir>` with extra env (e.g. KANADE_FAILPOINTS). */
 export function spawnAgent(dir: AgentDir, env: Record<string, string> = {}, opts: SpawnAgentOptions = {}): AgentProcess {
-  const child = spawnCli(opts.args ?? ['run', '--config', dir.configPath], {
-    ...process.env,
-    KANADE_AGENT_DATA_DIR: '',
-    KANADE_NATS_RECONNECT_WAIT_MS: String(TEST_AGENT_RECONNECT_WAIT_MS),
-    ...env,
-  }, opts.binary);
+  const child = spawnCli(
+    opts.args ?? ['run', '--config', dir.configPath],
+    {
+      ...process.env,
+      KANADE_AGENT_DATA_DIR: '',
+      KANADE_NATS_RECONNECT_WAIT_MS: String(TEST_AGENT_RECONNECT_WAIT_MS),
+      ...env,
+    },
+    opts.binary,
+  );
   return {
     pid: child.pid!,
     output: child.output,
@@ -90,13 +94,22 @@ export async function readStatus(socket: string): Promise<StatusReport | null> {
   }
 }
 
-
 /** Polls the socket until `predicate(report)` holds; returns that report. */
-export function waitForStatus(socket: string, what: string, predicate: (report: StatusReport) => boolean, timeoutMs = 15_000): Promise<StatusReport> {
-  return pollUntil(what, timeoutMs, async () => {
-    const report = await readStatus(socket);
-    return report !== null && predicate(report) ? report : undefined;
-  }, 100);
+export function waitForStatus(
+  socket: string,
+  what: string,
+  predicate: (report: StatusReport) => boolean,
+  timeoutMs = 15_000,
+): Promise<StatusReport> {
+  return pollUntil(
+    what,
+    timeoutMs,
+    async () => {
+      const report = await readStatus(socket);
+      return report !== null && predicate(report) ? report : undefined;
+    },
+    100,
+  );
 }
 
 /** The `connection` row of a report. */

@@ -23,24 +23,32 @@ afterAll(async () => {
 });
 
 describe('credentials refused', () => {
-  it(`shows the refusal in status, then exits 1 after ${AUTH_REFUSED_GIVE_UP_MS} ms with one fatal line`, async () => {
-    const agent = spawnAgent(dir, { KANADE_NATS_TOKEN: 'wrong-token', KANADE_NATS_USER: 'nobody', KANADE_NATS_PASSWORD: 'nothing' });
-    try {
-      const refused = await waitForStatus(dir.socket, 'auth refusal reported', (r) => (connectionRow(r).status as { auth_refused_since: string | null } | null)?.auth_refused_since != null);
-      expect(refused.connection.connected).toBe(false);
-      expect(refused.health).toBe('degraded');
-      const exit = await agent.exited;
-      expect(exit.code).toBe(1);
-      expect(exit.stdout).toContain('NATS authorization refused for the KANADE_NATS_USER/KANADE_NATS_PASSWORD credentials');
-      expect(exit.stdout).toContain('NATS authorization refused for the KANADE_NATS_TOKEN credentials');
-      // Rate-limited: one line per credential per 10 s, not one per attempt.
-      expect(exit.stdout.split('NATS authorization refused for the').length - 1).toBeLessThanOrEqual(8);
-      const fatal = exit.stdout.split('\n').filter((line) => line.includes('"level":"fatal"'));
-      expect(fatal).toHaveLength(1);
-      expect(fatal[0]).toContain('supervisor gave up on child connection: escalated: EscalationError: authorization refused');
-      expect(await readLastExit(dir.dataDir)).toMatchObject({ reason: 'gave_up', exit_code: 1 });
-    } finally {
-      agent.kill('SIGKILL');
-    }
-  }, AUTH_REFUSED_GIVE_UP_MS + 30_000);
+  it(
+    `shows the refusal in status, then exits 1 after ${AUTH_REFUSED_GIVE_UP_MS} ms with one fatal line`,
+    async () => {
+      const agent = spawnAgent(dir, { KANADE_NATS_TOKEN: 'wrong-token', KANADE_NATS_USER: 'nobody', KANADE_NATS_PASSWORD: 'nothing' });
+      try {
+        const refused = await waitForStatus(
+          dir.socket,
+          'auth refusal reported',
+          (r) => (connectionRow(r).status as { auth_refused_since: string | null } | null)?.auth_refused_since != null,
+        );
+        expect(refused.connection.connected).toBe(false);
+        expect(refused.health).toBe('degraded');
+        const exit = await agent.exited;
+        expect(exit.code).toBe(1);
+        expect(exit.stdout).toContain('NATS authorization refused for the KANADE_NATS_USER/KANADE_NATS_PASSWORD credentials');
+        expect(exit.stdout).toContain('NATS authorization refused for the KANADE_NATS_TOKEN credentials');
+        // Rate-limited: one line per credential per 10 s, not one per attempt.
+        expect(exit.stdout.split('NATS authorization refused for the').length - 1).toBeLessThanOrEqual(8);
+        const fatal = exit.stdout.split('\n').filter((line) => line.includes('"level":"fatal"'));
+        expect(fatal).toHaveLength(1);
+        expect(fatal[0]).toContain('supervisor gave up on child connection: escalated: EscalationError: authorization refused');
+        expect(await readLastExit(dir.dataDir)).toMatchObject({ reason: 'gave_up', exit_code: 1 });
+      } finally {
+        agent.kill('SIGKILL');
+      }
+    },
+    AUTH_REFUSED_GIVE_UP_MS + 30_000,
+  );
 });

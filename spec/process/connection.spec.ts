@@ -41,7 +41,12 @@ describe('connection', () => {
 
     const broker: Broker = await startBroker({ port });
     cleanups.push(() => broker.stop());
-    const connected = await waitForStatus(dir.socket, 'connected after the broker appeared', (r) => r.connection.connected, RECONNECT_BOUND_MS);
+    const connected = await waitForStatus(
+      dir.socket,
+      'connected after the broker appeared',
+      (r) => r.connection.connected,
+      RECONNECT_BOUND_MS,
+    );
     expect(connected.connection.server).toBe(`127.0.0.1:${port}`);
     expect(connectionRow(connected).restarts).toBe(0);
 

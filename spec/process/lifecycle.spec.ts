@@ -55,7 +55,10 @@ describe('kanade-agent run', () => {
         const row = connectionRow(r);
         return row.restarts >= 1 && row.phase === 'running' && r.connection.connected;
       });
-      expect(connectionRow(report).last_exit).toMatchObject({ reason: 'error', error: 'FailpointError: failpoint connection.start triggered' });
+      expect(connectionRow(report).last_exit).toMatchObject({
+        reason: 'error',
+        error: 'FailpointError: failpoint connection.start triggered',
+      });
 
       const status = await runCli(['status', '--json', '--config', dir.configPath]);
       const fromCli = JSON.parse(status.stdout) as typeof report;
@@ -104,7 +107,11 @@ describe('kanade-agent run', () => {
     await writeFile(loose, '{}');
     await chmod(loose, 0o644);
     const beats: string[] = [];
-    const sub = broker.nc.subscribe('heartbeat.lifecycle-pc', { callback: (_err, msg) => { beats.push(msg.subject); } });
+    const sub = broker.nc.subscribe('heartbeat.lifecycle-pc', {
+      callback: (_err, msg) => {
+        beats.push(msg.subject);
+      },
+    });
     const agent = spawnAgent(dir, { KANADE_FAILPOINTS: 'private.walk=hang' });
     try {
       expect(await pollUntil('first heartbeat', 60_000, () => beats[0])).toBe('heartbeat.lifecycle-pc');

@@ -148,7 +148,10 @@ describe('unwritable paths and a second instance', () => {
 
 describe('strict config', () => {
   it.each([
-    ['[securty]\nrequire_signed_commands = true', '[securty]: unknown section, ignored (wire contract §12); did you mean [security]? Its keys (require_signed_commands) are NOT applied.'],
+    [
+      '[securty]\nrequire_signed_commands = true',
+      '[securty]: unknown section, ignored (wire contract §12); did you mean [security]? Its keys (require_signed_commands) are NOT applied.',
+    ],
     ['[log]\nlevel = "info"\nkeep_day = 3', '[log] keep_day: unknown key, ignored; did you mean keep_days?'],
     ['[inventory]\nintervall = "1h"', '[inventory] intervall: unknown key, ignored; did you mean interval?'],
   ])('warns about %j with a suggestion, and still starts', async (extra, warning) => {
@@ -160,13 +163,29 @@ describe('strict config', () => {
   });
 
   it.each([
-    ['[security]\nrequire_signed_command = true', 'op-pc', '[security] require_signed_command: unknown key; did you mean require_signed_commands?'],
-    ['', 'pc with space', '[agent] id: expected a single NATS subject token (not empty; no ".", "*", ">" or whitespace), e.g. id = "pc-with-space" (this one contains whitespace or a control character), got "pc with space"'],
-    ['', 'name.local', '[agent] id: expected a single NATS subject token (not empty; no ".", "*", ">" or whitespace), e.g. id = "name" (this one contains ".")'],
+    [
+      '[security]\nrequire_signed_command = true',
+      'op-pc',
+      '[security] require_signed_command: unknown key; did you mean require_signed_commands?',
+    ],
+    [
+      '',
+      'pc with space',
+      '[agent] id: expected a single NATS subject token (not empty; no ".", "*", ">" or whitespace), e.g. id = "pc-with-space" (this one contains whitespace or a control character), got "pc with space"',
+    ],
+    [
+      '',
+      'name.local',
+      '[agent] id: expected a single NATS subject token (not empty; no ".", "*", ">" or whitespace), e.g. id = "name" (this one contains ".")',
+    ],
     ['', '*', '[agent] id: expected a single NATS subject token'],
   ])('refuses %j / id %j with exit 78 naming the file and key (run, run --check-config, config check)', async (extra, id, message) => {
     const dir = await configDir(extra, { id });
-    for (const args of [['run', '--config', dir.configPath], ['run', '--check-config', '--config', dir.configPath], ['config', 'check', '--config', dir.configPath]]) {
+    for (const args of [
+      ['run', '--config', dir.configPath],
+      ['run', '--check-config', '--config', dir.configPath],
+      ['config', 'check', '--config', dir.configPath],
+    ]) {
       const run = await runCli(args, { ...process.env, KANADE_AGENT_DATA_DIR: '' });
       expect(run.code, args.join(' ')).toBe(78);
       expect(run.stderr).toContain(`kanade-agent: ${dir.configPath}: ${message}`);
@@ -176,7 +195,11 @@ describe('strict config', () => {
 
   it('run --check-config prints the effective file config, never a secret, and starts nothing', async () => {
     const dir = await configDir('[log]\nlevel = "warn"\nkeep_days = 0\nmax_size = "1MiB"');
-    const run = await runCli(['run', '--check-config', '--config', dir.configPath], { ...process.env, KANADE_AGENT_DATA_DIR: '', KANADE_NATS_TOKEN: 's3cret-token' });
+    const run = await runCli(['run', '--check-config', '--config', dir.configPath], {
+      ...process.env,
+      KANADE_AGENT_DATA_DIR: '',
+      KANADE_NATS_TOKEN: 's3cret-token',
+    });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`nats_url = ${JSON.stringify(broker.url)}`);
     expect(run.stdout).toContain('level = "warn"');
@@ -189,10 +212,11 @@ describe('strict config', () => {
 
   it('config check --help says what it does', async () => {
     const help = await runCli(['config', 'check', '--help']);
-    expect(help.stdout.replace(/\s+/g, ' ')).toContain('validate agent.toml and print the effective file config; starts nothing (exit 0 valid, 78 invalid)');
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(
+      'validate agent.toml and print the effective file config; starts nothing (exit 0 valid, 78 invalid)',
+    );
   });
 });
-
 
 describe('a broker that cannot be reached is reported', () => {
   it.each([
@@ -222,7 +246,9 @@ describe('a broker that cannot be reached is reported', () => {
       await agent.exited;
     });
     const report = await waitForStatus(dir.socket, 'refusal reported', (r) => r.connection.last_error !== null);
-    expect(report.connection.last_error).toBe('authorization refused: no credentials set; set KANADE_NATS_TOKEN (or KANADE_NATS_USER and KANADE_NATS_PASSWORD)');
+    expect(report.connection.last_error).toBe(
+      'authorization refused: no credentials set; set KANADE_NATS_TOKEN (or KANADE_NATS_USER and KANADE_NATS_PASSWORD)',
+    );
     await pollUntil('the log line', 5_000, () => agent.output.stdout.includes('no credentials set'));
     expect(agent.output.stdout).not.toContain('none credentials');
   });

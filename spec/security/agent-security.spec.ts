@@ -42,14 +42,29 @@ describe('agent security (issue #13)', () => {
     await chmod(path.join(dataDir, 'admission', 'left-over.json'), 0o644);
     const configPath = path.join(tmp.dir, 'agent.toml');
     const socket = path.join(dataDir, 'agent.sock');
-    await writeFile(configPath, [
-      '[agent]', `id = ${JSON.stringify(pcId)}`, `nats_url = ${JSON.stringify(broker.url)}`, `data_dir = ${JSON.stringify(dataDir)}`,
-      '[log]', 'level = "info"', `path = ${JSON.stringify(path.join(tmp.dir, 'log', 'agent.log'))}`, 'keep_days = 2',
-      '[control]', `socket = ${JSON.stringify(socket)}`, '',
-    ].join('\n'));
+    await writeFile(
+      configPath,
+      [
+        '[agent]',
+        `id = ${JSON.stringify(pcId)}`,
+        `nats_url = ${JSON.stringify(broker.url)}`,
+        `data_dir = ${JSON.stringify(dataDir)}`,
+        '[log]',
+        'level = "info"',
+        `path = ${JSON.stringify(path.join(tmp.dir, 'log', 'agent.log'))}`,
+        'keep_days = 2',
+        '[control]',
+        `socket = ${JSON.stringify(socket)}`,
+        '',
+      ].join('\n'),
+    );
     dir = { dir: tmp.dir, configPath, socket, dataDir, remove: cleanup };
     await broker.kvm.open(KV_AGENT_GROUPS).then((kv) => kv.put(pcId, JSON.stringify({ groups: ['a b', 'x.>', 'good'] })));
-    const sub = broker.nc.subscribe('events.started.>', { callback: (_err, msg) => { seenStarted.push(msg.subject); } });
+    const sub = broker.nc.subscribe('events.started.>', {
+      callback: (_err, msg) => {
+        seenStarted.push(msg.subject);
+      },
+    });
     void sub;
     agent = spawnAgent(dir, {
       KANADE_NATS_TOKEN: 'tok-secret-1',
@@ -81,15 +96,18 @@ describe('agent security (issue #13)', () => {
     }
   });
 
-  it.each([['>'], ['*'], ['a.b'], ['has space'], ['x'.repeat(256)]])('exec_id %j is refused, never run, no EventStarted', async (execId) => {
-    const cmd = draftCommand({ shell: 'sh', script: `touch ${path.join(dir.dir, 'ran')}`, exec_id: execId });
-    await publishCommand(broker.nc, subjects.commandsPc(pcId), commandBytes(cmd));
-    const [result] = await waitForResults(broker, cmd.request_id);
-    expect(result).toMatchObject({ exit_code: -1, stderr: EXEC_ID_NOT_TOKEN_MESSAGE, skipped: false });
-    await expect(stat(path.join(dir.dir, 'ran'))).rejects.toThrow();
-    await broker.nc.flush();
-    expect(seenStarted.filter((s) => !s.startsWith('events.started.ok-'))).toEqual([]);
-  });
+  it.each([['>'], ['*'], ['a.b'], ['has space'], ['x'.repeat(256)]])(
+    'exec_id %j is refused, never run, no EventStarted',
+    async (execId) => {
+      const cmd = draftCommand({ shell: 'sh', script: `touch ${path.join(dir.dir, 'ran')}`, exec_id: execId });
+      await publishCommand(broker.nc, subjects.commandsPc(pcId), commandBytes(cmd));
+      const [result] = await waitForResults(broker, cmd.request_id);
+      expect(result).toMatchObject({ exit_code: -1, stderr: EXEC_ID_NOT_TOKEN_MESSAGE, skipped: false });
+      await expect(stat(path.join(dir.dir, 'ran'))).rejects.toThrow();
+      await broker.nc.flush();
+      expect(seenStarted.filter((s) => !s.startsWith('events.started.ok-'))).toEqual([]);
+    },
+  );
 
   it('a valid exec_id still runs and gets its EventStarted', async () => {
     const cmd = draftCommand({ shell: 'sh', script: 'echo fine', exec_id: 'ok-1' });
@@ -109,7 +127,9 @@ describe('agent security (issue #13)', () => {
     });
     expect(result.stdout).toBe('group\n');
     // Nothing but the one-line startup summary on stderr (no crash, no warning printed).
-    expect((agent.output.stdout + agent.output.stderr).split('\n').filter((line) => line !== '' && !/^kanade-agent \S+ starting: /.test(line))).toEqual([]);
+    expect(
+      (agent.output.stdout + agent.output.stderr).split('\n').filter((line) => line !== '' && !/^kanade-agent \S+ starting: /.test(line)),
+    ).toEqual([]);
     const logDir = path.join(dir.dir, 'log');
     const [logFile] = await readdir(logDir);
     const log = execFileSync('cat', [path.join(logDir, logFile as string)], { encoding: 'utf8' });
@@ -125,7 +145,9 @@ describe('agent security (issue #13)', () => {
     const logDir = path.join(dir.dir, 'log');
     await pollUntil('the tighten log line', 30_000, async () => {
       const files = await readdir(logDir);
-      return files.length > 0 && /tightened 2 file mode/.test(execFileSync('cat', [path.join(logDir, files[0] as string)], { encoding: 'utf8' }));
+      return (
+        files.length > 0 && /tightened 2 file mode/.test(execFileSync('cat', [path.join(logDir, files[0] as string)], { encoding: 'utf8' }))
+      );
     });
     const admission = path.join(dir.dataDir, 'admission');
     expect(await mode(admission)).toBe(0o700);

@@ -21,10 +21,21 @@ describe('local boundaries (issue #13)', () => {
 
   const config = async (name: string, url: string, socket: string) => {
     const file = path.join(root.dir, `${name}.toml`);
-    await writeFile(file, [
-      '[agent]', 'id = "local-pc"', `nats_url = ${JSON.stringify(url)}`, `data_dir = ${JSON.stringify(path.join(root.dir, `${name}-data`))}`,
-      '[log]', 'level = "info"', 'keep_days = 0', '[control]', `socket = ${JSON.stringify(socket)}`, '',
-    ].join('\n'));
+    await writeFile(
+      file,
+      [
+        '[agent]',
+        'id = "local-pc"',
+        `nats_url = ${JSON.stringify(url)}`,
+        `data_dir = ${JSON.stringify(path.join(root.dir, `${name}-data`))}`,
+        '[log]',
+        'level = "info"',
+        'keep_days = 0',
+        '[control]',
+        `socket = ${JSON.stringify(socket)}`,
+        '',
+      ].join('\n'),
+    );
     return file;
   };
   const run = (file: string) => runCli(['run', '--config', file], { ...process.env, KANADE_AGENT_DATA_DIR: '' });

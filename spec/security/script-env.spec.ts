@@ -6,8 +6,14 @@ import { isScrubbedEnvName, scriptEnv } from '../../actors/exec/script-env.js';
 describe('script environment', () => {
   it('drops KANADE_NATS_* and KANADE_COMMAND_SIGNING_* in any case, keeps everything else', () => {
     const env = {
-      PATH: '/bin', KANADE_NATS_TOKEN: 't', KANADE_NATS_USER: 'u', KANADE_NATS_PASSWORD: 'p', Kanade_Nats_Token: 'w',
-      KANADE_COMMAND_SIGNING_KEY: 'k', KANADE_AGENT_DATA_DIR: '/d', KANADE_NATSX: 'kept',
+      PATH: '/bin',
+      KANADE_NATS_TOKEN: 't',
+      KANADE_NATS_USER: 'u',
+      KANADE_NATS_PASSWORD: 'p',
+      Kanade_Nats_Token: 'w',
+      KANADE_COMMAND_SIGNING_KEY: 'k',
+      KANADE_AGENT_DATA_DIR: '/d',
+      KANADE_NATSX: 'kept',
     };
     expect(scriptEnv(env)).toEqual({ PATH: '/bin', KANADE_AGENT_DATA_DIR: '/d', KANADE_NATSX: 'kept' });
     expect(isScrubbedEnvName('kanade_command_signing_anything')).toBe(true);
@@ -15,7 +21,8 @@ describe('script environment', () => {
 
   it('a real sh child printing its env gets the scrubbed env', async () => {
     const proc = await startProcess({
-      shell: 'sh', script: 'env',
+      shell: 'sh',
+      script: 'env',
       env: { PATH: process.env.PATH, KANADE_NATS_TOKEN: 'secret-token', KANADE_COMMAND_SIGNING_SEED: 'seed', VISIBLE_VAR: 'yes' },
     });
     const outcome = await proc.done;

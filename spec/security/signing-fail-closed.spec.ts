@@ -8,9 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandBytes, draftCommand, signatureHeaders, type SigningKey } from '../../actors/command-publisher.js';
 import { generateCommandKey } from '../../actors/ed25519.js';
-import {
-  decodeHeartbeat, encodeCommand, ENVELOPE_V2_KIND, LEGACY_REFUSED_STDERR, subjects, type Command,
-} from '../../contract/index.js';
+import { decodeHeartbeat, encodeCommand, ENVELOPE_V2_KIND, LEGACY_REFUSED_STDERR, subjects, type Command } from '../../contract/index.js';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { readStatus, spawnAgent, type AgentDir, type AgentProcess } from '../process/agent-process.js';
 import { tempDir, waitForResults } from '../executor/harness.js';
@@ -30,10 +28,23 @@ async function agentWith(broker: Broker, root: string, name: string, security: s
   const dataDir = path.join(dir, 'data');
   const configPath = path.join(dir, 'agent.toml');
   const socket = path.join(dataDir, 'agent.sock');
-  await writeFile(configPath, [
-    '[agent]', `id = ${JSON.stringify(`${name}-${process.pid}`)}`, `nats_url = ${JSON.stringify(broker.url)}`, `data_dir = ${JSON.stringify(dataDir)}`,
-    '[log]', 'level = "info"', 'keep_days = 0', '[control]', `socket = ${JSON.stringify(socket)}`, '[security]', ...security, '',
-  ].join('\n'));
+  await writeFile(
+    configPath,
+    [
+      '[agent]',
+      `id = ${JSON.stringify(`${name}-${process.pid}`)}`,
+      `nats_url = ${JSON.stringify(broker.url)}`,
+      `data_dir = ${JSON.stringify(dataDir)}`,
+      '[log]',
+      'level = "info"',
+      'keep_days = 0',
+      '[control]',
+      `socket = ${JSON.stringify(socket)}`,
+      '[security]',
+      ...security,
+      '',
+    ].join('\n'),
+  );
   return { dir, configPath, socket, dataDir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
@@ -67,9 +78,18 @@ describe('signing fails closed (issue #13)', () => {
     keysDir = path.join(root.dir, 'keys');
     await mkdir(keysDir, { mode: 0o755 });
     keysFile = path.join(keysDir, 'command-keys.json');
-    await writeRing([{ kid: 'backend-1', public_key: main.publicKeyBase64 }, { kid: 'backend-2', public_key: second.publicKeyBase64 }]);
-    strictDir = await agentWith(broker, root.dir, 'strict', [`command_keys_file = ${JSON.stringify(keysFile)}`, 'require_signed_commands = true']);
-    envelopeDir = await agentWith(broker, root.dir, 'envelope', [`command_keys_file = ${JSON.stringify(keysFile)}`, 'require_envelope = true']);
+    await writeRing([
+      { kid: 'backend-1', public_key: main.publicKeyBase64 },
+      { kid: 'backend-2', public_key: second.publicKeyBase64 },
+    ]);
+    strictDir = await agentWith(broker, root.dir, 'strict', [
+      `command_keys_file = ${JSON.stringify(keysFile)}`,
+      'require_signed_commands = true',
+    ]);
+    envelopeDir = await agentWith(broker, root.dir, 'envelope', [
+      `command_keys_file = ${JSON.stringify(keysFile)}`,
+      'require_envelope = true',
+    ]);
     strict = spawnAgent(strictDir);
     envelopeOnly = spawnAgent(envelopeDir);
     // Ready once a signed probe round-trips on each.
@@ -86,8 +106,14 @@ describe('signing fails closed (issue #13)', () => {
   it('a key removed from the file is refused at once (stat before each verification, not the next heartbeat)', async () => {
     expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo two' }), SECOND)).toMatchObject({ exit_code: 0 });
     await writeRing([{ kid: 'backend-1', public_key: main.publicKeyBase64 }]);
-    expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo two' }), SECOND)).toMatchObject({ exit_code: 123, stderr: refusedText('unknown kid') });
-    expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo one' }), MAIN)).toMatchObject({ exit_code: 0, stdout: 'one\n' });
+    expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo two' }), SECOND)).toMatchObject({
+      exit_code: 123,
+      stderr: refusedText('unknown kid'),
+    });
+    expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo one' }), MAIN)).toMatchObject({
+      exit_code: 0,
+      stdout: 'one\n',
+    });
   });
 
   it('a legacy signature older than the 8-day replay horizon is Stale while enforcing; 7 days old still runs', async () => {
@@ -98,13 +124,22 @@ describe('signing fails closed (issue #13)', () => {
   });
 
   it('a keyring others can write, or owned by another user, is refused like a bad file (the intruder key never works)', async () => {
-    await writeRing([{ kid: 'backend-1', public_key: main.publicKeyBase64 }, { kid: 'intruder', public_key: intruder.publicKeyBase64 }]);
+    await writeRing([
+      { kid: 'backend-1', public_key: main.publicKeyBase64 },
+      { kid: 'intruder', public_key: intruder.publicKeyBase64 },
+    ]);
     await chmod(keysFile, 0o666);
     expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'id' }), INTRUDER)).toMatchObject({ exit_code: 123 });
     await chmod(keysFile, 0o600);
     await chown(keysFile, 65534, 65534);
     // Rewritten by "nobody": new mtime/size, so the agent re-reads it and must refuse it.
-    await writeFile(keysFile, JSON.stringify([{ kid: 'intruder', public_key: intruder.publicKeyBase64 }, { kid: 'backend-1', public_key: main.publicKeyBase64 }]));
+    await writeFile(
+      keysFile,
+      JSON.stringify([
+        { kid: 'intruder', public_key: intruder.publicKeyBase64 },
+        { kid: 'backend-1', public_key: main.publicKeyBase64 },
+      ]),
+    );
     expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'id' }), INTRUDER)).toMatchObject({ exit_code: 123 });
     await chown(keysFile, 0, 0);
     // A group/other-writable directory makes the file untrusted too.
@@ -119,8 +154,14 @@ describe('signing fails closed (issue #13)', () => {
 
   it('the keyring deleted while enforcing: unsigned and signed are refused, status degraded with the reason, heartbeat enforcing', async () => {
     await rm(keysFile);
-    expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo unsigned' }))).toMatchObject({ exit_code: 123, stderr: refusedText('unsigned') });
-    expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo signed' }), MAIN)).toMatchObject({ exit_code: 123, stderr: refusedText('unprovisioned') });
+    expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo unsigned' }))).toMatchObject({
+      exit_code: 123,
+      stderr: refusedText('unsigned'),
+    });
+    expect(await legacy(strictPc(), draftCommand({ shell: 'sh', script: 'echo signed' }), MAIN)).toMatchObject({
+      exit_code: 123,
+      stderr: refusedText('unprovisioned'),
+    });
     const report = await readStatus(strictDir.socket);
     expect(report?.health).toBe('degraded');
     expect(report?.signing).toMatchObject({ required: true, enforcing: true, keys: 0 });
@@ -133,12 +174,24 @@ describe('signing fails closed (issue #13)', () => {
 
   it('require_envelope: a legacy body is refused with 123 and the exact stderr, signed or not; a signed v2 envelope runs', async () => {
     const pc = envelopePc();
-    expect(await legacy(pc, draftCommand({ shell: 'sh', script: 'echo legacy' }))).toMatchObject({ exit_code: 123, stderr: LEGACY_REFUSED_STDERR, skipped: false });
-    expect(await legacy(pc, draftCommand({ shell: 'sh', script: 'echo legacy' }), MAIN)).toMatchObject({ exit_code: 123, stderr: LEGACY_REFUSED_STDERR });
+    expect(await legacy(pc, draftCommand({ shell: 'sh', script: 'echo legacy' }))).toMatchObject({
+      exit_code: 123,
+      stderr: LEGACY_REFUSED_STDERR,
+      skipped: false,
+    });
+    expect(await legacy(pc, draftCommand({ shell: 'sh', script: 'echo legacy' }), MAIN)).toMatchObject({
+      exit_code: 123,
+      stderr: LEGACY_REFUSED_STDERR,
+    });
     const cmd = draftCommand({ shell: 'sh', script: 'echo v2' });
-    const body = new TextEncoder().encode(JSON.stringify({
-      kind: ENVELOPE_V2_KIND, target_pc_id: pc, expires_at: new Date(Date.now() + 600_000).toISOString(), command: encodeCommand(cmd),
-    }));
+    const body = new TextEncoder().encode(
+      JSON.stringify({
+        kind: ENVELOPE_V2_KIND,
+        target_pc_id: pc,
+        expires_at: new Date(Date.now() + 600_000).toISOString(),
+        command: encodeCommand(cmd),
+      }),
+    );
     expect(await run(pc, body, cmd.request_id, MAIN)).toMatchObject({ exit_code: 0, stdout: 'v2\n' });
   });
 });

@@ -8,13 +8,31 @@ import { applyPlan, type RunResult, type ServicePort } from '../../actors/servic
 import { LAUNCHD_PLIST_PATH, launchdInstallPlan, launcherScript, renderLaunchdPlist } from '../../actors/service/launchd-service.js';
 import { checkServiceManager, gatherFacts, installPlan, uninstallPlan } from '../../actors/service/service-manager.js';
 import type { ServiceFacts, Step } from '../../actors/service/service-plan.js';
-import { renderSystemdUnit, systemdInstallPlan, systemdUninstallPlan, systemdWord, SYSTEMD_UNIT_PATH } from '../../actors/service/systemd-service.js';
-import { windowsArg, windowsBinPath, windowsInstallPlan, windowsLayout, windowsUninstallPlan, type WindowsFacts } from '../../actors/service/windows-service.js';
+import {
+  renderSystemdUnit,
+  systemdInstallPlan,
+  systemdUninstallPlan,
+  systemdWord,
+  SYSTEMD_UNIT_PATH,
+} from '../../actors/service/systemd-service.js';
+import {
+  windowsArg,
+  windowsBinPath,
+  windowsInstallPlan,
+  windowsLayout,
+  windowsUninstallPlan,
+  type WindowsFacts,
+} from '../../actors/service/windows-service.js';
 
 const runs = (steps: readonly Step[]) => steps.flatMap((s) => (s.op === 'run' ? [s.argv.join(' ')] : []));
 const writes = (steps: readonly Step[]) => steps.flatMap((s) => (s.op === 'write' ? [s.path] : []));
 
-const exeFacts: ServiceFacts = { self: { kind: 'exe', path: '/tmp/dl/kanade-agent' }, configPath: '/etc/kanade/agent.toml', configExists: false, installed: false };
+const exeFacts: ServiceFacts = {
+  self: { kind: 'exe', path: '/tmp/dl/kanade-agent' },
+  configPath: '/etc/kanade/agent.toml',
+  configExists: false,
+  installed: false,
+};
 
 describe('systemd', () => {
   it('the unit has exactly the keys of the issue, and the exit-code rules', () => {
@@ -55,7 +73,9 @@ describe('systemd', () => {
   it('install: copies the executable, writes the example config only when missing, reloads, enables --now', () => {
     const plan = systemdInstallPlan(exeFacts);
     expect(plan.steps).toContainEqual({ op: 'copy', from: '/tmp/dl/kanade-agent', to: '/usr/local/bin/kanade-agent', mode: 0o755 });
-    expect(plan.steps).toContainEqual(expect.objectContaining({ op: 'write', path: '/etc/kanade/agent.toml', mode: 0o600, onlyIfMissing: true }));
+    expect(plan.steps).toContainEqual(
+      expect.objectContaining({ op: 'write', path: '/etc/kanade/agent.toml', mode: 0o600, onlyIfMissing: true }),
+    );
     expect(plan.steps).toContainEqual({ op: 'mkdir', path: '/var/lib/kanade-agent', mode: 0o700 });
     expect(writes(plan.steps)).toContain(SYSTEMD_UNIT_PATH);
     expect(runs(plan.steps)).toEqual(['systemctl daemon-reload', 'systemctl enable --now kanade-agent.service']);
@@ -65,14 +85,21 @@ describe('systemd', () => {
   it('a second install upgrades in place: config kept, the running service restarted', () => {
     const plan = systemdInstallPlan({ ...exeFacts, installed: true, configExists: true });
     expect(writes(plan.steps)).toEqual([SYSTEMD_UNIT_PATH]);
-    expect(runs(plan.steps)).toEqual(['systemctl daemon-reload', 'systemctl enable --now kanade-agent.service', 'systemctl restart kanade-agent.service']);
+    expect(runs(plan.steps)).toEqual([
+      'systemctl daemon-reload',
+      'systemctl enable --now kanade-agent.service',
+      'systemctl restart kanade-agent.service',
+    ]);
     expect(plan.summary).toContain('upgrade');
   });
 
   it('uninstall keeps data and logs unless --purge, never the config', () => {
     const keep = systemdUninstallPlan(exeFacts, false);
     expect(runs(keep.steps)[0]).toBe('systemctl disable --now kanade-agent.service');
-    expect(keep.steps.filter((s) => s.op === 'remove').map((s) => (s as { path: string }).path)).toEqual([SYSTEMD_UNIT_PATH, '/usr/local/bin/kanade-agent']);
+    expect(keep.steps.filter((s) => s.op === 'remove').map((s) => (s as { path: string }).path)).toEqual([
+      SYSTEMD_UNIT_PATH,
+      '/usr/local/bin/kanade-agent',
+    ]);
     const purge = systemdUninstallPlan(exeFacts, true);
     expect(purge.steps).toContainEqual({ op: 'remove', path: '/var/lib/kanade-agent', recursive: true });
     expect(purge.steps).toContainEqual({ op: 'remove', path: '/var/log/kanade', recursive: true });
@@ -93,7 +120,10 @@ describe('launchd', () => {
   });
 
   it('install bootstraps into the system domain; an upgrade boots the old job out first', () => {
-    expect(runs(launchdInstallPlan(exeFacts).steps)).toEqual(['launchctl enable system/com.kanade.agent', `launchctl bootstrap system ${LAUNCHD_PLIST_PATH}`]);
+    expect(runs(launchdInstallPlan(exeFacts).steps)).toEqual([
+      'launchctl enable system/com.kanade.agent',
+      `launchctl bootstrap system ${LAUNCHD_PLIST_PATH}`,
+    ]);
     expect(runs(launchdInstallPlan({ ...exeFacts, installed: true }).steps)[0]).toBe('launchctl bootout system/com.kanade.agent');
   });
 });
@@ -119,8 +149,18 @@ describe('Windows', () => {
 
   it('install: files into Program Files, sc create → host, failure actions, failureflag, description, start', () => {
     const plan = windowsInstallPlan(facts);
-    expect(plan.steps).toContainEqual({ op: 'copy', from: facts.self.kind === 'exe' ? facts.self.path : '', to: 'C:\\Program Files\\Kanade\\kanade-agent.exe', mode: 0o755 });
-    expect(plan.steps).toContainEqual({ op: 'copy', from: facts.hostSource, to: 'C:\\Program Files\\Kanade\\kanade-service-host.exe', mode: 0o755 });
+    expect(plan.steps).toContainEqual({
+      op: 'copy',
+      from: facts.self.kind === 'exe' ? facts.self.path : '',
+      to: 'C:\\Program Files\\Kanade\\kanade-agent.exe',
+      mode: 0o755,
+    });
+    expect(plan.steps).toContainEqual({
+      op: 'copy',
+      from: facts.hostSource,
+      to: 'C:\\Program Files\\Kanade\\kanade-service-host.exe',
+      mode: 0o755,
+    });
     const argv = plan.steps.flatMap((s) => (s.op === 'run' ? [s.argv] : []));
     expect(argv).toEqual([
       ['sc.exe', 'create', 'KanadeAgent', 'binPath=', binPath, 'start=', 'auto', 'DisplayName=', 'Kanade Agent'],
@@ -138,14 +178,22 @@ describe('Windows', () => {
     expect(same.steps[1]).toMatchObject({ op: 'waitFor', argv: ['sc.exe', 'query', 'KanadeAgent'] });
     expect(runs(same.steps).some((r) => r.startsWith('sc.exe config') || r.startsWith('sc.exe create'))).toBe(false);
     const rust = windowsInstallPlan({ ...facts, installed: true, imagePath: '"C:\\Program Files\\Kanade\\kanade-agent.exe"' });
-    expect(rust.steps).toContainEqual({ op: 'run', argv: ['sc.exe', 'config', 'KanadeAgent', 'binPath=', binPath, 'start=', 'auto'], onFail: 'abort' });
+    expect(rust.steps).toContainEqual({
+      op: 'run',
+      argv: ['sc.exe', 'config', 'KanadeAgent', 'binPath=', binPath, 'start=', 'auto'],
+      onFail: 'abort',
+    });
   });
 
   it('uninstall: stop, delete (1060 = already gone), remove the program files, keep ProgramData unless --purge', () => {
     const plan = windowsUninstallPlan(facts, false);
     expect(plan.steps).toContainEqual({ op: 'run', argv: ['sc.exe', 'delete', 'KanadeAgent'], onFail: 'abort', okCodes: [0, 1060] });
     expect(plan.steps.some((s) => s.op === 'remove' && s.path.startsWith('C:\\ProgramData'))).toBe(false);
-    expect(windowsUninstallPlan(facts, true).steps).toContainEqual({ op: 'remove', path: 'C:\\ProgramData\\Kanade\\data', recursive: true });
+    expect(windowsUninstallPlan(facts, true).steps).toContainEqual({
+      op: 'remove',
+      path: 'C:\\ProgramData\\Kanade\\data',
+      recursive: true,
+    });
   });
 });
 
@@ -209,7 +257,9 @@ describe('applying a plan', () => {
 
   it('uninstall twice is fine (sc delete 1060 is success, warnings only)', async () => {
     const files = new Set<string>();
-    const { port } = fakePort(files, { 'sc.exe delete KanadeAgent': { code: 1060, stdout: 'The specified service does not exist as an installed service.', stderr: '' } });
+    const { port } = fakePort(files, {
+      'sc.exe delete KanadeAgent': { code: 1060, stdout: 'The specified service does not exist as an installed service.', stderr: '' },
+    });
     const req = { target: 'windows' as const, self: { kind: 'exe' as const, path: 'C:\\x\\kanade-agent.exe' }, env: {} };
     const out = await applyPlan(uninstallPlan('windows', await gatherFacts(req, port), false), port, () => undefined);
     expect(out.ok).toBe(true);

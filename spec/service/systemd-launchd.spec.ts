@@ -60,7 +60,10 @@ describe('systemd unit', () => {
       const dataDir = join(dir, 'data');
       await mkdir(dataDir);
       const config = join(dir, 'agent.toml');
-      await writeFile(config, ['[agent]', `id = "${PC}"`, `nats_url = "${broker.url}"`, '[log]', 'level = "info"', 'keep_days = 0', ''].join('\n'));
+      await writeFile(
+        config,
+        ['[agent]', `id = "${PC}"`, `nats_url = "${broker.url}"`, '[log]', 'level = "info"', 'keep_days = 0', ''].join('\n'),
+      );
       const envFile = join(dir, 'agent.env');
       // exit64 at the second tick: after the first beat, as a self-update swap would.
       await writeFile(envFile, 'KANADE_FAILPOINTS=heartbeat.tick=exit64@2\nKANADE_NATS_RECONNECT_WAIT_MS=100\n');
@@ -74,14 +77,20 @@ describe('systemd unit', () => {
           if (d.ok) beats.push(d.value.at);
         },
       });
-      const child = spawn(process.execPath, [STAND_IN, '--unit', unit, '--max-starts', '2'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], cwd: dir });
+      const child = spawn(process.execPath, [STAND_IN, '--unit', unit, '--max-starts', '2'], {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        cwd: dir,
+      });
       let events = '';
       (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => (events += c.toString()));
       let out = '';
       child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       sub.unsubscribe();
-      const parsed = events.trim().split('\n').map((l) => JSON.parse(l) as { event: string; code?: number });
+      const parsed = events
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string; code?: number });
       expect(parsed.filter((e) => e.event === 'started')).toHaveLength(2);
       expect(parsed.filter((e) => e.event === 'exited').map((e) => e.code)).toEqual([64, 64]);
       expect(code).toBe(64);
@@ -110,7 +119,11 @@ describe('launchd plist', () => {
   it('the launcher reads the three keys from the env file as data and execs the agent', async () => {
     const envFile = join(dir, 'launchd.env');
     await writeFile(envFile, 'KANADE_NATS_TOKEN=t0k$(touch pwned)en\nOTHER=x\nKANADE_NATS_USER=\n');
-    const r = spawnSync('/bin/sh', ['-c', launcherScript(['/usr/bin/env'], envFile)], { encoding: 'utf8', cwd: dir, env: { PATH: process.env.PATH } });
+    const r = spawnSync('/bin/sh', ['-c', launcherScript(['/usr/bin/env'], envFile)], {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { PATH: process.env.PATH },
+    });
     expect(r.status).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines).toContain('KANADE_NATS_TOKEN=t0k$(touch pwned)en');

@@ -41,7 +41,13 @@ describe('migration from a service that runs kanade-agent.exe directly', () => {
   it('repoints the service at the host, keeping the original command line, and sets the failure actions', async () => {
     const imagePath = `"${EXE}" --config "C:\\x y\\agent.toml"`;
     const { p, calls, copies } = port({ reg: { code: 0, stdout: regOutput(imagePath), stderr: '' } });
-    const out = await migrateDirectService({ env, self: { kind: 'exe', path: EXE.toLowerCase() }, port: p, hostSource: 'C:\\Temp\\kanade-service-host.exe', print: () => undefined });
+    const out = await migrateDirectService({
+      env,
+      self: { kind: 'exe', path: EXE.toLowerCase() },
+      port: p,
+      hostSource: 'C:\\Temp\\kanade-service-host.exe',
+      print: () => undefined,
+    });
     const binPath = `"C:\\Program Files\\Kanade\\kanade-service-host.exe" --log C:\\ProgramData\\Kanade\\logs\\kanade-agent.service.log ${imagePath}`;
     expect(out).toEqual({ kind: 'migrated', imagePath, binPath });
     expect(copies).toEqual(['C:\\Temp\\kanade-service-host.exe -> C:\\Program Files\\Kanade\\kanade-service-host.exe']);
@@ -60,13 +66,24 @@ describe('migration from a service that runs kanade-agent.exe directly', () => {
     ['another copy of the executable', env, 'D:\\other\\kanade-agent.exe', regOutput(`"${EXE}"`)],
   ])('does nothing %s', async (_what, e, self, reg) => {
     const { p, calls } = port({ reg: { code: reg === '' ? 1 : 0, stdout: reg, stderr: '' } });
-    expect(await migrateDirectService({ env: e, self: { kind: 'exe', path: self }, port: p, hostSource: 'C:\\h.exe', print: () => undefined })).toEqual({ kind: 'not-needed' });
+    expect(
+      await migrateDirectService({ env: e, self: { kind: 'exe', path: self }, port: p, hostSource: 'C:\\h.exe', print: () => undefined }),
+    ).toEqual({ kind: 'not-needed' });
     expect(calls.filter((c) => c[0] === 'sc.exe')).toEqual([]);
   });
 
   it('reports a failed sc config (the agent then runs on and says so)', async () => {
-    const { p } = port({ reg: { code: 0, stdout: regOutput(`"${EXE}"`), stderr: '' }, 'sc.exe config': { code: 5, stdout: '', stderr: 'Access is denied.' } });
-    const out = await migrateDirectService({ env, self: { kind: 'exe', path: EXE }, port: p, hostSource: 'C:\\h.exe', print: () => undefined });
+    const { p } = port({
+      reg: { code: 0, stdout: regOutput(`"${EXE}"`), stderr: '' },
+      'sc.exe config': { code: 5, stdout: '', stderr: 'Access is denied.' },
+    });
+    const out = await migrateDirectService({
+      env,
+      self: { kind: 'exe', path: EXE },
+      port: p,
+      hostSource: 'C:\\h.exe',
+      print: () => undefined,
+    });
     expect(out.kind).toBe('failed');
     expect(out.kind === 'failed' && out.error).toContain('Access is denied.');
   });

@@ -102,7 +102,16 @@ describe('the KanadeAgent Windows service under Wine', () => {
     await mkdir(programData('config'), { recursive: true });
     await writeFile(
       programData('config', 'agent.toml'),
-      ['[agent]', `id = "${PC}"`, `nats_url = "${broker.url}"`, '[log]', 'path = "C:\\\\ProgramData\\\\Kanade\\\\logs\\\\agent.log"', 'level = "info"', 'keep_days = 1', ''].join('\n'),
+      [
+        '[agent]',
+        `id = "${PC}"`,
+        `nats_url = "${broker.url}"`,
+        '[log]',
+        'path = "C:\\\\ProgramData\\\\Kanade\\\\logs\\\\agent.log"',
+        'level = "info"',
+        'keep_days = 1',
+        '',
+      ].join('\n'),
     );
     // The first agent run exits 64 at its second heartbeat tick (after one beat), like a self-update swap.
     await writeFile(programData('test-failpoints.txt'), 'heartbeat.tick=exit64@2');
@@ -122,7 +131,8 @@ describe('the KanadeAgent Windows service under Wine', () => {
         if (d.ok) beats.push(d.value.at);
       },
     });
-    const diagnose = async (what: string) => `${what}\n--- agent log\n${(await agentLog()).slice(-3000)}\n--- host log\n${(await readFile(programData('logs', 'kanade-agent.service.log'), 'utf8').catch(() => '')).slice(-2000)}`;
+    const diagnose = async (what: string) =>
+      `${what}\n--- agent log\n${(await agentLog()).slice(-3000)}\n--- host log\n${(await readFile(programData('logs', 'kanade-agent.service.log'), 'utf8').catch(() => '')).slice(-2000)}`;
     try {
       const install = await agentCli('service', 'install');
       expect(install.code, `${install.stdout}\n${install.stderr}`).toBe(0);
@@ -133,7 +143,12 @@ describe('the KanadeAgent Windows service under Wine', () => {
       expect(running.stdout).toMatch(/STATE\s*:\s*4\s+RUNNING/);
 
       // First child: one beat, then exit 64; the host starts a second child at once.
-      await pollUntil('a second agent start after exit 64', 120_000, async () => count(await agentLog(), 'kanade-agent starting') >= 2, 500).catch(async (e: Error) => {
+      await pollUntil(
+        'a second agent start after exit 64',
+        120_000,
+        async () => count(await agentLog(), 'kanade-agent starting') >= 2,
+        500,
+      ).catch(async (e: Error) => {
         throw new Error(await diagnose(e.message));
       });
       expect(beats.length).toBeGreaterThanOrEqual(1);

@@ -1,7 +1,15 @@
 /** The root's bookkeeping (supervisor/bookkeeping.ts) as tables: exit → plan, stop → queue, stopped → record. */
 import { describe, expect, it } from 'vitest';
 import {
-  initialRecord, planExit, planStop, recordStart, recordStopped, stopGraceMs, type Books, type ChildRecord, type Records,
+  initialRecord,
+  planExit,
+  planStop,
+  recordStart,
+  recordStopped,
+  stopGraceMs,
+  type Books,
+  type ChildRecord,
+  type Records,
 } from '../../supervisor/bookkeeping.js';
 import type { RestartType } from '../../supervisor/child-spec.js';
 import { DEFAULT_SUPERVISOR_FLAGS, type ExitReason, type Strategy } from '../../supervisor/rules.js';
@@ -14,7 +22,10 @@ function running(id: string, overrides: Partial<ChildRecord> = {}): ChildRecord 
   return { ...initialRecord(id), phase: 'running', startedAt: NOW - 1_000, ...overrides };
 }
 
-function books(children: Array<[string, RestartType]>, opts: { records?: Records; restartTimes?: number[]; strategy?: Strategy } = {}): Books {
+function books(
+  children: Array<[string, RestartType]>,
+  opts: { records?: Records; restartTimes?: number[]; strategy?: Strategy } = {},
+): Books {
   return {
     order: children.map(([id, restart]) => ({ id, restart })),
     records: opts.records ?? Object.fromEntries(children.map(([id]) => [id, running(id)])),
@@ -40,7 +51,11 @@ describe('planExit: restart type × exit reason', () => {
     const outcome = plan.giveUp !== null ? 'gaveUp' : plan.restart !== null ? 'restart' : 'stopped';
     expect(outcome).toBe(expected);
     expect(plan.stop).toEqual(['a']);
-    expect(plan.records['a']).toMatchObject({ phase: expected === 'restart' ? 'backoff' : 'stopped', startedAt: null, lastExit: { reason, at: NOW } });
+    expect(plan.records['a']).toMatchObject({
+      phase: expected === 'restart' ? 'backoff' : 'stopped',
+      startedAt: null,
+      lastExit: { reason, at: NOW },
+    });
   });
 });
 
@@ -50,7 +65,10 @@ describe('planExit: backoff, window, strategy', () => {
     expect(plan.restart).toEqual({ ids: ['a'], delayMs: 250 });
     expect(plan.records['a']).toMatchObject({ phase: 'backoff', consecutive: 1, nextRestartAt: NOW + 250 });
     expect(plan.restartTimes).toEqual([NOW]);
-    expect(plan.log.map((l) => [l.level, l.msg])).toEqual([['error', 'child a exited (error)'], ['info', 'restarting a in 250 ms']]);
+    expect(plan.log.map((l) => [l.level, l.msg])).toEqual([
+      ['error', 'child a exited (error)'],
+      ['info', 'restarting a in 250 ms'],
+    ]);
   });
 
   const backoffTable: Array<[number, number, number]> = [
@@ -80,7 +98,15 @@ describe('planExit: backoff, window, strategy', () => {
 
   it('rest_for_one stops and restarts the running children after the failed one, not those before or already stopped', () => {
     const records = { a: running('a'), b: running('b'), c: running('c'), d: { ...initialRecord('d') } };
-    const b = books([['a', 'permanent'], ['b', 'permanent'], ['c', 'permanent'], ['d', 'permanent']], { records, strategy: 'rest_for_one' });
+    const b = books(
+      [
+        ['a', 'permanent'],
+        ['b', 'permanent'],
+        ['c', 'permanent'],
+        ['d', 'permanent'],
+      ],
+      { records, strategy: 'rest_for_one' },
+    );
     const plan = planExit(b, { id: 'b', reason: 'error', error: 'x' }, NOW, NO_JITTER);
     expect(plan.stop).toEqual(['b', 'c']);
     expect(plan.restart?.ids).toEqual(['b', 'c']);
@@ -100,7 +126,12 @@ describe('planExit: backoff, window, strategy', () => {
 
 describe('planStop, stopGraceMs, recordStart, recordStopped', () => {
   it('queues running children in reverse start order and cancels pending restarts', () => {
-    const records = { a: running('a'), b: running('b', { phase: 'backoff', nextRestartAt: NOW + 500 }), c: running('c'), d: initialRecord('d') };
+    const records = {
+      a: running('a'),
+      b: running('b', { phase: 'backoff', nextRestartAt: NOW + 500 }),
+      c: running('c'),
+      d: initialRecord('d'),
+    };
     const plan = planStop(['a', 'b', 'c', 'd'], records);
     expect(plan.queue).toEqual(['c', 'a']);
     expect(plan.cancelRestarts).toEqual(['b']);
@@ -127,8 +158,16 @@ describe('planStop, stopGraceMs, recordStart, recordStopped', () => {
 
   it('a child that ignored its grace is recorded as killed; one that ended says why; a stopped one is left alone', () => {
     const records = { a: running('a', { phase: 'stopping' }), b: initialRecord('b') };
-    expect(recordStopped(records, 'a', null, NOW)['a']?.lastExit).toEqual({ reason: 'killed', at: NOW, error: 'did not stop within its shutdown grace' });
-    expect(recordStopped(records, 'a', { id: 'a', reason: 'shutdown', error: null }, NOW)['a']?.lastExit).toEqual({ reason: 'shutdown', at: NOW, error: null });
+    expect(recordStopped(records, 'a', null, NOW)['a']?.lastExit).toEqual({
+      reason: 'killed',
+      at: NOW,
+      error: 'did not stop within its shutdown grace',
+    });
+    expect(recordStopped(records, 'a', { id: 'a', reason: 'shutdown', error: null }, NOW)['a']?.lastExit).toEqual({
+      reason: 'shutdown',
+      at: NOW,
+      error: null,
+    });
     expect(recordStopped(records, 'b', null, NOW)).toBe(records);
   });
 });

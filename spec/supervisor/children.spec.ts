@@ -12,7 +12,11 @@ import { MACHINE_CATALOG } from '../../supervisor/machine-catalog.js';
 import { SHUTDOWN_BUDGET_MS } from '../../supervisor/root-machine.js';
 
 const DOC = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/architecture.md'), 'utf8');
-const cells = (line: string): string[] => line.split('|').slice(1, -1).map((c) => c.trim().replace(/`/g, ''));
+const cells = (line: string): string[] =>
+  line
+    .split('|')
+    .slice(1, -1)
+    .map((c) => c.trim().replace(/`/g, ''));
 
 /** Every event a machine handles anywhere in its chart (xstate's own events aside), sorted. */
 function eventsOf(machine: AnyStateMachine): string[] {
@@ -37,7 +41,9 @@ describe('supervisor/children.ts: the whole tree in one list', () => {
   });
 
   it("docs/architecture.md's tree table lists the same children, in order, with the same restart type and grace", () => {
-    const table = DOC.split('\n').filter((l) => /^\| `[a-z-]+` \| `\w+Machine` \|/.test(l)).map(cells);
+    const table = DOC.split('\n')
+      .filter((l) => /^\| `[a-z-]+` \| `\w+Machine` \|/.test(l))
+      .map(cells);
     expect(table.map(([id, , restart, grace]) => [id, restart, Number(grace)])).toEqual(rows);
   });
 
@@ -48,10 +54,20 @@ describe('supervisor/children.ts: the whole tree in one list', () => {
 });
 
 describe('docs/architecture.md: events per machine', () => {
-  const documented = new Map(DOC.split('\n').filter((l) => /^\| [a-z-]+ \| `/.test(l)).map((l) => {
-    const [name, events] = cells(l);
-    return [name!, events!.split(',').map((e) => e.trim()).sort()];
-  }));
+  const documented = new Map(
+    DOC.split('\n')
+      .filter((l) => /^\| [a-z-]+ \| `/.test(l))
+      .map((l) => {
+        const [name, events] = cells(l);
+        return [
+          name!,
+          events!
+            .split(',')
+            .map((e) => e.trim())
+            .sort(),
+        ];
+      }),
+  );
 
   it.each(Object.entries(MACHINE_CATALOG))('%s', (name, machine) => {
     expect(documented.get(name)).toEqual(eventsOf(machine));

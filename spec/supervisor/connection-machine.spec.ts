@@ -21,7 +21,10 @@ function fakeConnection(opts: { answerDrain: boolean }) {
 function start(answerDrain = true) {
   const fake = fakeConnection({ answerDrain });
   const clock = new SimulatedClock();
-  const actor = createActor(connectionMachine.provide({ actors: { natsConnection: fake.logic as never } }), { input: fakeServices(), clock });
+  const actor = createActor(connectionMachine.provide({ actors: { natsConnection: fake.logic as never } }), {
+    input: fakeServices(),
+    clock,
+  });
   const errors: unknown[] = [];
   actor.subscribe({ error: (e) => errors.push(e) });
   actor.start();
@@ -38,7 +41,13 @@ describe('connection machine', () => {
     expect(actor.getSnapshot().value).toEqual({ live: 'connected' });
     expect(actor.getSnapshot().hasTag('healthy')).toBe(true);
     expect(actor.getSnapshot().context.status).toEqual({
-      server: '127.0.0.1:4222', connected_since: '2026-01-01T00:00:00.000Z', rtt_ms: 3, reconnects: 0, auth_refused_since: null, last_error: null, last_error_at: null,
+      server: '127.0.0.1:4222',
+      connected_since: '2026-01-01T00:00:00.000Z',
+      rtt_ms: 3,
+      reconnects: 0,
+      auth_refused_since: null,
+      last_error: null,
+      last_error_at: null,
     });
     fake.emit({ type: 'connection.disconnected', since: 0 });
     expect(actor.getSnapshot().value).toEqual({ live: 'reconnecting' });

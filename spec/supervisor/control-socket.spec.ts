@@ -31,7 +31,10 @@ describe('control socket', () => {
   it('replaces a stale socket file left by a killed agent', async () => {
     const socketPath = join(dir, 'stale.sock');
     // A socket file nobody listens on, as a SIGKILLed agent leaves it.
-    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`]);
+    const holder = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`,
+    ]);
     await new Promise((resolve) => holder.stdout.once('data', resolve));
     holder.kill('SIGKILL');
     await new Promise((resolve) => holder.once('exit', resolve));

@@ -48,7 +48,11 @@ export const gracefulChild = child.createMachine({
       tags: ['healthy'],
       on: {
         shutdown: 'done',
-        crash: { actions: () => { throw new Error('boom'); } },
+        crash: {
+          actions: () => {
+            throw new Error('boom');
+          },
+        },
       },
     },
     done: { type: 'final' },
@@ -58,7 +62,9 @@ export const gracefulChild = child.createMachine({
 /** Throws on entry every time it starts. */
 export const crashAlwaysChild = child.createMachine({
   id: 'crashAlways',
-  entry: () => { throw new Error('always broken'); },
+  entry: () => {
+    throw new Error('always broken');
+  },
 });
 
 /** Throws on entry the first `times` starts (shared counter per factory call), then runs like {@link gracefulChild}. */
@@ -93,7 +99,11 @@ export function slowShutdownChild(ms: number) {
 
 /** Reaches its final state by itself after `ms` (a normal exit). */
 export function exitsNormallyChild(ms: number) {
-  return child.createMachine({ id: 'exits', initial: 'running', states: { running: { after: { [ms]: 'done' } }, done: { type: 'final' } } });
+  return child.createMachine({
+    id: 'exits',
+    initial: 'running',
+    states: { running: { after: { [ms]: 'done' } }, done: { type: 'final' } },
+  });
 }
 
 /** Throws an EscalationError on `crash` (e.g. credentials refused for good). */
@@ -101,7 +111,16 @@ export const escalatingChild = child.createMachine({
   id: 'escalating',
   initial: 'running',
   states: {
-    running: { on: { shutdown: 'done', crash: { actions: () => { throw new EscalationError('credentials refused'); } } } },
+    running: {
+      on: {
+        shutdown: 'done',
+        crash: {
+          actions: () => {
+            throw new EscalationError('credentials refused');
+          },
+        },
+      },
+    },
     done: { type: 'final' },
   },
 });

@@ -26,7 +26,15 @@ afterAll(async () => {
 describe('natsConnection actor (real server with token auth)', () => {
   it('presents the user first, falls back to the token when refused, and writes the broker hub', async () => {
     const lines: string[] = [];
-    const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => { lines.push(String(chunk)); cb(); } }));
+    const log = pino(
+      { level: 'info' },
+      new Writable({
+        write: (chunk, _enc, cb) => {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    );
     const base = fakeServices();
     const config = {
       ...base.config,
@@ -42,7 +50,9 @@ describe('natsConnection actor (real server with token auth)', () => {
       const state = services.broker.state();
       expect(state.connected).toBe(true);
       expect(actor.getSnapshot().context.status.auth_refused_since).toBeNull();
-      expect(lines.some((l) => l.includes('NATS authorization refused for the KANADE_NATS_USER/KANADE_NATS_PASSWORD credentials'))).toBe(true);
+      expect(lines.some((l) => l.includes('NATS authorization refused for the KANADE_NATS_USER/KANADE_NATS_PASSWORD credentials'))).toBe(
+        true,
+      );
       expect(lines.some((l) => l.includes('connected to NATS'))).toBe(true);
       actor.send({ type: 'shutdown' });
       await waitFor(actor, (s) => s.status === 'done', { timeout: 5_000 });

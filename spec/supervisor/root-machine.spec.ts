@@ -15,7 +15,12 @@ import {
   slowShutdownChild,
 } from './fake-children.js';
 
-const spec = (id: string, logic: AnyStateMachine, restart: RestartType = 'permanent', shutdownMs = 1_000): ChildSpec => ({ id, logic, restart, shutdownMs });
+const spec = (id: string, logic: AnyStateMachine, restart: RestartType = 'permanent', shutdownMs = 1_000): ChildSpec => ({
+  id,
+  logic,
+  restart,
+  shutdownMs,
+});
 
 function childRef(root: { getSnapshot(): { children: unknown } }, id: string): AnyActorRef | undefined {
   return (root.getSnapshot().children as Record<string, AnyActorRef | undefined>)[id];
@@ -141,14 +146,21 @@ describe('root supervisor: start and restart', () => {
     const { root, record } = startRoot([spec('ok', gracefulChild), spec('esc', escalatingChild)]);
     childRef(root, 'esc')!.send({ type: 'crash' });
     expect(root.getSnapshot().status).toBe('done');
-    expect(root.getSnapshot().output).toMatchObject({ kind: 'gave_up', child: 'esc', reason: 'escalated: EscalationError: credentials refused' });
+    expect(root.getSnapshot().output).toMatchObject({
+      kind: 'gave_up',
+      child: 'esc',
+      reason: 'escalated: EscalationError: credentials refused',
+    });
     expect(record('esc')).toMatchObject({ restarts: 0, lastExit: { reason: 'escalate' } });
     expect(record('ok')).toMatchObject({ phase: 'stopped', lastExit: { reason: 'shutdown' } });
   });
 
   it('the <id>.start failpoint makes a start fail like a crash (throw-once: restarted once)', () => {
     const { clock, record } = startRoot([spec('a', gracefulChild)], { failpoints: 'a.start=throw-once' });
-    expect(record('a')).toMatchObject({ phase: 'backoff', lastExit: { reason: 'error', error: 'FailpointError: failpoint a.start triggered' } });
+    expect(record('a')).toMatchObject({
+      phase: 'backoff',
+      lastExit: { reason: 'error', error: 'FailpointError: failpoint a.start triggered' },
+    });
     clock.increment(250);
     expect(record('a')).toMatchObject({ phase: 'running', restarts: 1 });
   });
@@ -156,7 +168,11 @@ describe('root supervisor: start and restart', () => {
 
 describe('root supervisor: shutdown', () => {
   it('stops children one at a time in reverse start order, each after the previous finished', () => {
-    const { clock, root, phases } = startRoot([spec('a', slowShutdownChild(100)), spec('b', slowShutdownChild(100)), spec('c', slowShutdownChild(100))]);
+    const { clock, root, phases } = startRoot([
+      spec('a', slowShutdownChild(100)),
+      spec('b', slowShutdownChild(100)),
+      spec('c', slowShutdownChild(100)),
+    ]);
     root.send({ type: 'shutdown' });
     expect(phases()).toEqual({ a: 'running', b: 'running', c: 'stopping' });
     clock.increment(100);
@@ -183,7 +199,11 @@ describe('root supervisor: shutdown', () => {
 
   it('keeps the whole shutdown inside the budget even when graces add up to more', () => {
     const { clock, root } = startRoot(
-      [spec('a', ignoresShutdownChild, 'permanent', 5_000), spec('b', ignoresShutdownChild, 'permanent', 5_000), spec('c', ignoresShutdownChild, 'permanent', 5_000)],
+      [
+        spec('a', ignoresShutdownChild, 'permanent', 5_000),
+        spec('b', ignoresShutdownChild, 'permanent', 5_000),
+        spec('c', ignoresShutdownChild, 'permanent', 5_000),
+      ],
       { shutdownBudgetMs: 9_000 },
     );
     root.send({ type: 'shutdown' });

@@ -21,7 +21,12 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('the config hubs', () => {
   it('are read-only views for the children and writable only through the config child input', () => {
-    const services = createAgentServices({ config: testAgentConfig('pc-ports', { dataDir: dir }), log: pino({ level: 'silent' }), agentVersion: '0.0.0-test', env: {} });
+    const services = createAgentServices({
+      config: testAgentConfig('pc-ports', { dataDir: dir }),
+      log: pino({ level: 'silent' }),
+      agentVersion: '0.0.0-test',
+      env: {},
+    });
     expect('set' in services.effectiveConfig).toBe(false);
     expect('set' in services.groups).toBe(false);
     // @ts-expect-error a non-writer's view has no `set`
@@ -38,10 +43,20 @@ describe('the config hubs', () => {
   });
 
   it('have their write side handed to the config child only', () => {
-    const services = createAgentServices({ config: testAgentConfig('pc-ports', { dataDir: dir }), log: pino({ level: 'silent' }), agentVersion: '0.0.0-test', env: {} });
+    const services = createAgentServices({
+      config: testAgentConfig('pc-ports', { dataDir: dir }),
+      log: pino({ level: 'silent' }),
+      agentVersion: '0.0.0-test',
+      env: {},
+    });
     const writers = CHILDREN.filter((spec) => {
-      const input = (spec.input === undefined ? services : spec.input(services, { now: 0, random: 0 })) as { effectiveConfig?: object; groups?: object };
-      return (input.effectiveConfig !== undefined && 'set' in input.effectiveConfig) || (input.groups !== undefined && 'set' in input.groups);
+      const input = (spec.input === undefined ? services : spec.input(services, { now: 0, random: 0 })) as {
+        effectiveConfig?: object;
+        groups?: object;
+      };
+      return (
+        (input.effectiveConfig !== undefined && 'set' in input.effectiveConfig) || (input.groups !== undefined && 'set' in input.groups)
+      );
     });
     expect(writers.map((spec) => spec.id)).toEqual(['config']);
   });

@@ -47,7 +47,7 @@ describe('status --json, schema 1', () => {
       { path: 'a.gone', type: 'string', conditional: false },
     ];
     expect(checkAgainstDoc({ schema: 1, a: { age_ms: 1.5, lastBeatAt: null }, extra: true }, doc)).toEqual([
-      '$.a.age_ms: 1.5 is not \'ms\' (row a.age_ms)',
+      "$.a.age_ms: 1.5 is not 'ms' (row a.age_ms)",
       '$.a.lastBeatAt: key is not snake_case',
       '$.a.lastBeatAt: printed but not documented (no row for a.lastBeatAt)',
       '$.a.gone: documented (row a.gone) but not printed',
@@ -56,7 +56,11 @@ describe('status --json, schema 1', () => {
   });
 
   it('a healthy agent after one command prints exactly the documented fields', async () => {
-    await waitForStatus(dir.socket, 'connected, heartbeat sent', (r) => r.connection.connected && r.children.every((c) => c.phase === 'running'));
+    await waitForStatus(
+      dir.socket,
+      'connected, heartbeat sent',
+      (r) => r.connection.connected && r.children.every((c) => c.phase === 'running'),
+    );
     const exec = await runCli(['exec', '--nats', broker.url, '--pc', 'schema-pc', '--wait', '20', '--', 'echo', 'hi']);
     expect(exec.stdout).toContain('hi');
     const report = await statusJson();

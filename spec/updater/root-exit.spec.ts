@@ -11,7 +11,11 @@ import { rootMachine, type StopCause } from '../../supervisor/root-machine.js';
 import { fakeServices, gracefulChild } from '../supervisor/fake-children.js';
 
 const requester = setup({
-  types: { input: {} as { now: number; random: number }, context: {} as { got: { now: number; random: number } }, events: {} as { type: 'shutdown' } | { type: 'go' } },
+  types: {
+    input: {} as { now: number; random: number },
+    context: {} as { got: { now: number; random: number } },
+    events: {} as { type: 'shutdown' } | { type: 'go' },
+  },
 }).createMachine({
   id: 'requester',
   context: ({ input }) => ({ got: input }),
@@ -37,14 +41,25 @@ describe('root supervisor: exit requested by a child', () => {
       { id: 'requester', logic: requester, restart: 'transient', shutdownMs: 1_000, input: (_services, injected) => injected },
       { id: 'last', logic: gracefulChild, restart: 'permanent', shutdownMs: 1_000 },
     ];
-    const root = createActor(rootMachine, { clock, input: { services: fakeServices(), children, now: () => clock.now(), random: () => 0.25 } });
+    const root = createActor(rootMachine, {
+      clock,
+      input: { services: fakeServices(), children, now: () => clock.now(), random: () => 0.25 },
+    });
     root.subscribe({ complete: () => stopped.push('root') });
     root.start();
-    const child = (root.getSnapshot().children as Record<string, unknown>)['requester'] as { getSnapshot(): { context: { got: unknown } }; send(e: { type: 'go' }): void };
+    const child = (root.getSnapshot().children as Record<string, unknown>)['requester'] as {
+      getSnapshot(): { context: { got: unknown } };
+      send(e: { type: 'go' }): void;
+    };
     expect(child.getSnapshot().context.got).toEqual({ now: 5_000, random: 0.25 });
     child.send({ type: 'go' });
     expect(root.getSnapshot().status).toBe('done');
-    expect(root.getSnapshot().output as StopCause).toEqual({ kind: 'exit_requested', child: 'requester', reason: 'swapped', exit_code: PROCESS_EXIT_SELF_UPDATE });
+    expect(root.getSnapshot().output as StopCause).toEqual({
+      kind: 'exit_requested',
+      child: 'requester',
+      reason: 'swapped',
+      exit_code: PROCESS_EXIT_SELF_UPDATE,
+    });
     expect(Object.values(root.getSnapshot().context.records).map((r) => r.phase)).toEqual(['stopped', 'stopped', 'stopped']);
     expect(stopped).toEqual(['root']);
   });

@@ -53,7 +53,9 @@ describe('self-update end to end (release executables, real broker, restart stan
     wait.catch(async (error: unknown) => {
       const report = await readStatus(dir.socket).catch(() => null);
       const updater = report?.children.find((c) => c.id === 'updater');
-      throw new Error(`${(error as Error).message}\nupdater: ${JSON.stringify(updater)}\nstand-in:\n${serviceLog.slice(-4_000)}\nagent:\n${agentLog.slice(-12_000)}`);
+      throw new Error(
+        `${(error as Error).message}\nupdater: ${JSON.stringify(updater)}\nstand-in:\n${serviceLog.slice(-4_000)}\nagent:\n${agentLog.slice(-12_000)}`,
+      );
     });
 
   const publish = async (key: string, file: string): Promise<void> => {
@@ -85,7 +87,12 @@ describe('self-update end to end (release executables, real broker, restart stan
       buildRelease(opts: { version: string; targets: string[]; outDir: string; log?: (line: string) => void }): Promise<BuiltRelease>;
     };
     for (const version of [V1, V2, V3]) {
-      const built = await buildRelease({ version, targets: ['linux-x64'], outDir: path.join(work, 'release', version), log: () => undefined });
+      const built = await buildRelease({
+        version,
+        targets: ['linux-x64'],
+        outDir: path.join(work, 'release', version),
+        log: () => undefined,
+      });
       builds.set(version, path.join(built.dir, built.files[0]!.file));
     }
     broker = await startBroker();
@@ -118,24 +125,45 @@ describe('self-update end to end (release executables, real broker, restart stan
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
-  it('moves to the target version: heartbeat reports it, the old executable is gone', async () => {
-    for (const v of [V2, V3]) await publish(KEY(v), builds.get(v)!);
-    await setTarget(V2);
-    await writeFile(path.join(work, 'agent.env'), '');
-    service = spawn(process.execPath, [RESTART, '--max-starts', '12', '--env', 'KANADE_FAILPOINTS=agent.boot@9.0.3=exit', '--env', 'KANADE_AGENT_DATA_DIR=', '--', exe, 'run', '--config', dir.configPath], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    service.stderr!.on('data', takeServiceOutput);
-    service.stdout!.on('data', (chunk: Buffer) => (agentLog = (agentLog + chunk.toString('utf8')).slice(-100_000)));
-    await pollUntil(`a heartbeat from ${V2}`, STEP_TIMEOUT_MS, () => lastBeat()?.agent_version === V2, 250);
-    expect(await readdir(path.dirname(exe))).toEqual(['kanade-agent']);
-    // The obs events travel through the obs outbox: the new version's first heartbeat can overtake them.
-    await pollUntil('agent_update_swapped', 30_000, () => updateEvents('agent_update_swapped', V2).length > 0);
-    expect(updateEvents('agent_update_swapped', V2)).toHaveLength(1);
-    expect(updateEvents('agent_update_verified', V2)).toHaveLength(1);
-    // The restart stand-in saw the 64.
-    expect(exitCodes()).toEqual([64]);
-  }, STEP_TIMEOUT_MS + 30_000);
+  it(
+    'moves to the target version: heartbeat reports it, the old executable is gone',
+    async () => {
+      for (const v of [V2, V3]) await publish(KEY(v), builds.get(v)!);
+      await setTarget(V2);
+      await writeFile(path.join(work, 'agent.env'), '');
+      service = spawn(
+        process.execPath,
+        [
+          RESTART,
+          '--max-starts',
+          '12',
+          '--env',
+          'KANADE_FAILPOINTS=agent.boot@9.0.3=exit',
+          '--env',
+          'KANADE_AGENT_DATA_DIR=',
+          '--',
+          exe,
+          'run',
+          '--config',
+          dir.configPath,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      service.stderr!.on('data', takeServiceOutput);
+      service.stdout!.on('data', (chunk: Buffer) => (agentLog = (agentLog + chunk.toString('utf8')).slice(-100_000)));
+      await pollUntil(`a heartbeat from ${V2}`, STEP_TIMEOUT_MS, () => lastBeat()?.agent_version === V2, 250);
+      expect(await readdir(path.dirname(exe))).toEqual(['kanade-agent']);
+      // The obs events travel through the obs outbox: the new version's first heartbeat can overtake them.
+      await pollUntil('agent_update_swapped', 30_000, () => updateEvents('agent_update_swapped', V2).length > 0);
+      expect(updateEvents('agent_update_swapped', V2)).toHaveLength(1);
+      expect(updateEvents('agent_update_verified', V2)).toHaveLength(1);
+      // The restart stand-in saw the 64.
+      expect(exitCodes()).toEqual([64]);
+    },
+    STEP_TIMEOUT_MS + 30_000,
+  );
 
   it('refuses a release whose --version is another version, and one with a wrong digest', async () => {
     await publish(KEY('9.0.4'), builds.get(V1)!);
@@ -159,24 +187,35 @@ describe('self-update end to end (release executables, real broker, restart stan
     expect(updateEvents('agent_update_swapped', '9.0.4').length + updateEvents('agent_update_swapped', '9.0.5').length).toBe(0);
   }, 150_000);
 
-  it('rolls a release that fails at boot back after 3 boots and quarantines it', async () => {
-    // 9.0.2 must have confirmed its boot (30 s) before it swaps: it then is the last-good copy.
-    await setTarget(V3);
-    await explained(pollUntil(`the swap to ${V3}`, STEP_TIMEOUT_MS, () => updateEvents('agent_update_swapped', V3).length > 0, 250));
-    await explained(pollUntil(`${V2} back with ${V3} quarantined`, STEP_TIMEOUT_MS, () => {
-      const beat = lastBeat();
-      return beat?.agent_version === V2 && beat.quarantined_versions?.includes(V3) === true;
-    }, 250));
-    expect(lastBeat()?.quarantined_versions).toEqual([V3]);
-    const rolledBack = await pollUntil('agent_update_rolled_back', 30_000, () => updateEvents('agent_update_rolled_back', V2)[0]);
-    expect(rolledBack.payload).toMatchObject({ from: V3, to: V2, unconfirmed_boots: 3 });
-    // The stand-in's own exit events (the agent's log lines share its stderr): 9.0.1 and 9.0.2 exited
-    // 64 to swap, three boots of 9.0.3 exited 1 (the failpoint), the fourth start restored 9.0.2 (64).
-    expect(exitCodes(), serviceLog.slice(-20_000)).toEqual([64, 64, 1, 1, 1, 64]);
-    // 9.0.3 is not downloaded again: a few more heartbeats, no new start of an update to it.
-    const beatsNow = beats.length;
-    await pollUntil('three more heartbeats', 20_000, () => beats.length >= beatsNow + 3);
-    expect(updateEvents('agent_update_started', V3)).toHaveLength(1);
-    expect(await readdir(path.dirname(exe))).toEqual(['kanade-agent']);
-  }, 2 * STEP_TIMEOUT_MS + 30_000);
+  it(
+    'rolls a release that fails at boot back after 3 boots and quarantines it',
+    async () => {
+      // 9.0.2 must have confirmed its boot (30 s) before it swaps: it then is the last-good copy.
+      await setTarget(V3);
+      await explained(pollUntil(`the swap to ${V3}`, STEP_TIMEOUT_MS, () => updateEvents('agent_update_swapped', V3).length > 0, 250));
+      await explained(
+        pollUntil(
+          `${V2} back with ${V3} quarantined`,
+          STEP_TIMEOUT_MS,
+          () => {
+            const beat = lastBeat();
+            return beat?.agent_version === V2 && beat.quarantined_versions?.includes(V3) === true;
+          },
+          250,
+        ),
+      );
+      expect(lastBeat()?.quarantined_versions).toEqual([V3]);
+      const rolledBack = await pollUntil('agent_update_rolled_back', 30_000, () => updateEvents('agent_update_rolled_back', V2)[0]);
+      expect(rolledBack.payload).toMatchObject({ from: V3, to: V2, unconfirmed_boots: 3 });
+      // The stand-in's own exit events (the agent's log lines share its stderr): 9.0.1 and 9.0.2 exited
+      // 64 to swap, three boots of 9.0.3 exited 1 (the failpoint), the fourth start restored 9.0.2 (64).
+      expect(exitCodes(), serviceLog.slice(-20_000)).toEqual([64, 64, 1, 1, 1, 64]);
+      // 9.0.3 is not downloaded again: a few more heartbeats, no new start of an update to it.
+      const beatsNow = beats.length;
+      await pollUntil('three more heartbeats', 20_000, () => beats.length >= beatsNow + 3);
+      expect(updateEvents('agent_update_started', V3)).toHaveLength(1);
+      expect(await readdir(path.dirname(exe))).toEqual(['kanade-agent']);
+    },
+    2 * STEP_TIMEOUT_MS + 30_000,
+  );
 });

@@ -40,9 +40,15 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function runSwapProcess(args: string[], failpoints: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+function runSwapProcess(
+  args: string[],
+  failpoints: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FIXTURE, ...args], { env: { ...process.env, KANADE_FAILPOINTS: failpoints }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [FIXTURE, ...args], {
+      env: { ...process.env, KANADE_FAILPOINTS: failpoints },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     child.on('exit', (code, signal) => resolve({ code, signal, stdout }));
@@ -58,7 +64,13 @@ describe('swap: SIGKILL at every step', () => {
       expect(run.signal).toBe('SIGKILL');
       expect(versionOf(s.exe)).toBe(`kanade-agent ${expected}`);
       // The next start: stale .new/.old are deleted, the executable is untouched and still runs.
-      const boot = checkBoot({ dataDir: s.dataDir, exe: describeExecutable(s.exe), version: expected, log: silent, failpoints: NO_FAILPOINTS });
+      const boot = checkBoot({
+        dataDir: s.dataDir,
+        exe: describeExecutable(s.exe),
+        version: expected,
+        log: silent,
+        failpoints: NO_FAILPOINTS,
+      });
       expect(boot.kind).toBe('proceed');
       expect(existsSync(`${s.exe}.new`)).toBe(false);
       expect(existsSync(`${s.exe}.old`)).toBe(false);
@@ -97,7 +109,13 @@ describe('swap: a failure at any step is undone', () => {
     const s = scratch();
     const controller = new AbortController();
     controller.abort();
-    const outcome = await replaceExecutable({ exe: s.exe, source: s.staged, failpoints: NO_FAILPOINTS, record: () => undefined, signal: controller.signal });
+    const outcome = await replaceExecutable({
+      exe: s.exe,
+      source: s.staged,
+      failpoints: NO_FAILPOINTS,
+      record: () => undefined,
+      signal: controller.signal,
+    });
     expect(outcome).toEqual({ ok: false, reason: 'cancelled before the swap' });
     expect(versionOf(s.exe)).toBe('kanade-agent 1.0.0');
     expect(existsSync(`${s.exe}.new`)).toBe(false);
@@ -108,7 +126,8 @@ describe('boot sentinel', () => {
   function boot(s: ReturnType<typeof scratch>, version: string) {
     return checkBoot({ dataDir: s.dataDir, exe: describeExecutable(s.exe), version, log: silent, failpoints: NO_FAILPOINTS });
   }
-  const sentinel = (s: ReturnType<typeof scratch>) => JSON.parse(readFileSync(path.join(s.dataDir, 'boot_sentinel.json'), 'utf8')) as unknown;
+  const sentinel = (s: ReturnType<typeof scratch>) =>
+    JSON.parse(readFileSync(path.join(s.dataDir, 'boot_sentinel.json'), 'utf8')) as unknown;
 
   it('counts unconfirmed boots and deletes stale .old/.new and staging/ at start', () => {
     const s = scratch();

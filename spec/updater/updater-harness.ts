@@ -9,7 +9,15 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { LastSwap } from '../../contract/index.js';
 import { watchBroker } from '../../actors/kv-config/watch-broker.js';
 import { watchTarget } from '../../actors/updater/watch-target.js';
-import type { DownloadEvent, IdleEvent, InstallState, ReleaseJob, StepOutcome, UpdaterPorts, UpdaterReport } from '../../actors/updater/updater-types.js';
+import type {
+  DownloadEvent,
+  IdleEvent,
+  InstallState,
+  ReleaseJob,
+  StepOutcome,
+  UpdaterPorts,
+  UpdaterReport,
+} from '../../actors/updater/updater-types.js';
 import { updaterMachine, type ExitRequest } from '../../machines/updater-machine.js';
 import { createTestServices, defaultEffectiveConfig } from '../config-kv/test-services.js';
 import { updaterInput } from '../../actors/updater/updater-effects.js';
@@ -92,11 +100,11 @@ export function startUpdater(opts: HarnessOptions = {}) {
   };
   const update = (): string => {
     const value = actor.getSnapshot().value as { running?: { update?: string } } | string;
-    return typeof value === 'string' ? value : value.running?.update ?? '?';
+    return typeof value === 'string' ? value : (value.running?.update ?? '?');
   };
   const boot = (): string => {
     const value = actor.getSnapshot().value as { running?: { boot?: string } } | string;
-    return typeof value === 'string' ? value : value.running?.boot ?? '?';
+    return typeof value === 'string' ? value : (value.running?.boot ?? '?');
   };
   return {
     t,

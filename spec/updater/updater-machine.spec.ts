@@ -37,7 +37,12 @@ describe('updater machine: evaluating', () => {
     h.setTarget('2.0.0');
     await flush();
     expect(h.update()).toBe('disabled');
-    expect(h.status()).toMatchObject({ target: '2.0.0', self_update: 'disabled', disabled_reason: 'not a single executable', quarantined_versions: ['3.0.0'] });
+    expect(h.status()).toMatchObject({
+      target: '2.0.0',
+      self_update: 'disabled',
+      disabled_reason: 'not a single executable',
+      quarantined_versions: ['3.0.0'],
+    });
     expect(h.downloads).toHaveLength(0);
     expect(h.reports.some((r) => r.msg.includes('self-update is off'))).toBe(true);
   });
@@ -206,7 +211,13 @@ describe('updater machine: download', () => {
     expect(h.verifications).toHaveLength(2);
     expect(h.update()).toBe('parked');
     expect(h.status()).toMatchObject({ verification_failures: 3, parked_reason: '3 failed verifications of 2.0.0' });
-    expect(h.obsKinds()).toEqual(['agent_update_started', 'agent_update_failed', 'agent_update_failed', 'agent_update_failed', 'agent_update_parked']);
+    expect(h.obsKinds()).toEqual([
+      'agent_update_started',
+      'agent_update_failed',
+      'agent_update_failed',
+      'agent_update_failed',
+      'agent_update_parked',
+    ]);
     // Parked: time passing or the same target again does nothing.
     h.clock.increment(3_600_000);
     h.setTarget('2.0.0', 5);

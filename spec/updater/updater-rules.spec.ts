@@ -43,7 +43,12 @@ describe('jitterDelayMs (§10 step 2: 0..=jitter)', () => {
       const r = nextRandom(seed);
       seed = r.seed;
       const d = jitterDelayMs(10_000, r.value);
-      [minValue, maxValue, minDelay, maxDelay] = [Math.min(minValue, r.value), Math.max(maxValue, r.value), Math.min(minDelay, d), Math.max(maxDelay, d)];
+      [minValue, maxValue, minDelay, maxDelay] = [
+        Math.min(minValue, r.value),
+        Math.max(maxValue, r.value),
+        Math.min(minDelay, d),
+        Math.max(maxDelay, d),
+      ];
     }
     expect(minValue).toBeGreaterThanOrEqual(0);
     expect(maxValue).toBeLessThan(1);
@@ -86,8 +91,17 @@ describe('agent_releases keys and version labels (§4)', () => {
   });
 
   it.each([
-    ['1.2.3', true], ['0.43.88-rc.1', true], ['v2', true], ['1.0.0+build.5', true],
-    ['', false], ['.hidden', false], ['1..2', false], ['a/b', false], ['a\\b', false], ['x y', false], ['x'.repeat(65), false],
+    ['1.2.3', true],
+    ['0.43.88-rc.1', true],
+    ['v2', true],
+    ['1.0.0+build.5', true],
+    ['', false],
+    ['.hidden', false],
+    ['1..2', false],
+    ['a/b', false],
+    ['a\\b', false],
+    ['x y', false],
+    ['x'.repeat(65), false],
   ])('%j valid: %s', (label, valid) => {
     expect(isReleaseVersion(label)).toBe(valid);
   });
@@ -125,7 +139,10 @@ describe('decodeObjectDigest: compared as bytes, not text', () => {
 
 describe('last_swap.json (§10)', () => {
   it('decodes {"target","running_before"} and refuses anything else', () => {
-    expect(decodeLastSwap('{"target":"2.0.0","running_before":"1.0.0","extra":1}')).toEqual({ ok: true, value: { target: '2.0.0', running_before: '1.0.0' } });
+    expect(decodeLastSwap('{"target":"2.0.0","running_before":"1.0.0","extra":1}')).toEqual({
+      ok: true,
+      value: { target: '2.0.0', running_before: '1.0.0' },
+    });
     expect(decodeLastSwap('{"target":2}').ok).toBe(false);
     expect(decodeLastSwap('not json').ok).toBe(false);
   });

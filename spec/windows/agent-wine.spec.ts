@@ -13,8 +13,15 @@ import type { Subscription } from '@nats-io/transport-node';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { resultsFor, waitForResults } from '../executor/harness.js';
 import {
-  createWinePrefix, fixtureExe, pollUntil, toWindowsPath, spawnWindowsAgent, stopWindowsAgent, writeDefaultConfig,
-  type WinePrefix, type WineProcess,
+  createWinePrefix,
+  fixtureExe,
+  pollUntil,
+  toWindowsPath,
+  spawnWindowsAgent,
+  stopWindowsAgent,
+  writeDefaultConfig,
+  type WinePrefix,
+  type WineProcess,
 } from './wine.js';
 
 const PC = 'wine-pc-1';
@@ -73,7 +80,7 @@ describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () =
     expect(beats[0]).toMatchObject({ pc_id: PC, os_family: 'windows' });
   });
 
-  it('runs icacls on the data dir and the staging root at start without an error line (Wine\'s icacls is a stub: ACLs not enforced)', async () => {
+  it("runs icacls on the data dir and the staging root at start without an error line (Wine's icacls is a stub: ACLs not enforced)", async () => {
     const { stdout, stderr } = await agent!.output();
     expect(`${stdout}${stderr}`).not.toContain('cannot restrict the ACL');
     expect(`${stdout}${stderr}`).not.toContain('cannot create');
@@ -81,21 +88,24 @@ describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () =
     expect((await stat(wine.linuxPath('C:\\ProgramData\\Kanade\\agent-scripts'))).isDirectory()).toBe(true);
   });
 
-  it.each(['powershell', 'pwsh'] as const)('runs %s through the fake on the Wine PATH: -ExecutionPolicy Bypass, BOM-staged launcher under C:\\ProgramData\\Kanade', async (shell) => {
-    const record = wine.linuxPath('C:\\kanade-fakeps.txt');
-    await rm(record, { force: true });
-    const result = await exec({ shell, script: 'Write-Output hi' });
-    expect(result, JSON.stringify(result)).toMatchObject({ exit_code: 7 });
-    expect(result.stdout.trim()).toBe('fake-ps ran');
-    // One block per start of the fake; the inventory's PowerShell session (-NoExit -Command) may append its own.
-    const blocks = (await readFile(record, 'utf8')).split(/\r?\n(?=exe=)/).map((block) => block.split(/\r?\n/));
-    const lines = blocks.find((block) => block.includes('arg=-File')) ?? [];
-    expect(lines[0]).toMatch(new RegExp(`${shell}(\\.exe)?$`, 'i'));
-    const args = lines.filter((l) => l.startsWith('arg=')).map((l) => l.slice(4));
-    expect(args.slice(0, 5)).toEqual(['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File']);
-    expect(args[5]).toMatch(/^C:\\ProgramData\\Kanade\\agent-scripts\\[0-9a-f-]{36}\\launcher\.ps1$/i);
-    expect(lines).toContain('bom=1');
-  });
+  it.each(['powershell', 'pwsh'] as const)(
+    'runs %s through the fake on the Wine PATH: -ExecutionPolicy Bypass, BOM-staged launcher under C:\\ProgramData\\Kanade',
+    async (shell) => {
+      const record = wine.linuxPath('C:\\kanade-fakeps.txt');
+      await rm(record, { force: true });
+      const result = await exec({ shell, script: 'Write-Output hi' });
+      expect(result, JSON.stringify(result)).toMatchObject({ exit_code: 7 });
+      expect(result.stdout.trim()).toBe('fake-ps ran');
+      // One block per start of the fake; the inventory's PowerShell session (-NoExit -Command) may append its own.
+      const blocks = (await readFile(record, 'utf8')).split(/\r?\n(?=exe=)/).map((block) => block.split(/\r?\n/));
+      const lines = blocks.find((block) => block.includes('arg=-File')) ?? [];
+      expect(lines[0]).toMatch(new RegExp(`${shell}(\\.exe)?$`, 'i'));
+      const args = lines.filter((l) => l.startsWith('arg=')).map((l) => l.slice(4));
+      expect(args.slice(0, 5)).toEqual(['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File']);
+      expect(args[5]).toMatch(/^C:\\ProgramData\\Kanade\\agent-scripts\\[0-9a-f-]{36}\\launcher\.ps1$/i);
+      expect(lines).toContain('bom=1');
+    },
+  );
 
   it('runs cmd: exit codes and stdout/stderr', async () => {
     const ok = await exec({ shell: 'cmd', script: 'echo out-line & echo err-line 1>&2 & exit /b 3' });
@@ -121,18 +131,28 @@ describe('the Windows agent under Wine', { timeout: WINE_TEST_TIMEOUT_MS }, () =
     const pidFile = `C:\\kanade-tree-${how ?? 'timeout'}.txt`;
     const execId = `wine-tree-${how ?? 'timeout'}-${Date.now()}`;
     const cmd = draftCommand({
-      shell: 'cmd', script: `"${toWindowsPath(tree)}" 3 ${pidFile} orphan`, exec_id: execId, timeout_secs: how === undefined ? TREE_TIMEOUT_SECS : 120,
+      shell: 'cmd',
+      script: `"${toWindowsPath(tree)}" 3 ${pidFile} orphan`,
+      exec_id: execId,
+      timeout_secs: how === undefined ? TREE_TIMEOUT_SECS : 120,
     });
     await publishCommand(broker.nc, subjects.commandsPc(PC), commandBytes(cmd));
     const pids = () => readFile(wine.linuxPath(pidFile), 'utf8').catch(() => '');
-    const started = await pollUntil('three processes of the tree (or an early result)', TREE_START_WAIT_MS, async () => {
-      if ((await pids()).trim().split(/\s+/).length >= 3) return 'tree';
-      const early = await resultsFor(broker, cmd.request_id);
-      return early.length > 0 ? JSON.stringify(early) : undefined;
-    }, 250).catch(async (error: unknown) => {
+    const started = await pollUntil(
+      'three processes of the tree (or an early result)',
+      TREE_START_WAIT_MS,
+      async () => {
+        if ((await pids()).trim().split(/\s+/).length >= 3) return 'tree';
+        const early = await resultsFor(broker, cmd.request_id);
+        return early.length > 0 ? JSON.stringify(early) : undefined;
+      },
+      250,
+    ).catch(async (error: unknown) => {
       // What the agent and the tree had done by then, for a failure on a loaded machine.
       const out = await agent!.output();
-      throw new Error(`${(error as Error).message}\npid file: ${JSON.stringify(await pids())}\n${out.stdout.slice(-4_000)}\n${out.stderr.slice(-4_000)}`);
+      throw new Error(
+        `${(error as Error).message}\npid file: ${JSON.stringify(await pids())}\n${out.stdout.slice(-4_000)}\n${out.stderr.slice(-4_000)}`,
+      );
     });
     expect(started).toBe('tree');
     if (how === 'kill') broker.nc.publish(subjects.kill(execId), '');

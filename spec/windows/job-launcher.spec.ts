@@ -22,7 +22,11 @@ const dataDir = async () => {
 };
 const log = () => {
   const lines: string[] = [];
-  return { lines, warn: (...a: unknown[]) => void lines.push(String(a.at(-1))), error: (...a: unknown[]) => void lines.push(String(a.at(-1))) };
+  return {
+    lines,
+    warn: (...a: unknown[]) => void lines.push(String(a.at(-1))),
+    error: (...a: unknown[]) => void lines.push(String(a.at(-1))),
+  };
 };
 const sea = (bytes: Uint8Array | undefined): SeaAssets => ({
   isSea: () => true,
@@ -67,13 +71,16 @@ describe('jobLauncherFor', () => {
     const source = jobLauncherFor(await dataDir(), l, { platform: 'win32', sea: sea(undefined) });
     expect(await source()).toBeUndefined();
     expect(await source()).toBeUndefined();
-    expect(l.lines).toEqual([`the executable carries no ${JOB_LAUNCHER_NAME} asset; Windows process trees are killed with taskkill /T /F instead of a Job Object`]);
+    expect(l.lines).toEqual([
+      `the executable carries no ${JOB_LAUNCHER_NAME} asset; Windows process trees are killed with taskkill /T /F instead of a Job Object`,
+    ]);
   });
 
   it('checkout: build/native/kanade-job.exe, or a logged fallback when it was not built', async () => {
     const notSea: SeaAssets = { isSea: () => false, getAsset: () => new ArrayBuffer(0) };
-    expect(await jobLauncherFor('/d', log(), { platform: 'win32', sea: notSea, checkout: () => 'Z:\\repo\\build\\native\\kanade-job.exe' })())
-      .toBe('Z:\\repo\\build\\native\\kanade-job.exe');
+    expect(
+      await jobLauncherFor('/d', log(), { platform: 'win32', sea: notSea, checkout: () => 'Z:\\repo\\build\\native\\kanade-job.exe' })(),
+    ).toBe('Z:\\repo\\build\\native\\kanade-job.exe');
     const l = log();
     expect(await jobLauncherFor('/d', l, { platform: 'win32', sea: notSea, checkout: () => undefined })()).toBeUndefined();
     expect(l.lines[0]).toContain('not found in build/native/');

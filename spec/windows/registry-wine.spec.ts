@@ -16,8 +16,14 @@ import { pickFreePort, startNatsServer, type NatsServerHandle } from '../../devt
 import { generateCommandKey } from '../../actors/ed25519.js';
 import { decodeExecResult, decodeHeartbeat, subjects, type ExecResult } from '../../contract/index.js';
 import {
-  agentArgv, createWinePrefix, pollUntil, spawnWindowsAgent, stopWindowsAgent, writeDefaultConfig,
-  type WinePrefix, type WineProcess,
+  agentArgv,
+  createWinePrefix,
+  pollUntil,
+  spawnWindowsAgent,
+  stopWindowsAgent,
+  writeDefaultConfig,
+  type WinePrefix,
+  type WineProcess,
 } from './wine.js';
 
 const PC = 'wine-pc-reg';
@@ -35,7 +41,13 @@ describe('registry, named pipe and outbox of the Windows agent under Wine', { ti
   const signer: SigningKey = { privateKey: key.privateKey, kid: 'wine-1' };
   const beats: unknown[] = [];
 
-  const connectWithToken = () => pollUntil('the token-protected broker', 20_000, () => connect({ servers: server.url, token: TOKEN, maxReconnectAttempts: -1, reconnectTimeWait: 100 }), 200);
+  const connectWithToken = () =>
+    pollUntil(
+      'the token-protected broker',
+      20_000,
+      () => connect({ servers: server.url, token: TOKEN, maxReconnectAttempts: -1, reconnectTimeWait: 100 }),
+      200,
+    );
   const results = async (requestId: string): Promise<ExecResult[]> => {
     const msg = await jsm.streams.getMessage('RESULTS', { last_by_subj: subjects.results(requestId) }).catch(() => null);
     if (msg === null) return [];
@@ -46,10 +58,15 @@ describe('registry, named pipe and outbox of the Windows agent under Wine', { ti
     pollUntil(`the result of ${requestId}`, timeoutMs, async () => (await results(requestId))[0], 250);
   const startAgent = async () => {
     agent = await spawnWindowsAgent(wine);
-    const beat = await pollUntil('a heartbeat (authenticated with the registry token)', 120_000, async () => {
-      const m = await jsm.streams.getMessage('OBS_EVENTS', { last_by_subj: subjects.obs(PC) }).catch(() => null);
-      return m ?? undefined;
-    }, 500).catch(async (error) => {
+    const beat = await pollUntil(
+      'a heartbeat (authenticated with the registry token)',
+      120_000,
+      async () => {
+        const m = await jsm.streams.getMessage('OBS_EVENTS', { last_by_subj: subjects.obs(PC) }).catch(() => null);
+        return m ?? undefined;
+      },
+      500,
+    ).catch(async (error) => {
       const out = await agent!.output();
       throw new Error(`${(error as Error).message}\n${out.stdout.slice(-3_000)}\n${out.stderr.slice(-3_000)}`);
     });
@@ -73,7 +90,11 @@ describe('registry, named pipe and outbox of the Windows agent under Wine', { ti
     jsm = await jetstreamManager(nc);
     await writeDefaultConfig(wine, PC, server.url);
     const ring = JSON.stringify([{ kid: 'wine-1', public_key: key.publicKeyBase64 }]);
-    for (const [name, type, data] of [['NatsToken', 'REG_SZ', TOKEN], ['CommandKeys', 'REG_SZ', ring], ['RequireSignedCommands', 'REG_DWORD', '1']]) {
+    for (const [name, type, data] of [
+      ['NatsToken', 'REG_SZ', TOKEN],
+      ['CommandKeys', 'REG_SZ', ring],
+      ['RequireSignedCommands', 'REG_DWORD', '1'],
+    ]) {
       const r = await wine.run(['reg', 'add', KEY_ROOT, '/v', name as string, '/t', type as string, '/d', data as string, '/f']);
       expect(r.code, `reg add ${name}: ${r.stdout}${r.stderr}`).toBe(0);
     }
@@ -114,13 +135,23 @@ describe('registry, named pipe and outbox of the Windows agent under Wine', { ti
     await publishCommand(nc, subjects.commandsPc(PC), commandBytes(cmd), signer);
     const dataDir = wine.linuxPath('C:\\ProgramData\\Kanade\\data');
     // Wait until the run is under way (its ledger record exists), then take the broker away.
-    await pollUntil('the command admitted', 60_000, async () => {
-      return (await readdir(`${dataDir}/admission`).catch(() => [] as string[])).some((f) => f.startsWith(cmd.request_id));
-    }, 250);
+    await pollUntil(
+      'the command admitted',
+      60_000,
+      async () => {
+        return (await readdir(`${dataDir}/admission`).catch(() => [] as string[])).some((f) => f.startsWith(cmd.request_id));
+      },
+      250,
+    );
     await server.stop();
-    await pollUntil('the result in the results outbox on disk', 60_000, async () => {
-      return (await readdir(`${dataDir}/outbox`).catch(() => [] as string[])).some((f) => f.endsWith('.json'));
-    }, 250);
+    await pollUntil(
+      'the result in the results outbox on disk',
+      60_000,
+      async () => {
+        return (await readdir(`${dataDir}/outbox`).catch(() => [] as string[])).some((f) => f.endsWith('.json'));
+      },
+      250,
+    );
     agent!.kill('SIGKILL');
     await agent!.exited;
     agent = undefined;

@@ -16,12 +16,20 @@ import { stagingDirFor, windowsStagingRoot } from '../../actors/exec/run-process
 
 const memLog = () => {
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
+  const sink = new Writable({
+    write: (chunk: Buffer, _enc, done) => {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
   return { lines, log: pino({ level: 'debug' }, sink) };
 };
 const recorder = (failure?: string) => {
   const calls: string[][] = [];
-  const run: RunArgv = (argv) => { calls.push([...argv]); return Promise.resolve(failure); };
+  const run: RunArgv = (argv) => {
+    calls.push([...argv]);
+    return Promise.resolve(failure);
+  };
   return { calls, run };
 };
 const dirs: string[] = [];
@@ -32,7 +40,12 @@ afterEach(async () => {
 describe('Windows ACLs (argv level)', () => {
   it('builds icacls: inheritance removed, SYSTEM and Administrators by SID, full control inherited by files and subdirs', () => {
     expect(icaclsArgv('C:\\ProgramData\\Kanade\\data')).toEqual([
-      'icacls', 'C:\\ProgramData\\Kanade\\data', '/inheritance:r', '/grant:r', '*S-1-5-18:(OI)(CI)F', '*S-1-5-32-544:(OI)(CI)F',
+      'icacls',
+      'C:\\ProgramData\\Kanade\\data',
+      '/inheritance:r',
+      '/grant:r',
+      '*S-1-5-18:(OI)(CI)F',
+      '*S-1-5-32-544:(OI)(CI)F',
     ]);
   });
 
@@ -49,7 +62,9 @@ describe('Windows ACLs (argv level)', () => {
   it('a failing or throwing icacls is one error line, never a throw', async () => {
     const { lines, log } = memLog();
     expect(await restrictDirAcl('C:\\d', log, { platform: 'win32', run: recorder('exit 5: Access is denied.').run })).toBe(false);
-    expect(await restrictDirAcl('C:\\d', log, { platform: 'win32', run: () => Promise.reject(new Error('spawn icacls ENOENT')) })).toBe(false);
+    expect(await restrictDirAcl('C:\\d', log, { platform: 'win32', run: () => Promise.reject(new Error('spawn icacls ENOENT')) })).toBe(
+      false,
+    );
     const errors = lines.filter((l) => l['level'] === 50);
     expect(errors.map((l) => l['err'])).toEqual(['exit 5: Access is denied.', 'spawn icacls ENOENT']);
     expect(String(errors[0]!['msg'])).toContain('cannot restrict the ACL of C:\\d');
@@ -68,7 +83,7 @@ describe('Windows ACLs (argv level)', () => {
     expect(lines.filter((l) => l['level'] === 50)).toHaveLength(2);
   });
 
-  it('each run stages under the ACL\'d root (so it inherits the ACL)', () => {
+  it("each run stages under the ACL'd root (so it inherits the ACL)", () => {
     const env = { ProgramData: 'D:\\PD' };
     expect(windowsStagingRoot(env)).toBe('D:\\PD\\Kanade\\agent-scripts');
     expect(path.win32.dirname(stagingDirFor('win32', env, 'x'))).toBe(windowsStagingRoot(env));

@@ -91,7 +91,9 @@ export function fixtureExe(name: string): string {
   const out = path.join(FIXTURE_BIN_DIR, `${name}.exe`);
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
   spawnSync('mkdir', ['-p', FIXTURE_BIN_DIR]);
-  const r = spawnSync(MINGW_GCC, ['-O2', '-Wall', '-Wextra', '-Werror', '-municode', '-static', '-s', '-o', out, src], { encoding: 'utf8' });
+  const r = spawnSync(MINGW_GCC, ['-O2', '-Wall', '-Wextra', '-Werror', '-municode', '-static', '-s', '-o', out, src], {
+    encoding: 'utf8',
+  });
   if (r.error !== undefined) throw new Error(`${MINGW_GCC} not found: ${ENSURE_HINT}`);
   if (r.status !== 0) throw new Error(`cannot compile ${src}: ${r.stderr}`);
   return out;
@@ -184,7 +186,14 @@ export async function createWinePrefix(extraEnv: NodeJS.ProcessEnv = {}): Promis
     env,
     spawn: (args, more) => spawnWine('wine', args, more),
     run: (args, more) => spawnWine('wine', args, more).exited,
-    linuxPath: (windowsPath) => path.join(driveC, ...windowsPath.replace(/^[cC]:\\?/, '').split('\\').filter(Boolean)),
+    linuxPath: (windowsPath) =>
+      path.join(
+        driveC,
+        ...windowsPath
+          .replace(/^[cC]:\\?/, '')
+          .split('\\')
+          .filter(Boolean),
+      ),
     destroy,
   };
 }
@@ -193,8 +202,19 @@ export async function createWinePrefix(extraEnv: NodeJS.ProcessEnv = {}): Promis
 export async function writeDefaultConfig(wine: WinePrefix, pcId: string, natsUrl: string, extra: string[] = []): Promise<string> {
   const file = wine.linuxPath('C:\\ProgramData\\Kanade\\config\\agent.toml');
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, ['[agent]', `id = ${JSON.stringify(pcId)}`, `nats_url = ${JSON.stringify(natsUrl)}`,
-    '[log]', `level = "${process.env.KANADE_WINE_LOG_LEVEL ?? 'info'}"`, 'keep_days = 0', ...extra, ''].join('\n'));
+  await writeFile(
+    file,
+    [
+      '[agent]',
+      `id = ${JSON.stringify(pcId)}`,
+      `nats_url = ${JSON.stringify(natsUrl)}`,
+      '[log]',
+      `level = "${process.env.KANADE_WINE_LOG_LEVEL ?? 'info'}"`,
+      'keep_days = 0',
+      ...extra,
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
