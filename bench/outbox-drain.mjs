@@ -31,7 +31,7 @@ const { createBrokerHub } = await dist('actors/broker-hub.js');
 const { createOutboxes } = await dist('actors/outbox/create-outboxes.js');
 const { createLiveValue } = await dist('actors/ports.js');
 const { NO_FAILPOINTS } = await dist('actors/failpoints.js');
-const { createOutboxMachine } = await dist('machines/outbox-machine.js');
+const { createOutboxLogic } = await dist('supervisor/children.js');
 const { encodeExecResult } = await dist('contract/index.js');
 
 const args = process.argv.slice(2);
@@ -100,7 +100,7 @@ async function agentDrain(nc, dataDir, dir) {
   };
   const total = await count(dir);
   const start = performance.now();
-  const child = createActor(createOutboxMachine('results'), { input: services }).start();
+  const child = createActor(createOutboxLogic('results'), { input: services }).start();
   hub.connected(nc, 'bench', Date.now());
   await new Promise((resolve) => {
     const sub = child.subscribe((snap) => {
@@ -166,7 +166,7 @@ async function rssChild(url, dataDir) {
     peakExternal = Math.max(peakExternal, m.external + m.arrayBuffers);
   }, 50);
   const start = performance.now();
-  const child = createActor(createOutboxMachine('results'), { input: services }).start();
+  const child = createActor(createOutboxLogic('results'), { input: services }).start();
   hub.connected(nc, url, Date.now());
   await new Promise((resolve) => {
     const sub = child.subscribe((snap) => {

@@ -5,26 +5,26 @@
  * and by a 1 s safety tick. A parallel `health` region carries the `degraded` tag while enqueues
  * fail (disk full, read-only), so `kanade-agent status` shows it.
  *
- * Each message inside a pass follows machines/outbox-message-machine.ts. `shutdown` during a pass
+ * The machine holds data only: its effects (`watchOutbox`, `ensureOutboxDir`, `drainBacklog`,
+ * actors/outbox/outbox-actors.ts) own the outbox and report the drain's status in their events;
+ * supervisor/children.ts provides them (`createOutboxLogic`). Each message inside a pass follows
+ * machines/outbox-message-machine.ts. `shutdown` during a pass
  * keeps draining (every due file, and another pass for files enqueued meanwhile, such as the
  * executor's `killed: agent shutting down` results) until the outbox is empty or the grace the
  * supervisor gave it is spent (contract §8.4), then reaches `stopped`. A `progress` region carries
  * `degraded` while a pass holds due work without settling anything (a stalled drain).
  *
  * @example
- * const child = createActor(createOutboxMachine('results'), { input: services }).start();
+ * const child = createActor(createOutboxLogic('results'), { input: services }).start(); // supervisor/children.ts
  * child.getSnapshot().context.status; // { depth, in_flight, stuck, … }
  */
 import { assign, not, raise, setup } from 'xstate';
 import { OUTBOX_TICK_MS, PUB_ACK_TIMEOUT_MS } from '../contract/index.js';
-import { drainableOutbox, type DrainableOutbox } from '../actors/outbox/create-outboxes.js';
-import { drainBacklog, ensureOutboxDir, watchOutbox, type OutboxActorEvent } from '../actors/outbox/outbox-actors.js';
-import { OUTBOX_PUBLISH_WINDOW } from '../actors/outbox/drain-pass.js';
+import type { createDrainBacklog, ensureOutboxDir, OutboxActorEvent, watchOutbox } from '../actors/outbox/outbox-actors.js';
 import type { OutboxStatus } from '../actors/outbox/drain-stats.js';
 import type { OutboxKind } from '../actors/outbox/outbox-kinds.js';
 import type { AgentServices } from '../actors/ports.js';
-import { createMessageSlots } from '../actors/outbox/message-slots.js';
-import { bindOutboxMessageEffects } from './outbox-message-machine.js';
+import { notProvided } from './not-provided.js';
 
 /** Flush time on shutdown when the `shutdown` event does not say how long the supervisor waits. */
 export const OUTBOX_SHUTDOWN_GRACE_MS = 2_000;
@@ -43,7 +43,7 @@ export interface OutboxChildStatus extends OutboxStatus {
   readonly enqueue_error: string | null;
 }
 
-/** Tunables (tests shrink the ack timeout; the bench varies the window). */
+/** Tunables (tests shrink the ack timeout; the bench varies the window, which defaults to the pass's own). */
 export interface OutboxMachineOptions {
   readonly ackTimeoutMs?: number;
   readonly window?: number;
@@ -51,7 +51,6 @@ export interface OutboxMachineOptions {
 
 interface OutboxContext {
   readonly services: AgentServices;
-  readonly outbox: DrainableOutbox<unknown>;
   readonly connected: boolean;
   /** An enqueue (or reconnect) arrived during a pass: walk again at once when it ends. */
   readonly rescan: boolean;
@@ -71,6 +70,19 @@ export function flushGraceMs(graceMs: number | undefined): number {
   return Math.max(0, Math.floor(graceMs) - OUTBOX_STOP_MARGIN_MS);
 }
 
+/** The drain status an event carries: ensureOutboxDir's output, or the `status` of an actor's event. */
+function drainStatusOf(event: { readonly type: string }): Partial<OutboxStatus> | undefined {
+  const { output, status } = event as { output?: unknown; status?: unknown };
+  const found = event.type.startsWith('xstate.done.actor.') ? output : status;
+  return typeof found === 'object' && found !== null ? (found as Partial<OutboxStatus>) : undefined;
+}
+
+/** The directory a failed ensureOutboxDir names (its OutboxDirUnavailableError), if any. */
+function dirOf(error: unknown): string | undefined {
+  const dir = typeof error === 'object' && error !== null ? (error as { dir?: unknown }).dir : undefined;
+  return typeof dir === 'string' ? dir : undefined;
+}
+
 const EMPTY_STATUS: OutboxChildStatus = {
   depth: 0,
   in_flight: 0,
@@ -86,22 +98,23 @@ const EMPTY_STATUS: OutboxChildStatus = {
 /** Builds the child machine of outbox `kind` (`outbox-results`, `outbox-events`, `outbox-obs`). */
 export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOptions = {}) {
   const ackTimeoutMs = options.ackTimeoutMs ?? PUB_ACK_TIMEOUT_MS;
-  const window = options.window ?? OUTBOX_PUBLISH_WINDOW;
+  const window = options.window;
   // Every publish settles within the ack timeout; twice that without settling anything is a stall.
   const stallMs = 2 * ackTimeoutMs;
-  // Per-message life cycles in reusable slots; the pass binds its effects to each.
-  const runnerFactory = createMessageSlots(bindOutboxMessageEffects);
   return setup({
     types: {
       input: {} as AgentServices,
       context: {} as OutboxContext,
       events: {} as OutboxEvent,
     },
-    actors: { watchOutbox, ensureOutboxDir, drainBacklog },
+    actors: {
+      watchOutbox: notProvided<typeof watchOutbox>('watchOutbox'),
+      ensureOutboxDir: notProvided<typeof ensureOutboxDir>('ensureOutboxDir'),
+      drainBacklog: notProvided<ReturnType<typeof createDrainBacklog>>('drainBacklog'),
+    },
     actions: {
+      // (watchOutbox wakes parked files before it reports a reconnect, §4 "woken on reconnect".)
       markConnected: assign({ connected: true }),
-      // A reconnect may be what parked files waited for (§4 "woken on reconnect"): make them due now.
-      wakeParkedFiles: ({ context }) => context.outbox.drain.wakeParked(),
       markDisconnected: assign({ connected: false }),
       requestRescan: assign({ rescan: true }),
       clearRescan: assign({ rescan: false }),
@@ -113,12 +126,17 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
           delay: ({ event }) => flushGraceMs(event.type === 'shutdown' ? event.graceMs : undefined),
         },
       ),
+      // `depth` as last reported (a flushing pass reports at least every second).
       logFlushDeadline: ({ context }) =>
         context.services.log.warn(
-          { outbox: kind, depth: context.outbox.drain.status().depth },
+          { outbox: kind, depth: context.status.depth },
           'shutdown: outbox flush time spent; the rest stays on disk for the next start',
         ),
-      refreshStatus: assign(({ context }) => ({ status: { ...context.status, ...context.outbox.drain.status() } })),
+      // The drain's status as the event carries it (ensureOutboxDir's output, or a `status` field).
+      refreshStatus: assign(({ context, event }) => {
+        const status = drainStatusOf(event);
+        return status === undefined ? {} : { status: { ...context.status, ...status } };
+      }),
       takeProgress: assign(({ context, event }) =>
         event.type === 'outbox.progress' ? { status: { ...context.status, ...event.status } } : {},
       ),
@@ -131,9 +149,9 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
         return { status: { ...context.status, last_error: error instanceof Error ? error.message : String(error) } };
       }),
       logDirUnavailable: ({ context, event }) => {
-        const error = (event as { error?: unknown }).error;
+        const { error, dir } = event as { error?: unknown; dir?: unknown };
         context.services.log.warn(
-          { outbox: kind, dir: context.outbox.store.dir, err: error instanceof Error ? error.message : String(error) },
+          { outbox: kind, dir: dir ?? dirOf(error), err: error instanceof Error ? error.message : String(error) },
           'outbox directory unavailable; retrying every tick',
         );
       },
@@ -154,19 +172,18 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
     id: `outbox-${kind}`,
     context: ({ input }) => ({
       services: input,
-      outbox: drainableOutbox(input.outboxes[kind] as never) as DrainableOutbox<unknown>,
       connected: input.broker.state().connected,
       rescan: false,
       shuttingDown: false,
       status: EMPTY_STATUS,
     }),
-    invoke: { id: 'watchOutbox', src: 'watchOutbox', input: ({ context }) => ({ services: context.services, outbox: context.outbox }) },
+    invoke: { id: 'watchOutbox', src: 'watchOutbox', input: ({ context }) => ({ services: context.services, kind }) },
     initial: 'running',
     states: {
       running: {
         type: 'parallel',
         on: {
-          'broker.connected': { actions: ['markConnected', 'wakeParkedFiles'] },
+          'broker.connected': { actions: 'markConnected' },
           'broker.disconnected': { actions: 'markDisconnected' },
           'outbox.progress': { actions: 'takeProgress' },
           'flush.deadline': { target: '#outbox-' + kind + '.stopped', actions: 'logFlushDeadline' },
@@ -180,7 +197,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
                 invoke: {
                   id: 'ensureOutboxDir',
                   src: 'ensureOutboxDir',
-                  input: ({ context }) => ({ services: context.services, outbox: context.outbox }),
+                  input: ({ context }) => ({ services: context.services, kind }),
                   onDone: [
                     { guard: 'brokerDown', target: 'paused', actions: 'refreshStatus' },
                     { target: 'draining', actions: 'refreshStatus' },
@@ -212,13 +229,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
                 invoke: {
                   id: 'drainBacklog',
                   src: 'drainBacklog',
-                  input: ({ context }) => ({
-                    services: context.services,
-                    outbox: context.outbox,
-                    runnerFactory,
-                    window,
-                    ackTimeoutMs,
-                  }),
+                  input: ({ context }) => ({ services: context.services, kind, window, ackTimeoutMs }),
                 },
                 initial: 'walking',
                 states: {
@@ -255,7 +266,7 @@ export function createOutboxMachine(kind: OutboxKind, options: OutboxMachineOpti
               paused: {
                 description: 'The broker is disconnected: nothing is published; files wait on disk.',
                 on: {
-                  'broker.connected': { target: 'draining', actions: ['markConnected', 'wakeParkedFiles'] },
+                  'broker.connected': { target: 'draining', actions: 'markConnected' },
                   shutdown: { target: '#outbox-' + kind + '.stopped' },
                 },
               },

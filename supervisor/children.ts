@@ -8,13 +8,23 @@
  */
 import { connectionMachine } from '../machines/connection-machine.js';
 import { effectiveConfigMachine } from '../machines/effective-config-machine.js';
-import { createOutboxMachine, outboxMachine } from '../machines/outbox-machine.js';
+import { createOutboxMachine, type OutboxMachineOptions } from '../machines/outbox-machine.js';
+import { bindOutboxMessageEffects } from '../machines/outbox-message-machine.js';
 import { heartbeatMachine } from '../machines/heartbeat-machine.js';
 import { inventoryMachine } from '../machines/inventory-machine.js';
 import { updaterMachine } from '../machines/updater-machine.js';
 import { executorMachine } from '../machines/executor-machine.js';
 import { commandRunMachine } from '../machines/command-run-machine.js';
 import { natsConnection } from '../actors/nats-connection.js';
+import {
+  createDrainBacklog,
+  ensureOutboxDir,
+  JETSTREAM_EFFECTS,
+  watchOutbox,
+  type DrainBacklogEffects,
+} from '../actors/outbox/outbox-actors.js';
+import { createMessageSlots } from '../actors/outbox/message-slots.js';
+import type { OutboxKind } from '../actors/outbox/outbox-kinds.js';
 import { watchBroker } from '../actors/kv-config/watch-broker.js';
 import { watchKvConfig } from '../actors/kv-config/watch-kv-config.js';
 import { logicalCpuCount } from '../actors/kv-config/host-cpu.js';
@@ -58,6 +68,25 @@ export const connectionLogic = connectionMachine.provide({ actors: { natsConnect
 /** `config` with its effects; its input adds the host's logical CPU count. */
 export const effectiveConfigLogic = effectiveConfigMachine.provide({ actors: { watchBroker, watchKvConfig } });
 
+/**
+ * How an outbox drain pass publishes: JetStream with PubAck, each message's life cycle
+ * (machines/outbox-message-machine.ts) run in reusable actor slots (actors/outbox/message-slots.ts).
+ */
+export const OUTBOX_DRAIN_EFFECTS: DrainBacklogEffects = {
+  ...JETSTREAM_EFFECTS,
+  runnerFactory: createMessageSlots(bindOutboxMessageEffects),
+};
+
+/** An `outbox-<kind>` child with its effects (tests and the bench pass `options`). */
+export function createOutboxLogic(kind: OutboxKind, options: OutboxMachineOptions = {}) {
+  return createOutboxMachine(kind, options).provide({
+    actors: { watchOutbox, ensureOutboxDir, drainBacklog: createDrainBacklog(OUTBOX_DRAIN_EFFECTS) },
+  });
+}
+
+/** `outbox-results` with its effects. */
+export const outboxLogic = createOutboxLogic('results');
+
 /** `heartbeat` with its effects. */
 export const heartbeatLogic = heartbeatMachine.provide({
   actors: { watchBroker, watchHeartbeatInterval, announceOnline, publishHeartbeat, servePing },
@@ -92,9 +121,9 @@ export function configInput(services: RootServices) {
 export const CHILDREN: readonly ChildSpec[] = [
   { id: 'connection', logic: connectionLogic, restart: 'permanent', shutdownMs: CONNECTION_SHUTDOWN_MS },
   { id: 'config', logic: effectiveConfigLogic, input: configInput, restart: 'permanent', shutdownMs: CONFIG_SHUTDOWN_MS },
-  { id: 'outbox-results', logic: outboxMachine, restart: 'permanent', shutdownMs: OUTBOX_RESULTS_SHUTDOWN_MS },
-  { id: 'outbox-events', logic: createOutboxMachine('events'), restart: 'permanent', shutdownMs: OUTBOX_SHUTDOWN_MS },
-  { id: 'outbox-obs', logic: createOutboxMachine('obs'), restart: 'permanent', shutdownMs: OUTBOX_SHUTDOWN_MS },
+  { id: 'outbox-results', logic: outboxLogic, restart: 'permanent', shutdownMs: OUTBOX_RESULTS_SHUTDOWN_MS },
+  { id: 'outbox-events', logic: createOutboxLogic('events'), restart: 'permanent', shutdownMs: OUTBOX_SHUTDOWN_MS },
+  { id: 'outbox-obs', logic: createOutboxLogic('obs'), restart: 'permanent', shutdownMs: OUTBOX_SHUTDOWN_MS },
   { id: 'heartbeat', logic: heartbeatLogic, restart: 'permanent', shutdownMs: HEARTBEAT_SHUTDOWN_MS },
   { id: 'inventory', logic: inventoryLogic, restart: 'permanent', shutdownMs: INVENTORY_SHUTDOWN_MS },
   { id: 'updater', logic: updaterLogic, input: updaterInput, restart: 'transient', shutdownMs: UPDATER_SHUTDOWN_MS },

@@ -1,48 +1,76 @@
 /**
- * The default effect actors of an outbox child (machines/outbox-machine.ts): watching the broker
- * hub and the store, creating the directory, and running one drain pass on the live connection.
+ * The effect actors of an outbox child (machines/outbox-machine.ts names them; supervisor/children.ts
+ * provides these): watching the broker hub and the store, creating the directory, and running one
+ * drain pass on the live connection. They own the outbox: each finds it from `services` and the
+ * child's `kind`, and reports the drain's status in its events, so the machine holds only data.
  *
  * @example
- * outboxMachine.provide({ actors: { drainBacklog: createDrainBacklog({ publishFactory: () => neverAcks }) } });
+ * outboxLogic.provide({ actors: { drainBacklog: createDrainBacklog({ ...OUTBOX_DRAIN_EFFECTS, publishFactory: () => neverAcks }) } });
  */
 import { Actor, fromCallback, fromPromise, type AnyActorRef, type EventObject } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentServices } from '../ports.js';
-import type { DrainableOutbox } from './create-outboxes.js';
+import { drainableOutbox, type DrainableOutbox } from './create-outboxes.js';
 import { createJetStreamPublish, createResultPrepare } from './jetstream-publisher.js';
 import type { OutboxMessageRunnerFactory, TimerClock } from './message-runner.js';
 import type { PassSummary } from './drain-pass.js';
 import type { OutboxStatus } from './drain-stats.js';
 import type { PrepareFn, PublishFn } from './publish-message.js';
 import { describeError } from './outbox-store.js';
+import type { OutboxKind } from './outbox-kinds.js';
 
-/** Events the outbox actors send to the outbox child. */
+/**
+ * Events the outbox actors send to the outbox child. `status` is the drain's status as of the
+ * event (the child keeps no handle on the drain); tests may leave it out where it is optional.
+ */
 export type OutboxActorEvent =
-  | { readonly type: 'broker.connected' }
-  | { readonly type: 'broker.disconnected' }
-  | { readonly type: 'result.enqueued' }
+  | { readonly type: 'broker.connected'; readonly status?: OutboxStatus }
+  | { readonly type: 'broker.disconnected'; readonly status?: OutboxStatus }
+  | { readonly type: 'result.enqueued'; readonly status?: OutboxStatus }
   | { readonly type: 'enqueue.failed'; readonly error: string }
   | { readonly type: 'enqueue.succeeded' }
   | { readonly type: 'outbox.progress'; readonly status: OutboxStatus }
-  | { readonly type: 'drain.finished'; readonly summary: PassSummary }
-  | { readonly type: 'drain.failed'; readonly error: string };
+  | { readonly type: 'drain.finished'; readonly summary: PassSummary; readonly status?: OutboxStatus }
+  | { readonly type: 'drain.failed'; readonly error: string; readonly dir?: string };
 
-/** Input of {@link watchOutbox} and {@link ensureOutboxDir}. */
+/** Input of {@link watchOutbox} and {@link ensureOutboxDir}: the services and which of their outboxes. */
 export interface OutboxActorInput {
   readonly services: AgentServices;
-  readonly outbox: DrainableOutbox<unknown>;
+  readonly kind: OutboxKind;
 }
 
-/** Forwards broker connectivity, enqueues (the wake-up) and enqueue health to the child. */
+/** The drainable outbox `input` names (an Error when `services.outboxes` holds something else). */
+export function outboxOf(input: OutboxActorInput): DrainableOutbox<unknown> {
+  return drainableOutbox(input.services.outboxes[input.kind] as never) as DrainableOutbox<unknown>;
+}
+
+/** Why {@link ensureOutboxDir} failed, with the directory it could not prepare (for the child's log line). */
+export class OutboxDirUnavailableError extends Error {
+  constructor(
+    readonly dir: string,
+    cause: unknown,
+  ) {
+    super(describeError(cause), { cause });
+    this.name = 'OutboxDirUnavailableError';
+  }
+}
+
+/**
+ * Forwards broker connectivity, enqueues (the wake-up) and enqueue health to the child. A reconnect
+ * may be what parked files waited for (§4 "woken on reconnect"): they are made due before the child
+ * hears of it.
+ */
 export const watchOutbox = fromCallback<EventObject, OutboxActorInput>(({ sendBack, input }) => {
+  const outbox = outboxOf(input);
   let connected: boolean | undefined;
   const unwatchBroker = input.services.broker.watch((state) => {
     if (state.connected === connected) return;
     connected = state.connected;
-    sendBack({ type: connected ? 'broker.connected' : 'broker.disconnected' });
+    if (connected) outbox.drain.wakeParked();
+    sendBack({ type: connected ? 'broker.connected' : 'broker.disconnected', status: outbox.drain.status() });
   });
-  const unwatchEnqueue = input.outbox.store.onEnqueued(() => sendBack({ type: 'result.enqueued' }));
-  const unwatchHealth = input.outbox.store.onHealth((event) => sendBack(event));
+  const unwatchEnqueue = outbox.store.onEnqueued(() => sendBack({ type: 'result.enqueued', status: outbox.drain.status() }));
+  const unwatchHealth = outbox.store.onHealth((event) => sendBack(event));
   return () => {
     unwatchBroker();
     unwatchEnqueue();
@@ -50,11 +78,20 @@ export const watchOutbox = fromCallback<EventObject, OutboxActorInput>(({ sendBa
   };
 });
 
-/** Creates the outbox directory, clears crash leftovers, reads the stuck count; rejects so the child retries next tick. */
-export const ensureOutboxDir = fromPromise<void, OutboxActorInput>(async ({ input }) => {
-  await input.outbox.store.ensureDir();
-  await input.outbox.store.removeStaleTmp();
-  await input.outbox.drain.refreshStuck();
+/**
+ * Creates the outbox directory, clears crash leftovers, reads the stuck count and resolves with the
+ * drain's status; rejects with {@link OutboxDirUnavailableError} so the child retries next tick.
+ */
+export const ensureOutboxDir = fromPromise<OutboxStatus, OutboxActorInput>(async ({ input }) => {
+  const outbox = outboxOf(input);
+  try {
+    await outbox.store.ensureDir();
+    await outbox.store.removeStaleTmp();
+    await outbox.drain.refreshStuck();
+  } catch (err) {
+    throw new OutboxDirUnavailableError(outbox.store.dir, err);
+  }
+  return outbox.drain.status();
 });
 
 /** The real timers, for an actor that is not an xstate `Actor` (never the case inside a system). */
@@ -71,21 +108,29 @@ export function clockOf(self: AnyActorRef): TimerClock {
 /** A running pass re-sends its status this often even when nothing settles (stall detection). */
 export const OUTBOX_STATUS_REFRESH_MS = 1_000;
 
-/** Input of a drain pass actor. */
+/** Input of a drain pass actor: data only (the window defaults to the pass's own). */
 export interface DrainBacklogInput extends OutboxActorInput {
-  readonly runnerFactory: OutboxMessageRunnerFactory;
-  readonly window: number;
+  readonly window: number | undefined;
   readonly ackTimeoutMs: number;
 }
 
 /** How a drain pass publishes and prepares on a connection (injectable for tests). */
-export interface DrainBacklogEffects {
+export interface PublishEffects {
   publishFactory(nc: NatsConnection, services: AgentServices): PublishFn;
   prepareFactory(nc: NatsConnection, outbox: DrainableOutbox<unknown>): PrepareFn<unknown> | undefined;
 }
 
-/** The real effects: JetStream publish with PubAck, offload for results. */
-export const JETSTREAM_EFFECTS: DrainBacklogEffects = {
+/**
+ * What a drain pass actor is built from: its publish effects and the runner of the per-message
+ * life cycles (supervisor/children.ts binds machines/outbox-message-machine.ts; actors/ never
+ * import machines/).
+ */
+export interface DrainBacklogEffects extends PublishEffects {
+  readonly runnerFactory: OutboxMessageRunnerFactory;
+}
+
+/** The real publish effects: JetStream publish with PubAck, offload for results. */
+export const JETSTREAM_EFFECTS: PublishEffects = {
   publishFactory: (nc, services) => createJetStreamPublish(nc, services.failpoints),
   prepareFactory: (nc, outbox) => (outbox.kind === 'results' ? (createResultPrepare(nc) as PrepareFn<unknown>) : undefined),
 };
@@ -96,20 +141,21 @@ export const JETSTREAM_EFFECTS: DrainBacklogEffects = {
  * event (shutdown) stops new publishes and waits for those in flight; stopping the actor (broker
  * gone) abandons them, and late PubAcks still delete their files.
  */
-export function createDrainBacklog(effects: DrainBacklogEffects = JETSTREAM_EFFECTS) {
+export function createDrainBacklog(effects: DrainBacklogEffects) {
   return fromCallback<EventObject, DrainBacklogInput>(({ sendBack, receive, input, self }) => {
+    const outbox = outboxOf(input);
     const state = input.services.broker.state();
     if (!state.connected) {
-      sendBack({ type: 'broker.disconnected' });
+      sendBack({ type: 'broker.disconnected', status: outbox.drain.status() });
       return undefined;
     }
-    const prepare = effects.prepareFactory(state.nc, input.outbox);
+    const prepare = effects.prepareFactory(state.nc, outbox);
     // The message actors' ack timeouts and the status refresh run on this child's clock.
     const clock = clockOf(self);
-    const pass = input.outbox.drain.runPass({
+    const pass = outbox.drain.runPass({
       publish: effects.publishFactory(state.nc, input.services),
       ...(prepare === undefined ? {} : { prepare }),
-      runnerFactory: input.runnerFactory,
+      runnerFactory: effects.runnerFactory,
       window: input.window,
       ackTimeoutMs: input.ackTimeoutMs,
       clock,
@@ -122,7 +168,7 @@ export function createDrainBacklog(effects: DrainBacklogEffects = JETSTREAM_EFFE
     const armRefresh = (): void => {
       refresh = clock.setTimeout(() => {
         if (settled) return;
-        sendBack({ type: 'outbox.progress', status: input.outbox.drain.status() });
+        sendBack({ type: 'outbox.progress', status: outbox.drain.status() });
         armRefresh();
       }, OUTBOX_STATUS_REFRESH_MS);
     };
@@ -134,11 +180,11 @@ export function createDrainBacklog(effects: DrainBacklogEffects = JETSTREAM_EFFE
     pass.done.then(
       (summary) => {
         end();
-        sendBack({ type: 'drain.finished', summary });
+        sendBack({ type: 'drain.finished', summary, status: outbox.drain.status() });
       },
       (err: unknown) => {
         end();
-        sendBack({ type: 'drain.failed', error: describeError(err) });
+        sendBack({ type: 'drain.failed', error: describeError(err), dir: outbox.store.dir });
       },
     );
     receive((event) => {
@@ -150,6 +196,3 @@ export function createDrainBacklog(effects: DrainBacklogEffects = JETSTREAM_EFFE
     };
   });
 }
-
-/** The default drain pass actor. */
-export const drainBacklog = createDrainBacklog();

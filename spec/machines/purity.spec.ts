@@ -92,18 +92,11 @@ function ioReachedFrom(entry: string): string[] {
   return found;
 }
 
-/**
- * Known debt: the outbox child still builds its drain from actors/outbox/ (`drainableOutbox` in its
- * context, its effects imported rather than provided by supervisor/children.ts). The test below
- * allows exactly that and nothing more, so the debt can only shrink: any other I/O reached fails.
- */
-const OUTBOX_DEBT_IO = /^machines\/outbox-machine\.ts → actors\/outbox\//;
-
 describe('machines/ do no I/O (issue #16 item 1)', () => {
   it.each(machineFiles().map((f) => [path.basename(f), f]))(
     '%s reaches no node builtin or I/O package through its imports',
     (_name, file) => {
-      expect(ioReachedFrom(file).filter((chain) => !OUTBOX_DEBT_IO.test(chain))).toEqual([]);
+      expect(ioReachedFrom(file)).toEqual([]);
     },
   );
 

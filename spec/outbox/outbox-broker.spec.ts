@@ -9,7 +9,7 @@ import { createActor } from 'xstate';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startBroker, type Broker } from '../harness/broker.js';
-import { createOutboxMachine } from '../../machines/outbox-machine.js';
+import { createOutboxLogic, OUTBOX_DRAIN_EFFECTS } from '../../supervisor/children.js';
 import { createDrainBacklog, JETSTREAM_EFFECTS } from '../../actors/outbox/outbox-actors.js';
 import { OBJ_RESULT_OUTPUT, resultOutputKey } from '../../contract/index.js';
 import { encodeExecResult, STREAM_RESULTS } from '../../contract/index.js';
@@ -32,7 +32,7 @@ describe('outbox drain against a real broker', () => {
     await purgeResults();
     const data = await tempDataDir();
     const { services, hub, outboxes } = outboxServices(data.dir);
-    const child = createActor(createOutboxMachine('results'), { input: services }).start();
+    const child = createActor(createOutboxLogic('results'), { input: services }).start();
     const results = Array.from({ length: 20 }, () => sampleResult());
     for (const r of results) await outboxes.results.enqueue(r);
     expect(child.getSnapshot().matches({ running: { drain: 'paused' } })).toBe(true);
@@ -72,7 +72,7 @@ describe('outbox drain against a real broker', () => {
     })();
     hub.connected(nc, broker.url, Date.now());
     // A short ack bound so requests lost in the restart are retried quickly.
-    const child = createActor(createOutboxMachine('results', { ackTimeoutMs: 2_000 }), { input: services }).start();
+    const child = createActor(createOutboxLogic('results', { ackTimeoutMs: 2_000 }), { input: services }).start();
     const remaining = async () => (await readdir(path.join(data.dir, 'outbox'))).filter((n) => n.endsWith('.json')).length;
     await waitUntil(async () => (await remaining()) < 1_950, 20_000, 'drain under way');
     const remainingAtRestart = await remaining();
@@ -100,7 +100,7 @@ describe('outbox drain against a real broker', () => {
     await writeFile(path.join(dir, 'empty.json'), '');
     await writeFile(path.join(dir, 'array.json'), '[1, 2, 3]');
     hub.connected(broker.nc, broker.url, Date.now());
-    const child = createActor(createOutboxMachine('results'), { input: services }).start();
+    const child = createActor(createOutboxLogic('results'), { input: services }).start();
     await waitUntil(async () => (await readdir(dir)).filter((n) => n.endsWith('.json')).length === 0, 20_000, 'outbox empty');
     const stuck = await outboxes.results.store.stuck.list();
     expect(stuck.map((s) => s.name).sort()).toEqual(['array.json', 'corrupt.json', 'empty.json']);
@@ -126,7 +126,7 @@ describe('outbox drain against a real broker', () => {
     const data = await tempDataDir();
     const { services, hub, outboxes } = outboxServices(data.dir);
     hub.connected(broker.nc, broker.url, Date.now());
-    const child = createActor(createOutboxMachine('results'), { input: services }).start();
+    const child = createActor(createOutboxLogic('results'), { input: services }).start();
     const dir = path.join(data.dir, 'outbox');
     const empty = async () => (await readdir(dir)).filter((n) => n.endsWith('.json')).length === 0;
     const bigText = 'é'.repeat(100_000) + 'x'.repeat(400_000); // 600,000 UTF-8 bytes
@@ -177,7 +177,7 @@ describe('outbox drain against a real broker', () => {
     for (const r of others) await outboxes.results.enqueue(r);
     let stalledAttempts = 0;
     const drainBacklog = createDrainBacklog({
-      ...JETSTREAM_EFFECTS,
+      ...OUTBOX_DRAIN_EFFECTS,
       publishFactory: (nc, svc) => {
         const real = JETSTREAM_EFFECTS.publishFactory(nc, svc);
         return (subject, payload, timeoutMs) => {
@@ -188,7 +188,7 @@ describe('outbox drain against a real broker', () => {
     });
     hub.connected(broker.nc, broker.url, Date.now());
     const ACK_TIMEOUT_MS = 300;
-    const machine = createOutboxMachine('results', { ackTimeoutMs: ACK_TIMEOUT_MS }).provide({ actors: { drainBacklog } });
+    const machine = createOutboxLogic('results', { ackTimeoutMs: ACK_TIMEOUT_MS }).provide({ actors: { drainBacklog } });
     const child = createActor(machine, { input: services }).start();
     const stalledFile = `${stalled.result_id}.json`;
     // The others arrive while the stalled one waits for its (never coming) ack.
@@ -216,8 +216,8 @@ describe('outbox drain against a real broker', () => {
     const data = await tempDataDir();
     const { services, hub, outboxes } = outboxServices(data.dir);
     hub.connected(broker.nc, broker.url, Date.now());
-    const events = createActor(createOutboxMachine('events'), { input: services }).start();
-    const obs = createActor(createOutboxMachine('obs'), { input: services }).start();
+    const events = createActor(createOutboxLogic('events'), { input: services }).start();
+    const obs = createActor(createOutboxLogic('obs'), { input: services }).start();
     const started = {
       result_id: sampleResult().result_id,
       request_id: 'req-1',

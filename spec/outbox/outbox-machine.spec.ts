@@ -1,18 +1,15 @@
 /**
  * The drain loop of an outbox child (machines/outbox-machine.ts) on a SimulatedClock, with
- * `.provide()` fakes for directory creation and the drain pass.
+ * `.provide()` fakes for directory creation and the drain pass (the store watcher is the real one,
+ * as supervisor/children.ts provides it).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock, type EventObject } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { OUTBOX_TICK_MS, PUB_ACK_TIMEOUT_MS } from '../../contract/index.js';
-import {
-  createOutboxMachine,
-  flushGraceMs,
-  OUTBOX_EMPTY_RESCAN_TICKS,
-  OUTBOX_SHUTDOWN_GRACE_MS,
-  OUTBOX_STOP_MARGIN_MS,
-} from '../../machines/outbox-machine.js';
+import { createOutboxLogic } from '../../supervisor/children.js';
+import { outboxOf } from '../../actors/outbox/outbox-actors.js';
+import { flushGraceMs, OUTBOX_EMPTY_RESCAN_TICKS, OUTBOX_SHUTDOWN_GRACE_MS, OUTBOX_STOP_MARGIN_MS } from '../../machines/outbox-machine.js';
 import { outboxServices, sampleResult, tempDataDir } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -29,7 +26,8 @@ async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
   let dirFailuresLeft = opts.dirFails ?? 0;
   const log = { dirAttempts: 0, passes: 0, finishRequests: 0 };
   let passSendBack: ((event: EventObject & Record<string, unknown>) => void) | undefined;
-  const machine = createOutboxMachine('results').provide({
+  const drainStatus = () => outboxOf({ services, kind: 'results' }).drain.status();
+  const machine = createOutboxLogic('results').provide({
     actors: {
       ensureOutboxDir: fromPromise(async () => {
         log.dirAttempts += 1;
@@ -37,6 +35,7 @@ async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
           dirFailuresLeft -= 1;
           throw new Error('EACCES: permission denied');
         }
+        return drainStatus();
       }),
       drainBacklog: fromCallback(({ sendBack, receive }) => {
         log.passes += 1;
@@ -50,11 +49,16 @@ async function harness(opts: { dirFails?: number; connected?: boolean } = {}) {
   const clock = new SimulatedClock();
   const child = createActor(machine, { input: services, clock }).start();
   const flush = () => new Promise((resolve) => setImmediate(resolve));
+  // A pass reports the drain's status as it ends (what a real pass does).
   const finishPass = () =>
-    passSendBack?.({ type: 'drain.finished', summary: { listed: 0, delivered: 0, quarantined: 0, notDue: 0, stopped: false } });
+    passSendBack?.({
+      type: 'drain.finished',
+      summary: { listed: 0, delivered: 0, quarantined: 0, notDue: 0, stopped: false },
+      status: drainStatus(),
+    });
   const drainState = () => (child.getSnapshot().value as { running?: { drain?: unknown } }).running?.drain;
   const sendProgress = (status: Record<string, unknown>) => passSendBack?.({ type: 'outbox.progress', status });
-  return { child, clock, hub, outboxes, log, flush, finishPass, drainState, sendProgress };
+  return { child, clock, hub, outboxes, log, flush, finishPass, drainState, sendProgress, drainStatus };
 }
 
 describe('outbox child machine', () => {
@@ -124,6 +128,23 @@ describe('outbox child machine', () => {
     expect(h.drainState()).toBe('paused');
     h.finishPass(); // a pass stopped by the pause reports nothing any more
     expect(h.drainState()).toBe('paused');
+  });
+
+  it('a reconnect makes parked files due (§4 "woken on reconnect") before the child resumes draining', async () => {
+    const h = await harness({ connected: false });
+    await h.flush();
+    const drain = h.outboxes.results.drain;
+    const wakeParked = drain.wakeParked.bind(drain);
+    const statesAtWake: unknown[] = [];
+    drain.wakeParked = () => {
+      statesAtWake.push(h.drainState());
+      wakeParked();
+    };
+    h.hub.connected({} as NatsConnection, 'nats://fake', 1);
+    expect(statesAtWake).toEqual(['paused']);
+    expect(h.drainState()).toEqual({ draining: 'walking' });
+    h.hub.disconnected(2, true);
+    expect(statesAtWake).toHaveLength(1);
   });
 
   it('idle → paused on broker.disconnected', async () => {
