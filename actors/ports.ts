@@ -72,10 +72,26 @@ export interface AgentServices {
   readonly random: () => number;
 }
 
+/**
+ * Whether the `config` child has read the KV config (contract §5.6 boot walk) at least once since
+ * the agent started — what a sibling waits for before a decision that KV may override (the first
+ * inventory run). Once true it stays true: a later KV outage keeps the last values read.
+ */
+export interface ConfigSyncState {
+  /** True once a boot walk of the KV config completed since the agent started. */
+  readonly synced: boolean;
+  /** Why the KV could not be read yet (the last failure before the first sync), or null. */
+  readonly lastError: string | null;
+}
+
+/** The `configSync` hub's value before the KV has been read. */
+export const CONFIG_NOT_SYNCED: ConfigSyncState = { synced: false, lastError: null };
+
 /** The write side of the hubs the `config` child owns. */
 export interface ConfigHubs {
   readonly effectiveConfig: WritableLivePort<EffectiveConfig>;
   readonly groups: WritableLivePort<readonly string[]>;
+  readonly configSync: WritableLivePort<ConfigSyncState>;
 }
 
 /**
@@ -92,7 +108,16 @@ export type ConfigServices = Omit<AgentServices, 'effectiveConfig' | 'groups'> &
 
 /** The `config` child's input from the root's services: the hubs' write side in place of their read-only views. */
 export function configServices(services: RootServices): ConfigServices {
-  return { ...services, effectiveConfig: services.configHubs.effectiveConfig, groups: services.configHubs.groups };
+  const { effectiveConfig, groups, configSync } = services.configHubs;
+  return { ...services, effectiveConfig, groups, configSync };
+}
+
+/** The `inventory` child's input: the services plus a read-only view of the `configSync` hub (its first run waits for it). */
+export type InventoryServices = AgentServices & { readonly configSync: LivePort<ConfigSyncState> };
+
+/** The `inventory` child's input from the root's services. */
+export function inventoryServices(services: RootServices): InventoryServices {
+  return { ...services, configSync: readOnlyView(services.configHubs.configSync) };
 }
 
 /** A read-only view of a hub: `current` and `watch`, no `set` (what non-writers get). */

@@ -1,7 +1,7 @@
 /**
  * The `config` child (contract §5.6): keeps the layers of KV `agent_config` and this PC's group
  * membership, resolves them to the effective config, and is the only writer of the
- * `effectiveConfig` and `groups` hubs. While the buckets cannot be read it waits and retries
+ * `effectiveConfig` and `groups` hubs and of `configSync` (true once the KV was read at least once). While the buckets cannot be read it waits and retries
  * (contract §4: 1 s doubling to 300 s, ±25 % jitter, woken on reconnect); the hubs keep their
  * last values (defaults at first), so siblings always have something to run with.
  *
@@ -115,6 +115,14 @@ export const effectiveConfigMachine = setup({
       }
     }),
     clearNextRetry: assign(({ context }) => ({ status: { ...context.status, nextRetryAt: null } })),
+    publishSynced: enqueueActions(({ context, enqueue }) => {
+      // After publishHubs: a sibling told "synced" already sees the resolved config. The hub stays
+      // true across this child's restarts (it lives in the root's services), so it is set once.
+      const hub = context.services.configSync;
+      enqueue(() => {
+        if (!hub.current().synced) hub.set({ synced: true, lastError: null });
+      });
+    }),
     markSynced: assign(({ context }) => ({
       attempt: 0,
       status: { ...context.status, synced: true, attempt: 0, lastError: null, nextRetryAt: null },
@@ -123,6 +131,12 @@ export const effectiveConfigMachine = setup({
       if (event.type !== 'kv.failed') return;
       const what = event.missing ? 'KV buckets not there yet (the kanade backend creates them); waiting' : 'KV read failed; retrying';
       enqueue(log(context, { level: 'warn', msg: what, fields: { attempt: context.attempt + 1, reason: event.reason } }));
+      // Until the first sync, siblings waiting for it can say why it has not come (the inventory's bounded wait).
+      const hub = context.services.configSync;
+      const reason = `${event.missing ? 'KV buckets missing' : 'KV read failed'}: ${event.reason}`;
+      enqueue(() => {
+        if (!hub.current().synced) hub.set({ synced: false, lastError: reason });
+      });
       const retryDelayMs = resourceRetryDelayMs(context.attempt, context.services.random);
       enqueue.assign({
         attempt: context.attempt + 1,
@@ -184,7 +198,12 @@ export const effectiveConfigMachine = setup({
           invoke: {
             id: 'watchKvConfig',
             src: 'watchKvConfig',
-            input: ({ context }) => ({ nc: context.nc as NatsConnection, pcId: context.services.config.pcId, log: context.services.log }),
+            input: ({ context }) => ({
+              nc: context.nc as NatsConnection,
+              pcId: context.services.config.pcId,
+              log: context.services.log,
+              failpoints: context.services.failpoints,
+            }),
           },
           on: {
             'kv.failed': { target: 'backoff', actions: 'recordFailure' },
@@ -197,7 +216,7 @@ export const effectiveConfigMachine = setup({
               tags: ['busy'],
               on: {
                 'kv.entryReceived': { actions: 'applyEntry' },
-                'kv.synced': { target: 'live', actions: ['markSynced', 'publishHubs'] },
+                'kv.synced': { target: 'live', actions: ['markSynced', 'publishHubs', 'publishSynced'] },
               },
             },
             live: {

@@ -2,7 +2,9 @@
  * The `inventory` child (contract §5.5): collects the hardware inventory soon after the first
  * connect (small jitter), then every `inventory_interval` + 0..`inventory_jitter`, and core-publishes
  * it on `inventory.<pc_id>.hw`. Settings come from agent.toml `[inventory]`, overridden by the
- * effective config. A failed part is logged by name and the cycle ends; a failed publish keeps the
+ * effective config. The first run waits until the KV config was read once (`configSync`), so a
+ * KV `inventory_enabled=false` is not missed by it; if the KV cannot be read within
+ * {@link CONFIG_SYNC_WAIT_MS} of the first connect, it runs with the settings it has and says why. A failed part is logged by name and the cycle ends; a failed publish keeps the
  * collected inventory and retries with the §4 backoff (and at once on reconnect).
  *
  * `sw` and `net` are collected only by `kanade-agent inventory`: the contract reserves their
@@ -14,8 +16,9 @@
 import { assign, enqueueActions, sendTo, setup } from 'xstate';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { timerDelayMs, type HwInventory } from '../contract/index.js';
-import type { AgentServices } from '../actors/ports.js';
+import type { ConfigSyncState, InventoryServices } from '../actors/ports.js';
 import type { watchBroker } from '../actors/kv-config/watch-broker.js';
+import type { ConfigSyncChanged, watchConfigSync } from '../actors/kv-config/watch-config-sync.js';
 import type { BrokerEvent } from '../domain/broker-event.js';
 import { resourceRetryDelayMs } from '../domain/resource-backoff.js';
 import type { inventorySession } from '../actors/inventory/inventory-session.js';
@@ -27,6 +30,11 @@ import { logEffect, type LogLine } from './log-line.js';
 
 /** The first run waits 0..min(this, inventory jitter) after the first connect, so a fleet restart does not collect in lockstep. */
 export const FIRST_RUN_JITTER_MS = 30_000;
+/**
+ * The first run waits at most this long after the first connect for the KV config to be read; then
+ * it goes ahead with agent.toml's `[inventory]` (or what KV gave before) and logs why once.
+ */
+export const CONFIG_SYNC_WAIT_MS = 60_000;
 /** A collection that has not answered after this is abandoned for this cycle (a hung `df`, WMI). */
 export const COLLECT_TIMEOUT_MS = 10 * 60_000;
 
@@ -43,7 +51,9 @@ export interface InventoryStatus {
 }
 
 interface Context {
-  readonly services: AgentServices;
+  readonly services: InventoryServices;
+  /** The `configSync` hub's last value: whether the KV config was read once since the agent started. */
+  readonly configSync: ConfigSyncState;
   readonly nc: NatsConnection | null;
   readonly settings: InventorySettings;
   readonly ranOnce: boolean;
@@ -55,6 +65,7 @@ interface Context {
 
 type Event =
   | BrokerEvent
+  | ConfigSyncChanged
   | { readonly type: 'config.inventoryChanged'; readonly settings: InventorySettings }
   | { readonly type: 'inventory.collected'; readonly report: InventoryReport }
   | { readonly type: 'shutdown' };
@@ -68,10 +79,11 @@ export const inventoryMachine = setup({
   types: {
     context: {} as Context,
     events: {} as Event,
-    input: {} as AgentServices,
+    input: {} as InventoryServices,
   },
   actors: {
     watchBroker: notProvided<typeof watchBroker>('watchBroker'),
+    watchConfigSync: notProvided<typeof watchConfigSync>('watchConfigSync'),
     watchInventorySettings: notProvided<typeof watchInventorySettings>('watchInventorySettings'),
     inventorySession: notProvided<typeof inventorySession>('inventorySession'),
     publishHw: notProvided<typeof publishHw>('publishHw'),
@@ -79,6 +91,24 @@ export const inventoryMachine = setup({
   actions: {
     rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
     forgetConnection: assign({ nc: null }),
+    rememberConfigSync: assign({
+      configSync: ({ context, event }) => (event.type === 'config.syncChanged' ? event.state : context.configSync),
+    }),
+    logConfigSyncTimeout: enqueueActions(({ context, enqueue }) => {
+      const { enabled, intervalMs, jitterMs } = context.settings;
+      enqueue(
+        log(context, {
+          level: 'warn',
+          msg: `KV config not read within ${CONFIG_SYNC_WAIT_MS / 1_000} s of the first connect; the first inventory uses agent.toml [inventory] (KV overrides apply once read)`,
+          fields: {
+            reason: context.configSync.lastError ?? 'no KV error reported yet (broker away, or the KV walk is still running)',
+            enabled,
+            interval_ms: intervalMs,
+            jitter_ms: jitterMs,
+          },
+        }),
+      );
+    }),
     applySettings: assign(({ context, event }) =>
       event.type === 'config.inventoryChanged'
         ? { settings: event.settings, status: { ...context.status, enabled: event.settings.enabled } }
@@ -179,10 +209,12 @@ export const inventoryMachine = setup({
     isEnabledNow: ({ event }) => event.type === 'config.inventoryChanged' && event.settings.enabled,
     hasHw: ({ event }) => event.type === 'inventory.collected' && event.report.hw !== undefined,
     isConnected: ({ context }) => context.nc !== null,
+    isConfigSynced: ({ context }) => context.configSync.synced,
   },
   delays: {
     nextRun: ({ context }) => timerDelayMs(context.nextDelayMs),
     collectTimeout: COLLECT_TIMEOUT_MS,
+    configSyncWait: CONFIG_SYNC_WAIT_MS,
     publishRetry: ({ context }) => resourceRetryDelayMs(context.publishAttempts - 1, context.services.random),
   },
 }).createMachine({
@@ -191,6 +223,7 @@ export const inventoryMachine = setup({
     const settings = inventorySettings(input.config.inventory, input.effectiveConfig.current());
     return {
       services: input,
+      configSync: input.configSync.current(),
       nc: null,
       settings,
       ranOnce: false,
@@ -214,6 +247,7 @@ export const inventoryMachine = setup({
     running: {
       invoke: [
         { id: 'watchBroker', src: 'watchBroker', input: ({ context }) => context.services.broker },
+        { id: 'watchConfigSync', src: 'watchConfigSync', input: ({ context }) => context.services.configSync },
         { id: 'watchInventorySettings', src: 'watchInventorySettings', input: ({ context }) => context.services },
         { id: 'inventorySession', src: 'inventorySession', input: ({ context }) => context.services },
       ],
@@ -221,15 +255,24 @@ export const inventoryMachine = setup({
         'broker.connected': { actions: 'rememberConnection' },
         'broker.disconnected': { actions: 'forgetConnection' },
         'config.inventoryChanged': { actions: 'applySettings' },
+        'config.syncChanged': { actions: 'rememberConfigSync' },
       },
       initial: 'awaitingFirstConnect',
       states: {
         awaitingFirstConnect: {
           description: 'The first inventory runs soon after the first connect.',
           tags: ['degraded'],
-          always: { guard: 'isConnected', target: 'idle' },
+          always: { guard: 'isConnected', target: 'awaitingConfig' },
+        },
+        awaitingConfig: {
+          description:
+            'The first run is decided only once the KV config was read (KV inventory_enabled=false must not miss it), or after CONFIG_SYNC_WAIT_MS without it (logged once with the reason).',
+          tags: ['busy'],
+          always: { guard: 'isConfigSynced', target: 'idle' },
+          after: { configSyncWait: { target: 'idle', actions: 'logConfigSyncTimeout' } },
         },
         idle: {
+          description: 'Decides the next step from the current settings (also after each run, so a KV disable during a run holds).',
           always: [{ guard: 'isEnabled', target: 'scheduled' }, { target: 'disabled' }],
         },
         disabled: {
@@ -256,11 +299,11 @@ export const inventoryMachine = setup({
           tags: ['busy'],
           entry: 'requestCollection',
           // A report arriving after the timeout finds the machine elsewhere and is dropped.
-          after: { collectTimeout: { target: 'scheduled', actions: 'recordCollectTimeout' } },
+          after: { collectTimeout: { target: 'idle', actions: 'recordCollectTimeout' } },
           on: {
             'inventory.collected': [
               { guard: 'hasHw', target: 'readyToPublish', actions: 'recordReport' },
-              { target: 'scheduled', actions: 'recordReport' },
+              { target: 'idle', actions: 'recordReport' },
             ],
           },
         },
@@ -274,7 +317,7 @@ export const inventoryMachine = setup({
             src: 'publishHw',
             input: ({ context }) => ({ nc: context.nc as NatsConnection, hw: context.pending as HwInventory }),
             onDone: {
-              target: 'scheduled',
+              target: 'idle',
               actions: { type: 'recordPublished', params: ({ event }: { event: { output: PublishHwOutput } }) => event.output },
             },
             onError: {

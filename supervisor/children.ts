@@ -27,6 +27,7 @@ import { createMessageSlots } from '../actors/outbox/message-slots.js';
 import type { OutboxKind } from '../actors/outbox/outbox-kinds.js';
 import { watchBroker } from '../actors/kv-config/watch-broker.js';
 import { watchKvConfig } from '../actors/kv-config/watch-kv-config.js';
+import { watchConfigSync } from '../actors/kv-config/watch-config-sync.js';
 import { logicalCpuCount } from '../actors/kv-config/host-cpu.js';
 import { announceOnline } from '../actors/heartbeat/announce-online.js';
 import { publishHeartbeat } from '../actors/heartbeat/publish-heartbeat.js';
@@ -39,7 +40,7 @@ import { createRuntime, recoverAdmissions, settleIntake, watchAdmissions } from 
 import { runIntake } from '../actors/exec/intake.js';
 import { checkRunGates, deliverRunResult, fetchScript, holdSlot, markLaunching, runProcess, watchKill } from '../actors/exec/run-actors.js';
 import { UPDATER_EFFECTS, updaterInput } from '../actors/updater/updater-effects.js';
-import { configServices, type RootServices } from '../actors/ports.js';
+import { configServices, inventoryServices, type RootServices } from '../actors/ports.js';
 import type { ChildSpec } from './child-spec.js';
 
 /** Shutdown grace of `connection`: drain plus a margin (the machine itself gives up after 2 s). */
@@ -93,7 +94,9 @@ export const heartbeatLogic = heartbeatMachine.provide({
 });
 
 /** `inventory` with its effects. */
-export const inventoryLogic = inventoryMachine.provide({ actors: { watchBroker, watchInventorySettings, inventorySession, publishHw } });
+export const inventoryLogic = inventoryMachine.provide({
+  actors: { watchBroker, watchConfigSync, watchInventorySettings, inventorySession, publishHw },
+});
 
 /** One `commandRun` (spawned by the executor) with its effects. */
 export const commandRunLogic = commandRunMachine.provide({
@@ -125,7 +128,7 @@ export const CHILDREN: readonly ChildSpec[] = [
   { id: 'outbox-events', logic: createOutboxLogic('events'), restart: 'permanent', shutdownMs: OUTBOX_SHUTDOWN_MS },
   { id: 'outbox-obs', logic: createOutboxLogic('obs'), restart: 'permanent', shutdownMs: OUTBOX_SHUTDOWN_MS },
   { id: 'heartbeat', logic: heartbeatLogic, restart: 'permanent', shutdownMs: HEARTBEAT_SHUTDOWN_MS },
-  { id: 'inventory', logic: inventoryLogic, restart: 'permanent', shutdownMs: INVENTORY_SHUTDOWN_MS },
+  { id: 'inventory', logic: inventoryLogic, input: inventoryServices, restart: 'permanent', shutdownMs: INVENTORY_SHUTDOWN_MS },
   { id: 'updater', logic: updaterLogic, input: updaterInput, restart: 'transient', shutdownMs: UPDATER_SHUTDOWN_MS },
   // Keep last: starts after everything it uses, stops first (intake off before the outboxes drain).
   { id: 'executor', logic: executorLogic, restart: 'permanent', shutdownMs: EXECUTOR_SHUTDOWN_MS },

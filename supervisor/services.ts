@@ -2,7 +2,8 @@
  * Builds the {@link RootServices} the supervisor holds: the {@link AgentServices} every child
  * receives as `input` (the broker hub, read-only views of the effective config and groups —
  * defaults until the `config` child reads the KV —, failpoints from the environment and the
- * outboxes) plus the write side of the two config hubs, which only the `config` child gets.
+ * outboxes) plus the write side of the config hubs (effective config, groups, whether the KV was
+ * read yet), which only the `config` child gets.
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -10,7 +11,7 @@ import { resolveEffectiveConfig, type EffectiveConfig } from '../contract/index.
 import { createBrokerHub } from '../actors/broker-hub.js';
 import type { AgentConfig } from '../actors/config/load-config.js';
 import { createFailpoints } from '../actors/failpoints.js';
-import { createLiveValue, readOnlyView, type ConfigHubs, type RootServices } from '../actors/ports.js';
+import { CONFIG_NOT_SYNCED, createLiveValue, readOnlyView, type ConfigHubs, type RootServices } from '../actors/ports.js';
 import { createOutboxes } from '../actors/outbox/create-outboxes.js';
 
 /** Options of {@link createAgentServices}; the environment is injectable for tests. */
@@ -28,7 +29,11 @@ export function createAgentServices(opts: CreateAgentServicesOptions): RootServi
   for (const error of failpoints.errors) opts.log.warn(error);
   if (failpoints.armed.size > 0) opts.log.warn({ failpoints: Object.fromEntries(failpoints.armed) }, 'failpoints armed (tests only)');
   const defaults: EffectiveConfig = resolveEffectiveConfig({ groups: new Map() }, os.availableParallelism()).config;
-  const configHubs: ConfigHubs = { effectiveConfig: createLiveValue(defaults), groups: createLiveValue<readonly string[]>([]) };
+  const configHubs: ConfigHubs = {
+    effectiveConfig: createLiveValue(defaults),
+    groups: createLiveValue<readonly string[]>([]),
+    configSync: createLiveValue(CONFIG_NOT_SYNCED),
+  };
   return {
     config: opts.config,
     log: opts.log,

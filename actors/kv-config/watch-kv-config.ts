@@ -18,12 +18,17 @@ import type { Logger } from 'pino';
 import { fromCallback } from 'xstate';
 import { KV_AGENT_CONFIG, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED } from '../../contract/index.js';
 import { isRelevantConfigKey, type KvEntryEvent, type LayerBucket } from '../../domain/config-layers.js';
+import type { Failpoints } from '../failpoints.js';
+
+/** Failpoint hit before each boot walk (`sleep<ms>` makes the KV read slow, `throw` makes it fail) — process tests only. */
+export const KV_WALK_FAILPOINT = 'config.kv_walk';
 
 /** Input of {@link watchKvConfig}. */
 export interface WatchKvConfigInput {
   readonly nc: NatsConnection;
   readonly pcId: string;
   readonly log: Logger;
+  readonly failpoints: Failpoints;
 }
 
 /** Events sent by {@link watchKvConfig}. */
@@ -67,6 +72,7 @@ export const watchKvConfig = fromCallback<{ type: string }, WatchKvConfigInput>(
   };
 
   const run = async (): Promise<void> => {
+    await input.failpoints.hit(KV_WALK_FAILPOINT);
     const kvm = new Kvm(nc);
     // Direct Get is what the backend's `agent` role grants for KV reads (§3); binding never creates.
     const opened: Array<readonly [LayerBucket, KV]> = [];

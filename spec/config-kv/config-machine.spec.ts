@@ -169,4 +169,45 @@ describe('config machine (simulated clock)', () => {
     expect(t.services.groups.current()).toEqual(['x']);
     actor.send({ type: 'shutdown' });
   });
+
+  it('configSync: says why the KV is not read yet, turns true after the walk (hubs first), and stays true across a restart', () => {
+    const clock = new SimulatedClock();
+    let send: ((event: { type: string; [key: string]: unknown }) => void) | undefined;
+    const manual = fromCallback<{ type: string }, WatchKvConfigInput>(({ sendBack }) => {
+      send = sendBack as typeof send;
+    });
+    const t = createTestServices(PC);
+    const order: string[] = [];
+    t.services.effectiveConfig.watch((c) => order.push(`config ${c.heartbeat_interval_ms}`));
+    t.services.configSync.watch((s) => order.push(`sync ${s.synced} ${s.lastError}`));
+    const machine = effectiveConfigLogic.provide({ actors: { watchKvConfig: manual }, delays: { retryDelay: 1_000 } });
+    const input = { ...t.services, logicalCpus: logicalCpuCount() };
+    const actor = createActor(machine, { input, clock }).start();
+    t.broker.connected({} as NatsConnection);
+    send?.({ type: 'kv.failed', reason: 'stream not found', missing: true });
+    expect(t.services.configSync.current()).toEqual({ synced: false, lastError: 'KV buckets missing: stream not found' });
+    clock.increment(1_000); // retry
+    send?.({ type: 'kv.entryReceived', entry: put('config', 'global', 1, { heartbeat_interval: '1s' }) });
+    expect(t.services.configSync.current().synced).toBe(false); // mid-walk: not yet
+    send?.({ type: 'kv.synced' });
+    expect(t.services.configSync.current()).toEqual({ synced: true, lastError: null });
+    // A sibling told "synced" already has the resolved config.
+    expect(order).toEqual([
+      'config 30000',
+      'sync false null',
+      'sync false KV buckets missing: stream not found',
+      'config 1000',
+      'sync true null',
+    ]);
+    // A later failure (broker trouble after the sync) does not take it back.
+    send?.({ type: 'kv.failed', reason: 'watch ended', missing: false });
+    expect(t.services.configSync.current()).toEqual({ synced: true, lastError: null });
+    actor.send({ type: 'shutdown' });
+
+    // The supervisor restarts a crashed config child with the same hubs: still synced before its own walk.
+    const again = createActor(machine, { input, clock }).start();
+    expect(again.getSnapshot().context.status.synced).toBe(false);
+    expect(t.services.configSync.current().synced).toBe(true);
+    again.send({ type: 'shutdown' });
+  });
 });

@@ -9,7 +9,14 @@ import type { EffectiveConfig, EventStarted, ExecResult, ObsEvent } from '../../
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_TARGET_VERSION_JITTER_MS } from '../../contract/index.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { NO_FAILPOINTS, type Failpoints } from '../../actors/failpoints.js';
-import { createLiveValue, type ConfigServices, type BrokerState, type OutboxPort } from '../../actors/ports.js';
+import {
+  CONFIG_NOT_SYNCED,
+  createLiveValue,
+  type ConfigServices,
+  type ConfigSyncState,
+  type BrokerState,
+  type OutboxPort,
+} from '../../actors/ports.js';
 import { pollUntil } from '../harness/poll.js';
 
 /** A BrokerPort the test drives. */
@@ -93,7 +100,14 @@ export interface TestServices {
 /** Builds AgentServices for one child test. */
 export function createTestServices(
   pcId: string,
-  opts: { config?: Partial<AgentConfig>; failpoints?: Failpoints; now?: () => number; random?: () => number } = {},
+  opts: {
+    config?: Partial<AgentConfig>;
+    failpoints?: Failpoints;
+    now?: () => number;
+    random?: () => number;
+    /** The `configSync` hub's first value (default: not synced, as at agent start). */
+    configSync?: ConfigSyncState;
+  } = {},
 ): TestServices {
   const logs: TestServices['logs'] = [];
   const sink = new Writable({
@@ -112,6 +126,7 @@ export function createTestServices(
     outboxes: { results: recordingOutbox<ExecResult>(), events: recordingOutbox<EventStarted>(), obs },
     effectiveConfig: createLiveValue(defaultEffectiveConfig()),
     groups: createLiveValue<readonly string[]>([]),
+    configSync: createLiveValue(opts.configSync ?? CONFIG_NOT_SYNCED),
     failpoints: opts.failpoints ?? NO_FAILPOINTS,
     now: opts.now ?? Date.now,
     random: opts.random ?? Math.random,

@@ -28,7 +28,7 @@ import type { AgentConfig } from '../../actors/config/load-config.js';
 import { createBrokerHub, type BrokerHub } from '../../actors/broker-hub.js';
 import { createFailpoints } from '../../actors/failpoints.js';
 import { createExecRuntime, type ExecRuntime } from '../../actors/exec/exec-runtime.js';
-import { createLiveValue, type AgentServices, type ConfigServices, type OutboxPort } from '../../actors/ports.js';
+import { CONFIG_NOT_SYNCED, createLiveValue, type AgentServices, type ConfigServices, type OutboxPort } from '../../actors/ports.js';
 import { executorLogic } from '../../supervisor/children.js';
 import type { Broker } from '../harness/broker.js';
 import { spawnAgent, type AgentDir } from '../process/agent-process.js';
@@ -146,6 +146,7 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
       target_version_jitter_ms: DEFAULT_TARGET_VERSION_JITTER_MS,
     }),
     groups,
+    configSync: createLiveValue(CONFIG_NOT_SYNCED),
     failpoints: createFailpoints(opts.failpoints),
     now: Date.now,
     random: Math.random,

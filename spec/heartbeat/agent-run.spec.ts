@@ -3,7 +3,10 @@
  * `"inventory_jitter":"0s"`) in KV `agent_config/global`: heartbeats at the KV interval, a ping
  * reply, `agent_online` in stream OBS_EVENTS, the hw inventory in stream INVENTORY, and the three
  * children's summaries in `kanade-agent status`. The supervisor's crash tests arm `heartbeat.tick`.
+ * KV `inventory_enabled=false` holds from the very first run: the inventory waits for the first
+ * KV config sync (a slow KV walk, failpoint `config.kv_walk=sleep…`, and a 0 s start delay).
  */
+import { appendFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type Broker } from '../harness/broker.js';
 import { decodeHeartbeat, decodeHwInventory, decodeObsEvent, STREAM_INVENTORY, STREAM_OBS_EVENTS, subjects } from '../../contract/index.js';
@@ -121,13 +124,46 @@ describe('kanade-agent run: heartbeat, config and inventory children', () => {
         },
         30_000,
       );
-      expect(report.children.find((c) => c.id === 'inventory')?.status).toMatchObject({ enabled: false, runs: 0 });
+      // KV said disabled before the agent started: the first run waited for the KV config (not a race with the 0–30 s jitter).
+      const inventory = report.children.find((c) => c.id === 'inventory');
+      expect(inventory?.status).toMatchObject({ enabled: false, runs: 0 });
+      expect(inventory?.state).toEqual({ running: 'disabled' });
     } finally {
       sub.unsubscribe();
       proc.kill('SIGTERM');
       expect((await proc.exited).code).toBe(0);
       await restartDir.remove();
       await (await broker.kvm.open('agent_config')).delete('global').catch(() => undefined);
+    }
+  });
+
+  it('KV inventory_enabled=false written before the start holds for the first run, even with a slow KV read and no start delay', async () => {
+    const pc = `${PC}-kv-first`;
+    const kv = await broker.kvm.open('agent_config');
+    await kv.put(`pcs.${pc}`, JSON.stringify({ inventory_enabled: false }));
+    const firstDir = await agentDir([broker.url], pc);
+    // No start delay: the first run is decided the moment the inventory child sees the connection.
+    await appendFile(firstDir.configPath, '[inventory]\njitter = "0s"\n');
+    // The KV walk takes 3 s: the old inventory ran (and published) long before KV said "disabled".
+    const proc = spawnAgent(firstDir, { KANADE_FAILPOINTS: 'config.kv_walk=sleep3000' });
+    try {
+      const report = await waitForStatus(
+        firstDir.socket,
+        'config synced and inventory disabled',
+        (r) => {
+          const config = r.children.find((c) => c.id === 'config')?.status as { synced?: boolean } | undefined;
+          const inventory = r.children.find((c) => c.id === 'inventory');
+          return config?.synced === true && JSON.stringify(inventory?.state) === JSON.stringify({ running: 'disabled' });
+        },
+        30_000,
+      );
+      expect(report.children.find((c) => c.id === 'inventory')?.status).toMatchObject({ enabled: false, runs: 0, last_run_at: null });
+      expect(await broker.jsm.streams.getMessage(STREAM_INVENTORY, { last_by_subj: subjects.inventoryHw(pc) })).toBeNull();
+    } finally {
+      proc.kill('SIGTERM');
+      expect((await proc.exited).code).toBe(0);
+      await firstDir.remove();
+      await kv.delete(`pcs.${pc}`).catch(() => undefined);
     }
   });
 });

@@ -15,6 +15,9 @@ import { createCollector } from '../../actors/inventory/collect-inventory.js';
 import type { InventoryCollector } from '../../actors/inventory/types.js';
 import { createTestServices, pollUntil } from '../config-kv/test-services.js';
 
+/** The `config` child's boot walk is done (these tests play it; the wait for it is unit-tested). */
+const SYNCED = { synced: true, lastError: null } as const;
+
 /** First run after 20 ms instead of up to 30 s; later runs keep the real 24 h schedule. */
 const FAST = {
   delays: {
@@ -48,7 +51,7 @@ describe('inventory child (real broker)', () => {
 
   it("publishes this machine's hw inventory to INVENTORY soon after connect, and only hw", async () => {
     const pc = 'PC-inv-01';
-    const t = createTestServices(pc);
+    const t = createTestServices(pc, { configSync: SYNCED });
     const actor = createActor(inventoryLogic.provide(FAST), { input: t.services }).start();
     try {
       expect(actor.getSnapshot().matches({ running: 'awaitingFirstConnect' })).toBe(true);
@@ -95,7 +98,7 @@ describe('inventory child (real broker)', () => {
         disposed = true;
       },
     };
-    const t = createTestServices(pc);
+    const t = createTestServices(pc, { configSync: SYNCED });
     const machine = inventoryLogic.provide({
       ...FAST,
       actors: { inventorySession: createInventorySession(() => flaky, ['hw', 'sw', 'net']) },
@@ -127,7 +130,7 @@ describe('inventory child (real broker)', () => {
       collectNet: async () => [],
       dispose: async () => undefined,
     };
-    const t = createTestServices(pc);
+    const t = createTestServices(pc, { configSync: SYNCED });
     const actor = createActor(inventoryLogic.provide({ ...FAST, actors: { inventorySession: createInventorySession(() => broken) } }), {
       input: t.services,
     }).start();

@@ -9,13 +9,14 @@ import { createBrokerHub } from '../../actors/broker-hub.js';
 import type { AgentConfig } from '../../actors/config/load-config.js';
 import { EscalationError } from '../../actors/escalation-error.js';
 import { createFailpoints } from '../../actors/failpoints.js';
-import { createLiveValue, readOnlyView, type AgentServices, type RootServices } from '../../actors/ports.js';
+import { CONFIG_NOT_SYNCED, createLiveValue, readOnlyView, type AgentServices, type RootServices } from '../../actors/ports.js';
 
 /** Services with a silent logger; `failpoints` from a spec string. */
 export function fakeServices(failpoints?: string): RootServices {
   const configHubs = {
     effectiveConfig: createLiveValue(resolveEffectiveConfig({ groups: new Map() }, 2).config),
     groups: createLiveValue<readonly string[]>([]),
+    configSync: createLiveValue(CONFIG_NOT_SYNCED),
   };
   return {
     config: { pcId: 'test-pc', natsUrls: ['nats://127.0.0.1:1'], dataDir: '/tmp/none' } as unknown as AgentConfig,

@@ -1,6 +1,6 @@
 /**
- * Issue #16 item 4: every child but `config` gets read-only views of the effectiveConfig and
- * groups hubs; only the `config` child's input carries their write side (its child spec asks for
+ * Issue #16 item 4: every child but `config` gets read-only views of the effectiveConfig, groups
+ * (and configSync) hubs; only the `config` child's input carries their write side (its child spec asks for
  * it with `configServices`), so "one writer" holds by type and at run time.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configServices } from '../../actors/ports.js';
+import { configServices, type InventoryServices } from '../../actors/ports.js';
 import { CHILDREN } from '../../supervisor/children.js';
 import { createAgentServices } from '../../supervisor/services.js';
 import { testAgentConfig } from '../config-kv/test-services.js';
@@ -53,11 +53,25 @@ describe('the config hubs', () => {
       const input = (spec.input === undefined ? services : spec.input(services, { now: 0, random: 0 })) as {
         effectiveConfig?: object;
         groups?: object;
+        configSync?: object;
       };
-      return (
-        (input.effectiveConfig !== undefined && 'set' in input.effectiveConfig) || (input.groups !== undefined && 'set' in input.groups)
-      );
+      return [input.effectiveConfig, input.groups, input.configSync].some((hub) => hub !== undefined && 'set' in hub);
     });
     expect(writers.map((spec) => spec.id)).toEqual(['config']);
+  });
+
+  it('configSync: not synced at start; the inventory child reads it, the config child writes it', () => {
+    const services = createAgentServices({
+      config: testAgentConfig('pc-ports', { dataDir: dir }),
+      log: pino({ level: 'silent' }),
+      agentVersion: '0.0.0-test',
+      env: {},
+    });
+    const inventory = CHILDREN.find((spec) => spec.id === 'inventory')!;
+    const view = inventory.input!(services, { now: 0, random: 0 }) as InventoryServices;
+    expect(view.configSync.current()).toEqual({ synced: false, lastError: null });
+    expect('set' in view.configSync).toBe(false);
+    configServices(services).configSync.set({ synced: true, lastError: null });
+    expect(view.configSync.current().synced).toBe(true);
   });
 });
