@@ -12,7 +12,6 @@
  * actor.send({ type: 'shutdown' });
  */
 import { assign, enqueueActions, setup } from 'xstate';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, timerDelayMs } from '../contract/index.js';
 import type { AgentServices } from '../actors/ports.js';
 import type { watchBroker } from '../actors/kv-config/watch-broker.js';
@@ -40,7 +39,6 @@ export interface HeartbeatStatus {
 
 interface Context {
   readonly services: AgentServices;
-  readonly nc: NatsConnection | null;
   readonly intervalMs: number;
   readonly previous: PerfCounters | null;
   readonly announceAttempts: number;
@@ -72,8 +70,6 @@ export const heartbeatMachine = setup({
     servePing: notProvided<typeof servePing>('servePing'),
   },
   actions: {
-    rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
-    forgetConnection: assign({ nc: null }),
     setInterval: assign(({ context, event }) =>
       event.type === 'config.intervalChanged'
         ? { intervalMs: event.intervalMs, status: { ...context.status, intervalMs: event.intervalMs } }
@@ -112,7 +108,6 @@ export const heartbeatMachine = setup({
   id: 'heartbeat',
   context: ({ input }) => ({
     services: input,
-    nc: null,
     intervalMs: input.effectiveConfig.current().heartbeat_interval_ms ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
     previous: null,
     announceAttempts: 0,
@@ -165,7 +160,7 @@ export const heartbeatMachine = setup({
             // `broker.connected` is handled in the child states: a re-entering transition declared on
             // a region of a parallel state exits the whole parallel state (SCXML transition domain)
             // and would announce again.
-            'broker.disconnected': { target: '.offline', actions: 'forgetConnection' },
+            'broker.disconnected': { target: '.offline' },
             'ping.answered': { actions: 'countPing' },
           },
           states: {
@@ -174,16 +169,16 @@ export const heartbeatMachine = setup({
               tags: ['degraded'],
               on: {
                 'config.intervalChanged': { actions: 'setInterval' },
-                'broker.connected': { target: 'online', actions: 'rememberConnection' },
+                'broker.connected': { target: 'online' },
               },
             },
             online: {
               description: 'Connected: beat now, then every heartbeat_interval; answer pings. A new connection starts over with a beat.',
-              on: { 'broker.connected': { target: 'online', reenter: true, actions: 'rememberConnection' } },
+              on: { 'broker.connected': { target: 'online', reenter: true } },
               invoke: {
                 id: 'servePing',
                 src: 'servePing',
-                input: ({ context }) => ({ services: context.services, nc: context.nc as NatsConnection }),
+                input: ({ context }) => ({ services: context.services }),
               },
               initial: 'publishing',
               states: {
@@ -194,7 +189,7 @@ export const heartbeatMachine = setup({
                   invoke: {
                     id: 'publishHeartbeat',
                     src: 'publishHeartbeat',
-                    input: ({ context }) => ({ services: context.services, nc: context.nc as NatsConnection, previous: context.previous }),
+                    input: ({ context }) => ({ services: context.services, previous: context.previous }),
                     // No onError: only the `heartbeat.tick` failpoint rejects, and that is meant to crash the child.
                     onDone: { target: 'waiting', actions: { type: 'recordTick', params: ({ event }) => event.output } },
                   },

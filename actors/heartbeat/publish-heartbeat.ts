@@ -2,11 +2,11 @@
  * One periodic heartbeat tick (§5.4): hits the `heartbeat.tick` failpoint, re-reads the keyring,
  * samples the agent's own resource use and core-publishes on `heartbeat.<pc_id>`. A failed publish
  * is a result, not a crash (the next tick tries again; nothing is queued); only the failpoint throws.
+ * It publishes on the broker hub's current connection (the machine holds none).
  *
  * @example
- * invoke: { id: 'publishHeartbeat', src: 'publishHeartbeat', input: ({ context }) => ({ services, nc, previous }) }
+ * invoke: { id: 'publishHeartbeat', src: 'publishHeartbeat', input: ({ context }) => ({ services, previous }) }
  */
-import type { NatsConnection } from '@nats-io/transport-node';
 import { fromPromise } from 'xstate';
 import { encodeHeartbeat, subjects } from '../../contract/index.js';
 import type { AgentServices } from '../ports.js';
@@ -21,7 +21,6 @@ export const HEARTBEAT_TICK_FAILPOINT = 'heartbeat.tick';
 /** Input of a tick. */
 export interface PublishHeartbeatInput {
   readonly services: AgentServices;
-  readonly nc: NatsConnection;
   readonly previous: PerfCounters | null;
 }
 
@@ -33,7 +32,7 @@ export type PublishHeartbeatOutput =
 /** Tick logic with an injectable keyring reader (the default reads the agent's keyring). */
 export function createPublishHeartbeat(readKeys: CommandKeyStatusReader = readCommandKeyStatus) {
   return fromPromise<PublishHeartbeatOutput, PublishHeartbeatInput>(async ({ input }) => {
-    const { services, nc } = input;
+    const { services } = input;
     await services.failpoints.hit(HEARTBEAT_TICK_FAILPOINT);
     const keys = await readKeys(services, { reload: true });
     const perf = samplePerf(input.previous);
@@ -50,8 +49,9 @@ export function createPublishHeartbeat(readKeys: CommandKeyStatusReader = readCo
     });
     try {
       // Never publish into a closed client: nats.js would throw; a stale queued beat is worse than none.
-      if (nc.isClosed()) throw new Error('connection closed');
-      nc.publish(subjects.heartbeat(services.config.pcId), encodeHeartbeat(beat));
+      const broker = services.broker.state();
+      if (!broker.connected || broker.nc.isClosed()) throw new Error('connection closed');
+      broker.nc.publish(subjects.heartbeat(services.config.pcId), encodeHeartbeat(beat));
       return { ok: true, at: beat.at, sample: perf.sample };
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err), sample: perf.sample };

@@ -145,3 +145,54 @@ describe('machines/ take now and random from input (issue #16 item 1)', () => {
     expect(FORBIDDEN_CALLS.filter(([, re]) => re.test(code)).map(([name]) => name)).toEqual(['Date.now()']);
   });
 });
+
+/**
+ * Types a machine context must not hold (issue #16 item 1, "no live resources in context"): a
+ * connection, a runtime, an outbox, store or drain, or a function. The actor that owns such a thing
+ * keeps it (the outbox child's actors find their outbox from the services; heartbeat's read the
+ * broker hub's connection). `services`/`ports` — the injected environment every child gets as
+ * input — are allowed.
+ */
+const LIVE_CONTEXT_TYPE = /\bNatsConnection\b|\bExecRuntime\b|\bDrainableOutbox\b|\bOutboxStore\b|\bOutboxDrain\b|=>/;
+
+/**
+ * Known debt, `file: field`: contexts that still hold a live resource. Entries may only go away;
+ * any other field of a live type fails the test below.
+ */
+const CONTEXT_DEBT = new Set([
+  'command-run-machine.ts: runtime',
+  'effective-config-machine.ts: nc',
+  'executor-machine.ts: runtime',
+  'executor-machine.ts: nc',
+  'inventory-machine.ts: nc',
+]);
+
+/** `file: field` for every context property (of an interface named `…Context`) whose type is live. */
+export function liveContextFields(source: string, fileName: string): string[] {
+  const sf = ts.createSourceFile(fileName, source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const out: string[] = [];
+  for (const stmt of sf.statements) {
+    if (!ts.isInterfaceDeclaration(stmt) || !stmt.name.text.endsWith('Context')) continue;
+    for (const member of stmt.members) {
+      if (!ts.isPropertySignature(member) || member.type === undefined) continue;
+      if (LIVE_CONTEXT_TYPE.test(member.type.getText(sf))) out.push(`${path.basename(fileName)}: ${member.name.getText(sf)}`);
+    }
+  }
+  return out;
+}
+
+describe('machine contexts hold data, not live resources (issue #16 item 1)', () => {
+  it.each(machineFiles().map((f) => [path.basename(f), f]))(
+    '%s keeps no connection, runtime, outbox or function in context',
+    (_name, file) => {
+      expect(liveContextFields(readFileSync(file, 'utf8'), file).filter((field) => !CONTEXT_DEBT.has(field))).toEqual([]);
+    },
+  );
+
+  it('the scan finds a connection and a closure in a context interface, and ignores other interfaces', () => {
+    const source =
+      'interface Context { readonly nc: NatsConnection | null; readonly release: () => void; readonly n: number }\n' +
+      'interface Input { readonly nc: NatsConnection }';
+    expect(liveContextFields(source, 'x-machine.ts')).toEqual(['x-machine.ts: nc', 'x-machine.ts: release']);
+  });
+});
