@@ -10,7 +10,6 @@
  * services.effectiveConfig.watch((config) => console.log(config.heartbeat_interval_ms));
  */
 import { assign, enqueueActions, setup } from 'xstate';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { EffectiveConfig } from '../contract/index.js';
 import type { ConfigServices } from '../actors/ports.js';
 import type { watchBroker } from '../actors/kv-config/watch-broker.js';
@@ -47,7 +46,7 @@ export interface EffectiveConfigStatus {
 interface Context {
   readonly services: ConfigServices;
   readonly logicalCpus: number;
-  readonly nc: NatsConnection | null;
+  readonly connected: boolean;
   readonly layers: LayerState;
   readonly attempt: number;
   /** The wait chosen for the current backoff (§4 schedule with jitter). */
@@ -78,8 +77,8 @@ export const effectiveConfigMachine = setup({
     watchKvConfig: notProvided<typeof watchKvConfig>('watchKvConfig'),
   },
   actions: {
-    rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
-    forgetConnection: assign({ nc: null }),
+    rememberConnection: assign({ connected: true }),
+    forgetConnection: assign({ connected: false }),
     applyEntry: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'kv.entryReceived') return;
       const applied = applyKvEntry(context.layers, event.entry, context.services.config.pcId);
@@ -151,7 +150,7 @@ export const effectiveConfigMachine = setup({
     }),
   },
   guards: {
-    isConnected: ({ context }) => context.nc !== null,
+    isConnected: ({ context }) => context.connected,
   },
   delays: {
     retryDelay: ({ context }) => context.retryDelayMs,
@@ -161,7 +160,7 @@ export const effectiveConfigMachine = setup({
   context: ({ input }) => ({
     services: input,
     logicalCpus: input.logicalCpus,
-    nc: null,
+    connected: false,
     layers: emptyLayerState(),
     attempt: 0,
     retryDelayMs: 0,
@@ -199,7 +198,7 @@ export const effectiveConfigMachine = setup({
             id: 'watchKvConfig',
             src: 'watchKvConfig',
             input: ({ context }) => ({
-              nc: context.nc as NatsConnection,
+              broker: context.services.broker,
               pcId: context.services.config.pcId,
               log: context.services.log,
               failpoints: context.services.failpoints,

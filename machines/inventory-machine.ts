@@ -14,7 +14,6 @@
  * const actor = createActor(inventoryMachine, { input: services }).start();
  */
 import { assign, enqueueActions, sendTo, setup } from 'xstate';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { timerDelayMs, type HwInventory } from '../contract/index.js';
 import type { ConfigSyncState, InventoryServices } from '../actors/ports.js';
 import type { watchBroker } from '../actors/kv-config/watch-broker.js';
@@ -54,7 +53,7 @@ interface Context {
   readonly services: InventoryServices;
   /** The `configSync` hub's last value: whether the KV config was read once since the agent started. */
   readonly configSync: ConfigSyncState;
-  readonly nc: NatsConnection | null;
+  readonly connected: boolean;
   readonly settings: InventorySettings;
   readonly ranOnce: boolean;
   readonly nextDelayMs: number;
@@ -89,8 +88,8 @@ export const inventoryMachine = setup({
     publishHw: notProvided<typeof publishHw>('publishHw'),
   },
   actions: {
-    rememberConnection: assign({ nc: ({ event }) => (event.type === 'broker.connected' ? event.nc : null) }),
-    forgetConnection: assign({ nc: null }),
+    rememberConnection: assign({ connected: true }),
+    forgetConnection: assign({ connected: false }),
     rememberConfigSync: assign({
       configSync: ({ context, event }) => (event.type === 'config.syncChanged' ? event.state : context.configSync),
     }),
@@ -208,7 +207,7 @@ export const inventoryMachine = setup({
     isDisabledNow: ({ event }) => event.type === 'config.inventoryChanged' && !event.settings.enabled,
     isEnabledNow: ({ event }) => event.type === 'config.inventoryChanged' && event.settings.enabled,
     hasHw: ({ event }) => event.type === 'inventory.collected' && event.report.hw !== undefined,
-    isConnected: ({ context }) => context.nc !== null,
+    isConnected: ({ context }) => context.connected,
     isConfigSynced: ({ context }) => context.configSync.synced,
   },
   delays: {
@@ -224,7 +223,7 @@ export const inventoryMachine = setup({
     return {
       services: input,
       configSync: input.configSync.current(),
-      nc: null,
+      connected: false,
       settings,
       ranOnce: false,
       nextDelayMs: 0,
@@ -315,7 +314,7 @@ export const inventoryMachine = setup({
           invoke: {
             id: 'publishHw',
             src: 'publishHw',
-            input: ({ context }) => ({ nc: context.nc as NatsConnection, hw: context.pending as HwInventory }),
+            input: ({ context }) => ({ broker: context.services.broker, hw: context.pending as HwInventory }),
             onDone: {
               target: 'idle',
               actions: { type: 'recordPublished', params: ({ event }: { event: { output: PublishHwOutput } }) => event.output },

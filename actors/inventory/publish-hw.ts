@@ -5,16 +5,18 @@
  * flush's PONG; such a refusal is reported as `refused` (logged only, not retried: the backend's
  * `agent` role may lack `inventory.*.*`, §3).
  */
-import { PermissionViolationError, type NatsConnection, type Status } from '@nats-io/transport-node';
+import { PermissionViolationError, type Status } from '@nats-io/transport-node';
 import { fromPromise } from 'xstate';
 import { encodeHwInventory, subjects, type HwInventory } from '../../contract/index.js';
+import type { BrokerPort } from '../ports.js';
 
 /** Longest wait for the server's answer to the flush. */
 export const INVENTORY_FLUSH_TIMEOUT_MS = 10_000;
 
 /** Input of {@link publishHw}. */
 export interface PublishHwInput {
-  readonly nc: NatsConnection;
+  /** The broker hub: the publish goes out on its current connection (the machine holds none). */
+  readonly broker: BrokerPort;
   readonly hw: HwInventory;
 }
 
@@ -33,7 +35,10 @@ export function isPublishRefusal(status: Status, subject: string): boolean {
 
 /** Publishes and flushes; rejects when the connection cannot confirm (the machine retries). */
 export const publishHw = fromPromise<PublishHwOutput, PublishHwInput>(async ({ input }) => {
-  const { nc, hw } = input;
+  const { hw } = input;
+  const broker = input.broker.state();
+  if (!broker.connected) throw new Error('broker not connected');
+  const nc = broker.nc;
   const subject = subjects.inventoryHw(hw.pc_id);
   const body = encodeHwInventory(hw);
   let refused = false;

@@ -9,7 +9,7 @@
  * `missing: true` and the machine waits and retries.
  *
  * @example
- * invoke: { id: 'watchKvConfig', src: 'watchKvConfig', input: ({ context }) => ({ nc: context.nc, pcId }) }
+ * invoke: { id: 'watchKvConfig', src: 'watchKvConfig', input: ({ context }) => ({ broker: context.services.broker, pcId, log, failpoints }) }
  */
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
@@ -19,13 +19,15 @@ import { fromCallback } from 'xstate';
 import { KV_AGENT_CONFIG, KV_AGENT_GROUPS, KV_AGENT_GROUPS_DERIVED } from '../../contract/index.js';
 import { isRelevantConfigKey, type KvEntryEvent, type LayerBucket } from '../../domain/config-layers.js';
 import type { Failpoints } from '../failpoints.js';
+import type { BrokerPort } from '../ports.js';
 
 /** Failpoint hit before each boot walk (`sleep<ms>` makes the KV read slow, `throw` makes it fail) — process tests only. */
 export const KV_WALK_FAILPOINT = 'config.kv_walk';
 
 /** Input of {@link watchKvConfig}. */
 export interface WatchKvConfigInput {
-  readonly nc: NatsConnection;
+  /** The broker hub: the walk and the watches use its connection as of the start (the machine holds none). */
+  readonly broker: BrokerPort;
   readonly pcId: string;
   readonly log: Logger;
   readonly failpoints: Failpoints;
@@ -64,7 +66,9 @@ export function isMissingBucket(err: unknown): boolean {
 
 /** Walks, then watches; stops every watcher when the invoking state is left. */
 export const watchKvConfig = fromCallback<{ type: string }, WatchKvConfigInput>(({ input, sendBack }) => {
-  const { nc, pcId } = input;
+  const { pcId } = input;
+  const broker = input.broker.state();
+  const nc: NatsConnection | undefined = broker.connected ? broker.nc : undefined;
   let stopped = false;
   const watchers: Array<{ stop(): void }> = [];
   const send = (event: KvConfigEvent): void => {
@@ -72,6 +76,8 @@ export const watchKvConfig = fromCallback<{ type: string }, WatchKvConfigInput>(
   };
 
   const run = async (): Promise<void> => {
+    // Started only while connected; a hub that went down meanwhile is a failure to retry.
+    if (nc === undefined) throw new Error('broker not connected');
     await input.failpoints.hit(KV_WALK_FAILPOINT);
     const kvm = new Kvm(nc);
     // Direct Get is what the backend's `agent` role grants for KV reads (§3); binding never creates.
