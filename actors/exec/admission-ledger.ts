@@ -138,6 +138,13 @@ export function bodySha256(body: Uint8Array): string {
 }
 
 /** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */
+/**
+ * The newest ledger opened on each directory in this process. Only an older one (an executor
+ * restarted while the previous instance still materialized) can find a newer state on disk than
+ * its own, so only an older one reads a file back before writing it.
+ */
+const newestLedgerOf = new Map<string, symbol>();
+
 export async function openAdmissionLedger(
   dataDir: string,
   opts: {
@@ -155,6 +162,8 @@ export async function openAdmissionLedger(
   const maxBytes = opts.maxBytes ?? ADMISSION_MAX_BYTES;
   const dir = path.join(dataDir, 'admission');
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const instance = Symbol(dir);
+  newestLedgerOf.set(dir, instance);
   const index = new Map<string, IndexEntry>();
   let totalBytes = 0;
 
@@ -291,13 +300,16 @@ export async function openAdmissionLedger(
   }
   const materializeOnce = async () => {
     const entries = [...unsaved.values()];
+    const superseded = newestLedgerOf.get(dir) !== instance;
     for (let i = 0; i < entries.length; i += MATERIALIZE_PARALLEL) {
       await Promise.all(
         entries.slice(i, i + MATERIALIZE_PARALLEL).map(async (e) => {
-          // Another ledger on the same directory (an executor restarted after a crash, or a test)
+          // A newer ledger on the same directory (an executor restarted after a crash, or a test)
           // may have written a newer state: a file is never moved backwards.
-          const onDisk = await readFileRecord(e.record.request_id);
-          if (onDisk !== undefined && progress(onDisk) > progress(e.record)) return;
+          if (superseded) {
+            const onDisk = await readFileRecord(e.record.request_id);
+            if (onDisk !== undefined && progress(onDisk) > progress(e.record)) return;
+          }
           await writeFileAtomic(fileOf(e.record.request_id), e.text, { tmpTag: instanceTag });
         }),
       );

@@ -50,7 +50,8 @@ export const watchKill = fromCallback<{ type: string }, RunEffectInput>(({ input
  * gives the slot back, or takes the waiter out of the queue.
  */
 export const holdSlot = fromCallback<{ type: string }, RunEffectInput>(({ input, sendBack, receive }) => {
-  const abort = new AbortController();
+  // Made only when the run queues for a slot: aborting builds a DOMException (a stack capture).
+  let abort: AbortController | undefined;
   let release: (() => void) | undefined;
   let requested = false;
   receive((event) => {
@@ -63,9 +64,11 @@ export const holdSlot = fromCallback<{ type: string }, RunEffectInput>(({ input,
       sendBack({ type: 'slot.granted' });
       return;
     }
-    input.runtime.budget.acquire(abort.signal).then(
+    const queued = new AbortController();
+    abort = queued;
+    input.runtime.budget.acquire(queued.signal).then(
       (granted) => {
-        if (abort.signal.aborted) {
+        if (queued.signal.aborted) {
           granted();
           return;
         }
@@ -77,7 +80,7 @@ export const holdSlot = fromCallback<{ type: string }, RunEffectInput>(({ input,
     );
   });
   return () => {
-    abort.abort();
+    abort?.abort();
     release?.();
   };
 });

@@ -30,6 +30,12 @@ export const OUTBOX_PUBLISH_WINDOW = 64;
 export const OUTBOX_MAX_DELETING = 192;
 /** Files stat'ed and sorted per listing batch (the bound of "oldest first"). */
 export const OUTBOX_LIST_BATCH = 256;
+/**
+ * Fresh messages (written by this process during the pass, published from memory without a
+ * listing) one pass takes at most; later ones are listed by the next pass. Bounds the names the
+ * pass remembers so its listing skips them.
+ */
+export const OUTBOX_FRESH_PER_PASS = 4096;
 /** Status updates from a running pass are sent at most this often. */
 export const OUTBOX_PROGRESS_INTERVAL_MS = 250;
 
@@ -71,8 +77,13 @@ export interface PassDeps<T> {
   readonly wallNow: () => number;
   /** The status the pass reports with its progress. */
   status(): OutboxStatus;
-  /** Called once, when the pass has settled. */
-  settled(pass: DrainPass<T>): void;
+  /**
+   * True when the directory held nothing older than the messages written since (the last pass
+   * left nothing behind): fresh messages may go out before the listing.
+   */
+  readonly freshFirst: boolean;
+  /** Called once, when the pass has settled; `leftNothing` as {@link DrainPass.leftNothing}. */
+  settled(pass: DrainPass<T>, leftNothing: boolean): void;
 }
 
 /** One message of this pass. */
@@ -114,6 +125,12 @@ export class DrainPass<T> {
   private readonly now: () => number;
   private readonly runner: OutboxMessageRunner;
   private readonly publishDeps: PublishDeps<T>;
+  /** Names taken as fresh messages: the listing may have read them ahead, and skips them. */
+  private readonly freshTaken = new Set<string>();
+  private freshAllowed: boolean;
+  private parkedCount = 0;
+  private readonly freshDroppedAtStart: number;
+  private readonly unwatchEnqueued: () => void;
 
   constructor(
     private readonly deps: PassDeps<T>,
@@ -155,6 +172,10 @@ export class DrainPass<T> {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
+    // A message written while the pass runs is published at once from memory (store.takeFresh).
+    this.unwatchEnqueued = store.onEnqueued(() => this.schedulePump());
+    this.freshAllowed = deps.freshFirst;
+    this.freshDroppedAtStart = store.freshDropped;
     void this.begin();
   }
 
@@ -199,13 +220,15 @@ export class DrainPass<T> {
   }
 
   private async begin(): Promise<void> {
+    // Fresh messages go out before the directory is counted and listed: they need neither.
+    this.schedulePump();
     try {
       const { store, stats, parked } = this.deps;
       const enqueued = store.enqueuedCount;
       const depth = await store.countMessages();
       const stuck = await store.stuck.count();
       stats.passStarted({ enqueued, depth, stuck });
-      if (this.stopped) return;
+      if (this.stopped || this.settled) return;
       const now = this.now();
       this.walk.start((name) => {
         if (parked.isBusy(name)) return true;
@@ -231,7 +254,8 @@ export class DrainPass<T> {
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.deps.settled(this);
+    this.unwatchEnqueued();
+    this.deps.settled(this, this.leftNothing());
     this.emitProgress(true);
     if (this.failure !== undefined) {
       this.rejectDone(this.failure.error);
@@ -246,6 +270,21 @@ export class DrainPass<T> {
     });
   }
 
+  /**
+   * True when the pass ended with nothing left behind: listed to the end, nothing parked or not yet
+   * due, and every message written meanwhile hinted (so still to come as a fresh message).
+   */
+  private leftNothing(): boolean {
+    return (
+      !this.stopped &&
+      this.failure === undefined &&
+      this.walk.finished &&
+      this.notDue === 0 &&
+      this.parkedCount === 0 &&
+      this.deps.store.freshDropped === this.freshDroppedAtStart
+    );
+  }
+
   private schedulePump(): void {
     if (this.pumpScheduled || this.settled) return;
     this.pumpScheduled = true;
@@ -256,17 +295,37 @@ export class DrainPass<T> {
   }
 
   private pump(): void {
-    if (this.settled || this.stopped || !this.started) return;
+    if (this.settled || this.stopped) return;
     if (!this.draining) {
+      // Once the listing is over, whatever is still hinted was written during this pass.
+      if (this.started && this.walk.finished) this.freshAllowed = true;
+      if (this.freshAllowed) this.startFresh();
+      if (!this.started) return;
       while (this.inWindow < this.window && this.deleting < this.maxDeleting && this.walk.waiting > 0) {
-        this.startMessage(this.walk.next() as PrefetchedFile);
+        const file = this.walk.next() as PrefetchedFile;
+        // Taken fresh (and maybe delivered and deleted since): what was read ahead is stale.
+        if (!this.freshTaken.has(file.name)) this.startMessage(file);
       }
       // Read the next batch while this one publishes, so the file system always has work queued.
       this.walk.readAhead();
     }
-    const listingOver = this.draining || this.walk.finished;
+    const listingOver = this.draining || (this.started && this.walk.finished);
     if (listingOver && this.records.size === 0) this.settle();
     else this.emitProgress(false);
+  }
+
+  /** Starts the fresh messages the window has room for (store.takeFresh: still on disk, not busy, not parked). */
+  private startFresh(): void {
+    const { parked, store, stats } = this.deps;
+    const now = this.now();
+    const usable = (name: string): boolean => !parked.isBusy(name) && parked.notDue(name, now) === undefined;
+    while (this.inWindow < this.window && this.deleting < this.maxDeleting && this.freshTaken.size < OUTBOX_FRESH_PER_PASS) {
+      const file = store.takeFresh(usable);
+      if (file === undefined) return;
+      this.freshTaken.add(file.name);
+      stats.seenMtime(file.mtimeMs);
+      this.startMessage(file);
+    }
   }
 
   private startMessage(file: PrefetchedFile): void {
@@ -350,6 +409,7 @@ export class DrainPass<T> {
     // Waits lengthen the backoff like failures (1, 2, 4 … s, cap 300 s) but never quarantine.
     const delayMs = outboxBackoffMs(failures + waits);
     parked.park(name, { failures, lastError, waits, dueAt: this.now() + delayMs, mtimeMs: record.mtimeMs });
+    this.parkedCount += 1;
     stats.error(`${name}: ${lastError}`);
     const fields = { outbox: this.deps.store.spec.kind, file: name, failures, waits, retry_in_ms: delayMs, err: lastError };
     if (waits > waitsBefore) {
@@ -384,6 +444,7 @@ export class DrainPass<T> {
       },
       (err: unknown) => {
         // Could not even move it: keep it parked at the longest backoff and try again later.
+        this.parkedCount += 1;
         parked.park(name, {
           failures: Number.MAX_SAFE_INTEGER,
           lastError: reason,

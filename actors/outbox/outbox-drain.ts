@@ -22,6 +22,12 @@ export class OutboxDrain<T> {
   private readonly parked = new ParkedFiles();
   private readonly stats = new DrainStats();
   private activePass: DrainPass<T> | undefined;
+  /**
+   * True after a pass left nothing behind (every listed file delivered or quarantined, nothing
+   * parked, every message written meanwhile hinted): the directory then holds only fresh messages,
+   * so the next pass may publish those first without breaking "oldest first". False at start.
+   */
+  private caughtUp = false;
 
   /**
    * @param wallNow the wall clock (epoch ms) status ages are measured on: file mtimes are wall-clock
@@ -72,7 +78,9 @@ export class OutboxDrain<T> {
         log: this.log,
         wallNow: this.wallNow,
         status: () => this.status(),
-        settled: (ended) => {
+        freshFirst: this.caughtUp,
+        settled: (ended, leftNothing) => {
+          this.caughtUp = leftNothing;
           if (this.activePass === ended) this.activePass = undefined;
         },
       },

@@ -19,6 +19,7 @@ import {
   constants as fsConstants,
   fstat,
   lstat as lstatCb,
+  lstatSync,
   open as openFd,
   read as readFd,
   renameSync,
@@ -33,6 +34,7 @@ import { fileKind, readRegularFile, SAFE_READ_FLAGS, type FileKind } from '../re
 import type { OutboxPort } from '../ports.js';
 import type { OutboxKindSpec } from './outbox-kinds.js';
 import { StuckDir } from './stuck-dir.js';
+import { FreshFiles } from './fresh-files.js';
 
 /** Suffix of a message file. */
 export const MESSAGE_SUFFIX = '.json';
@@ -109,6 +111,15 @@ export function errorCode(err: unknown): string {
   return typeof code === 'string' ? code : 'EUNKNOWN';
 }
 
+/** True when `file` is a regular file right now (never follows a symlink; any error is false). */
+function isRegularFileNow(file: string): boolean {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false })?.isFile() === true;
+  } catch {
+    return false;
+  }
+}
+
 /** One line describing an error, for logs, `.reason` sidecars and status. */
 export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -132,6 +143,8 @@ export class OutboxStore<T> implements OutboxPort<T> {
   private readonly ioWaiting: Array<() => void> = [];
   /** Files written since start and files removed since start, for the depth estimate. */
   enqueuedCount = 0;
+  /** Messages just written, with their bytes, for the drain to publish without a listing. */
+  private readonly fresh = new FreshFiles();
 
   constructor(
     readonly dir: string,
@@ -231,6 +244,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
       throw error;
     }
     this.enqueuedCount += 1;
+    if (suffix === MESSAGE_SUFFIX) this.fresh.remember(`${id}${suffix}`, Buffer.from(bytes, 'utf8'), Date.now());
     if (this.lastEnqueueFailed) {
       this.lastEnqueueFailed = false;
       this.emitHealth({ type: 'enqueue.succeeded' });
@@ -402,8 +416,24 @@ export class OutboxStore<T> implements OutboxPort<T> {
     return readRegularFile(path.join(this.dir, name));
   }
 
+  /**
+   * The oldest message written since the last call, with its bytes, that `usable` accepts and that
+   * is still on disk as a regular file (checked now, synchronously: a pass that listed and
+   * delivered it while its durable write was finishing has deleted it). Hints refused are dropped:
+   * their files are listed as usual. Undefined when none is left.
+   */
+  takeFresh(usable: (name: string) => boolean): PrefetchedFile | undefined {
+    return this.fresh.take((name) => usable(name) && isRegularFileNow(path.join(this.dir, name)));
+  }
+
+  /** Messages written since start that have no hint (too big, or pushed out by newer ones). */
+  get freshDropped(): number {
+    return this.fresh.dropped;
+  }
+
   /** Deletes a delivered file; a file already gone counts as deleted. */
   remove(name: string): Promise<void> {
+    this.fresh.forget(name);
     return this.withIoSlot(async () => {
       try {
         await unlink(path.join(this.dir, name));
