@@ -11,6 +11,10 @@ import { createOutboxLogic } from '../../supervisor/children.js';
 import { outboxOf } from '../../actors/outbox/outbox-actors.js';
 import { flushGraceMs, OUTBOX_EMPTY_RESCAN_TICKS, OUTBOX_SHUTDOWN_GRACE_MS, OUTBOX_STOP_MARGIN_MS } from '../../machines/outbox-machine.js';
 import { outboxServices, sampleResult, tempDataDir } from './helpers.js';
+import { pollUntil } from '../harness/poll.js';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { AgentServices } from '../../actors/ports.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -289,5 +293,28 @@ describe('outbox child machine', () => {
       },
     });
     expect(h.child.getSnapshot().context.status).toMatchObject({ depth: 7, in_flight: 3, stuck: 1, last_ack_latency_ms: 2 });
+  });
+
+  it('the real ensureOutboxDir: a directory that cannot be created is logged with its path, and the child retries (not a crash)', async () => {
+    const data = await tempDataDir();
+    cleanups.push(data.cleanup);
+    const { services } = outboxServices(data.dir);
+    // A regular file where the outbox directory should be: mkdir fails.
+    await writeFile(path.join(data.dir, 'outbox'), 'not a directory');
+    const warnings: Array<{ fields: Record<string, unknown>; msg: string }> = [];
+    const log = { ...services.log, warn: (fields: Record<string, unknown>, msg: string) => warnings.push({ fields, msg }) };
+    const machine = createOutboxLogic('results').provide({ actors: { drainBacklog: fromCallback(() => undefined) } });
+    const clock = new SimulatedClock();
+    const child = createActor(machine, { input: { ...services, log } as unknown as AgentServices, clock }).start();
+    await pollUntil('the dir-unavailable warning', 10_000, () => warnings.length > 0);
+    const drain = (child.getSnapshot().value as { running?: { drain?: unknown } }).running?.drain;
+    expect(drain).toBe('dirUnavailable');
+    expect(warnings[0]).toMatchObject({
+      msg: 'outbox directory unavailable; retrying every tick',
+      fields: { outbox: 'results', dir: path.join(data.dir, 'outbox') },
+    });
+    expect(String(warnings[0]?.fields.err)).toMatch(/EEXIST|ENOTDIR/);
+    expect(child.getSnapshot().context.status.last_error).toMatch(/EEXIST|ENOTDIR/);
+    child.stop();
   });
 });
