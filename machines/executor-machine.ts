@@ -146,6 +146,7 @@ export const executorMachine = setup({
         if (event.type.startsWith('xstate.error')) throw error;
         return;
       }
+      const requestId = run.getSnapshot().context.command.request_id;
       if (event.type.startsWith('xstate.error')) {
         enqueue(
           log(context, {
@@ -154,8 +155,11 @@ export const executorMachine = setup({
             fields: { run: id, err: String(error) },
           }),
         );
+        // A run admitted as `launching` holds a budget slot until its holdSlot takes it over; one that
+        // crashed before that would keep it for good (a slot taken over is released by holdSlot's stop).
+        const runtime = context.runtime;
+        if (runtime !== undefined) enqueue(() => runtime.cancelLaunch(requestId));
       }
-      const requestId = run.getSnapshot().context.command.request_id;
       const { [id]: _gone, ...runs } = context.runs;
       enqueue.assign({
         runs,

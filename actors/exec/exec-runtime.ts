@@ -174,6 +174,11 @@ export interface ExecRuntime {
   launchedAtAdmission(requestId: string): boolean;
   /** Hands that slot to the run (its release function), once; undefined when there is none. */
   takeLaunchSlot(requestId: string): (() => void) | undefined;
+  /**
+   * Gives back the admission slot of a run that ended without taking it (it crashed before its
+   * `holdSlot` started); a no-op once the run took it or delivered its result.
+   */
+  cancelLaunch(requestId: string): void;
   /** Cap on runs waiting to start ({@link MAX_QUEUED_RUNS}; smaller only in tests). */
   readonly maxQueuedRuns: number;
   /** Stops background timers. */
@@ -618,6 +623,7 @@ export async function createExecRuntime(
       launchSlots.delete(requestId);
       return release;
     },
+    cancelLaunch: dropLaunchSlot,
     close() {
       // Every run awaited its settle before finishing; nothing is left here but a timer.
       if (settleTimer !== undefined) clearTimeout(settleTimer);

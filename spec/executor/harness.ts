@@ -29,7 +29,7 @@ import { createBrokerHub, type BrokerHub } from '../../actors/broker-hub.js';
 import { createFailpoints } from '../../actors/failpoints.js';
 import { createExecRuntime, type ExecRuntime } from '../../actors/exec/exec-runtime.js';
 import { CONFIG_NOT_SYNCED, createLiveValue, type AgentServices, type ConfigServices, type OutboxPort } from '../../actors/ports.js';
-import { executorLogic } from '../../supervisor/children.js';
+import { commandRunLogic, executorLogic } from '../../supervisor/children.js';
 import type { Broker } from '../harness/broker.js';
 import { spawnAgent, type AgentDir } from '../process/agent-process.js';
 import { commandBytes, draftCommand, publishCommand } from '../../actors/command-publisher.js';
@@ -47,6 +47,8 @@ export interface ExecutorOptions {
   failpoints?: string;
   /** The queued-run cap (default MAX_QUEUED_RUNS), injected small the way the ledger caps are. */
   maxQueuedRuns?: number;
+  /** The run machine with some effects replaced (`commandRunLogic.provide(...)`), to inject a fault into a run. */
+  commandRun?: typeof commandRunLogic;
 }
 
 /** A running executor and its handles. */
@@ -151,16 +153,16 @@ export async function startExecutor(broker: Broker, opts: ExecutorOptions = {}):
     now: Date.now,
     random: Math.random,
   };
-  const machine =
-    opts.maxQueuedRuns === undefined
-      ? executorLogic
-      : executorLogic.provide({
-          actors: {
-            createRuntime: fromPromise<ExecRuntime, AgentServices>(({ input }) =>
-              createExecRuntime(input, { maxQueuedRuns: opts.maxQueuedRuns }),
-            ),
-          },
-        });
+  const machine = executorLogic.provide({
+    actors: {
+      ...(opts.maxQueuedRuns !== undefined && {
+        createRuntime: fromPromise<ExecRuntime, AgentServices>(({ input }) =>
+          createExecRuntime(input, { maxQueuedRuns: opts.maxQueuedRuns }),
+        ),
+      }),
+      ...(opts.commandRun !== undefined && { commandRun: opts.commandRun }),
+    },
+  });
   const actor = createActor(machine, { input: services });
   actor.subscribe({ error: (err) => logs.push({ level: 60, msg: `executor crashed: ${String(err)}` }) });
   actor.start();
