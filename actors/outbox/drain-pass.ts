@@ -82,6 +82,11 @@ export interface PassDeps<T> {
    * left nothing behind): fresh messages may go out before the listing.
    */
   readonly freshFirst: boolean;
+  /**
+   * True when a listing cannot find anything the fresh path does not bring (caught up, nothing
+   * unhinted written since, the last listing recent): the pass publishes fresh messages only.
+   */
+  readonly skipListing: boolean;
   /** Called once, when the pass has settled; `leftNothing` as {@link DrainPass.leftNothing}. */
   settled(pass: DrainPass<T>, leftNothing: boolean): void;
 }
@@ -129,7 +134,7 @@ export class DrainPass<T> {
   private readonly freshTaken = new Set<string>();
   private freshAllowed: boolean;
   private parkedCount = 0;
-  private readonly freshDroppedAtStart: number;
+  private readonly unhintedAtStart: number;
   private readonly unwatchEnqueued: () => void;
 
   constructor(
@@ -175,7 +180,7 @@ export class DrainPass<T> {
     // A message written while the pass runs is published at once from memory (store.takeFresh).
     this.unwatchEnqueued = store.onEnqueued(() => this.schedulePump());
     this.freshAllowed = deps.freshFirst;
-    this.freshDroppedAtStart = store.freshDropped;
+    this.unhintedAtStart = store.unhinted;
     void this.begin();
   }
 
@@ -222,6 +227,11 @@ export class DrainPass<T> {
   private async begin(): Promise<void> {
     // Fresh messages go out before the directory is counted and listed: they need neither.
     this.schedulePump();
+    if (this.deps.skipListing) {
+      this.walk.skip();
+      this.started = true;
+      return;
+    }
     try {
       const { store, stats, parked } = this.deps;
       const enqueued = store.enqueuedCount;
@@ -281,7 +291,7 @@ export class DrainPass<T> {
       this.walk.finished &&
       this.notDue === 0 &&
       this.parkedCount === 0 &&
-      this.deps.store.freshDropped === this.freshDroppedAtStart
+      this.deps.store.unhinted === this.unhintedAtStart
     );
   }
 

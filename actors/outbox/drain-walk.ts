@@ -68,6 +68,11 @@ export class DrainWalk<T> {
       void this.fetchBatch(this.lister);
   }
 
+  /** Lists nothing: the walk is over before it began (a pass of fresh messages only). */
+  skip(): void {
+    this.listingDone = true;
+  }
+
   /** Drops what was read ahead (a pass that only finishes what is in flight). */
   clear(): void {
     this.queue = [];

@@ -17,6 +17,12 @@ import { DrainStats, type OutboxStatus } from './drain-stats.js';
 import type { OutboxStore } from './outbox-store.js';
 import { ParkedFiles } from './parked-files.js';
 
+/**
+ * The longest a drain goes without listing its directory while passes run: files put there from
+ * outside are found within this (the idle safety tick of an empty outbox is as long).
+ */
+export const OUTBOX_LISTING_MAX_AGE_MS = 30_000;
+
 /** See the module comment. */
 export class OutboxDrain<T> {
   private readonly parked = new ParkedFiles();
@@ -28,6 +34,8 @@ export class OutboxDrain<T> {
    * so the next pass may publish those first without breaking "oldest first". False at start.
    */
   private caughtUp = false;
+  /** When the last listing began (wall clock) and the store's unhinted count then. */
+  private lastListing: { readonly at: number; readonly unhinted: number } | undefined;
 
   /**
    * @param wallNow the wall clock (epoch ms) status ages are measured on: file mtimes are wall-clock
@@ -70,6 +78,19 @@ export class OutboxDrain<T> {
 
   /** Starts one walk over the directory; see {@link DrainPass}. */
   runPass(options: DrainPassOptions<T>): DrainPass<T> {
+    const now = this.wallNow();
+    const last = this.lastListing;
+    // Only a pass woken by a message of this process (a hint waits) may skip the listing. Files
+    // dropped in from outside (another process, an operator) are found by a listing: the safety
+    // tick's pass, a wake-up without a write, and at least every OUTBOX_LISTING_MAX_AGE_MS.
+    const skipListing =
+      this.caughtUp &&
+      this.store.freshWaiting > 0 &&
+      last !== undefined &&
+      last.unhinted === this.store.unhinted &&
+      now - last.at >= 0 &&
+      now - last.at < OUTBOX_LISTING_MAX_AGE_MS;
+    if (!skipListing) this.lastListing = { at: now, unhinted: this.store.unhinted };
     const pass = new DrainPass<T>(
       {
         store: this.store,
@@ -79,6 +100,7 @@ export class OutboxDrain<T> {
         wallNow: this.wallNow,
         status: () => this.status(),
         freshFirst: this.caughtUp,
+        skipListing,
         settled: (ended, leftNothing) => {
           this.caughtUp = leftNothing;
           if (this.activePass === ended) this.activePass = undefined;

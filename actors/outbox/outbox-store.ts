@@ -145,6 +145,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
   enqueuedCount = 0;
   /** Messages just written, with their bytes, for the drain to publish without a listing. */
   private readonly fresh = new FreshFiles();
+  private unhintedWrites = 0;
 
   constructor(
     readonly dir: string,
@@ -153,7 +154,10 @@ export class OutboxStore<T> implements OutboxPort<T> {
     platform: NodeJS.Platform = process.platform,
   ) {
     this.syncDir = coalescedDirectorySync(dir, platform);
-    this.stuck = new StuckDir(dir, this.syncDir, () => this.notifyEnqueued());
+    this.stuck = new StuckDir(dir, this.syncDir, () => {
+      this.unhintedWrites += 1;
+      this.notifyEnqueued();
+    });
   }
 
   /** Writes `message` durably; resolves only after the file and its directory entry are fsynced. */
@@ -207,6 +211,7 @@ export class OutboxStore<T> implements OutboxPort<T> {
       throw err;
     }
     await this.syncDir();
+    this.unhintedWrites += 1;
     this.notifyEnqueued();
   }
 
@@ -426,9 +431,18 @@ export class OutboxStore<T> implements OutboxPort<T> {
     return this.fresh.take((name) => usable(name) && isRegularFileNow(path.join(this.dir, name)));
   }
 
-  /** Messages written since start that have no hint (too big, or pushed out by newer ones). */
-  get freshDropped(): number {
-    return this.fresh.dropped;
+  /** Hints waiting to be taken by a pass. */
+  get freshWaiting(): number {
+    return this.fresh.size;
+  }
+
+  /**
+   * Message files this process put into the directory without a hint, since start: too big or
+   * pushed out by newer hints, released from held, moved back from `stuck/`. Only a listing finds
+   * those.
+   */
+  get unhinted(): number {
+    return this.fresh.dropped + this.unhintedWrites;
   }
 
   /** Deletes a delivered file; a file already gone counts as deleted. */

@@ -11,6 +11,7 @@ import { createOutbox } from '../../actors/outbox/create-outboxes.js';
 import type { PublishFn } from '../../actors/outbox/publish-message.js';
 import { createMessageSlots } from '../../actors/outbox/message-slots.js';
 import { bindOutboxMessageEffects } from '../../machines/outbox-message-machine.js';
+import { OutboxDrain, OUTBOX_LISTING_MAX_AGE_MS } from '../../actors/outbox/outbox-drain.js';
 import { FreshFiles, OUTBOX_FRESH_MAX_FILE_BYTES, OUTBOX_FRESH_MAX_FILES } from '../../actors/outbox/fresh-files.js';
 import { sampleResult, tempDataDir, testLog, waitUntil } from './helpers.js';
 
@@ -26,10 +27,20 @@ async function setup() {
   const dir = path.join(data.dir, 'outbox');
   const outbox = createOutbox('results', dir, testLog);
   const clock = new SimulatedClock();
+  // The drain's wall clock, which times the listing's maximum age.
+  const wall = { now: Date.now() };
+  const drain = new OutboxDrain(outbox.store, testLog, () => wall.now);
   const pass = (publish: PublishFn, window = 64, maxDeleting = 192) =>
-    outbox.drain.runPass({ publish, runnerFactory, clock, window, maxDeleting, ackTimeoutMs: 30_000 });
+    drain.runPass({ publish, runnerFactory, clock, window, maxDeleting, ackTimeoutMs: 30_000 });
   const files = async () => (await readdir(dir)).filter((n) => n.endsWith('.json'));
-  return { outbox, pass, files };
+  // Counts the passes that count (and so list) the directory.
+  const counted = { passes: 0 };
+  const countMessages = outbox.store.countMessages.bind(outbox.store);
+  outbox.store.countMessages = () => {
+    counted.passes += 1;
+    return countMessages();
+  };
+  return { outbox, pass, files, wall, counted };
 }
 
 /** A publish whose PubAcks the test hands out, recording every subject it was asked to publish. */
@@ -46,12 +57,13 @@ function heldPublish() {
 
 describe('fresh messages', () => {
   it('are published before the directory is counted or listed once the drain has caught up', async () => {
-    const { outbox, pass, files } = await setup();
+    const { outbox, pass, files, wall } = await setup();
     await outbox.enqueue(sampleResult());
     // The first pass of a process lists (oldest first) and leaves nothing behind: caught up.
     expect((await pass(async () => undefined).done).delivered).toBe(1);
     // From now on the directory cannot be counted: only the fresh path can publish.
     outbox.store.countMessages = () => new Promise<number>(() => undefined);
+    wall.now += OUTBOX_LISTING_MAX_AGE_MS; // and the pass would list
     const fresh = sampleResult();
     await outbox.enqueue(fresh);
     const { publish, subjects, ackAll } = heldPublish();
@@ -63,10 +75,27 @@ describe('fresh messages', () => {
     running.stop();
   });
 
+  it('need no listing; one still runs on a wake-up without a write and once the last is 30 s old', async () => {
+    const { outbox, pass, wall, counted } = await setup();
+    await outbox.store.ensureDir();
+    await pass(async () => undefined).done; // lists an empty directory: caught up
+    expect(counted.passes).toBe(1);
+    await outbox.enqueue(sampleResult());
+    expect((await pass(async () => undefined).done).delivered).toBe(1);
+    expect(counted.passes).toBe(1); // woken by its own write: published without a listing
+    await pass(async () => undefined).done; // woken with nothing written (safety tick, reconnect)
+    expect(counted.passes).toBe(2);
+    wall.now += OUTBOX_LISTING_MAX_AGE_MS;
+    await outbox.enqueue(sampleResult());
+    expect((await pass(async () => undefined).done).delivered).toBe(1);
+    expect(counted.passes).toBe(3); // the last listing is 30 s old: files from outside are found
+  });
+
   it('are published while a pass runs, and never again from what its listing read ahead', async () => {
-    const { outbox, pass } = await setup();
+    const { outbox, pass, wall } = await setup();
     await outbox.store.ensureDir();
     await pass(async () => undefined).done; // an empty directory: caught up
+    wall.now += OUTBOX_LISTING_MAX_AGE_MS; // so the next pass lists as well
     const reads: string[] = [];
     const readWithStat = outbox.store.readWithStat.bind(outbox.store);
     outbox.store.readWithStat = (name, maxBytes, kind) => {
