@@ -162,6 +162,8 @@ describe('admission', () => {
         });
       }
     }
+    // This test's ledger stands in for the previous process: finish its writes before the executor opens the directory.
+    await ledger.flush();
     let agent = await startExecutor(broker, { pcId, dataDir });
     const [l] = await waitForResults(broker, launching.request_id);
     expect(l).toMatchObject({
