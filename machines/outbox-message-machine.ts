@@ -22,7 +22,7 @@
  * const message = runner.start('8d7c….json'); // a slot assigned to this file, in `enqueued`
  * message.send({ type: 'publish.start' });
  */
-import { assign, setup } from 'xstate';
+import { assign, setup, type AnyActorRef } from 'xstate';
 import { OUTBOX_QUARANTINE_AFTER_FAILURES, PUB_ACK_TIMEOUT_MS } from '../contract/index.js';
 import type { OutboxMessageEffects, OutboxMessageEvent } from '../actors/outbox/message-runner.js';
 
@@ -200,18 +200,20 @@ export const outboxMessageMachine = setup({
 });
 
 /**
- * The machine with a pass's effects bound to its actions (pure: no actor is created here; the
- * slots of actors/outbox/message-slots.ts run it).
+ * The machine with its actions provided: each action asks `effectsOf` for the effects of the actor
+ * it runs in (its slot's current pass), so one provided machine serves every pass and slot
+ * (actors/outbox/message-slots.ts) instead of a new machine per pass. An actor without effects
+ * does nothing (it was let go).
  */
-export function bindOutboxMessageEffects(effects: OutboxMessageEffects) {
+export function bindOutboxMessageEffects(effectsOf: (self: AnyActorRef) => OutboxMessageEffects | undefined) {
   return outboxMessageMachine.provide({
     actions: {
-      publishMessage: ({ context }) => effects.publish(context.name),
-      recordAck: ({ context }) => effects.acked(context.name),
-      deleteFile: ({ context }) => effects.remove(context.name),
-      parkMessage: ({ context }) => effects.park(context.name, context.failures, context.lastError, context.waits),
-      quarantineFile: ({ context }) => effects.quarantine(context.name, context.quarantineReason),
-      releaseMessage: ({ context }) => effects.release(context.name),
+      publishMessage: ({ context, self }) => effectsOf(self)?.publish(context.name),
+      recordAck: ({ context, self }) => effectsOf(self)?.acked(context.name),
+      deleteFile: ({ context, self }) => effectsOf(self)?.remove(context.name),
+      parkMessage: ({ context, self }) => effectsOf(self)?.park(context.name, context.failures, context.lastError, context.waits),
+      quarantineFile: ({ context, self }) => effectsOf(self)?.quarantine(context.name, context.quarantineReason),
+      releaseMessage: ({ context, self }) => effectsOf(self)?.release(context.name),
     },
   });
 }

@@ -15,20 +15,41 @@ import type { OutboxMessageEffects, OutboxMessageHandle, OutboxMessageRunnerFact
 
 /** States in which a slot can be given another file. */
 const RESTING = new Set(['enqueued', 'done', 'quarantined', 'backoff']);
+/** Resting slots kept between passes per clock and ack timeout (a window plus the deletes). */
+export const MESSAGE_SLOTS_KEPT = 256;
 
 /**
- * A runner factory over `bind`, which turns a pass's effects into the message machine with its
- * actions provided (`bindOutboxMessageEffects`; the machine is passed in because actors/ never
- * import machines/).
+ * A runner factory over `bind`, which turns "the effects of this actor" into the message machine
+ * with its actions provided (`bindOutboxMessageEffects`; the machine is passed in because actors/
+ * never import machines/). The machine is provided once per factory, and resting slots outlive
+ * their pass: a pass of one message (a fresh result) makes no machine and, once warm, no actor.
+ * Each slot's effects are those of the pass that took it last.
  */
-export function createMessageSlots(bind: (effects: OutboxMessageEffects) => AnyStateMachine): OutboxMessageRunnerFactory {
+export function createMessageSlots(
+  bind: (effectsOf: (self: AnyActorRef) => OutboxMessageEffects | undefined) => AnyStateMachine,
+): OutboxMessageRunnerFactory {
+  const effectsOf = new WeakMap<AnyActorRef, OutboxMessageEffects>();
+  const logic = bind((self) => effectsOf.get(self));
+  // A slot's clock and ack timeout are fixed when it is made: free slots are kept per both.
+  const freeByClock = new WeakMap<object, Map<number, AnyActorRef[]>>();
+  const freeOnRealTimers = new Map<number, AnyActorRef[]>();
+  const freeSlots = (clock: unknown, ackTimeoutMs: number): AnyActorRef[] => {
+    let byTimeout = freeOnRealTimers;
+    if (typeof clock === 'object' && clock !== null) {
+      byTimeout = freeByClock.get(clock) ?? new Map<number, AnyActorRef[]>();
+      freeByClock.set(clock, byTimeout);
+    }
+    const free = byTimeout.get(ackTimeoutMs) ?? [];
+    byTimeout.set(ackTimeoutMs, free);
+    return free;
+  };
   return (effects, options) => {
-    const logic = bind(effects);
     const actorOptions = options.clock === undefined ? {} : { clock: options.clock as never };
-    const free: AnyActorRef[] = [];
+    const free = freeSlots(options.clock, options.ackTimeoutMs);
     return {
       start(name: string, prior?: PriorFailures): OutboxMessageHandle {
         const actor = free.pop() ?? createActor(logic, { input: { name, ackTimeoutMs: options.ackTimeoutMs }, ...actorOptions }).start();
+        effectsOf.set(actor, effects);
         // A slot resumes a file with prior failures in `backoff`; it is not parked a second time.
         actor.send({
           type: 'message.assigned',
@@ -38,10 +59,16 @@ export function createMessageSlots(bind: (effects: OutboxMessageEffects) => AnyS
           waits: prior?.waits ?? 0,
         });
         const state = (): string => String((actor.getSnapshot() as { value: unknown }).value);
+        let letGo = false;
         return {
-          send: (event) => actor.send(event),
+          send: (event) => {
+            if (!letGo) actor.send(event);
+          },
           stop: () => {
-            if (RESTING.has(state())) free.push(actor);
+            if (letGo) return;
+            letGo = true;
+            effectsOf.delete(actor);
+            if (RESTING.has(state()) && free.length < MESSAGE_SLOTS_KEPT) free.push(actor);
             else actor.stop();
           },
           state,

@@ -239,3 +239,35 @@ describe('outbox message machine', () => {
     expect(actor.getSnapshot().context.failures).toBe(1);
   });
 });
+
+describe('message slots', () => {
+  it('provide the machine once and hand a resting slot to the next pass with that pass’s effects', () => {
+    let provided = 0;
+    const factory = createMessageSlots((effectsOf) => {
+      provided += 1;
+      return bindOutboxMessageEffects(effectsOf);
+    });
+    const clock = new SimulatedClock();
+    const deliver = (runner: ReturnType<typeof factory>, name: string) => {
+      const message = runner.start(name);
+      message.send({ type: 'publish.start' });
+      message.send({ type: 'publish.sent' });
+      message.send({ type: 'ack.received', latencyMs: 1 });
+      message.send({ type: 'file.deleted' });
+      expect(message.state()).toBe('done');
+      message.stop();
+      return message;
+    };
+    const first = recordingEffects();
+    const old = deliver(factory(first.effects, { ackTimeoutMs: ACK_TIMEOUT_MS, clock }), 'a.json');
+    const second = recordingEffects();
+    deliver(factory(second.effects, { ackTimeoutMs: ACK_TIMEOUT_MS, clock }), 'b.json');
+    expect(provided).toBe(1);
+    expect(first.calls).toEqual(['publish a.json', 'acked a.json', 'remove a.json', 'release a.json']);
+    expect(second.calls).toEqual(['publish b.json', 'acked b.json', 'remove b.json', 'release b.json']);
+    // A handle the first pass let go of no longer reaches the slot now serving the second.
+    old.send({ type: 'publish.start' });
+    expect(first.calls).toHaveLength(4);
+    expect(second.calls).toHaveLength(4);
+  });
+});
