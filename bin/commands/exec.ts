@@ -131,7 +131,7 @@ export function registerExec(program: Cli): void {
         "Exit code: the script's own exit code (0-255; the agent's skip codes 121-127 unchanged);",
         `${EXEC_EXIT.timedOut} timed out, ${EXEC_EXIT.killed} killed, ${EXEC_EXIT.otherFailure} any other failure (exit_code -1);`,
         'with several PCs the highest of those; ',
-        `${EXEC_EXIT.noResult} fewer results than expected within --wait, ${EXEC_EXIT.unavailable} broker unreachable, ${EXEC_EXIT.usage} usage.`,
+        `${EXEC_EXIT.noResult} fewer results than expected within --wait, ${EXEC_EXIT.unavailable} broker unreachable or the command not stored in EXEC (no PubAck within 30 s), ${EXEC_EXIT.usage} usage.`,
       ].join('\n'),
     )
     .action(async (script: string[], opts: ExecOptions) => {
@@ -185,7 +185,13 @@ async function runExec(script: string, opts: ExecOptions): Promise<number> {
   }
   try {
     const sub = nc.subscribe(subjects.results(command.request_id));
-    await publishCommand(nc, subject, commandBytes(command), key);
+    try {
+      await publishCommand(nc, subject, commandBytes(command), key);
+    } catch (err) {
+      // No PubAck from EXEC: agents offline now would never get it from their replay consumer (§7).
+      process.stderr.write(`kanade-agent exec: ${(err as Error).message} (request_id ${command.request_id}, broker ${url})\n`);
+      return EXEC_EXIT.unavailable;
+    }
     const waitFor = expected === undefined ? 'results' : expected === 1 ? 'the result' : `${expected} results`;
     const execNote = opts.execId === undefined ? '' : ` (exec_id ${opts.execId}: \`kanade-agent kill ${opts.execId}\` stops it)`;
     process.stderr.write(
