@@ -16,7 +16,10 @@
  *      storm: connections/s the servers saw (from /varz total_connections), time until all N
  *      heartbeat again; once with the agents' default reconnect jitter (up to 1 s) and once with the
  *      fleet restarted with KANADE_NATS_RECONNECT_JITTER_MS=0.
- * The last line is one JSON object with every figure.
+ * The last line is one JSON object with every figure. Broadcasts are published with EXEC's PubAck
+ * (publishCommand), so one sent during the failover is stored for the orphans' replay consumers.
+ * `KEEP=1` keeps the work dir (agent logs `agent-N/agent.log`, node stores) and prints its path;
+ * `FLEET_LOG_LEVEL=debug` raises the agents' log level (default warn).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
@@ -41,6 +44,9 @@ const arg = (name, fallback) => {
 const N = arg('--agents', 10);
 const BROADCASTS = arg('--broadcasts', 3);
 const STORM = !args.includes('--no-storm');
+/** `KEEP=1` keeps the work dir (agent logs, node stores) and prints its path; `FLEET_LOG_LEVEL` sets the agents' log level. */
+const KEEP = process.env.KEEP === '1';
+const LOG_LEVEL = process.env.FLEET_LOG_LEVEL ?? 'warn';
 const AGENT_BIN = path.join(root, 'dist', 'bin', 'kanade-agent.js');
 /** Spawn spacing, so N node processes do not all compile at once on a small machine. */
 const SPAWN_GAP_MS = 50;
@@ -160,7 +166,7 @@ async function spawnAgent(work, i, urls, env) {
       `nats_url = ${JSON.stringify(urls)}`,
       `data_dir = ${JSON.stringify(dataDir)}`,
       '[log]',
-      'level = "warn"',
+      `level = ${JSON.stringify(LOG_LEVEL)}`,
       'keep_days = 0',
       '[control]',
       `socket = ${JSON.stringify(path.join(dataDir, 'agent.sock'))}`,
@@ -293,7 +299,8 @@ async function main() {
   const cleanup = async () => {
     if (fleet) await stopFleet(fleet.agents).catch(() => undefined);
     await Promise.all(nodes.map((n) => n.cleanup().catch(() => undefined)));
-    await rm(work, { recursive: true, force: true });
+    if (KEEP) log(`work dir kept (KEEP=1): ${work}`);
+    else await rm(work, { recursive: true, force: true });
   };
   process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
