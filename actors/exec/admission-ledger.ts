@@ -29,8 +29,12 @@ import type { HeaderMap } from './verify-signature.js';
 
 /** Name of the journal inside the ledger directory (not `*.json`, so never read as a record). */
 export const JOURNAL_FILE = 'journal.log';
-/** How often journaled records are written to their files (our choice). */
-export const MATERIALIZE_INTERVAL_MS = 200;
+/**
+ * How often journaled records are written to their files (our choice). Longer than the result
+ * hand-off's settle window (exec-runtime's `HANDOFF_SETTLE_MS`, 200 ms), so a command's record is
+ * usually written once, already finished and queued, instead of once finished and again queued.
+ */
+export const MATERIALIZE_INTERVAL_MS = 1_000;
 /** Record files written at once while materializing. */
 const MATERIALIZE_PARALLEL = 16;
 /** Journaled bytes not yet in their files above which writers wait for the materializer (memory bound). */
@@ -144,6 +148,24 @@ export function bodySha256(body: Uint8Array): string {
  * its own, so only an older one reads a file back before writing it.
  */
 const newestLedgerOf = new Map<string, symbol>();
+
+/** The materializing pass running on each directory in this process, by any ledger instance. */
+const passOnDirectory = new Map<string, Promise<void>>();
+
+/**
+ * Runs `pass` after the one running on `dir`, if any: a superseded ledger reads a file back and
+ * then writes it, and a newer instance's write must not fall between the two.
+ */
+function oneDirectoryPassAtATime(dir: string, pass: () => Promise<void>): Promise<void> {
+  const before = passOnDirectory.get(dir);
+  const mine = before === undefined ? pass() : before.then(pass, pass);
+  const settled = mine.catch(() => undefined);
+  passOnDirectory.set(dir, settled);
+  void settled.then(() => {
+    if (passOnDirectory.get(dir) === settled) passOnDirectory.delete(dir);
+  });
+  return mine;
+}
 
 export async function openAdmissionLedger(
   dataDir: string,
@@ -343,7 +365,7 @@ export async function openAdmissionLedger(
   };
   const materialize = (): Promise<void> => {
     if (materializing !== undefined) return materializing;
-    materializing = materializeOnce().finally(() => {
+    materializing = oneDirectoryPassAtATime(dir, materializeOnce).finally(() => {
       materializing = undefined;
       if (unsaved.size > 0) scheduleMaterialize();
     });
