@@ -188,10 +188,14 @@ export class OutboxStore<T> implements OutboxPort<T> {
    * to sync.
    */
   async syncQueued(id: string): Promise<void> {
+    const file = path.join(this.dir, `${id}${MESSAGE_SUFFIX}`);
+    // Usually published and deleted already: a synchronous lstat says so without a thread-pool
+    // round trip and an ENOENT error object (the open below still handles a file gone meanwhile).
+    if (!isRegularFileNow(file)) return;
     let handle;
     try {
       // 'r+': Windows flushes a file only through a handle with write access.
-      handle = await open(path.join(this.dir, `${id}${MESSAGE_SUFFIX}`), 'r+');
+      handle = await open(file, 'r+');
       await handle.sync();
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return;
