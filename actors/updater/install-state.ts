@@ -4,9 +4,8 @@
  * durable copy of an executable. Readers never throw: an unreadable file reads as absent, with
  * the reason handed to the caller to log.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, chmodSync } from 'node:fs';
-import { chmod, open, readFile } from 'node:fs/promises';
-import { copy, copySync } from 'fs-extra/esm';
+import { closeSync, cpSync, fsyncSync, openSync, readFileSync, chmodSync } from 'node:fs';
+import { chmod, cp, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeLastSwap, isReleaseVersion, type LastSwap } from '../../contract/index.js';
 import {
@@ -193,18 +192,20 @@ export async function writeLastGoodMeta(dataDir: string, lastGood: LastGood): Pr
 }
 
 /**
- * fs-extra's copy rather than `fs.copyFile`: it creates `dest`'s directory, follows a symlinked
- * source, and fails with a clear error when `src` and `dest` are one file under two paths (where
- * copyFile silently does nothing and the caller would believe it holds a second copy). It does not
- * fsync; {@link copyDurable} does. Its `move` is not used: with `overwrite` it removes `dest`
- * before renaming, so a crash in between would leave no executable — the swap renames
+ * `fs.cp` rather than `fs.copyFile`: it creates `dest`'s directory, follows a symlinked source,
+ * and fails with a clear error (ERR_FS_CP_EINVAL) when `src` and `dest` are one file under two
+ * paths (where copyFile silently does nothing and the caller would believe it holds a second
+ * copy). It does not fsync; {@link copyDurable} does. (fs-extra's copy did the same; node's `cp`
+ * is a port of it and saves loading fs-extra and graceful-fs at start — about 2 MiB of idle RSS,
+ * docs/PERFORMANCE.md "Idle weight, second pass".) No move-with-overwrite is used: it would remove
+ * `dest` before renaming, so a crash in between would leave no executable — the swap renames
  * `<exe>.new` over `<exe>` itself (one atomic rename) and fsyncs the directory.
  */
-const COPY_OPTIONS = { overwrite: true, errorOnExist: false, dereference: true } as const;
+const COPY_OPTIONS = { force: true, errorOnExist: false, dereference: true } as const;
 
 /** Copies `src` to `dest` (replacing it), sets `mode` and fsyncs the bytes. The caller fsyncs the directory. */
 export async function copyDurable(src: string, dest: string, mode: number): Promise<void> {
-  await copy(src, dest, COPY_OPTIONS);
+  await cp(src, dest, COPY_OPTIONS);
   await chmod(dest, mode);
   const handle = await open(dest, 'r+');
   try {
@@ -216,7 +217,7 @@ export async function copyDurable(src: string, dest: string, mode: number): Prom
 
 /** Synchronous {@link copyDurable}. */
 export function copyDurableSync(src: string, dest: string, mode: number): void {
-  copySync(src, dest, COPY_OPTIONS);
+  cpSync(src, dest, COPY_OPTIONS);
   chmodSync(dest, mode);
   const fd = openSync(dest, 'r+');
   try {
