@@ -196,8 +196,8 @@ export async function writeLastGoodMeta(dataDir: string, lastGood: LastGood): Pr
  * and fails with a clear error (ERR_FS_CP_EINVAL) when `src` and `dest` are one file under two
  * paths (where copyFile silently does nothing and the caller would believe it holds a second
  * copy). It does not fsync; {@link copyDurable} does. (fs-extra's copy did the same; node's `cp`
- * is a port of it and saves loading fs-extra and graceful-fs at start — about 2 MiB of idle RSS,
- * docs/PERFORMANCE.md "Idle weight, second pass".) No move-with-overwrite is used: it would remove
+ * is a port of it, and the agent no longer loads fs-extra and graceful-fs at start: docs/PERFORMANCE.md,
+ * "Idle weight, second pass".) No move-with-overwrite is used: it would remove
  * `dest` before renaming, so a crash in between would leave no executable — the swap renames
  * `<exe>.new` over `<exe>` itself (one atomic rename) and fsyncs the directory.
  */
