@@ -153,7 +153,11 @@ describe('agent security (issue #13)', () => {
     expect(await mode(admission)).toBe(0o700);
     const records = await readdir(admission);
     expect(records.length).toBeGreaterThan(1);
-    for (const name of records) expect(await mode(path.join(admission, name)), name).toBe(0o600);
+    // The ledger's materializer renames its `*.tmp` files away at any moment: a name gone since the
+    // listing is skipped, everything still there must be private.
+    const modeIfThere = (file: string) =>
+      mode(file).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? 0o600 : Promise.reject(err)));
+    for (const name of records) expect(await modeIfThere(path.join(admission, name)), name).toBe(0o600);
     for (const name of await readdir(logDir)) expect(await mode(path.join(logDir, name)), name).toBe(0o600);
     const log = execFileSync('cat', [path.join(logDir, (await readdir(logDir))[0] as string)], { encoding: 'utf8' });
     expect(log).toMatch(/tightened 2 file mode\(s\) under .*data to 0600\/0700/);
