@@ -239,11 +239,24 @@ async function broadcast(nc, obs, script, timeoutMs = 60_000) {
   };
 }
 
-/** Stored copies of results.<requestId> in RESULTS. */
-async function storedResults(jsm, requestId) {
+/**
+ * Stored copies of results.<requestId> in RESULTS, polled until `expected` are stored or 60 s pass:
+ * an observer on `results.>` sees a publish whose PubAck failed (stream leader moving), and the
+ * agent's outbox stores it later, on a retry after its backoff.
+ */
+async function storedResults(jsm, requestId, expected = N) {
   const subject = subjects.results(requestId);
-  const info = await jsm.streams.info('RESULTS', { subjects_filter: subject });
-  return info.state.subjects?.[subject] ?? 0;
+  const count = async () => {
+    const info = await jsm.streams.info('RESULTS', { subjects_filter: subject }).catch(() => undefined);
+    return info?.state.subjects?.[subject] ?? 0;
+  };
+  const deadline = Date.now() + 60_000;
+  let stored = await count();
+  while (stored < expected && Date.now() < deadline) {
+    await sleep(250);
+    stored = await count();
+  }
+  return stored;
 }
 
 /** Stops all three nodes, starts them together, and watches the reconnect storm. */
