@@ -16,7 +16,8 @@ import type { Command } from 'commander';
  *   flood is promoted garbage. Cost: more (mostly concurrent) mark-compact GCs while busy.
  *
  * A 30,000-file outbox drain peaked at +82 MB over idle with neither flag, +53 MB with the first,
- * +25 MB with both, at the same rate (docs/PERFORMANCE.md).
+ * +25 MB with both, at the same rate (docs/PERFORMANCE.md). 30 was measured as well ("Idle weight,
+ * second pass"): the same drain RSS, no rate gain over ten runs, less margin after a flood.
  */
 export const V8_HEAP_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=10';
 
