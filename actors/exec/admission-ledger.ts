@@ -143,11 +143,13 @@ export function bodySha256(body: Uint8Array): string {
 
 /** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */
 /**
- * The newest ledger opened on each directory in this process. Only an older one (an executor
- * restarted while the previous instance still materialized) can find a newer state on disk than
- * its own, so only an older one reads a file back before writing it.
+ * The newest ledger opened on each directory in this process, and how many records older ones
+ * (an executor restarted while the previous instance still ran) wrote since. The newest reads no
+ * file back before writing it while no older instance has written since it opened: its own
+ * records are then the newest states there are. An older one always reads back.
  */
 const newestLedgerOf = new Map<string, symbol>();
+const supersededWritesOn = new Map<string, number>();
 
 /** The materializing pass running on each directory in this process, by any ledger instance. */
 const passOnDirectory = new Map<string, Promise<void>>();
@@ -186,6 +188,8 @@ export async function openAdmissionLedger(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const instance = Symbol(dir);
   newestLedgerOf.set(dir, instance);
+  supersededWritesOn.set(dir, 0);
+  const superseded = () => newestLedgerOf.get(dir) !== instance;
   const index = new Map<string, IndexEntry>();
   let totalBytes = 0;
 
@@ -296,6 +300,7 @@ export async function openAdmissionLedger(
   let journaling = 0;
   /** Appends `line` durably, then runs `then` (synchronously, before anything may truncate the journal). */
   const journalThen = async (line: string, then: () => void) => {
+    if (superseded()) supersededWritesOn.set(dir, (supersededWritesOn.get(dir) ?? 0) + 1);
     journaling += 1;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -322,13 +327,13 @@ export async function openAdmissionLedger(
   }
   const materializeOnce = async () => {
     const entries = [...unsaved.values()];
-    const superseded = newestLedgerOf.get(dir) !== instance;
+    const readBack = superseded() || (supersededWritesOn.get(dir) ?? 0) > 0;
     for (let i = 0; i < entries.length; i += MATERIALIZE_PARALLEL) {
       await Promise.all(
         entries.slice(i, i + MATERIALIZE_PARALLEL).map(async (e) => {
           // A newer ledger on the same directory (an executor restarted after a crash, or a test)
           // may have written a newer state: a file is never moved backwards.
-          if (superseded) {
+          if (readBack) {
             const onDisk = await readFileRecord(e.record.request_id);
             if (onDisk !== undefined && progress(onDisk) > progress(e.record)) return;
           }

@@ -120,6 +120,15 @@ function isRegularFileNow(file: string): boolean {
   }
 }
 
+/** True only when `file` certainly does not exist right now (lstat said so); false on any error. */
+function isGoneNow(file: string): boolean {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false }) === undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** One line describing an error, for logs, `.reason` sidecars and status. */
 export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -190,8 +199,9 @@ export class OutboxStore<T> implements OutboxPort<T> {
   async syncQueued(id: string): Promise<void> {
     const file = path.join(this.dir, `${id}${MESSAGE_SUFFIX}`);
     // Usually published and deleted already: a synchronous lstat says so without a thread-pool
-    // round trip and an ENOENT error object (the open below still handles a file gone meanwhile).
-    if (!isRegularFileNow(file)) return;
+    // round trip and an ENOENT error object. Any other answer, an error included, goes on to the
+    // open below, which syncs or fails (so the caller keeps the result unqueued).
+    if (isGoneNow(file)) return;
     let handle;
     try {
       // 'r+': Windows flushes a file only through a handle with write access.

@@ -145,4 +145,19 @@ describe('admission journal', () => {
     await reopened.flush();
     await ledger.flush();
   });
+  it('the newest ledger reads a file back once an older instance on the directory wrote since it opened', async () => {
+    const dataDir = await temp();
+    const older = await openAdmissionLedger(dataDir);
+    const record = await admitted(older, 'r');
+    await older.flush();
+    const newer = await openAdmissionLedger(dataDir);
+    // The older instance (an executor that crashed but still ran) finishes the record after the
+    // newer one opened; the newer one then writes a stale state it held for it.
+    const finished = await older.update(record, { state: 'finished' });
+    await older.flush();
+    await newer.update(record, { state: 'launching' });
+    await newer.flush();
+    const onDisk = JSON.parse(await readFile(path.join(dataDir, 'admission', 'r.json'), 'utf8')) as AdmissionRecord;
+    expect(onDisk.state).toBe(finished.state);
+  });
 });

@@ -265,9 +265,12 @@ describe('message slots', () => {
     expect(provided).toBe(1);
     expect(first.calls).toEqual(['publish a.json', 'acked a.json', 'remove a.json', 'release a.json']);
     expect(second.calls).toEqual(['publish b.json', 'acked b.json', 'remove b.json', 'release b.json']);
-    // A handle the first pass let go of no longer reaches the slot now serving the second.
+    // A handle the first pass let go of no longer reaches the slot, now given a third message.
+    const third = recordingEffects();
+    const waiting = factory(third.effects, { ackTimeoutMs: ACK_TIMEOUT_MS, clock }).start('c.json');
+    expect(waiting.state()).toBe('enqueued');
     old.send({ type: 'publish.start' });
-    expect(first.calls).toHaveLength(4);
-    expect(second.calls).toHaveLength(4);
+    expect(waiting.state()).toBe('enqueued');
+    expect([...first.calls, ...second.calls, ...third.calls]).toHaveLength(8);
   });
 });
