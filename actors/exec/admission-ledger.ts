@@ -35,6 +35,12 @@ export const JOURNAL_FILE = 'journal.log';
  * usually written once, already finished and queued, instead of once finished and again queued.
  */
 export const MATERIALIZE_INTERVAL_MS = 1_000;
+/**
+ * A journal this big that a materializing pass cannot empty (a record was written during the pass,
+ * as under steady load) is rewritten holding only the records not yet in their files, so it never
+ * grows without bound (our choice).
+ */
+export const JOURNAL_COMPACT_BYTES = 1024 * 1024;
 /** Record files written at once while materializing. */
 const MATERIALIZE_PARALLEL = 16;
 /** Journaled bytes not yet in their files above which writers wait for the materializer (memory bound). */
@@ -141,7 +147,6 @@ export function bodySha256(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
-/** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */
 /**
  * The newest ledger opened on each directory in this process, and how many records older ones
  * (an executor restarted while the previous instance still ran) wrote since. The newest reads no
@@ -169,6 +174,7 @@ function oneDirectoryPassAtATime(dir: string, pass: () => Promise<void>): Promis
   return mine;
 }
 
+/** Opens (creating) the ledger directory and indexes its records; unreadable records are logged via `onBadRecord` and skipped. */
 export async function openAdmissionLedger(
   dataDir: string,
   opts: {
@@ -180,10 +186,13 @@ export async function openAdmissionLedger(
     /** Caps (§7); smaller values only in tests. */
     maxRecords?: number;
     maxBytes?: number;
+    /** Journal size above which a pass that cannot empty it compacts it; smaller only in tests. */
+    journalCompactBytes?: number;
   } = {},
 ): Promise<AdmissionLedger> {
   const maxRecords = opts.maxRecords ?? ADMISSION_MAX_RECORDS;
   const maxBytes = opts.maxBytes ?? ADMISSION_MAX_BYTES;
+  const compactBytes = opts.journalCompactBytes ?? JOURNAL_COMPACT_BYTES;
   const dir = path.join(dataDir, 'admission');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const instance = Symbol(dir);
@@ -349,6 +358,7 @@ export async function openAdmissionLedger(
     // Every journaled record is in its file now (and the directory synced): empty the journal,
     // inside the writer so no append interleaves. A lost truncation only replays older lines,
     // which never win over the files.
+    if (unsaved.size > 0 && ownJournalBytes > compactBytes && ownJournalBytes > 4 * unsavedBytes) await compact();
     if (unsaved.size === 0 && appendedSinceTruncate > 0) {
       while (writer !== undefined) await writer;
       if (unsaved.size === 0 && batch.length === 0 && journaling === 0 && writer === undefined) {
@@ -367,6 +377,32 @@ export async function openAdmissionLedger(
         await writer;
       }
     }
+  };
+  /**
+   * Rewrites the journal as the records not yet in their files (tmp → fsync → rename → directory
+   * fsync), inside the writer so no append interleaves. A crash before the rename keeps the old
+   * journal, after it the new one: either holds every record not in its file.
+   */
+  const compact = async () => {
+    while (writer !== undefined) await writer;
+    if (batch.length > 0 || journaling > 0 || writer !== undefined) return;
+    writer = (async () => {
+      const handle = await journalHandle();
+      // Lines of another ledger instance on this directory are not ours to drop.
+      if ((await handle.stat()).size !== ownJournalBytes) return;
+      const texts = [...unsaved.values()].map((e) => e.text);
+      const content = Buffer.from(`${texts.join('\n')}\n`);
+      // Closed first: Windows renames over a file only when nobody holds it open.
+      journal = undefined;
+      await handle.close();
+      await writeFileAtomic(journalPath, content, { tmpTag: instanceTag, syncDir: true });
+      ownJournalBytes = content.length;
+      appendedSinceTruncate = texts.length;
+    })().finally(() => {
+      writer = undefined;
+      if (batch.length > 0) pump();
+    });
+    await writer;
   };
   const materialize = (): Promise<void> => {
     if (materializing !== undefined) return materializing;
