@@ -5,15 +5,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import path from 'node:path';
-import { readdir } from 'node:fs/promises';
-import { createOutbox } from '../../actors/outbox/create-outboxes.js';
 import type { PublishFn } from '../../actors/outbox/publish-message.js';
 import { createMessageSlots } from '../../actors/outbox/message-slots.js';
 import { bindOutboxMessageEffects } from '../../machines/outbox-message-machine.js';
 import { OutboxDrain, OUTBOX_LISTING_MAX_AGE_MS } from '../../actors/outbox/outbox-drain.js';
 import { FreshFiles, OUTBOX_FRESH_MAX_FILE_BYTES, OUTBOX_FRESH_MAX_FILES } from '../../actors/outbox/fresh-files.js';
-import { sampleResult, tempDataDir, testLog, waitUntil } from './helpers.js';
+import { sampleResult, tempResultsOutbox, testLog, waitUntil } from './helpers.js';
 
 const runnerFactory = createMessageSlots(bindOutboxMessageEffects);
 const cleanups: Array<() => Promise<void>> = [];
@@ -22,17 +19,13 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const data = await tempDataDir();
-  cleanups.push(data.cleanup);
-  const dir = path.join(data.dir, 'outbox');
-  const outbox = createOutbox('results', dir, testLog);
+  const { outbox, files } = await tempResultsOutbox(cleanups);
   const clock = new SimulatedClock();
   // The drain's wall clock, which times the listing's maximum age.
   const wall = { now: Date.now() };
   const drain = new OutboxDrain(outbox.store, testLog, () => wall.now);
   const pass = (publish: PublishFn, window = 64, maxDeleting = 192) =>
     drain.runPass({ publish, runnerFactory, clock, window, maxDeleting, ackTimeoutMs: 30_000 });
-  const files = async () => (await readdir(dir)).filter((n) => n.endsWith('.json'));
   // Counts the passes that count (and so list) the directory.
   const counted = { passes: 0 };
   const countMessages = outbox.store.countMessages.bind(outbox.store);

@@ -2,7 +2,7 @@
  * Shared pieces of the outbox specs: realistic messages, a services bundle around a real broker
  * connection, and a reader that pulls every message of a stream to check delivery.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -13,7 +13,7 @@ import type { AgentConfig } from '../../actors/config/load-config.js';
 import { NO_FAILPOINTS } from '../../actors/failpoints.js';
 import { uuidV4 } from '../../actors/ids.js';
 import { createLiveValue, type AgentServices } from '../../actors/ports.js';
-import { createOutboxes, type DrainableOutboxes } from '../../actors/outbox/create-outboxes.js';
+import { createOutbox, createOutboxes, type DrainableOutboxes } from '../../actors/outbox/create-outboxes.js';
 import type { EffectiveConfig, ExecResult } from '../../contract/index.js';
 import { pollUntil } from '../harness/poll.js';
 
@@ -41,6 +41,19 @@ export function sampleResult(overrides: Partial<ExecResult> = {}): ExecResult {
 export async function tempDataDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kanade-outbox-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A results outbox in a fresh temp data dir (removed by a cleanup pushed onto `cleanups`), and its
+ * message files, sorted.
+ */
+export async function tempResultsOutbox(cleanups: Array<() => Promise<void>>) {
+  const data = await tempDataDir();
+  cleanups.push(data.cleanup);
+  const dir = path.join(data.dir, 'outbox');
+  const outbox = createOutbox('results', dir, testLog);
+  const files = async () => (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  return { dir, outbox, files };
 }
 
 /** AgentServices with real outboxes under `dataDir` and a broker hub the test drives. */

@@ -21,7 +21,7 @@ import { createMessageSlots } from '../../actors/outbox/message-slots.js';
 import { bindOutboxMessageEffects } from '../../machines/outbox-message-machine.js';
 
 const createOutboxMessageRunner = createMessageSlots(bindOutboxMessageEffects);
-import { sampleResult, tempDataDir, testLog, waitUntil } from './helpers.js';
+import { sampleResult, tempDataDir, tempResultsOutbox, testLog, waitUntil } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -29,14 +29,10 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const data = await tempDataDir();
-  cleanups.push(data.cleanup);
-  const dir = path.join(data.dir, 'outbox');
-  const outbox = createOutbox('results', dir, testLog);
+  const { dir, outbox, files } = await tempResultsOutbox(cleanups);
   const clock = new SimulatedClock();
   const run = (publish: PublishFn, window = 64) =>
     outbox.drain.runPass({ publish, runnerFactory: createOutboxMessageRunner, clock, window, ackTimeoutMs: 30_000 }).done;
-  const files = async () => (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
   return { dir, outbox, clock, run, files };
 }
 
