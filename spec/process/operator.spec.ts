@@ -85,10 +85,20 @@ describe('logging never stops the agent', () => {
     expect(human.stdout).toMatch(/log .*dropping lines.*ENOSPC/);
 
     full.heal();
-    // Something to log: a command round trip.
-    const exec = await runCli(['exec', '--nats', broker.url, '--pc', 'op-pc', '--wait', '20', '--', 'echo', 'hi']);
-    expect(exec.stdout).toContain('hi');
-    const back = await waitForStatus(dir.socket, 'log writable again', (r) => r.log?.writable === true);
+    // Something to log: command round trips. A line dropped within LOG_RETRY_MS of the last failed
+    // write is dropped without a retry, and an idle agent logs nothing: on a loaded machine the first
+    // command's lines can all fall inside that window, so each poll runs another command.
+    const back = await pollUntil(
+      'log writable again',
+      60_000,
+      async () => {
+        const exec = await runCli(['exec', '--nats', broker.url, '--pc', 'op-pc', '--wait', '20', '--', 'echo', 'hi']);
+        expect(exec.stdout).toContain('hi');
+        const report = await readStatus(dir.socket);
+        return report?.log?.writable === true ? report : undefined;
+      },
+      100,
+    );
     expect(back.log?.dropped_lines).toBeGreaterThan(0);
     const text = await readFile(dailyLogPath(base, Date.now()), 'utf8');
     expect(text).toMatch(/"msg":"\d+ log lines were dropped while the log file could not be written \(ENOSPC/);
